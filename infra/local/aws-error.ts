@@ -1,0 +1,112 @@
+/**
+ * AWS errors as the stand-ins raise them, and their rendering in each wire protocol we speak.
+ * Error codes and HTTP statuses follow what the real services answer.
+ */
+import { randomUUID } from 'node:crypto';
+
+export class AwsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    /** Client errors are "Sender" faults in the query protocol. */
+    readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** The authentication failures, named per protocol family (JSON services vs. query services). */
+export type AuthFailure =
+  | 'MissingAuthenticationToken'
+  | 'UnrecognizedClient'
+  | 'InvalidSignature'
+  | 'SignatureExpired'
+  | 'ExpiredToken'
+  | 'IncompleteSignature';
+
+const AUTH_MESSAGES: Record<AuthFailure, string> = {
+  MissingAuthenticationToken: 'Request is missing Authentication Token',
+  UnrecognizedClient: 'The security token included in the request is invalid.',
+  InvalidSignature:
+    'The request signature we calculated does not match the signature you provided. ' +
+    'Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+  SignatureExpired: 'Signature expired',
+  ExpiredToken: 'The security token included in the request is expired',
+  IncompleteSignature: 'Authorization header requires existence of either a \'X-Amz-Date\' or a \'Date\' header.',
+};
+
+/** JSON-protocol services (DynamoDB, KMS, Step Functions, Cognito) vs. query services (STS). */
+const AUTH_CODES: Record<AuthFailure, { json: string; query: string; queryStatus: number }> = {
+  MissingAuthenticationToken: { json: 'MissingAuthenticationTokenException', query: 'MissingAuthenticationToken', queryStatus: 403 },
+  UnrecognizedClient: { json: 'UnrecognizedClientException', query: 'InvalidClientTokenId', queryStatus: 403 },
+  InvalidSignature: { json: 'InvalidSignatureException', query: 'SignatureDoesNotMatch', queryStatus: 403 },
+  SignatureExpired: { json: 'InvalidSignatureException', query: 'SignatureDoesNotMatch', queryStatus: 403 },
+  ExpiredToken: { json: 'ExpiredTokenException', query: 'ExpiredToken', queryStatus: 400 },
+  IncompleteSignature: { json: 'IncompleteSignatureException', query: 'IncompleteSignature', queryStatus: 400 },
+};
+
+export class AuthError extends Error {
+  constructor(
+    readonly failure: AuthFailure,
+    detail?: string,
+  ) {
+    super(detail ?? AUTH_MESSAGES[failure]);
+    this.name = failure;
+  }
+
+  toAwsError(protocol: Protocol): AwsError {
+    const codes = AUTH_CODES[this.failure];
+    return protocol.kind === 'query'
+      ? new AwsError(codes.query, this.message, codes.queryStatus)
+      : new AwsError(codes.json, this.message, this.failure === 'MissingAuthenticationToken' ? 403 : 400);
+  }
+}
+
+export type Protocol =
+  | { kind: 'json'; version: '1.0' | '1.1'; errorPrefix: string }
+  | { kind: 'query'; xmlns: string };
+
+export interface WireResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+export function xmlEscape(value: string): string {
+  return value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function renderError(protocol: Protocol, error: AwsError, requestId: string): WireResponse {
+  if (protocol.kind === 'query') {
+    const body =
+      `<ErrorResponse xmlns="${protocol.xmlns}"><Error><Type>${error.fault}</Type>` +
+      `<Code>${xmlEscape(error.code)}</Code><Message>${xmlEscape(error.message)}</Message></Error>` +
+      `<RequestId>${requestId}</RequestId></ErrorResponse>`;
+    return { status: error.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body };
+  }
+  const body = JSON.stringify({ __type: `${protocol.errorPrefix}${error.code}`, message: error.message });
+  return {
+    status: error.status,
+    headers: {
+      'content-type': `application/x-amz-json-${protocol.version}`,
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': error.code,
+    },
+    body,
+  };
+}
+
+export function jsonResponse(protocol: Protocol, payload: unknown, requestId: string): WireResponse {
+  const version = protocol.kind === 'json' ? protocol.version : '1.0';
+  return {
+    status: 200,
+    headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-requestid': requestId },
+    body: JSON.stringify(payload),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The local edge: one HTTP server for every AWS stand-in. It reads the SigV4 credential scope,
+ * finds the principal that owns the access key, verifies the signature and the session, and
+ * routes the request by the scope's service name. Unsigned, forged or expired requests never
+ * reach a service.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AuthError, AwsError, newRequestId, renderError, type Protocol, type WireResponse } from './aws-error.ts';
+import type { Logger } from './log.ts';
+import type { LocalIam, Principal } from './principals.ts';
+import { parseAuthorization, verifySignature, type IncomingSignedRequest } from './sigv4.ts';
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface EdgeCall {
+  principal: Principal;
+  body: Buffer;
+  headers: Record<string, string>;
+  /** `X-Amz-Target` for JSON-protocol services. */
+  target: string;
+  requestId: string;
+}
+
+export interface EdgeService {
+  readonly protocol: Protocol;
+  handle(call: EdgeCall): Promise<WireResponse>;
+}
+
+export interface EdgeOptions {
+  iam: LocalIam;
+  /** Services by SigV4 signing name (`dynamodb`, `sts`, `kms`, ...). */
+  services: Record<string, EdgeService>;
+  clock: () => Date;
+  logger: Logger;
+}
+
+const FALLBACK_JSON: Protocol = { kind: 'json', version: '1.0', errorPrefix: '' };
+const FALLBACK_QUERY: Protocol = { kind: 'query', xmlns: 'https://sts.amazonaws.com/doc/2011-06-15/' };
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new AwsError('RequestEntityTooLarge', `Request body exceeds ${MAX_BODY_BYTES} bytes`, 413));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+export class Edge {
+  private server?: http.Server;
+
+  constructor(private readonly options: EdgeOptions) {}
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    return `http://${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = newRequestId();
+    const headers = flatHeaders(req.headers);
+    const target = headers['x-amz-target'] ?? '';
+    let protocol: Protocol = target ? FALLBACK_JSON : FALLBACK_QUERY;
+    let service = '';
+    let principalArn: string | undefined;
+    let response: WireResponse;
+    try {
+      const body = await readBody(req);
+      const signed: IncomingSignedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+      const auth = parseAuthorization(signed);
+      service = auth.service;
+      const handler = this.options.services[service];
+      if (!handler) throw new AwsError('UnknownServiceException', `The local edge has no service named '${service}'.`, 400);
+      protocol = handler.protocol;
+      if (auth.region !== this.options.iam.location.region) {
+        throw new AuthError('InvalidSignature', `Credential should be scoped to a valid region, not '${auth.region}'.`);
+      }
+      const now = this.options.clock();
+      const { secretAccessKey, principal } = this.options.iam.resolve(auth.accessKeyId, headers['x-amz-security-token'], now);
+      await verifySignature(signed, auth, secretAccessKey, now);
+      principalArn = principal.arn;
+      response = await handler.handle({ principal, body, headers, target, requestId });
+    } catch (err) {
+      const error =
+        err instanceof AuthError
+          ? err.toAwsError(protocol)
+          : err instanceof AwsError
+            ? err
+            : new AwsError('InternalFailure', 'The request processing has failed because of an unknown error.', 500);
+      if (!(err instanceof AuthError) && !(err instanceof AwsError)) {
+        this.options.logger.log('error', 'edge.internal_error', { service, error: err instanceof Error ? err.message : String(err) });
+      }
+      response = renderError(protocol, error, requestId);
+    }
+    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId });
+    res.end(response.body);
+    this.options.logger.log('debug', 'edge.request', {
+      requestId,
+      service,
+      operation: target || undefined,
+      principal: principalArn,
+      status: response.status,
+      errorType: response.headers['x-amzn-errortype'],
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+  }
+}

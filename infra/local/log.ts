@@ -1,0 +1,21 @@
+/**
+ * Structured logs: one JSON object per line on stderr. Callers pass named fields, never whole
+ * requests, events, credentials or tokens.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function jsonLogger(minLevel: LogLevel | 'silent' = 'info', component = 'local'): Logger {
+  return {
+    log(level, msg, fields) {
+      if (minLevel === 'silent' || ORDER[level] < ORDER[minLevel]) return;
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...fields })}\n`);
+    },
+  };
+}
+
+export const silentLogger: Logger = { log() {} };

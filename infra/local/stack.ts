@@ -1,0 +1,232 @@
+/**
+ * The local stack, started in-process: the edge with its stand-ins, the local principals, the
+ * users, and the seeded tables. `npm start` and the tests both start it through `startLocalStack`.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { STSClient } from '@aws-sdk/client-sts';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
+import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
+import { DynamoService } from './dynamodb.ts';
+import { Edge } from './edge.ts';
+import { PolicyEvaluator } from './iam.ts';
+import { KmsService, type KmsKey } from './kms.ts';
+import { jsonLogger, type Logger } from './log.ts';
+import { LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
+import { StsService } from './sts.ts';
+
+export interface LocalUser {
+  username: string;
+  tenantId: string;
+  /** The user's stable id (the token `sub`); assigned on first start. */
+  sub: string;
+}
+
+/** What a persisted stack keeps between starts, besides the DynamoDB data. */
+interface StackState {
+  keys: PersistedKeys;
+  kmsKeys: KmsKey[];
+  users: LocalUser[];
+}
+
+export interface LocalStackOptions {
+  /** Directory for persisted state (LevelDB, keys, users). In memory when undefined. */
+  dataDir?: string;
+  /** Edge port; 0 picks a free one. @default 4566 */
+  port?: number;
+  host?: string;
+  /** The stand-ins' clock (session expiry, signature dates). @default real time */
+  clock?: () => Date;
+  logger?: Logger;
+  /** Memoise policy decisions. @default true */
+  policyCache?: boolean;
+  /** Random orders per seeded user on first start. @default 3 */
+  seedOrdersPerUser?: number;
+}
+
+export interface LocalStack {
+  readonly edgeUrl: string;
+  readonly iam: LocalIam;
+  readonly tables: TableNames;
+  readonly users: readonly LocalUser[];
+  readonly evaluator: PolicyEvaluator;
+  readonly dynamo: DynamoService;
+  /** True when this start created and seeded the tables. */
+  readonly seeded: boolean;
+  /** SDK client configuration for a local principal, or for any credentials (e.g. minted ones). */
+  clientConfig(who: LocalPrincipalName | LocalCredentials): LocalClientConfig;
+  user(username: string): LocalUser;
+  stop(): Promise<void>;
+}
+
+export interface LocalClientConfig {
+  endpoint: string;
+  region: string;
+  credentials: LocalCredentials;
+  maxAttempts: number;
+}
+
+const STATE_FILE = 'stack.json';
+
+async function loadState(dataDir: string | undefined): Promise<StackState | undefined> {
+  if (!dataDir) return undefined;
+  const file = path.join(dataDir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(await readFile(file, 'utf8')) as StackState;
+}
+
+/** Writes a file atomically and readable by its owner only (it holds local secrets). */
+export async function writePrivateFile(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+}
+
+function tableInput(name: string, keys: KeySchema): CreateTableCommandInput {
+  const attrs = [keys.partitionKey, ...(keys.sortKey ? [keys.sortKey] : [])];
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [
+      { AttributeName: keys.partitionKey, KeyType: 'HASH' },
+      ...(keys.sortKey ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' as const }] : []),
+    ],
+    AttributeDefinitions: attrs.map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
+  };
+}
+
+/** Creates a table unless it exists; true when it was created. */
+export async function ensureTable(ddb: DynamoDBClient, name: string, keys: KeySchema): Promise<boolean> {
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: name }));
+    return false;
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+  await ddb.send(new CreateTableCommand(tableInput(name, keys)));
+  return true;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const clock = options.clock ?? (() => new Date());
+  const logger = options.logger ?? jsonLogger('warn');
+  const tables = new TableNames();
+  const state = await loadState(options.dataDir);
+  const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
+
+  const iam = new LocalIam({ tenantIds, tables, ...(state ? { keys: state.keys } : {}) });
+  const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
+  const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
+  const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+
+  const dynamo = new DynamoService({
+    ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}),
+    location: iam.location,
+    evaluator,
+  });
+  await dynamo.start();
+  const edge = new Edge({
+    iam,
+    clock,
+    logger,
+    services: {
+      dynamodb: dynamo,
+      sts: new StsService(iam, evaluator, clock),
+      kms: new KmsService(iam.location, evaluator, kmsKeys),
+    },
+  });
+  let edgeUrl: string;
+  try {
+    edgeUrl = await edge.listen(options.port ?? 4566, options.host ?? '127.0.0.1');
+  } catch (err) {
+    await dynamo.stop();
+    throw err;
+  }
+
+  if (options.dataDir) {
+    const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
+    await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(newState, null, 2));
+  }
+
+  const clientConfig = (who: LocalPrincipalName | LocalCredentials): LocalClientConfig => ({
+    endpoint: edgeUrl,
+    region: iam.location.region,
+    credentials:
+      typeof who === 'string'
+        ? iam.credentials(who)
+        : { accessKeyId: who.accessKeyId, secretAccessKey: who.secretAccessKey, ...(who.sessionToken ? { sessionToken: who.sessionToken } : {}) },
+    maxAttempts: 1,
+  });
+
+  const seeded = await seed(new DynamoDBClient(clientConfig('operator')), tables, users, options.seedOrdersPerUser ?? 3);
+  logger.log('info', 'stack.started', { edgeUrl, persisted: Boolean(options.dataDir), seeded });
+
+  return {
+    edgeUrl,
+    iam,
+    tables,
+    users,
+    evaluator,
+    dynamo,
+    seeded,
+    clientConfig,
+    user(username) {
+      const u = users.find((x) => x.username === username);
+      if (!u) throw new Error(`Unknown local user '${username}'. Known: ${users.map((x) => x.username).join(', ')}`);
+      return u;
+    },
+    async stop() {
+      await edge.close();
+      await dynamo.stop();
+    },
+  };
+}
+
+/** Creates the tables (as the operator, through the edge) and, when they are new, seeds them. */
+async function seed(ddb: DynamoDBClient, tables: TableNames, users: readonly LocalUser[], ordersPerUser: number): Promise<boolean> {
+  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const createdConfig = await ensureTable(ddb, tables.config, CONFIG_KEYS);
+  await ensureTable(ddb, tables.runs, RUNS_KEYS);
+  const createdOrders = new Set<string>();
+  for (const tenant of SEED_TENANTS) {
+    if (await ensureTable(ddb, tables.orders(tenant.tenantId), ORDERS_KEYS)) createdOrders.add(tenant.tenantId);
+  }
+  if (createdConfig) {
+    for (const tenant of SEED_TENANTS) {
+      await doc.send(new PutCommand({ TableName: tables.config, Item: tenantConfigItem(tenant, tables) }));
+    }
+  }
+  for (const tenantId of createdOrders) {
+    const orders = users.filter((u) => u.tenantId === tenantId).flatMap((u) => Array.from({ length: ordersPerUser }, () => randomOrder(u.sub)));
+    for (let i = 0; i < orders.length; i += 25) {
+      const out = await doc.send(
+        new BatchWriteCommand({ RequestItems: { [tables.orders(tenantId)]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+      );
+      if (Object.keys(out.UnprocessedItems ?? {}).length > 0) throw new Error('Seeding orders left unprocessed items');
+    }
+  }
+  ddb.destroy();
+  return createdConfig || createdOrders.size > 0;
+}
+
+/** Convenience for scripts and tests: SDK clients for a principal of a running stack. */
+export function localClients(config: LocalClientConfig) {
+  return {
+    dynamodb: new DynamoDBClient(config),
+    sts: new STSClient(config),
+    kms: new KMSClient(config),
+  };
+}

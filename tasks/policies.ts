@@ -1,0 +1,225 @@
+/**
+ * Every IAM policy document of the product, in one source file. The CDK stack deploys exactly
+ * these documents (with tokens for the ARNs); the local edge enforces exactly these documents
+ * (with local ARNs). Nothing here uses `*` in an action or a resource, nor a prefix match.
+ */
+import { tableArn, type AwsLocation, type TableNames } from './tables.ts';
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource?: string | string[];
+  Principal?: { AWS: string | string[] } | { Service: string | string[] };
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: PolicyStatement[];
+}
+
+/** The tasks of the workflow; each runs as its own IAM role. */
+export const TASK_NAMES = [
+  'validate-context',
+  'mint-credentials',
+  'invoke-agent',
+  'publish-answer',
+  'record-failure',
+] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+
+/** Session tags that carry the asker's identity on the tenant access role's sessions. */
+export const SESSION_TAG_KEYS = { tenantId: 'TenantId', userId: 'UserId' } as const;
+
+/** Encryption context keys that bind sealed credentials to one request. */
+export const SEAL_CONTEXT_KEYS = ['tenantId', 'userId', 'answerId'] as const;
+
+/** The read-only DynamoDB actions a tenant session may ever use. */
+export const TENANT_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
+
+/** ARNs the policies refer to. In CDK these are tokens; locally, plain strings. */
+export interface PolicyResources {
+  readonly location: AwsLocation;
+  readonly tables: TableNames;
+  /** Tenants whose orders tables exist (operator access, CDK grants). */
+  readonly tenantIds: readonly string[];
+  readonly tenantAccessRoleArn: string;
+  readonly mintCredentialsRoleArn: string;
+  /** The KMS key that seals minted credentials between states. */
+  readonly sealKeyArn: string;
+  /** The AppSync GraphQL API, for the publish-answer role. */
+  readonly graphqlApiArn: string;
+}
+
+const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
+
+function leadingKeysEqual(value: string): PolicyStatement['Condition'] {
+  return {
+    'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [value] },
+    Null: { 'dynamodb:LeadingKeys': 'false' },
+  };
+}
+
+function sealContextCondition(): PolicyStatement['Condition'] {
+  return {
+    'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...SEAL_CONTEXT_KEYS] },
+    Null: Object.fromEntries(SEAL_CONTEXT_KEYS.map((k) => [`kms:EncryptionContext:${k}`, 'false'])),
+  };
+}
+
+/**
+ * The tenant isolation session policy, passed as `Policy` to AssumeRole by mint-credentials.
+ * The effective permissions of the session are the intersection of this and the tenant access
+ * role's identity policy: GetItem/Query on the tenant's config row and on the asker's partition of
+ * the tenant's orders table, nothing else.
+ */
+export function tenantIsolationPolicy(
+  res: Pick<PolicyResources, 'location' | 'tables'>,
+  tenantId: string,
+  userId: string,
+): PolicyDocument {
+  return doc(
+    {
+      Sid: 'TenantConfigRow',
+      Effect: 'Allow',
+      Action: [...TENANT_READ_ACTIONS],
+      Resource: tableArn(res.location, res.tables.config),
+      Condition: leadingKeysEqual(tenantId),
+    },
+    {
+      Sid: 'OwnOrders',
+      Effect: 'Allow',
+      Action: [...TENANT_READ_ACTIONS],
+      Resource: tableArn(res.location, res.tables.orders(tenantId)),
+      Condition: leadingKeysEqual(userId),
+    },
+  );
+}
+
+/**
+ * The tenant access role's own (identity) policy: the same shape as the session policy, but keyed
+ * on the session tags, so that a session policy bug alone cannot widen access (defence in depth).
+ */
+export function tenantAccessRolePolicy(res: Pick<PolicyResources, 'location' | 'tables'>): PolicyDocument {
+  const tenantTag = `\${aws:PrincipalTag/${SESSION_TAG_KEYS.tenantId}}`;
+  const userTag = `\${aws:PrincipalTag/${SESSION_TAG_KEYS.userId}}`;
+  return doc(
+    {
+      Sid: 'TenantConfigRowByTag',
+      Effect: 'Allow',
+      Action: [...TENANT_READ_ACTIONS],
+      Resource: tableArn(res.location, res.tables.config),
+      Condition: leadingKeysEqual(tenantTag),
+    },
+    {
+      Sid: 'OwnOrdersByTag',
+      Effect: 'Allow',
+      Action: [...TENANT_READ_ACTIONS],
+      Resource: tableArn(res.location, res.tables.orders(tenantTag)),
+      Condition: leadingKeysEqual(userTag),
+    },
+  );
+}
+
+/** Only the mint-credentials role may assume the tenant access role, and only with both tags. */
+export function tenantAccessRoleTrustPolicy(res: Pick<PolicyResources, 'mintCredentialsRoleArn'>): PolicyDocument {
+  const tagKeys = Object.values(SESSION_TAG_KEYS);
+  return doc(
+    {
+      Sid: 'MintCredentialsAssumes',
+      Effect: 'Allow',
+      Principal: { AWS: res.mintCredentialsRoleArn },
+      Action: 'sts:AssumeRole',
+    },
+    {
+      Sid: 'MintCredentialsTagsIdentity',
+      Effect: 'Allow',
+      Principal: { AWS: res.mintCredentialsRoleArn },
+      Action: 'sts:TagSession',
+      Condition: {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': tagKeys },
+        Null: Object.fromEntries(tagKeys.map((k) => [`aws:RequestTag/${k}`, 'false'])),
+      },
+    },
+  );
+}
+
+/** One identity policy per task role. */
+export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyDocument> {
+  const tagKeys = Object.values(SESSION_TAG_KEYS);
+  return {
+    'validate-context': doc({
+      Sid: 'ReadTenantConfig',
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Resource: tableArn(res.location, res.tables.config),
+    }),
+    'mint-credentials': doc(
+      {
+        Sid: 'AssumeTenantAccessRole',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: res.tenantAccessRoleArn,
+      },
+      {
+        Sid: 'TagTenantSessions',
+        Effect: 'Allow',
+        Action: 'sts:TagSession',
+        Resource: res.tenantAccessRoleArn,
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': tagKeys } },
+      },
+      {
+        Sid: 'SealCredentials',
+        Effect: 'Allow',
+        Action: 'kms:Encrypt',
+        Resource: res.sealKeyArn,
+        Condition: sealContextCondition(),
+      },
+    ),
+    'invoke-agent': doc({
+      Sid: 'UnsealCredentials',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: res.sealKeyArn,
+      Condition: sealContextCondition(),
+    }),
+    'publish-answer': doc({
+      Sid: 'PublishAnswer',
+      Effect: 'Allow',
+      Action: 'appsync:GraphQL',
+      Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer`,
+    }),
+    'record-failure': doc({
+      Sid: 'RecordFailedRun',
+      Effect: 'Allow',
+      Action: 'dynamodb:PutItem',
+      Resource: tableArn(res.location, res.tables.runs),
+    }),
+  };
+}
+
+/** Actions the operator (admin scripts: seeding, `npm run orders`) may use on the project's tables. */
+export const OPERATOR_TABLE_ACTIONS = [
+  'dynamodb:CreateTable',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+] as const;
+
+/** The operator principal: administers the project's tables by name, nothing else. */
+export function operatorPolicy(res: PolicyResources): PolicyDocument {
+  const tables = [res.tables.config, res.tables.runs, ...res.tenantIds.map((t) => res.tables.orders(t))];
+  return doc({
+    Sid: 'AdministerProjectTables',
+    Effect: 'Allow',
+    Action: [...OPERATOR_TABLE_ACTIONS],
+    Resource: tables.map((t) => tableArn(res.location, t)),
+  });
+}

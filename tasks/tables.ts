@@ -1,0 +1,73 @@
+/**
+ * The data contract: table names and key schemas. One source, read by infra/aws (CDK) and
+ * infra/local (the stand-ins), and by the tasks and tools that read the tables.
+ */
+
+/** Where a deployment lives; the local stack uses the LocalStack-style account 000000000000. */
+export interface AwsLocation {
+  readonly partition: string;
+  readonly region: string;
+  readonly accountId: string;
+}
+
+export interface KeySchema {
+  /** Partition (hash) key attribute; it is what `dynamodb:LeadingKeys` compares. */
+  readonly partitionKey: string;
+  /** Sort (range) key attribute, if any. */
+  readonly sortKey?: string;
+}
+
+/** Tenant config, pooled: one item per tenant. */
+export const CONFIG_KEYS: KeySchema = { partitionKey: 'tenantId' };
+/** Orders, silo: one table per tenant, one partition per user (the Cognito `sub`). */
+export const ORDERS_KEYS: KeySchema = { partitionKey: 'userId', sortKey: 'orderId' };
+/** Failed and replayed runs, for operators. */
+export const RUNS_KEYS: KeySchema = { partitionKey: 'tenantId', sortKey: 'answerId' };
+
+/**
+ * Physical table names. `prefix` lets several deployments share an account; the local stack
+ * uses no prefix, so its tables are `tenant-config`, `<tenantId>-orders` and `assistant-runs`.
+ */
+export class TableNames {
+  constructor(readonly prefix = '') {}
+
+  get config(): string {
+    return `${this.prefix}tenant-config`;
+  }
+
+  get runs(): string {
+    return `${this.prefix}assistant-runs`;
+  }
+
+  orders(tenantId: string): string {
+    return `${this.prefix}${tenantId}-orders`;
+  }
+}
+
+/** A tenant id is a short lowercase slug; it becomes part of a table name and an IAM ARN. */
+export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+
+export function tableArn(loc: AwsLocation, tableName: string): string {
+  return `arn:${loc.partition}:dynamodb:${loc.region}:${loc.accountId}:table/${tableName}`;
+}
+
+/** Tenant config item as stored. */
+export interface TenantConfig {
+  tenantId: string;
+  name: string;
+  status: 'ACTIVE' | 'SUSPENDED';
+  returnPolicyDays: number;
+  ordersTable: string;
+  /** Questions per user per day the tenant's plan allows. */
+  quota: number;
+}
+
+/** Order item as stored. */
+export interface Order {
+  userId: string;
+  orderId: string;
+  orderDate: string;
+  total: number;
+  status: 'PLACED' | 'SHIPPED' | 'DELIVERED' | 'RETURNED' | 'CANCELLED';
+  items: string[];
+}
