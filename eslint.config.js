@@ -1,0 +1,39 @@
+// Lint guards the boundaries of ../shared/ARCHITECTURE.md: nothing imports infra/, states/ holds
+// no AWS SDK, and the AGPL policy simulator stays in infra/local.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const noInfra = { group: ['**/infra/**', '../infra/*', '../../infra/*'], message: 'Nothing outside infra/ imports infra/.' };
+const noSimulator = { group: ['@cloud-copilot/*'], message: 'The AGPL policy simulator stays in infra/local.' };
+const focusedOrSkipped = {
+  selector: "MemberExpression[object.name=/^(it|test|describe|suite)$/][property.name=/^(only|skip|todo)$/]",
+  message: 'No focused or skipped tests.',
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'cdk.out/', '.data/', 'dist/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error', focusedOrSkipped],
+      'no-empty': ['error', { allowEmptyCatch: false }],
+    },
+  },
+  {
+    files: ['tasks/**', 'states/**', 'resolvers/**', 'client/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noInfra, noSimulator] }] },
+  },
+  {
+    files: ['states/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [noInfra, noSimulator, { group: ['@aws-sdk/*'], message: 'states/ is data: no AWS SDK.' }] }],
+    },
+  },
+  {
+    files: ['infra/aws/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, { group: ['**/infra/local/**', '../local/*'], message: 'infra/aws never imports the local stand-ins.' }] }] },
+  },
+);

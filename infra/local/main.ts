@@ -1,0 +1,99 @@
+/**
+ * `npm start`: boots the local stack on this machine (no AWS account), seeds it on first start,
+ * prints the endpoints and principals, and prints `ready:` once it accepts requests.
+ *
+ *   npm start                 state persists under .data/
+ *   npm start -- --memory     state lives in memory and is gone at exit
+ *   EDGE_PORT=4600 npm start  another edge port
+ */
+import './node-compat.ts';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { jsonLogger, type LogLevel } from './log.ts';
+import { TASK_NAMES } from '../../tasks/policies.ts';
+import { OPERATOR, type LocalPrincipalName } from './principals.ts';
+import { startLocalStack, writePrivateFile, type LocalStack } from './stack.ts';
+import { LOCAL_ENV_FILE, type LocalEnv } from './local-env.ts';
+
+const { values } = parseArgs({
+  options: {
+    memory: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: '.data' },
+    'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write('Usage: npm start [-- --memory] [-- --data-dir DIR] [-- --log-level debug|info|warn|error]\n');
+  process.exit(0);
+}
+
+const port = Number(process.env.EDGE_PORT ?? 4566);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  process.stderr.write(`EDGE_PORT must be a port number, got '${process.env.EDGE_PORT}'\n`);
+  process.exit(2);
+}
+const dataDir = path.resolve(values['data-dir']);
+const started = performance.now();
+
+let stack: LocalStack;
+try {
+  stack = await startLocalStack({
+    port,
+    ...(values.memory ? {} : { dataDir }),
+    logger: jsonLogger(values['log-level'] as LogLevel),
+  });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') {
+    process.stderr.write(`Port ${port} is in use: is another local stack running? Stop it, or set EDGE_PORT.\n`);
+  } else if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(String(e.message))) {
+    process.stderr.write(`Cannot open ${dataDir}: is another local stack using it? (${e.message})\n`);
+  } else {
+    process.stderr.write(`The local stack failed to start: ${e.stack ?? e.message}\n`);
+  }
+  process.exit(1);
+}
+
+const env: LocalEnv = {
+  region: stack.iam.location.region,
+  accountId: stack.iam.location.accountId,
+  endpoints: { edge: stack.edgeUrl },
+  persisted: !values.memory,
+  tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
+  principals: Object.fromEntries(
+    ([...TASK_NAMES, OPERATOR] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
+  ),
+  users: stack.users.map((u) => ({ ...u })),
+};
+await writePrivateFile(path.join(dataDir, LOCAL_ENV_FILE), `${JSON.stringify(env, null, 2)}\n`);
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');
+out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `persisted under ${path.relative(process.cwd(), dataDir) || '.'}/`}`);
+out(`  seed:      ${stack.seeded ? 'tables created and seeded on this first start' : 'existing data kept'}`);
+out('endpoints:');
+out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (dynamodb, sts, kms; region ${env.region}, account ${env.accountId})`);
+out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
+for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}`);
+out(`  ${'tenant-access'.padEnd(17)} ${env.tenantAccessRoleArn} (assumed by mint-credentials only)`);
+out('tables:');
+out(`  ${stack.tables.config}, ${stack.tables.runs}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
+out('users:');
+for (const u of stack.users) out(`  ${u.username.padEnd(15)} ${u.tenantId.padEnd(8)} sub=${u.sub}`);
+out('try:');
+out('  npm run orders -- tenant1-user list');
+out('  npm run creds -- --user tenant2-user');
+out(`ready: edge ${stack.edgeUrl} (started in ${Math.round(performance.now() - started)} ms; Ctrl-C stops)`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`${signal}: stopping the local stack${values.memory ? '' : ' (data is kept)'}\n`);
+  await stack.stop();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
