@@ -46,6 +46,9 @@ export interface PolicyResources {
   readonly tenantIds: readonly string[];
   readonly tenantAccessRoleArn: string;
   readonly mintCredentialsRoleArn: string;
+  readonly invokeAgentRoleArn: string;
+  /** The account's root principal, which administers the seal key. */
+  readonly accountRootArn: string;
   /** The KMS key that seals minted credentials between states. */
   readonly sealKeyArn: string;
   /** The AppSync GraphQL API, for the publish-answer role. */
@@ -61,10 +64,16 @@ function leadingKeysEqual(value: string): PolicyStatement['Condition'] {
   };
 }
 
+/**
+ * KMS use only with an encryption context made of the seal keys (and not without one). The values
+ * are bound by the ciphertext itself: decrypting under any other context fails. The tasks' input
+ * schemas require all three keys. (`kms:EncryptionContext:<key>` conditions are not used because
+ * the local policy simulator does not evaluate that key family.)
+ */
 function sealContextCondition(): PolicyStatement['Condition'] {
   return {
     'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...SEAL_CONTEXT_KEYS] },
-    Null: Object.fromEntries(SEAL_CONTEXT_KEYS.map((k) => [`kms:EncryptionContext:${k}`, 'false'])),
+    Null: { 'kms:EncryptionContextKeys': 'false' },
   };
 }
 
@@ -197,6 +206,50 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
       Resource: tableArn(res.location, res.tables.runs),
     }),
   };
+}
+
+/**
+ * The seal key's key policy. KMS requires the key policy to admit a caller; this one admits the
+ * mint-credentials role to seal and the invoke-agent role to unseal (with the seal context only),
+ * and the account root to administer the key (never to use it). `Resource` in a key policy always
+ * means "this key", which KMS spells `*`.
+ */
+export function sealKeyPolicy(res: PolicyResources): PolicyDocument {
+  return doc(
+    {
+      Sid: 'AdministerKey',
+      Effect: 'Allow',
+      Principal: { AWS: res.accountRootArn },
+      Action: [
+        'kms:DescribeKey',
+        'kms:GetKeyPolicy',
+        'kms:PutKeyPolicy',
+        'kms:GetKeyRotationStatus',
+        'kms:EnableKeyRotation',
+        'kms:TagResource',
+        'kms:UntagResource',
+        'kms:ScheduleKeyDeletion',
+        'kms:CancelKeyDeletion',
+      ],
+      Resource: '*',
+    },
+    {
+      Sid: 'MintCredentialsSeals',
+      Effect: 'Allow',
+      Principal: { AWS: res.mintCredentialsRoleArn },
+      Action: 'kms:Encrypt',
+      Resource: '*',
+      Condition: sealContextCondition(),
+    },
+    {
+      Sid: 'InvokeAgentUnseals',
+      Effect: 'Allow',
+      Principal: { AWS: res.invokeAgentRoleArn },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: sealContextCondition(),
+    },
+  );
 }
 
 /** Actions the operator (admin scripts: seeding, `npm run orders`) may use on the project's tables. */

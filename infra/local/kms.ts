@@ -9,6 +9,7 @@ import { AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-
 import type { PolicyEvaluator } from './iam.ts';
 import type { EdgeCall } from './edge.ts';
 import type { Principal } from './principals.ts';
+import type { PolicyDocument } from '../../tasks/policies.ts';
 import type { AwsLocation } from '../../tasks/tables.ts';
 
 export const KMS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
@@ -24,6 +25,9 @@ export interface KmsKey {
   material: string;
   aliases: string[];
 }
+
+/** Key policies are configuration (from tasks/policies.ts), not persisted state. */
+export type KeyPolicies = Record<string, PolicyDocument>;
 
 type EncryptionContext = Record<string, string>;
 
@@ -62,6 +66,7 @@ export class KmsService {
     private readonly location: AwsLocation,
     private readonly evaluator: PolicyEvaluator,
     keys: KmsKey[],
+    private readonly keyPolicies: KeyPolicies,
   ) {
     for (const k of keys) this.keys.set(k.keyId, k);
   }
@@ -94,7 +99,9 @@ export class KmsService {
       'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT',
     };
     for (const [k, v] of Object.entries(context)) ctx[`kms:EncryptionContext:${k}`] = v;
-    await this.evaluator.authorize({ principal, action, resource: this.keyArn(key.keyId), context: ctx });
+    const keyPolicy = this.keyPolicies[key.keyId];
+    if (!keyPolicy) throw new AwsError('KMSInternalException', `Key ${key.keyId} has no key policy.`, 500);
+    await this.evaluator.authorize({ principal, action, resource: this.keyArn(key.keyId), context: ctx, resourcePolicy: keyPolicy });
   }
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {

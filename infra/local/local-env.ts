@@ -4,8 +4,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LocalClientConfig, LocalUser } from './stack.ts';
-import type { LocalPrincipalName } from './principals.ts';
+import { TASK_NAMES } from '../../tasks/policies.ts';
+import { writePrivateFile, type LocalClientConfig, type LocalStack, type LocalUser } from './stack.ts';
+import { OPERATOR, type LocalPrincipalName } from './principals.ts';
 
 export const LOCAL_ENV_FILE = 'local-env.json';
 
@@ -17,6 +18,26 @@ export interface LocalEnv {
   tenantAccessRoleArn: string;
   principals: Record<string, { arn: string; accessKeyId: string; secretAccessKey: string }>;
   users: LocalUser[];
+}
+
+export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
+  return {
+    region: stack.iam.location.region,
+    accountId: stack.iam.location.accountId,
+    endpoints: { edge: stack.edgeUrl },
+    persisted,
+    tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
+    principals: Object.fromEntries(
+      ([...TASK_NAMES, OPERATOR] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
+    ),
+    users: stack.users.map((u) => ({ ...u })),
+  };
+}
+
+export async function writeLocalEnv(env: LocalEnv, dataDir: string): Promise<string> {
+  const file = path.resolve(dataDir, LOCAL_ENV_FILE);
+  await writePrivateFile(file, `${JSON.stringify(env, null, 2)}\n`);
+  return file;
 }
 
 export function readLocalEnv(dataDir = '.data'): LocalEnv {

@@ -10,10 +10,8 @@ import './node-compat.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { jsonLogger, type LogLevel } from './log.ts';
-import { TASK_NAMES } from '../../tasks/policies.ts';
-import { OPERATOR, type LocalPrincipalName } from './principals.ts';
-import { startLocalStack, writePrivateFile, type LocalStack } from './stack.ts';
-import { LOCAL_ENV_FILE, type LocalEnv } from './local-env.ts';
+import { startLocalStack, type LocalStack } from './stack.ts';
+import { LOCAL_ENV_FILE, localEnvOf, writeLocalEnv } from './local-env.ts';
 
 const { values } = parseArgs({
   options: {
@@ -56,18 +54,8 @@ try {
   process.exit(1);
 }
 
-const env: LocalEnv = {
-  region: stack.iam.location.region,
-  accountId: stack.iam.location.accountId,
-  endpoints: { edge: stack.edgeUrl },
-  persisted: !values.memory,
-  tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
-  principals: Object.fromEntries(
-    ([...TASK_NAMES, OPERATOR] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
-  ),
-  users: stack.users.map((u) => ({ ...u })),
-};
-await writePrivateFile(path.join(dataDir, LOCAL_ENV_FILE), `${JSON.stringify(env, null, 2)}\n`);
+const env = localEnvOf(stack, !values.memory);
+await writeLocalEnv(env, dataDir);
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');

@@ -107,6 +107,8 @@ export class LocalIam {
       tenantIds: options.tenantIds,
       tenantAccessRoleArn: roleArn(TENANT_ACCESS_ROLE),
       mintCredentialsRoleArn: roleArn('mint-credentials'),
+      invokeAgentRoleArn: roleArn('invoke-agent'),
+      accountRootArn: `arn:${partition}:iam::${accountId}:root`,
       sealKeyArn: `arn:${partition}:kms:${region}:${accountId}:key/${SEAL_KEY_ID}`,
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
     };

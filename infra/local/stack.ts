@@ -16,6 +16,7 @@ import {
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
 import { DynamoService } from './dynamodb.ts';
@@ -145,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     services: {
       dynamodb: dynamo,
       sts: new StsService(iam, evaluator, clock),
-      kms: new KmsService(iam.location, evaluator, kmsKeys),
+      kms: new KmsService(iam.location, evaluator, kmsKeys, { [SEAL_KEY_ID]: sealKeyPolicy(iam.resources) }),
     },
   });
   let edgeUrl: string;

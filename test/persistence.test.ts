@@ -1,0 +1,91 @@
+/**
+ * Persisted mode: data, users, local keys and the seal key survive a restart of the stack; the
+ * in-memory mode (the control) does not keep them.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, describe, expect, it } from 'vitest';
+import { localEnvOf } from '../infra/local/local-env.ts';
+import { ordersCommand } from '../infra/local/orders-cli.ts';
+import { SEAL_KEY_ALIAS } from '../infra/local/principals.ts';
+import { startLocalStack } from '../infra/local/stack.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('persisted local stack', () => {
+  it('keeps orders, users, principal keys and the seal key across a restart', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-persist-'));
+    dirs.push(dataDir);
+    const context = { tenantId: 'tenant1', userId: 'u-1', answerId: 'u-1.a' };
+
+    const first = await startLocalStack({ port: 0, dataDir });
+    expect(first.seeded).toBe(true);
+    const firstEnv = localEnvOf(first, true);
+    const added = await ordersCommand(firstEnv, 'tenant1-user2', 'add');
+    const kms1 = new KMSClient(first.clientConfig('mint-credentials'));
+    const sealed = await kms1.send(new EncryptCommand({ KeyId: SEAL_KEY_ALIAS, Plaintext: Buffer.from('sealed before restart'), EncryptionContext: context }));
+    kms1.destroy();
+    await first.stop();
+
+    const second = await startLocalStack({ port: 0, dataDir });
+    try {
+      expect(second.seeded).toBe(false);
+      expect(second.users).toEqual(first.users);
+      // The operator's keys from before the restart still sign valid requests (only the port moved).
+      const env = { ...firstEnv, endpoints: { edge: second.edgeUrl } };
+      const listed = await ordersCommand(env, 'tenant1-user2', 'list');
+      expect(listed.orders.map((o) => o.orderId)).toContain(added.orders[0]!.orderId);
+      const kms2 = new KMSClient(second.clientConfig('invoke-agent'));
+      const opened = await kms2.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }));
+      kms2.destroy();
+      expect(Buffer.from(opened.Plaintext!).toString()).toBe('sealed before restart');
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('control: an in-memory stack starts empty again', async () => {
+    const first = await startLocalStack({ port: 0 });
+    const added = await ordersCommand(localEnvOf(first, false), 'tenant1-user2', 'add');
+    await first.stop();
+    const second = await startLocalStack({ port: 0 });
+    try {
+      expect(second.seeded).toBe(true);
+      expect(second.users.map((u) => u.sub)).not.toEqual(first.users.map((u) => u.sub));
+      const listed = await ordersCommand(localEnvOf(second, false), 'tenant1-user2', 'list');
+      expect(listed.orders.map((o) => o.orderId)).not.toContain(added.orders[0]!.orderId);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe('npm run orders (operator, through the edge)', () => {
+  it('adds, lists and clears one user\'s orders in that user\'s tenant table only', async () => {
+    const stack = await startLocalStack({ port: 0 });
+    try {
+      const env = localEnvOf(stack, false);
+      const before2 = await ordersCommand(env, 'tenant2-user', 'list');
+      const added = await ordersCommand(env, 'tenant1-user', 'add', 3);
+      expect(added.table).toBe('tenant1-orders');
+      expect(added.orders).toHaveLength(3);
+      const listed = await ordersCommand(env, 'tenant1-user', 'list');
+      expect(listed.orders.length).toBeGreaterThanOrEqual(3);
+      expect(listed.orders.every((o) => o.userId === stack.user('tenant1-user').sub)).toBe(true);
+      const cleared = await ordersCommand(env, 'tenant1-user', 'clear');
+      expect(cleared.deleted).toBe(listed.orders.length);
+      expect((await ordersCommand(env, 'tenant1-user', 'list')).orders).toEqual([]);
+      // Another tenant's table and the other tenant1 user's orders are untouched.
+      expect((await ordersCommand(env, 'tenant2-user', 'list')).orders).toEqual(before2.orders);
+      expect((await ordersCommand(env, 'tenant1-user2', 'list')).orders.length).toBeGreaterThan(0);
+      await expect(ordersCommand(env, 'nobody', 'list')).rejects.toThrow(/Unknown user 'nobody'/);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
