@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import {
+  operatorPolicy,
+  sealKeyPolicy,
+  taskRolePolicies,
+  tenantAccessRolePolicy,
+  tenantAccessRoleTrustPolicy,
+  tenantIsolationPolicy,
+  TASK_NAMES,
+  type PolicyDocument,
+  type PolicyResources,
+} from './policies.ts';
+import { TableNames } from './tables.ts';
+
+const res: PolicyResources = {
+  location: { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' },
+  tables: new TableNames('prod-'),
+  tenantIds: ['tenant1', 'tenant2'],
+  tenantAccessRoleArn: 'arn:aws:iam::111122223333:role/tenant-access',
+  mintCredentialsRoleArn: 'arn:aws:iam::111122223333:role/mint',
+  invokeAgentRoleArn: 'arn:aws:iam::111122223333:role/invoke',
+  accountRootArn: 'arn:aws:iam::111122223333:root',
+  sealKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k',
+  graphqlApiArn: 'arn:aws:appsync:eu-west-1:111122223333:apis/api1',
+};
+
+const allDocuments = (): [string, PolicyDocument][] => [
+  ['isolation', tenantIsolationPolicy(res, 'tenant1', 'user-1')],
+  ['tenant-access', tenantAccessRolePolicy(res)],
+  ['trust', tenantAccessRoleTrustPolicy(res)],
+  ['operator', operatorPolicy(res)],
+  ...Object.entries(taskRolePolicies(res)),
+];
+
+describe('policy documents', () => {
+  it('use no wildcard actions and no wildcard or prefix resources', () => {
+    for (const [name, policy] of allDocuments()) {
+      for (const st of policy.Statement) {
+        for (const action of [st.Action].flat()) expect(action, `${name}: ${action}`).not.toMatch(/\*/);
+        for (const resource of [st.Resource ?? []].flat()) expect(resource, `${name}: ${resource}`).not.toMatch(/\*/);
+      }
+    }
+  });
+
+  it('give the key policy `*` only as "this key", and admit exactly the seal and unseal roles to use it', () => {
+    const policy = sealKeyPolicy(res);
+    const users = policy.Statement.filter((s) => [s.Action].flat().some((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt'));
+    expect(users.map((s) => [s.Principal, s.Action])).toEqual([
+      [{ AWS: res.mintCredentialsRoleArn }, 'kms:Encrypt'],
+      [{ AWS: res.invokeAgentRoleArn }, 'kms:Decrypt'],
+    ]);
+    for (const st of policy.Statement) for (const a of [st.Action].flat()) expect(a).not.toMatch(/\*/);
+  });
+
+  it('scope a tenant session to its config row and its own orders partition, read-only', () => {
+    const policy = tenantIsolationPolicy(res, 'tenant1', 'user-1');
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-tenant-config',
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['tenant1'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      }),
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-tenant1-orders',
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['user-1'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      }),
+    ]);
+    // STS rejects inline session policies over 2048 characters.
+    expect(JSON.stringify(tenantIsolationPolicy(res, 'a-tenant-with-a-long-name-00001', 'x'.repeat(128))).length).toBeLessThan(2048);
+  });
+
+  it('key the tenant access role on session tags, and trust only the mint-credentials role', () => {
+    const text = JSON.stringify(tenantAccessRolePolicy(res));
+    expect(text).toContain('table/prod-${aws:PrincipalTag/TenantId}-orders');
+    expect(text).toContain('"dynamodb:LeadingKeys":["${aws:PrincipalTag/UserId}"]');
+    const trust = tenantAccessRoleTrustPolicy(res);
+    expect(new Set(trust.Statement.map((s) => JSON.stringify(s.Principal)))).toEqual(new Set([JSON.stringify({ AWS: res.mintCredentialsRoleArn })]));
+  });
+
+  it('define one policy per task, none of which can write orders or read other tables', () => {
+    const policies = taskRolePolicies(res);
+    expect(Object.keys(policies).sort()).toEqual([...TASK_NAMES].sort());
+    const dynamoGrants = Object.values(policies).flatMap((p) => p.Statement.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))));
+    for (const st of dynamoGrants) {
+      for (const r of [st.Resource ?? []].flat()) expect(r).not.toMatch(/-orders$/);
+    }
+  });
+});
