@@ -136,10 +136,12 @@ export function tenantAccessRoleTrustPolicy(res: Pick<PolicyResources, 'mintCred
   const tagKeys = Object.values(SESSION_TAG_KEYS);
   return doc(
     {
-      Sid: 'MintCredentialsAssumes',
+      Sid: 'MintCredentialsAssumesWithIdentityTags',
       Effect: 'Allow',
       Principal: { AWS: res.mintCredentialsRoleArn },
       Action: 'sts:AssumeRole',
+      // A session without both tags would be useless (the role policy is keyed on them): refuse it.
+      Condition: { Null: Object.fromEntries(tagKeys.map((k) => [`aws:RequestTag/${k}`, 'false'])) },
     },
     {
       Sid: 'MintCredentialsTagsIdentity',

@@ -60,7 +60,9 @@ export class AuthError extends Error {
     const codes = AUTH_CODES[this.failure];
     return protocol.kind === 'query'
       ? new AwsError(codes.query, this.message, codes.queryStatus)
-      : new AwsError(codes.json, this.message, this.failure === 'MissingAuthenticationToken' ? 403 : 400);
+      : // JSON services answer every authentication failure with 400 (DynamoDB documents
+        // MissingAuthenticationTokenException among its 400 errors).
+        new AwsError(codes.json, this.message, 400);
   }
 }
 

@@ -94,10 +94,12 @@ export class KmsService {
 
   private async authorize(principal: Principal, action: string, key: KmsKey, context: EncryptionContext): Promise<void> {
     const ctx: Record<string, string | string[]> = {
-      'kms:EncryptionContextKeys': Object.keys(context),
       'kms:CallerAccount': principal.arn.split(':')[4] ?? '',
       'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT',
     };
+    // As on AWS, a request without an encryption context has no kms:EncryptionContextKeys at all
+    // (an empty list would satisfy `Null: { kms:EncryptionContextKeys: false }`).
+    if (Object.keys(context).length > 0) ctx['kms:EncryptionContextKeys'] = Object.keys(context);
     for (const [k, v] of Object.entries(context)) ctx[`kms:EncryptionContext:${k}`] = v;
     const keyPolicy = this.keyPolicies[key.keyId];
     if (!keyPolicy) throw new AwsError('KMSInternalException', `Key ${key.keyId} has no key policy.`, 500);

@@ -113,7 +113,8 @@ export async function verifySignature(
 
   const bodyHash = createHash('sha256').update(req.body).digest('hex');
   const declaredHash = header(req, 'x-amz-content-sha256');
-  if (declaredHash !== undefined && declaredHash !== 'UNSIGNED-PAYLOAD' && declaredHash !== bodyHash) {
+  // No service behind the edge accepts an unsigned payload (only S3 does): the body is always signed.
+  if (declaredHash !== undefined && declaredHash !== bodyHash) {
     throw new AuthError('InvalidSignature', 'The provided x-amz-content-sha256 header does not match what was computed.');
   }
 

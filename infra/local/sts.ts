@@ -109,22 +109,25 @@ export class StsService {
       accessDenied({ principal: caller, action, resource: roleArn }, { allowed: false, explicit: false, deniedBy: 'identity-based policy' }, 'AccessDenied');
     if (!role || !role.trustPolicy) throw denied('sts:AssumeRole');
 
-    // Both the caller's identity policies and the role's trust policy must allow the call.
+    // Both the caller's identity policies and the role's trust policy must allow the call; the
+    // requested tags are part of the AssumeRole request context, and TagSession is checked as well.
+    const tagContext: Record<string, string | string[]> = {};
+    if (tagList.length > 0) tagContext['aws:TagKeys'] = Object.keys(tags);
+    for (const [k, v] of Object.entries(tags)) tagContext[`aws:RequestTag/${k}`] = v;
     const decision = await this.evaluator.evaluate({
       principal: caller,
       action: 'sts:AssumeRole',
       resource: roleArn,
+      context: tagContext,
       resourcePolicy: role.trustPolicy,
     });
     if (!decision.allowed) throw accessDenied({ principal: caller, action: 'sts:AssumeRole', resource: roleArn }, decision, 'AccessDenied');
     if (tagList.length > 0) {
-      const context: Record<string, string | string[]> = { 'aws:TagKeys': Object.keys(tags) };
-      for (const [k, v] of Object.entries(tags)) context[`aws:RequestTag/${k}`] = v;
       const tagDecision = await this.evaluator.evaluate({
         principal: caller,
         action: 'sts:TagSession',
         resource: roleArn,
-        context,
+        context: tagContext,
         resourcePolicy: role.trustPolicy,
       });
       if (!tagDecision.allowed) throw accessDenied({ principal: caller, action: 'sts:TagSession', resource: roleArn }, tagDecision, 'AccessDenied');
