@@ -99,7 +99,7 @@ function mintTenant1(): Promise<ScopedCredentials> {
 }
 
 describe('an unknown access key', () => {
-  const unknown = (): LocalCredentials => ({ accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', secretAccessKey: stack.iam.credentials('validate-context').secretAccessKey });
+  const unknown = (): LocalCredentials => ({ accessKeyId: 'AKIA' + 'UNKNOWN'.padEnd(16, 'X'), secretAccessKey: stack.iam.credentials('validate-context').secretAccessKey });
 
   it('control: the real key with the same secret reads the config row', async () => {
     await expectConfigRead(dynamo('validate-context'));
