@@ -77,6 +77,31 @@ function sealContextCondition(): PolicyStatement['Condition'] {
   };
 }
 
+/** Read-only access to one tenant's config row and one user's partition of that tenant's orders. */
+function tenantReadPolicy(
+  res: Pick<PolicyResources, 'location' | 'tables'>,
+  tenant: string,
+  user: string,
+  sidSuffix: string,
+): PolicyDocument {
+  return doc(
+    {
+      Sid: `TenantConfigRow${sidSuffix}`,
+      Effect: 'Allow',
+      Action: [...TENANT_READ_ACTIONS],
+      Resource: tableArn(res.location, res.tables.config),
+      Condition: leadingKeysEqual(tenant),
+    },
+    {
+      Sid: `OwnOrders${sidSuffix}`,
+      Effect: 'Allow',
+      Action: [...TENANT_READ_ACTIONS],
+      Resource: tableArn(res.location, res.tables.orders(tenant)),
+      Condition: leadingKeysEqual(user),
+    },
+  );
+}
+
 /**
  * The tenant isolation session policy, passed as `Policy` to AssumeRole by mint-credentials.
  * The effective permissions of the session are the intersection of this and the tenant access
@@ -88,22 +113,7 @@ export function tenantIsolationPolicy(
   tenantId: string,
   userId: string,
 ): PolicyDocument {
-  return doc(
-    {
-      Sid: 'TenantConfigRow',
-      Effect: 'Allow',
-      Action: [...TENANT_READ_ACTIONS],
-      Resource: tableArn(res.location, res.tables.config),
-      Condition: leadingKeysEqual(tenantId),
-    },
-    {
-      Sid: 'OwnOrders',
-      Effect: 'Allow',
-      Action: [...TENANT_READ_ACTIONS],
-      Resource: tableArn(res.location, res.tables.orders(tenantId)),
-      Condition: leadingKeysEqual(userId),
-    },
-  );
+  return tenantReadPolicy(res, tenantId, userId, '');
 }
 
 /**
@@ -113,22 +123,7 @@ export function tenantIsolationPolicy(
 export function tenantAccessRolePolicy(res: Pick<PolicyResources, 'location' | 'tables'>): PolicyDocument {
   const tenantTag = `\${aws:PrincipalTag/${SESSION_TAG_KEYS.tenantId}}`;
   const userTag = `\${aws:PrincipalTag/${SESSION_TAG_KEYS.userId}}`;
-  return doc(
-    {
-      Sid: 'TenantConfigRowByTag',
-      Effect: 'Allow',
-      Action: [...TENANT_READ_ACTIONS],
-      Resource: tableArn(res.location, res.tables.config),
-      Condition: leadingKeysEqual(tenantTag),
-    },
-    {
-      Sid: 'OwnOrdersByTag',
-      Effect: 'Allow',
-      Action: [...TENANT_READ_ACTIONS],
-      Resource: tableArn(res.location, res.tables.orders(tenantTag)),
-      Condition: leadingKeysEqual(userTag),
-    },
-  );
+  return tenantReadPolicy(res, tenantTag, userTag, 'ByTag');
 }
 
 /** Only the mint-credentials role may assume the tenant access role, and only with both tags. */
