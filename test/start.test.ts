@@ -1,0 +1,55 @@
+/**
+ * `npm start`'s entry point as a user runs it: a separate process that prints the endpoints, a
+ * `ready:` line, writes .data/local-env.json, serves requests, and stops cleanly on SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readLocalEnv, principalConfig } from '../infra/local/local-env.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('npm start (infra/local/main.ts)', () => {
+  it('prints ready:, writes local-env.json, answers signed requests and stops on SIGTERM', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-start-'));
+    dirs.push(dataDir);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--memory', '--data-dir', dataDir], {
+      env: { ...process.env, EDGE_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (/^ready: /m.test(stdout)) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code} before ready:\n${stdout}\n${stderr}`)));
+    });
+    try {
+      expect(stdout).toMatch(/AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+/);
+      expect(stdout).toContain('tenant1-user2');
+      const env = readLocalEnv(dataDir);
+      expect(stdout).toContain(`ready: edge ${env.endpoints.edge}`);
+      const raw = await readFile(path.join(dataDir, 'local-env.json'), 'utf8');
+      expect(Object.keys(JSON.parse(raw).principals).sort()).toEqual(
+        ['invoke-agent', 'mint-credentials', 'operator', 'publish-answer', 'record-failure', 'validate-context'].sort(),
+      );
+      const me = await new STSClient(principalConfig(env, 'operator')).send(new GetCallerIdentityCommand({}));
+      expect(me.Arn).toBe(env.principals.operator!.arn);
+      // Secrets go to the file only, never to the console.
+      expect(stdout + stderr).not.toContain(env.principals.operator!.secretAccessKey);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});
