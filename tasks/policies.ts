@@ -53,6 +53,12 @@ export interface PolicyResources {
   readonly sealKeyArn: string;
   /** The AppSync GraphQL API, for the publish-answer role. */
   readonly graphqlApiArn: string;
+  /** The Bedrock agent alias InvokeAgent calls (the `bedrock-agent` runtime). */
+  readonly agentAliasArn: string;
+  /** The foundation model (or inference profile) the `converse` runtime calls. */
+  readonly modelArn: string;
+  /** The Express state machine. */
+  readonly stateMachineArn: string;
 }
 
 const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
@@ -183,13 +189,27 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Condition: sealContextCondition(),
       },
     ),
-    'invoke-agent': doc({
-      Sid: 'UnsealCredentials',
-      Effect: 'Allow',
-      Action: 'kms:Decrypt',
-      Resource: res.sealKeyArn,
-      Condition: sealContextCondition(),
-    }),
+    'invoke-agent': doc(
+      {
+        Sid: 'UnsealCredentials',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: res.sealKeyArn,
+        Condition: sealContextCondition(),
+      },
+      {
+        Sid: 'InvokeTheAgent',
+        Effect: 'Allow',
+        Action: 'bedrock:InvokeAgent',
+        Resource: res.agentAliasArn,
+      },
+      {
+        Sid: 'ConverseWithTheModel',
+        Effect: 'Allow',
+        Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+        Resource: res.modelArn,
+      },
+    ),
     'publish-answer': doc({
       Sid: 'PublishAnswer',
       Effect: 'Allow',
@@ -263,13 +283,35 @@ export const OPERATOR_TABLE_ACTIONS = [
   'dynamodb:BatchWriteItem',
 ] as const;
 
-/** The operator principal: administers the project's tables by name, nothing else. */
+/** Executions of a state machine: `arn:...:execution:<name>:<id>`. */
+export function executionArnPattern(stateMachineArn: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:*`;
+}
+
+/**
+ * The operator principal: administers the project's tables by name, and inspects, stops and
+ * replays executions of the assistant's state machine.
+ */
 export function operatorPolicy(res: PolicyResources): PolicyDocument {
   const tables = [res.tables.config, res.tables.runs, ...res.tenantIds.map((t) => res.tables.orders(t))];
-  return doc({
-    Sid: 'AdministerProjectTables',
-    Effect: 'Allow',
-    Action: [...OPERATOR_TABLE_ACTIONS],
-    Resource: tables.map((t) => tableArn(res.location, t)),
-  });
+  return doc(
+    {
+      Sid: 'AdministerProjectTables',
+      Effect: 'Allow',
+      Action: [...OPERATOR_TABLE_ACTIONS],
+      Resource: tables.map((t) => tableArn(res.location, t)),
+    },
+    {
+      Sid: 'RunAndListExecutions',
+      Effect: 'Allow',
+      Action: ['states:StartExecution', 'states:ListExecutions', 'states:DescribeStateMachine'],
+      Resource: res.stateMachineArn,
+    },
+    {
+      Sid: 'InspectExecutions',
+      Effect: 'Allow',
+      Action: ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution'],
+      Resource: executionArnPattern(res.stateMachineArn),
+    },
+  );
 }

@@ -111,6 +111,9 @@ export class LocalIam {
       accountRootArn: `arn:${partition}:iam::${accountId}:root`,
       sealKeyArn: `arn:${partition}:kms:${region}:${accountId}:key/${SEAL_KEY_ID}`,
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
+      agentAliasArn: `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${LOCAL_AGENT_ID}/${LOCAL_AGENT_ALIAS_ID}`,
+      modelArn: `arn:${partition}:bedrock:${region}::foundation-model/${LOCAL_MODEL_ID}`,
+      stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,
     };
 
     const taskPolicies = taskRolePolicies(this.resources);
@@ -217,3 +220,9 @@ export class LocalIam {
 /** The single local KMS key that seals minted credentials. */
 export const SEAL_KEY_ID = '0c0ffee0-5ea1-4c0d-9c0d-000000000001';
 export const SEAL_KEY_ALIAS = 'alias/assistant-credentials';
+
+/** The local Bedrock agent and model ids (the stand-in serves exactly these). */
+export const LOCAL_AGENT_ID = 'LOCALAGENT';
+export const LOCAL_AGENT_ALIAS_ID = 'LOCALALIAS';
+export const LOCAL_MODEL_ID = 'local.store-assistant-v1';
+export const STATE_MACHINE_NAME = 'assistant';

@@ -1,0 +1,56 @@
+/**
+ * The workflow's error names. A task throws a `WorkflowError` whose `name` is one of these; the
+ * state machine's Retry and Catch fields name the same constants (states/definition.ts imports
+ * them), and Lambda reports `error.name` as the errorType that Step Functions matches.
+ */
+export const ErrorName = {
+  /** The request or identity failed validation (bad answerId, question, tenant id). Not retried. */
+  InvalidRequest: 'Assistant.InvalidRequest',
+  /** The tenant does not exist or is not active. Not retried. */
+  TenantUnavailable: 'Assistant.TenantUnavailable',
+  /** The tenant's question quota is used up. Not retried. */
+  QuotaExceeded: 'Assistant.QuotaExceeded',
+  /** STS or KMS refused or failed while minting or sealing credentials. Not retried. */
+  CredentialsFailed: 'Assistant.CredentialsFailed',
+  /** A service is throttling (most often the model). Retried with backoff. */
+  Throttled: 'Assistant.Throttled',
+  /** A dependency is temporarily unavailable (5xx). Retried with backoff. */
+  ServiceUnavailable: 'Assistant.ServiceUnavailable',
+  /** The agent failed permanently (bad model output, a denied tool, a validation error). */
+  AgentFailed: 'Assistant.AgentFailed',
+  /** Publishing an event to the asker failed. */
+  PublishFailed: 'Assistant.PublishFailed',
+} as const;
+export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
+
+/** The errors worth retrying: they say nothing about the request, only about the moment. */
+export const TRANSIENT_ERRORS: readonly ErrorName[] = [ErrorName.Throttled, ErrorName.ServiceUnavailable];
+
+export class WorkflowError extends Error {
+  constructor(
+    override readonly name: ErrorName,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** AWS SDK errors that mean "try again later". */
+const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'Throttling', 'ProvisionedThroughputExceededException']);
+const UNAVAILABLE = new Set(['ServiceUnavailableException', 'InternalServerException', 'InternalFailure', 'ServiceUnavailable', 'ModelNotReadyException']);
+
+/**
+ * Maps an error from an AWS SDK call to a workflow error: throttling and 5xx become the transient
+ * names, everything else `otherwise`. The message names the service error, never request data.
+ */
+export function classifyAwsError(err: unknown, otherwise: ErrorName, what: string): WorkflowError {
+  if (err instanceof WorkflowError) return err;
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  const detail = `${what} failed: ${name}: ${e.message ?? ''}`.trim();
+  if (THROTTLING.has(name) || status === 429) return new WorkflowError(ErrorName.Throttled, detail, { cause: err });
+  if (UNAVAILABLE.has(name) || status >= 500) return new WorkflowError(ErrorName.ServiceUnavailable, detail, { cause: err });
+  return new WorkflowError(otherwise, detail, { cause: err });
+}
