@@ -1,0 +1,161 @@
+/**
+ * The agent runtime port and its two adapters. Either way the model only proposes tool calls: the
+ * invoke-agent task runs every tool itself, with the asker's scoped credentials, and hands back
+ * only the result text. The model never receives credentials and never chooses the tenant.
+ *
+ * - `bedrock-agent`: Bedrock Agents (Classic) InvokeAgent; the action group returns control for
+ *   each tool call and the adapter resumes the agent with returnControlInvocationResults.
+ * - `converse`: the Bedrock Converse API with a toolConfig from the same tool definitions; the
+ *   adapter runs the tool loop (for accounts that cannot create Agents Classic resources).
+ */
+import {
+  BedrockAgentRuntimeClient,
+  InvokeAgentCommand,
+  type InvocationResultMember,
+  type SessionState,
+} from '@aws-sdk/client-bedrock-agent-runtime';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  type ContentBlock,
+  type Message,
+  type Tool,
+} from '@aws-sdk/client-bedrock-runtime';
+import type { DocumentType } from '@smithy/types';
+import { ACTION_GROUP, AGENT_INSTRUCTION, converseToolConfig } from './agent-definition.ts';
+import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
+
+export interface AgentTurn {
+  /** Derived server-side by ValidateContext. */
+  sessionId: string;
+  question: string;
+  /** Identity for the agent's own bookkeeping (tenantId, userId): never credentials. */
+  sessionAttributes: Record<string, string>;
+}
+
+/** Runs one tool with the asker's scoped credentials; returns the result as JSON text. */
+export type ToolCaller = (name: string, params: Record<string, unknown>) => Promise<string>;
+
+export interface AgentReply {
+  text: string;
+  toolCalls: number;
+}
+
+export interface AgentRuntime {
+  ask(turn: AgentTurn, callTool: ToolCaller): Promise<AgentReply>;
+}
+
+/** A model that keeps asking for tools is stopped: it is a defect or an attack, not an answer. */
+export const MAX_TOOL_ROUNDS = 8;
+
+function tooManyRounds(): WorkflowError {
+  return new WorkflowError(ErrorName.AgentFailed, `The agent asked for tools more than ${MAX_TOOL_ROUNDS} times without answering.`);
+}
+
+export class BedrockAgentAdapter implements AgentRuntime {
+  constructor(
+    private readonly client: BedrockAgentRuntimeClient,
+    private readonly agentId: string,
+    private readonly agentAliasId: string,
+  ) {}
+
+  async ask(turn: AgentTurn, callTool: ToolCaller): Promise<AgentReply> {
+    let sessionState: SessionState = { sessionAttributes: turn.sessionAttributes };
+    let inputText: string | undefined = turn.question;
+    let toolCalls = 0;
+    for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
+      let text = '';
+      let control: { invocationId?: string; inputs: InvocationResultMember[] } | undefined;
+      try {
+        const response = await this.client.send(
+          new InvokeAgentCommand({
+            agentId: this.agentId,
+            agentAliasId: this.agentAliasId,
+            sessionId: turn.sessionId,
+            ...(inputText !== undefined ? { inputText } : {}),
+            sessionState,
+          }),
+        );
+        if (!response.completion) throw new WorkflowError(ErrorName.AgentFailed, 'InvokeAgent returned no event stream');
+        for await (const event of response.completion) {
+          if (event.chunk?.bytes) text += new TextDecoder().decode(event.chunk.bytes);
+          if (event.returnControl) {
+            const results: InvocationResultMember[] = [];
+            for (const input of event.returnControl.invocationInputs ?? []) {
+              const fn = input.functionInvocationInput;
+              if (!fn?.function) throw new WorkflowError(ErrorName.AgentFailed, 'The agent returned control without a function call');
+              const params = Object.fromEntries((fn.parameters ?? []).map((p) => [p.name ?? '', p.value ?? '']));
+              toolCalls++;
+              const body = await callTool(fn.function, params);
+              results.push({
+                functionResult: { actionGroup: fn.actionGroup ?? ACTION_GROUP, function: fn.function, responseBody: { TEXT: { body } } },
+              });
+            }
+            control = { invocationId: event.returnControl.invocationId, inputs: results };
+          }
+        }
+      } catch (err) {
+        throw classifyAwsError(err, ErrorName.AgentFailed, 'InvokeAgent');
+      }
+      if (!control) return { text, toolCalls };
+      sessionState = {
+        sessionAttributes: turn.sessionAttributes,
+        invocationId: control.invocationId,
+        returnControlInvocationResults: control.inputs,
+      };
+      inputText = undefined;
+    }
+    throw tooManyRounds();
+  }
+}
+
+export class ConverseAdapter implements AgentRuntime {
+  constructor(
+    private readonly client: BedrockRuntimeClient,
+    private readonly modelId: string,
+  ) {}
+
+  async ask(turn: AgentTurn, callTool: ToolCaller): Promise<AgentReply> {
+    const messages: Message[] = [{ role: 'user', content: [{ text: turn.question }] }];
+    const toolConfig = converseToolConfig() as { tools: Tool[] };
+    let toolCalls = 0;
+    for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
+      let out;
+      try {
+        out = await this.client.send(new ConverseCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig }));
+      } catch (err) {
+        throw classifyAwsError(err, ErrorName.AgentFailed, 'Converse');
+      }
+      const message = out.output?.message;
+      if (!message) throw new WorkflowError(ErrorName.AgentFailed, 'Converse returned no message');
+      messages.push(message);
+      const content = message.content ?? [];
+      if (out.stopReason !== 'tool_use') {
+        return { text: content.map((b) => b.text ?? '').join(''), toolCalls };
+      }
+      const results: ContentBlock[] = [];
+      for (const block of content) {
+        if (!block.toolUse) continue;
+        const { toolUseId, name, input } = block.toolUse;
+        const params = input && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+        toolCalls++;
+        const body = await callTool(name ?? '', params);
+        results.push({ toolResult: { toolUseId, content: [{ json: JSON.parse(body) as DocumentType }], status: 'success' } });
+      }
+      if (results.length === 0) throw new WorkflowError(ErrorName.AgentFailed, 'Converse stopped for tool use without a toolUse block');
+      messages.push({ role: 'user', content: results });
+    }
+    throw tooManyRounds();
+  }
+}
+
+/** The configured adapter, with clients signed by the invoke-agent role. */
+export function agentRuntimeFor(config: TaskConfig, clients: ClientOptions): AgentRuntime {
+  if (config.agentRuntime === 'converse') {
+    if (!config.modelId) throw new Error('AGENT_RUNTIME=converse needs MODEL_ID');
+    return new ConverseAdapter(new BedrockRuntimeClient(sdkConfig(clients)), config.modelId);
+  }
+  if (!config.agentId || !config.agentAliasId) throw new Error('AGENT_RUNTIME=bedrock-agent needs AGENT_ID and AGENT_ALIAS_ID');
+  return new BedrockAgentAdapter(new BedrockAgentRuntimeClient(sdkConfig(clients)), config.agentId, config.agentAliasId);
+}

@@ -1,0 +1,91 @@
+/**
+ * Task configuration: what a task needs to know about its deployment. On Lambda it comes from the
+ * function's environment (set by CDK); the local stack passes the same object. Credentials are not
+ * configuration: each task signs with its own role's credentials, however the runtime supplies them.
+ */
+import { z } from 'zod';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { TableNames, type AwsLocation } from './tables.ts';
+
+export const AGENT_RUNTIMES = ['bedrock-agent', 'converse'] as const;
+export type AgentRuntimeKind = (typeof AGENT_RUNTIMES)[number];
+
+export interface TaskConfig {
+  readonly location: AwsLocation;
+  readonly tables: TableNames;
+  readonly tenantAccessRoleArn: string;
+  /** Key id, ARN or alias of the KMS key that seals minted credentials. */
+  readonly sealKeyId: string;
+  /** The AppSync GraphQL endpoint the answers are published to. */
+  readonly graphqlUrl: string;
+  readonly agentRuntime: AgentRuntimeKind;
+  readonly agentId: string;
+  readonly agentAliasId: string;
+  readonly modelId: string;
+}
+
+/** How a task's SDK clients are built: region, and where the runtime supplies them, endpoint and credentials. */
+export interface ClientOptions {
+  readonly region: string;
+  /** Unset on Lambda. Locally, the edge (the SDK also honours AWS_ENDPOINT_URL). */
+  readonly endpoint?: string;
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+}
+
+const EnvSchema = z.object({
+  AWS_REGION: z.string().min(1),
+  TABLE_PREFIX: z.string().default(''),
+  TENANT_ACCESS_ROLE_ARN: z.string().regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'),
+  SEAL_KEY_ID: z.string().min(1),
+  GRAPHQL_URL: z.string().url(),
+  AGENT_RUNTIME: z.enum(AGENT_RUNTIMES).default('bedrock-agent'),
+  AGENT_ID: z.string().default(''),
+  AGENT_ALIAS_ID: z.string().default(''),
+  MODEL_ID: z.string().default(''),
+});
+
+/** The task configuration from a Lambda function's environment; fails naming the missing variables. */
+export function taskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TaskConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Task configuration is incomplete: ${problems}`);
+  }
+  const e = parsed.data;
+  const [, partition = 'aws', , , accountId = ''] = e.TENANT_ACCESS_ROLE_ARN.split(':');
+  return {
+    location: { partition, region: e.AWS_REGION, accountId },
+    tables: new TableNames(e.TABLE_PREFIX),
+    tenantAccessRoleArn: e.TENANT_ACCESS_ROLE_ARN,
+    sealKeyId: e.SEAL_KEY_ID,
+    graphqlUrl: e.GRAPHQL_URL,
+    agentRuntime: e.AGENT_RUNTIME,
+    agentId: e.AGENT_ID,
+    agentAliasId: e.AGENT_ALIAS_ID,
+    modelId: e.MODEL_ID,
+  };
+}
+
+/** The environment CDK sets for a task's Lambda function (the inverse of taskConfigFromEnv). */
+export function taskEnvironment(config: Omit<TaskConfig, 'location'> & { tablePrefix: string }): Record<string, string> {
+  return {
+    TABLE_PREFIX: config.tablePrefix,
+    TENANT_ACCESS_ROLE_ARN: config.tenantAccessRoleArn,
+    SEAL_KEY_ID: config.sealKeyId,
+    GRAPHQL_URL: config.graphqlUrl,
+    AGENT_RUNTIME: config.agentRuntime,
+    AGENT_ID: config.agentId,
+    AGENT_ALIAS_ID: config.agentAliasId,
+    MODEL_ID: config.modelId,
+  };
+}
+
+/** SDK client configuration from ClientOptions (no retries beyond the SDK's; the workflow retries). */
+export function sdkConfig(options: ClientOptions) {
+  return {
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: 2,
+  };
+}

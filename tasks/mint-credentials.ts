@@ -1,0 +1,75 @@
+/**
+ * MintCredentials: AssumeRole on the tenant access role with the tenant isolation session policy
+ * and the TenantId/UserId session tags, then seal the credentials with KMS under an encryption
+ * context of (tenantId, userId, answerId). The output holds only the sealed blob: plaintext
+ * credentials never enter the state, the execution history or the logs.
+ */
+import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { STSClient } from '@aws-sdk/client-sts';
+import { z } from 'zod';
+import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
+import type { AwsLocation, TableNames } from './tables.ts';
+import { assumeTenantRole, type ScopedCredentials } from './tenant-credentials.ts';
+import { parseWorkflowInput } from './validate-context.ts';
+import type { Sealed } from './workflow-input.ts';
+
+export interface MintCredentialsDeps {
+  /** Signed with the mint-credentials role: the only principal the tenant access role trusts. */
+  sts: STSClient;
+  /** Signed with the mint-credentials role: kms:Encrypt with the seal context only. */
+  kms: KMSClient;
+  tenantAccessRoleArn: string;
+  sealKeyId: string;
+  location: AwsLocation;
+  tables: TableNames;
+}
+
+/** The encryption context that binds sealed credentials to one asker and one answer. */
+export function sealContext(identity: { tenantId: string; userId: string }, answerId: string): Record<string, string> {
+  return { tenantId: identity.tenantId, userId: identity.userId, answerId };
+}
+
+export const ScopedCredentialsSchema = z.object({
+  accessKeyId: z.string().min(16),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1),
+  expiration: z.string(),
+});
+
+export async function mintCredentials(input: unknown, deps: MintCredentialsDeps): Promise<Sealed> {
+  const { identity, request } = parseWorkflowInput(input);
+  let credentials: ScopedCredentials;
+  try {
+    credentials = await assumeTenantRole(
+      { tenantId: identity.tenantId, userId: identity.userId },
+      { sts: deps.sts, tenantAccessRoleArn: deps.tenantAccessRoleArn, location: deps.location, tables: deps.tables, durationSeconds: 900 },
+    );
+  } catch (err) {
+    throw classifyAwsError(err, ErrorName.CredentialsFailed, 'AssumeRole on the tenant access role');
+  }
+  try {
+    const out = await deps.kms.send(
+      new EncryptCommand({
+        KeyId: deps.sealKeyId,
+        Plaintext: Buffer.from(JSON.stringify(credentials), 'utf8'),
+        EncryptionContext: sealContext(identity, request.answerId),
+      }),
+    );
+    if (!out.CiphertextBlob) throw new WorkflowError(ErrorName.CredentialsFailed, 'KMS returned no ciphertext');
+    return { sealedCredentials: Buffer.from(out.CiphertextBlob).toString('base64'), expiration: credentials.expiration };
+  } catch (err) {
+    throw classifyAwsError(err, ErrorName.CredentialsFailed, 'Sealing the credentials with KMS');
+  }
+}
+
+export function mintCredentialsDeps(config: TaskConfig, clients: ClientOptions): MintCredentialsDeps {
+  return {
+    sts: new STSClient(sdkConfig(clients)),
+    kms: new KMSClient(sdkConfig(clients)),
+    tenantAccessRoleArn: config.tenantAccessRoleArn,
+    sealKeyId: config.sealKeyId,
+    location: config.location,
+    tables: config.tables,
+  };
+}

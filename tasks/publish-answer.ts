@@ -1,0 +1,82 @@
+/**
+ * PublishAnswer and PublishFailure: the terminal event to the asker, as the IAM-signed GraphQL
+ * mutation `publishAnswer` (AppSync delivers it to the asker's `onAnswer` subscription). The same
+ * function serves both states: with a caught error in the state it publishes FAILED, else DONE.
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { z } from 'zod';
+import type { ClientOptions, TaskConfig } from './config.ts';
+import { ErrorName, WorkflowError } from './errors.ts';
+import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
+import { AnswerSchema, CaughtErrorSchema, IdentitySchema, RequestSchema } from './workflow-input.ts';
+
+export const PUBLISH_ANSWER = /* GraphQL */ `
+  mutation PublishAnswer($answerId: ID!, $userId: ID!, $status: AnswerStatus!, $seq: Int!, $text: String, $error: String, $step: String) {
+    publishAnswer(answerId: $answerId, userId: $userId, status: $status, seq: $seq, text: $text, error: $error, step: $step) {
+      answerId
+      userId
+      status
+      seq
+    }
+  }
+`;
+
+/** The terminal event's sequence number: after any progress events of the run. */
+export const TERMINAL_SEQ = 1000;
+
+/** Errors whose Cause is written for the asker (it names what was wrong with their request). */
+const USER_FACING: readonly string[] = [ErrorName.InvalidRequest, ErrorName.TenantUnavailable, ErrorName.QuotaExceeded];
+
+export interface PublishAnswerDeps {
+  graphql: Pick<IamGraphqlClient, 'request'>;
+}
+
+const StateSchema = z.object({
+  identity: IdentitySchema.pick({ userId: true }),
+  request: RequestSchema.pick({ answerId: true }),
+  answer: AnswerSchema.optional(),
+  error: CaughtErrorSchema.optional(),
+});
+
+export interface PublishedEvent {
+  answerId: string;
+  userId: string;
+  status: 'DONE' | 'FAILED';
+  seq: number;
+  text: string | null;
+  error: string | null;
+  step: string;
+}
+
+/** What the asker reads when their question failed: the reason if it is theirs, else a reference. */
+export function failureMessage(error: { Error: string; Cause?: string | undefined }): string {
+  if (USER_FACING.includes(error.Error) && error.Cause) return error.Cause.slice(0, 500);
+  return `The assistant could not answer this question (${error.Error}). Please try again later.`;
+}
+
+export async function publishAnswer(input: unknown, deps: PublishAnswerDeps): Promise<PublishedEvent> {
+  const parsed = StateSchema.safeParse(input);
+  if (!parsed.success) {
+    // Without the asker's ids there is no one to publish to; the execution fails visibly instead.
+    throw new WorkflowError(ErrorName.PublishFailed, 'The state holds no answerId and userId to publish to.');
+  }
+  const { identity, request, answer, error } = parsed.data;
+  const event: PublishedEvent = error
+    ? { answerId: request.answerId, userId: identity.userId, status: 'FAILED', seq: TERMINAL_SEQ, text: null, error: failureMessage(error), step: 'PublishFailure' }
+    : { answerId: request.answerId, userId: identity.userId, status: 'DONE', seq: TERMINAL_SEQ, text: answer?.text ?? '', error: null, step: 'PublishAnswer' };
+  if (!error && !answer) throw new WorkflowError(ErrorName.PublishFailed, 'The state holds neither an answer nor an error.');
+  try {
+    await deps.graphql.request(PUBLISH_ANSWER, { ...event });
+  } catch (err) {
+    const status = err instanceof GraphqlRequestError ? err.status : 0;
+    const name = status === 429 || status >= 500 || status === 0 ? ErrorName.ServiceUnavailable : ErrorName.PublishFailed;
+    throw new WorkflowError(name, `Publishing the ${event.status} event failed: ${(err as Error).message}`, { cause: err });
+  }
+  return event;
+}
+
+export function publishAnswerDeps(config: TaskConfig, clients: ClientOptions): PublishAnswerDeps {
+  return {
+    graphql: new IamGraphqlClient({ url: config.graphqlUrl, region: clients.region, credentials: clients.credentials ?? defaultProvider() }),
+  };
+}

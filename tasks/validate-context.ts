@@ -1,0 +1,74 @@
+/**
+ * ValidateContext: the first state. Checks the identity and request the resolver built from the
+ * verified token (or a replay rebuilt from a recorded run), that the tenant exists and is active,
+ * and derives the agent session id server-side, so no client can join another user's session.
+ */
+import { createHash } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { z } from 'zod';
+import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
+import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import type { TableNames, TenantConfig } from './tables.ts';
+import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS, WorkflowInputSchema, type ValidatedContext, type WorkflowInput } from './workflow-input.ts';
+
+export interface ValidateContextDeps {
+  /** Signed with the validate-context role (GetItem on the config table). */
+  dynamodb: DynamoDBClient;
+  tables: TableNames;
+}
+
+const ANSWER_SUFFIX = /^[\w.-]{1,128}$/;
+
+function invalid(reason: string): WorkflowError {
+  return new WorkflowError(ErrorName.InvalidRequest, reason);
+}
+
+/** Names the failing fields, never their values (they may hold anything a client sent). */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+}
+
+/** The parsed workflow input, or InvalidRequest naming what is wrong. */
+export function parseWorkflowInput(input: unknown): WorkflowInput {
+  const parsed = WorkflowInputSchema.safeParse(input);
+  if (!parsed.success) throw invalid(`The request is malformed: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The agent session: a function of who asks and which conversation, never of client input alone. */
+export function agentSessionId(tenantId: string, userId: string, conversationId: string): string {
+  const digest = createHash('sha256').update(`${tenantId}\u0000${userId}\u0000${conversationId}`).digest('hex');
+  return `s-${digest.slice(0, 48)}`;
+}
+
+export async function validateContext(input: unknown, deps: ValidateContextDeps): Promise<ValidatedContext> {
+  const { identity, request } = parseWorkflowInput(input);
+  const prefix = `${identity.userId}.`;
+  if (!request.answerId.startsWith(prefix) || !ANSWER_SUFFIX.test(request.answerId.slice(prefix.length))) {
+    throw invalid('The answerId must be "<your user id>.<suffix>" (letters, digits, ".", "_" or "-").');
+  }
+  const question = request.question.trim();
+  if (question.length === 0) throw invalid('The question is empty.');
+  if ([...question].length > MAX_QUESTION_CHARS) throw invalid(`The question is longer than ${MAX_QUESTION_CHARS} characters.`);
+  if (new RegExp(CONTROL_CHARACTERS.source).test(question)) throw invalid('The question contains control characters.');
+
+  let tenant: TenantConfig | undefined;
+  try {
+    const out = await DynamoDBDocumentClient.from(deps.dynamodb).send(
+      new GetCommand({ TableName: deps.tables.config, Key: { tenantId: identity.tenantId } }),
+    );
+    tenant = out.Item as TenantConfig | undefined;
+  } catch (err) {
+    throw classifyAwsError(err, ErrorName.TenantUnavailable, 'Reading the tenant configuration');
+  }
+  if (!tenant) throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} does not exist.`);
+  if (tenant.status !== 'ACTIVE') throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} is not active.`);
+
+  const conversation = request.conversationId ?? request.answerId;
+  return { sessionId: agentSessionId(identity.tenantId, identity.userId, conversation), storeName: tenant.name };
+}
+
+export function validateContextDeps(config: TaskConfig, clients: ClientOptions): ValidateContextDeps {
+  return { dynamodb: new DynamoDBClient(sdkConfig(clients)), tables: config.tables };
+}

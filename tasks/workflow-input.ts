@@ -1,0 +1,65 @@
+/**
+ * The state machine's input, built by the GraphQL resolver from the verified token only (and by
+ * `replay` from a recorded run), and the shapes that travel between states.
+ */
+import { z } from 'zod';
+import { TENANT_ID_PATTERN } from './tables.ts';
+
+/** The Cognito `sub` (a UUID), or a local user id: letters, digits, `-` and `_`. */
+export const USER_ID_PATTERN = /^[\w-]{1,128}$/;
+
+export const IdentitySchema = z.object({
+  tenantId: z.string().regex(TENANT_ID_PATTERN, 'tenantId must be a lowercase tenant slug'),
+  userId: z.string().regex(USER_ID_PATTERN, 'userId must be a token subject'),
+  username: z.string().min(1).max(128),
+});
+export type Identity = z.infer<typeof IdentitySchema>;
+
+export const MAX_QUESTION_CHARS = 2000;
+
+/**
+ * C0 and C1 control characters other than tab and line breaks, and bidirectional overrides: not
+ * allowed in questions, and removed from answers.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+
+export const RequestSchema = z.object({
+  answerId: z.string().min(3).max(256),
+  question: z.string(),
+  conversationId: z.string().max(128).nullish(),
+});
+export type AskRequest = z.infer<typeof RequestSchema>;
+
+export const WorkflowInputSchema = z.object({
+  identity: IdentitySchema,
+  request: RequestSchema,
+  /** The execution this one replays, for operators. */
+  replayOf: z.string().max(2048).nullish(),
+});
+export type WorkflowInput = z.infer<typeof WorkflowInputSchema>;
+
+/** What ValidateContext adds to the state: `$.context`. */
+export const ContextSchema = z.object({
+  sessionId: z.string(),
+  storeName: z.string(),
+});
+export type ValidatedContext = z.infer<typeof ContextSchema>;
+
+/** What MintCredentials adds to the state: `$.sealed`. Only ciphertext. */
+export const SealedSchema = z.object({
+  sealedCredentials: z.string().min(1),
+  expiration: z.string(),
+});
+export type Sealed = z.infer<typeof SealedSchema>;
+
+/** What InvokeAgent adds to the state: `$.answer`. */
+export const AnswerSchema = z.object({
+  text: z.string(),
+  toolCalls: z.number().int().nonnegative(),
+});
+export type Answer = z.infer<typeof AnswerSchema>;
+
+/** The Catch's error output: `$.error`. */
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof CaughtErrorSchema>;
