@@ -1,0 +1,49 @@
+import aslValidator from 'asl-validator';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import { ErrorName, TRANSIENT_ERRORS } from '../tasks/errors.ts';
+import { TASK_NAMES } from '../tasks/policies.ts';
+import { definition, FUNCTION_ARN_VARIABLES, STATE_NAMES, substituteFunctionArns } from './definition.ts';
+
+const arns = Object.fromEntries(TASK_NAMES.map((t) => [t, `arn:aws:lambda:us-east-1:000000000000:function:${t}`])) as Record<(typeof TASK_NAMES)[number], string>;
+
+type State = { Type: string; Resource?: string; Retry?: { ErrorEquals: string[] }[]; Catch?: { ErrorEquals: string[]; Next: string }[]; Next?: string; End?: boolean };
+const states = definition.States as unknown as Record<string, State>;
+
+describe('the state machine definition', () => {
+  it('is valid ASL once the function ARNs are substituted', () => {
+    const { isValid, errorsText } = aslValidator(substituteFunctionArns(arns) as object);
+    expect(isValid, errorsText('\n')).toBe(true);
+  });
+
+  it('is accepted by the local runner', () => {
+    expect(() => new StateMachine(substituteFunctionArns(arns) as never)).not.toThrow();
+  });
+
+  it('leaves no substitution variable behind and names only the five task functions', () => {
+    const text = JSON.stringify(substituteFunctionArns(arns));
+    expect(text).not.toMatch(/\$\{/);
+    const resources = Object.values(states).flatMap((s) => (s.Resource ? [s.Resource] : []));
+    expect(new Set(resources)).toEqual(new Set(Object.values(FUNCTION_ARN_VARIABLES).map((v) => `\${${v}}`)));
+  });
+
+  it('retries only the transient errors, and catches everything else into RecordFailure -> PublishFailure', () => {
+    for (const name of [STATE_NAMES.validate, STATE_NAMES.mint, STATE_NAMES.invoke, STATE_NAMES.publish]) {
+      const s = states[name]!;
+      expect(s.Retry?.flatMap((r) => r.ErrorEquals)).toEqual(expect.arrayContaining([...TRANSIENT_ERRORS]));
+      for (const nonTransient of [ErrorName.InvalidRequest, ErrorName.AgentFailed, ErrorName.CredentialsFailed, 'States.ALL']) {
+        expect(s.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain(nonTransient);
+      }
+      expect(s.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: STATE_NAMES.record })]);
+    }
+    expect(states[STATE_NAMES.record]!.Next).toBe(STATE_NAMES.publishFailure);
+    expect(states[STATE_NAMES.record]!.Catch?.[0]?.Next).toBe(STATE_NAMES.publishFailure);
+    expect(states[STATE_NAMES.publishFailure]!.Next).toBe(STATE_NAMES.failed);
+    expect(states[STATE_NAMES.failed]!.Type).toBe('Fail');
+  });
+
+  it('has two ends: PublishAnswer (DONE) and Failed (after PublishFailure)', () => {
+    const ends = Object.entries(states).filter(([, s]) => s.End || s.Type === 'Fail' || s.Type === 'Succeed').map(([n]) => n);
+    expect(ends.sort()).toEqual([STATE_NAMES.failed, STATE_NAMES.publish].sort());
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * The assistant's Express state machine, in Amazon States Language (JSONPath). One definition: CDK
+ * deploys it with definition substitutions for the function ARNs, and the local Step Functions
+ * stand-in runs it with local function ARNs. Error names come from tasks/errors.ts.
+ *
+ *   ValidateContext -> MintCredentials -> InvokeAgent -> PublishAnswer
+ *   any failure     -> RecordFailure -> PublishFailure -> Failed
+ *
+ * Every execution ends with exactly one terminal event to the asker: DONE from PublishAnswer or
+ * FAILED from PublishFailure. Tasks receive the whole state and parse what they need.
+ */
+import { TRANSIENT_ERRORS } from '../tasks/errors.ts';
+import type { TaskName } from '../tasks/policies.ts';
+
+/** The definition substitution variable that names each task's function. */
+export const FUNCTION_ARN_VARIABLES: Readonly<Record<TaskName, string>> = {
+  'validate-context': 'ValidateContextFunctionArn',
+  'mint-credentials': 'MintCredentialsFunctionArn',
+  'invoke-agent': 'InvokeAgentFunctionArn',
+  'publish-answer': 'PublishAnswerFunctionArn',
+  'record-failure': 'RecordFailureFunctionArn',
+};
+
+/** Lambda's own transient failures, as Step Functions reports them for a function ARN resource. */
+const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+const retryTransient = [
+  { ErrorEquals: [...TRANSIENT_ERRORS, ...LAMBDA_TRANSIENT], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3, MaxDelaySeconds: 8, JitterStrategy: 'FULL' },
+];
+
+const catchAll = (next: string, resultPath: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: resultPath, Next: next }];
+
+const task = (name: TaskName) => `\${${FUNCTION_ARN_VARIABLES[name]}}`;
+
+/** Seconds a task may run before Step Functions gives up on it. */
+const TASK_TIMEOUTS: Readonly<Record<TaskName, number>> = {
+  'validate-context': 10,
+  'mint-credentials': 10,
+  'invoke-agent': 120,
+  'publish-answer': 10,
+  'record-failure': 10,
+};
+
+export const STATE_NAMES = {
+  validate: 'ValidateContext',
+  mint: 'MintCredentials',
+  invoke: 'InvokeAgent',
+  publish: 'PublishAnswer',
+  record: 'RecordFailure',
+  publishFailure: 'PublishFailure',
+  failed: 'Failed',
+} as const;
+
+export const definition = {
+  Comment: 'Tenant-isolated AI assistant: one question, from a verified identity to exactly one terminal event',
+  QueryLanguage: 'JSONPath',
+  StartAt: STATE_NAMES.validate,
+  TimeoutSeconds: 300,
+  States: {
+    [STATE_NAMES.validate]: {
+      Type: 'Task',
+      Resource: task('validate-context'),
+      TimeoutSeconds: TASK_TIMEOUTS['validate-context'],
+      ResultPath: '$.context',
+      Retry: retryTransient,
+      Catch: catchAll(STATE_NAMES.record, '$.error'),
+      Next: STATE_NAMES.mint,
+    },
+    [STATE_NAMES.mint]: {
+      Type: 'Task',
+      Resource: task('mint-credentials'),
+      TimeoutSeconds: TASK_TIMEOUTS['mint-credentials'],
+      ResultPath: '$.sealed',
+      Retry: retryTransient,
+      Catch: catchAll(STATE_NAMES.record, '$.error'),
+      Next: STATE_NAMES.invoke,
+    },
+    [STATE_NAMES.invoke]: {
+      Type: 'Task',
+      Resource: task('invoke-agent'),
+      TimeoutSeconds: TASK_TIMEOUTS['invoke-agent'],
+      ResultPath: '$.answer',
+      Retry: retryTransient,
+      Catch: catchAll(STATE_NAMES.record, '$.error'),
+      Next: STATE_NAMES.publish,
+    },
+    [STATE_NAMES.publish]: {
+      Type: 'Task',
+      Resource: task('publish-answer'),
+      TimeoutSeconds: TASK_TIMEOUTS['publish-answer'],
+      ResultPath: '$.published',
+      Retry: retryTransient,
+      Catch: catchAll(STATE_NAMES.record, '$.error'),
+      End: true,
+    },
+    [STATE_NAMES.record]: {
+      Type: 'Task',
+      Resource: task('record-failure'),
+      TimeoutSeconds: TASK_TIMEOUTS['record-failure'],
+      Parameters: { 'state.$': '$', 'executionArn.$': '$$.Execution.Id' },
+      ResultPath: '$.recorded',
+      Retry: retryTransient,
+      // Even when the run cannot be recorded, the asker still gets their FAILED event.
+      Catch: catchAll(STATE_NAMES.publishFailure, '$.recordError'),
+      Next: STATE_NAMES.publishFailure,
+    },
+    [STATE_NAMES.publishFailure]: {
+      Type: 'Task',
+      Resource: task('publish-answer'),
+      TimeoutSeconds: TASK_TIMEOUTS['publish-answer'],
+      ResultPath: '$.published',
+      Retry: retryTransient,
+      Catch: catchAll(STATE_NAMES.failed, '$.publishError'),
+      Next: STATE_NAMES.failed,
+    },
+    [STATE_NAMES.failed]: {
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
+    },
+  },
+} as const;
+
+/** The definition with each `${...FunctionArn}` replaced (what CDK's definitionSubstitutions do). */
+export function substituteFunctionArns(arns: Readonly<Record<TaskName, string>>): unknown {
+  let text = JSON.stringify(definition);
+  for (const [taskName, variable] of Object.entries(FUNCTION_ARN_VARIABLES) as [TaskName, string][]) {
+    text = text.split(`\${${variable}}`).join(arns[taskName]);
+  }
+  return JSON.parse(text);
+}
