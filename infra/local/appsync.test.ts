@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphqlRequestError, IamGraphqlClient } from '../../tasks/graphql-client.ts';
+import { PUBLISH_ANSWER, publishAnswer } from '../../tasks/publish-answer.ts';
+import { LocalAppSync, type AnswerEventRecord } from './appsync.ts';
+import { PolicyEvaluator } from './iam.ts';
+import { silentLogger } from './log.ts';
+import { LocalIam, type LocalPrincipalName } from './principals.ts';
+
+const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const appsync = new LocalAppSync({ iam, evaluator: new PolicyEvaluator(), clock: () => new Date(), logger: silentLogger, apiArn: iam.resources.graphqlApiArn });
+let url: string;
+const published: AnswerEventRecord[] = [];
+
+beforeAll(async () => {
+  url = await appsync.listen(0);
+  appsync.events.on('publish', (e: AnswerEventRecord) => published.push(e));
+});
+afterAll(() => appsync.close());
+
+const client = (who: LocalPrincipalName) => new IamGraphqlClient({ url, region: 'us-east-1', credentials: iam.credentials(who) });
+
+describe('local AppSync: publishAnswer over IAM', () => {
+  it('delivers a DONE event published by the publish-answer role, with any Unicode intact', async () => {
+    const text = 'Ret\u00fcrns within 10 days \u2705 \u05e9\u05dc\u05d5\u05dd \u4f60\u597d "quoted" \\ back\\slash } { $var \ud83d\udce6';
+    const event = await publishAnswer(
+      { identity: { userId: 'u-1' }, request: { answerId: 'u-1.a1' }, answer: { text, toolCalls: 1 } },
+      { graphql: client('publish-answer') },
+    );
+    expect(event.status).toBe('DONE');
+    expect(published.at(-1)).toMatchObject({ answerId: 'u-1.a1', userId: 'u-1', status: 'DONE', text });
+  });
+
+  it('refuses the same mutation from another task role (no appsync:GraphQL on the field)', async () => {
+    const before = published.length;
+    const err = await client('invoke-agent')
+      .request(PUBLISH_ANSWER, { answerId: 'u-1.a2', userId: 'u-1', status: 'DONE', seq: 1, text: 'forged' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GraphqlRequestError);
+    expect((err as GraphqlRequestError).errors[0]).toMatchObject({ errorType: 'Unauthorized', message: 'Not Authorized to access publishAnswer on type Mutation' });
+    expect(published.length).toBe(before);
+  });
+
+  it('refuses unsigned and wrongly signed requests', async () => {
+    const unsigned = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PUBLISH_ANSWER, variables: {} }) });
+    expect(unsigned.status).toBe(401);
+    const wrong = new IamGraphqlClient({ url, region: 'us-east-1', credentials: { ...iam.credentials('publish-answer'), secretAccessKey: 'not-the-secret' } });
+    const err = (await wrong.request(PUBLISH_ANSWER, { answerId: 'a', userId: 'u', status: 'DONE', seq: 1 }).catch((e: unknown) => e)) as GraphqlRequestError;
+    expect(err.status).toBe(403);
+    expect(err.errors[0]?.errorType).toBe('InvalidSignatureException');
+  });
+});

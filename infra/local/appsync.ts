@@ -1,0 +1,257 @@
+/**
+ * The local AppSync GraphQL endpoint (POST /graphql), executing resolvers/schema.graphql with the
+ * `graphql` library. This first part serves IAM-signed callers: the SigV4 signature is verified
+ * like at the edge (service `appsync`), each top-level field must carry `@aws_iam`, and the caller
+ * needs `appsync:GraphQL` on that field's ARN. `publishAnswer` is a NONE data source: it returns its
+ * arguments and hands the event to the subscribers of `events`.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import {
+  buildSchema,
+  execute,
+  GraphQLError,
+  Kind,
+  parse,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import { AuthError } from './aws-error.ts';
+import type { PolicyEvaluator } from './iam.ts';
+import type { Logger } from './log.ts';
+import type { LocalIam, Principal } from './principals.ts';
+import { parseAuthorization, verifySignature } from './sigv4.ts';
+
+export const SCHEMA_FILE = fileURLToPath(new URL('../../resolvers/schema.graphql', import.meta.url));
+
+/** AppSync's built-in directives and scalars, which its schemas use without declaring. */
+const APPSYNC_PRELUDE = `
+directive @aws_iam on OBJECT | FIELD_DEFINITION
+directive @aws_cognito_user_pools(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION
+directive @aws_api_key on OBJECT | FIELD_DEFINITION
+directive @aws_oidc on OBJECT | FIELD_DEFINITION
+directive @aws_lambda on OBJECT | FIELD_DEFINITION
+directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION
+scalar AWSDate
+scalar AWSTime
+scalar AWSDateTime
+scalar AWSTimestamp
+scalar AWSEmail
+scalar AWSJSON
+scalar AWSURL
+scalar AWSPhone
+scalar AWSIPAddress
+`;
+
+export function loadSchema(source = readFileSync(SCHEMA_FILE, 'utf8')): GraphQLSchema {
+  return buildSchema(APPSYNC_PRELUDE + source);
+}
+
+export interface AnswerEventRecord {
+  answerId: string;
+  userId: string;
+  status: string;
+  seq: number;
+  text?: string | null;
+  error?: string | null;
+  step?: string | null;
+}
+
+export interface LocalAppSyncOptions {
+  iam: LocalIam;
+  evaluator: PolicyEvaluator;
+  clock: () => Date;
+  logger: Logger;
+  apiArn: string;
+}
+
+type AuthMode = 'aws_iam' | 'aws_cognito_user_pools';
+
+interface Caller {
+  mode: AuthMode;
+  principal: Principal;
+}
+
+class AppSyncError extends Error {
+  constructor(
+    readonly errorType: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export class LocalAppSync {
+  /** 'publish' events: every AnswerEvent published through `publishAnswer`. */
+  readonly events = new EventEmitter();
+  private readonly schema = loadSchema();
+  private server?: http.Server;
+
+  constructor(private readonly options: LocalAppSyncOptions) {
+    this.events.setMaxListeners(0);
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    return `http://${host}:${(this.server.address() as AddressInfo).port}/graphql`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private send(res: http.ServerResponse, status: number, payload: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(payload));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (req.method !== 'POST' || url.pathname !== '/graphql') {
+      this.send(res, 404, { errors: [{ errorType: 'NotFoundException', message: 'POST /graphql' }] });
+      return;
+    }
+    const body = await readBody(req);
+    let caller: Caller;
+    try {
+      caller = await this.authenticate(req, body);
+    } catch (err) {
+      const e = err as AuthError | AppSyncError;
+      const errorType = e instanceof AuthError ? e.toAwsError({ kind: 'json', version: '1.1', errorPrefix: '' }).code : e.errorType;
+      this.send(res, errorType === 'UnauthorizedException' ? 401 : 403, { errors: [{ errorType, message: e.message }] });
+      return;
+    }
+    let request: { query?: unknown; variables?: unknown; operationName?: unknown };
+    try {
+      request = JSON.parse(body.toString('utf8')) as typeof request;
+    } catch {
+      this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request body is not JSON.' }] });
+      return;
+    }
+    if (typeof request.query !== 'string') {
+      this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request has no query.' }] });
+      return;
+    }
+    this.send(res, 200, await this.executeOperation(caller, request.query, request.variables, request.operationName));
+  }
+
+  private async authenticate(req: http.IncomingMessage, body: Buffer): Promise<Caller> {
+    const auth = req.headers.authorization;
+    if (!auth) throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
+    if (!auth.startsWith('AWS4-HMAC-SHA256')) {
+      throw new AppSyncError('UnauthorizedException', 'Only IAM (SigV4) callers are supported by this endpoint yet.');
+    }
+    const signed = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body };
+    const parsed = parseAuthorization(signed);
+    if (parsed.service !== 'appsync') throw new AuthError('InvalidSignature', `Credential should be scoped to correct service: 'appsync'.`);
+    if (parsed.region !== this.options.iam.location.region) throw new AuthError('InvalidSignature', 'Credential should be scoped to a valid region.');
+    const now = this.options.clock();
+    const token = req.headers['x-amz-security-token'];
+    const { secretAccessKey, principal } = this.options.iam.resolve(parsed.accessKeyId, Array.isArray(token) ? token[0] : token, now);
+    await verifySignature(signed, parsed, secretAccessKey, now);
+    return { mode: 'aws_iam', principal };
+  }
+
+  private fieldAuthModes(typeName: string, fieldName: string): Set<string> {
+    const type = this.schema.getType(typeName);
+    const modes = new Set<string>();
+    if (type && 'getFields' in type) {
+      const field = (type.getFields() as Record<string, { astNode?: { directives?: readonly { name: { value: string } }[] } }>)[fieldName];
+      for (const d of field?.astNode?.directives ?? []) modes.add(d.name.value);
+    }
+    return modes;
+  }
+
+  private async executeOperation(caller: Caller, query: string, variables: unknown, operationName: unknown) {
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (err) {
+      return { errors: [{ errorType: 'MalformedHttpRequestException', message: (err as Error).message }] };
+    }
+    const validationErrors = validate(this.schema, document);
+    if (validationErrors.length > 0) {
+      return { data: null, errors: validationErrors.map((e) => ({ errorType: 'ValidationError', message: e.message, locations: e.locations })) };
+    }
+    const operation = document.definitions.find(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (typeof operationName !== 'string' || d.name?.value === operationName),
+    );
+    if (!operation) return { errors: [{ errorType: 'ValidationError', message: 'No operation to execute.' }] };
+    if (operation.operation === 'subscription') {
+      return { errors: [{ errorType: 'UnsupportedOperation', message: 'Subscriptions are served over the realtime WebSocket endpoint.' }] };
+    }
+    const typeName = operation.operation === 'mutation' ? 'Mutation' : 'Query';
+    const denied = new Set<string>();
+    for (const selection of operation.selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD || selection.name.value.startsWith('__')) continue;
+      const field = selection.name.value;
+      const allowed =
+        this.fieldAuthModes(typeName, field).has(caller.mode) &&
+        (
+          await this.options.evaluator.evaluate({
+            principal: caller.principal,
+            action: 'appsync:GraphQL',
+            resource: `${this.options.apiArn}/types/${typeName}/fields/${field}`,
+          })
+        ).allowed;
+      if (!allowed) denied.add(field);
+    }
+    const unauthorized = (field: string) => new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
+    const rootValue = {
+      publishAnswer: (args: AnswerEventRecord) => {
+        if (denied.has('publishAnswer')) throw unauthorized('publishAnswer');
+        const event = { ...args, text: args.text ?? null, error: args.error ?? null, step: args.step ?? null };
+        this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
+        this.events.emit('publish', event);
+        return event;
+      },
+      ask: () => {
+        throw denied.has('ask') ? unauthorized('ask') : new AppSyncError('UnsupportedOperation', 'ask is served once Cognito sign-in is in place.');
+      },
+      me: () => {
+        throw unauthorized('me');
+      },
+    };
+    const result = await execute({
+      schema: this.schema,
+      document,
+      rootValue,
+      variableValues: (variables ?? {}) as Record<string, unknown>,
+      ...(typeof operationName === 'string' ? { operationName } : {}),
+    });
+    return {
+      data: result.data ?? null,
+      ...(result.errors?.length
+        ? {
+            errors: result.errors.map((e: GraphQLError) => ({
+              errorType: e.originalError instanceof AppSyncError ? e.originalError.errorType : 'GraphQLError',
+              message: e.message,
+              path: e.path,
+              locations: e.locations,
+            })),
+          }
+        : {}),
+    };
+  }
+}
