@@ -21,6 +21,7 @@ import {
   type Message,
   type Tool,
 } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { DocumentType } from '@smithy/types';
 import { ACTION_GROUP, AGENT_INSTRUCTION, converseToolConfig } from './agent-definition.ts';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
@@ -150,12 +151,18 @@ export class ConverseAdapter implements AgentRuntime {
   }
 }
 
+/**
+ * Bedrock clients default to HTTP/2; InvokeAgent and Converse work over HTTP/1.1 as well, which is
+ * what every other client here uses (and what the local edge speaks).
+ */
+const http1 = () => ({ requestHandler: new NodeHttpHandler() });
+
 /** The configured adapter, with clients signed by the invoke-agent role. */
 export function agentRuntimeFor(config: TaskConfig, clients: ClientOptions): AgentRuntime {
   if (config.agentRuntime === 'converse') {
     if (!config.modelId) throw new Error('AGENT_RUNTIME=converse needs MODEL_ID');
-    return new ConverseAdapter(new BedrockRuntimeClient(sdkConfig(clients)), config.modelId);
+    return new ConverseAdapter(new BedrockRuntimeClient({ ...sdkConfig(clients), ...http1() }), config.modelId);
   }
   if (!config.agentId || !config.agentAliasId) throw new Error('AGENT_RUNTIME=bedrock-agent needs AGENT_ID and AGENT_ALIAS_ID');
-  return new BedrockAgentAdapter(new BedrockAgentRuntimeClient(sdkConfig(clients)), config.agentId, config.agentAliasId);
+  return new BedrockAgentAdapter(new BedrockAgentRuntimeClient({ ...sdkConfig(clients), ...http1() }), config.agentId, config.agentAliasId);
 }

@@ -37,7 +37,10 @@ const AUTH_MESSAGES: Record<AuthFailure, string> = {
   IncompleteSignature: 'Authorization header requires existence of either a \'X-Amz-Date\' or a \'Date\' header.',
 };
 
-/** JSON-protocol services (DynamoDB, KMS, Step Functions, Cognito) vs. query services (STS). */
+/**
+ * JSON-protocol services (DynamoDB, KMS, Step Functions, Cognito) vs. query services (STS). REST-JSON
+ * services (Bedrock) use the JSON codes with 403, as API Gateway-fronted AWS services answer them.
+ */
 const AUTH_CODES: Record<AuthFailure, { json: string; query: string; queryStatus: number }> = {
   MissingAuthenticationToken: { json: 'MissingAuthenticationTokenException', query: 'MissingAuthenticationToken', queryStatus: 403 },
   UnrecognizedClient: { json: 'UnrecognizedClientException', query: 'InvalidClientTokenId', queryStatus: 403 },
@@ -58,17 +61,19 @@ export class AuthError extends Error {
 
   toAwsError(protocol: Protocol): AwsError {
     const codes = AUTH_CODES[this.failure];
-    return protocol.kind === 'query'
-      ? new AwsError(codes.query, this.message, codes.queryStatus)
-      : // JSON services answer every authentication failure with 400 (DynamoDB documents
-        // MissingAuthenticationTokenException among its 400 errors).
-        new AwsError(codes.json, this.message, 400);
+    if (protocol.kind === 'query') return new AwsError(codes.query, this.message, codes.queryStatus);
+    if (protocol.kind === 'rest-json') return new AwsError(codes.json, this.message, 403);
+    // JSON services answer every authentication failure with 400 (DynamoDB documents
+    // MissingAuthenticationTokenException among its 400 errors).
+    return new AwsError(codes.json, this.message, 400);
   }
 }
 
 export type Protocol =
   | { kind: 'json'; version: '1.0' | '1.1'; errorPrefix: string }
-  | { kind: 'query'; xmlns: string };
+  | { kind: 'query'; xmlns: string }
+  /** REST-JSON (Bedrock): the operation is in the method and path; errors name their code in `x-amzn-errortype`. */
+  | { kind: 'rest-json' };
 
 export interface WireResponse {
   status: number;
@@ -91,6 +96,14 @@ export function renderError(protocol: Protocol, error: AwsError, requestId: stri
       `<Code>${xmlEscape(error.code)}</Code><Message>${xmlEscape(error.message)}</Message></Error>` +
       `<RequestId>${requestId}</RequestId></ErrorResponse>`;
     return { status: error.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body };
+  }
+  if (protocol.kind === 'rest-json') {
+    // The SDK's restJson1 deserializer reads the code from `x-amzn-errortype` first, then the body.
+    return {
+      status: error.status,
+      headers: { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-errortype': error.code },
+      body: JSON.stringify({ message: error.message }),
+    };
   }
   const body = JSON.stringify({ __type: `${protocol.errorPrefix}${error.code}`, message: error.message });
   return {

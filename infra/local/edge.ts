@@ -20,6 +20,10 @@ export interface EdgeCall {
   /** `X-Amz-Target` for JSON-protocol services. */
   target: string;
   requestId: string;
+  /** HTTP method, for REST services (Bedrock) that route by method and path. */
+  method: string;
+  /** Path and query as received (`req.url`, still percent-encoded). */
+  path: string;
 }
 
 export interface EdgeService {
@@ -109,7 +113,7 @@ export class Edge {
       const { secretAccessKey, principal } = this.options.iam.resolve(auth.accessKeyId, headers['x-amz-security-token'], now);
       await verifySignature(signed, auth, secretAccessKey, now);
       principalArn = principal.arn;
-      response = await handler.handle({ principal, body, headers, target, requestId });
+      response = await handler.handle({ principal, body, headers, target, requestId, method: signed.method, path: signed.url });
     } catch (err) {
       const error =
         err instanceof AuthError
