@@ -19,7 +19,12 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
+import type { AgentRuntimeKind } from '../../tasks/config.ts';
+import type { TaskHandler } from '../../tasks/handlers.ts';
+import { LocalAppSync } from './appsync.ts';
+import { BedrockService } from './bedrock.ts';
 import { DynamoService } from './dynamodb.ts';
+import { localFunctions, localTaskConfig, type LocalFunctionsOptions } from './lambdas.ts';
 import { Edge } from './edge.ts';
 import { PolicyEvaluator } from './iam.ts';
 import { KmsService, type KmsKey } from './kms.ts';
@@ -54,6 +59,12 @@ export interface LocalStackOptions {
   policyCache?: boolean;
   /** Random orders per seeded user on first start. @default 3 */
   seedOrdersPerUser?: number;
+  /** Local AppSync port; 0 picks a free one. @default 3000, or 0 when `port` is 0 */
+  appsyncPort?: number;
+  /** Which agent runtime adapter the invoke-agent task uses. @default 'bedrock-agent' */
+  agentRuntime?: AgentRuntimeKind;
+  /** Dependency overrides per task function (tests: a hostile tool registry). */
+  taskOverrides?: LocalFunctionsOptions['overrides'];
 }
 
 export interface LocalStack {
@@ -63,6 +74,12 @@ export interface LocalStack {
   readonly users: readonly LocalUser[];
   readonly evaluator: PolicyEvaluator;
   readonly dynamo: DynamoService;
+  readonly bedrock: BedrockService;
+  readonly appsync: LocalAppSync;
+  /** The local AppSync GraphQL endpoint (`http://127.0.0.1:3000/graphql`). */
+  readonly graphqlUrl: string;
+  /** The task functions by local function ARN, as the state machine invokes them. */
+  readonly functions: ReadonlyMap<string, TaskHandler>;
   /** True when this start created and seeded the tables. */
   readonly seeded: boolean;
   /** SDK client configuration for a local principal, or for any credentials (e.g. minted ones). */
@@ -139,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     evaluator,
   });
   await dynamo.start();
+  const bedrock = new BedrockService({ location: iam.location, evaluator, logger });
   const edge = new Edge({
     iam,
     clock,
@@ -147,15 +165,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodb: dynamo,
       sts: new StsService(iam, evaluator, clock),
       kms: new KmsService(iam.location, evaluator, kmsKeys, { [SEAL_KEY_ID]: sealKeyPolicy(iam.resources) }),
+      bedrock,
     },
   });
+  const appsync = new LocalAppSync({ iam, evaluator, clock, logger, apiArn: iam.resources.graphqlApiArn });
   let edgeUrl: string;
+  let graphqlUrl: string;
   try {
     edgeUrl = await edge.listen(options.port ?? 4566, options.host ?? '127.0.0.1');
+    graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
   } catch (err) {
+    await edge.close();
     await dynamo.stop();
     throw err;
   }
+  const functions = localFunctions({
+    iam,
+    edgeUrl,
+    logger,
+    config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
+    ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
+  });
 
   if (options.dataDir) {
     const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
@@ -182,6 +212,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     users,
     evaluator,
     dynamo,
+    bedrock,
+    appsync,
+    graphqlUrl,
+    functions,
     seeded,
     clientConfig,
     user(username) {
@@ -190,6 +224,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return u;
     },
     async stop() {
+      await appsync.close();
       await edge.close();
       await dynamo.stop();
     },
