@@ -13,9 +13,10 @@ export const LOCAL_ENV_FILE = 'local-env.json';
 export interface LocalEnv {
   region: string;
   accountId: string;
-  endpoints: { edge: string };
+  endpoints: { edge: string; graphql: string };
   persisted: boolean;
   tenantAccessRoleArn: string;
+  stateMachineArn: string;
   principals: Record<string, { arn: string; accessKeyId: string; secretAccessKey: string }>;
   users: LocalUser[];
 }
@@ -24,9 +25,10 @@ export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
   return {
     region: stack.iam.location.region,
     accountId: stack.iam.location.accountId,
-    endpoints: { edge: stack.edgeUrl },
+    endpoints: { edge: stack.edgeUrl, graphql: stack.graphqlUrl },
     persisted,
     tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
+    stateMachineArn: stack.iam.resources.stateMachineArn,
     principals: Object.fromEntries(
       ([...TASK_NAMES, OPERATOR] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
     ),
