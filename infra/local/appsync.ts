@@ -100,6 +100,16 @@ export class LocalAppSync {
   readonly events = new EventEmitter();
   private readonly schema = loadSchema();
   private server?: http.Server;
+  private faults: { status: number; errorType: string; times: number }[] = [];
+
+  /** The next `times` authenticated requests fail with `status` (tests of the failure path). */
+  injectFault(fault: { status: number; errorType: string; times: number }): void {
+    this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
 
   constructor(private readonly options: LocalAppSyncOptions) {
     this.events.setMaxListeners(0);
@@ -140,6 +150,12 @@ export class LocalAppSync {
       const e = err as AuthError | AppSyncError;
       const errorType = e instanceof AuthError ? e.toAwsError({ kind: 'json', version: '1.1', errorPrefix: '' }).code : e.errorType;
       this.send(res, errorType === 'UnauthorizedException' ? 401 : 403, { errors: [{ errorType, message: e.message }] });
+      return;
+    }
+    const fault = this.faults.find((f) => f.times > 0);
+    if (fault) {
+      fault.times--;
+      this.send(res, fault.status, { errors: [{ errorType: fault.errorType, message: `Injected fault: ${fault.errorType}` }] });
       return;
     }
     let request: { query?: unknown; variables?: unknown; operationName?: unknown };

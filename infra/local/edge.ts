@@ -66,10 +66,38 @@ function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> 
   return out;
 }
 
+/**
+ * A fault the edge answers instead of the service, for the next `times` authenticated requests to
+ * `service` (tests of the workflow's retries and failure path).
+ */
+export interface EdgeFault {
+  service: string;
+  code: string;
+  status: number;
+  message?: string;
+  times: number;
+}
+
 export class Edge {
   private server?: http.Server;
+  private faults: EdgeFault[] = [];
 
   constructor(private readonly options: EdgeOptions) {}
+
+  injectFault(fault: EdgeFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  private takeFault(service: string): AwsError | undefined {
+    const fault = this.faults.find((f) => f.service === service && f.times > 0);
+    if (!fault) return undefined;
+    fault.times--;
+    return new AwsError(fault.code, fault.message ?? `Injected fault: ${fault.code}`, fault.status);
+  }
 
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
     this.server = http.createServer((req, res) => void this.serve(req, res));
@@ -113,6 +141,8 @@ export class Edge {
       const { secretAccessKey, principal } = this.options.iam.resolve(auth.accessKeyId, headers['x-amz-security-token'], now);
       await verifySignature(signed, auth, secretAccessKey, now);
       principalArn = principal.arn;
+      const fault = this.takeFault(service);
+      if (fault) throw fault;
       response = await handler.handle({ principal, body, headers, target, requestId, method: signed.method, path: signed.url });
     } catch (err) {
       const error =

@@ -193,6 +193,15 @@ export class LocalIam {
     return creds;
   }
 
+  /** The temporary credentials STS has issued and still knows (tests scan outputs for them). */
+  issuedSessions(): LocalCredentials[] {
+    const out: LocalCredentials[] = [];
+    for (const [accessKeyId, e] of this.keys) {
+      if (e.sessionToken) out.push({ accessKeyId, secretAccessKey: e.secretAccessKey, sessionToken: e.sessionToken });
+    }
+    return out;
+  }
+
   /** Drops STS sessions that expired more than an hour ago (they would only be reported as expired). */
   pruneSessions(now: Date): void {
     for (const [id, entry] of this.keys) {
