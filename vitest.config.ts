@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Expected failures log warnings; tests that read logs pass their own logger.
+    env: { LOG_LEVEL: 'silent' },
   },
 });

@@ -80,12 +80,15 @@ export function taskEnvironment(config: Omit<TaskConfig, 'location'> & { tablePr
   };
 }
 
-/** SDK client configuration from ClientOptions (no retries beyond the SDK's; the workflow retries). */
+/**
+ * SDK client configuration from ClientOptions. One attempt: the state machine's Retry owns retrying
+ * (with backoff, visible in the execution history), instead of hidden SDK retries inside a task.
+ */
 export function sdkConfig(options: ClientOptions) {
   return {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: 2,
+    maxAttempts: 1,
   };
 }

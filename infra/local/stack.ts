@@ -24,12 +24,15 @@ import type { TaskHandler } from '../../tasks/handlers.ts';
 import { LocalAppSync } from './appsync.ts';
 import { BedrockService } from './bedrock.ts';
 import { DynamoService } from './dynamodb.ts';
-import { localFunctions, localTaskConfig, type LocalFunctionsOptions } from './lambdas.ts';
+import { localFunctionArn, localFunctions, localTaskConfig, type LocalFunctionsOptions } from './lambdas.ts';
+import { StepFunctionsService, type StepFunctionsOptions } from './stepfunctions.ts';
+import { substituteFunctionArns } from '../../states/definition.ts';
+import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
 import { Edge } from './edge.ts';
 import { PolicyEvaluator } from './iam.ts';
 import { KmsService, type KmsKey } from './kms.ts';
-import { jsonLogger, type Logger } from './log.ts';
-import { LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
+import { jsonLogger, type Logger, type LogLevel } from './log.ts';
+import { LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
 import { StsService } from './sts.ts';
 
 export interface LocalUser {
@@ -65,6 +68,8 @@ export interface LocalStackOptions {
   agentRuntime?: AgentRuntimeKind;
   /** Dependency overrides per task function (tests: a hostile tool registry). */
   taskOverrides?: LocalFunctionsOptions['overrides'];
+  /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
+  retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
 }
 
 export interface LocalStack {
@@ -75,6 +80,8 @@ export interface LocalStack {
   readonly evaluator: PolicyEvaluator;
   readonly dynamo: DynamoService;
   readonly bedrock: BedrockService;
+  readonly states: StepFunctionsService;
+  readonly edge: Edge;
   readonly appsync: LocalAppSync;
   /** The local AppSync GraphQL endpoint (`http://127.0.0.1:3000/graphql`). */
   readonly graphqlUrl: string;
@@ -140,7 +147,7 @@ export async function ensureTable(ddb: DynamoDBClient, name: string, keys: KeySc
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const clock = options.clock ?? (() => new Date());
-  const logger = options.logger ?? jsonLogger('warn');
+  const logger = options.logger ?? jsonLogger((process.env.LOG_LEVEL as LogLevel | 'silent' | undefined) ?? 'warn');
   const tables = new TableNames();
   const state = await loadState(options.dataDir);
   const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
@@ -157,6 +164,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   await dynamo.start();
   const bedrock = new BedrockService({ location: iam.location, evaluator, logger });
+  // The task functions need the endpoints, which exist once the servers listen: bound below.
+  const bound: { functions?: Map<string, TaskHandler> } = {};
+  const functionArns = Object.fromEntries(TASK_NAMES.map((t) => [t, localFunctionArn(iam, t)])) as Record<TaskName, string>;
+  const states = new StepFunctionsService({
+    location: iam.location,
+    evaluator,
+    logger,
+    clock,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.retryIntervalOverrides !== undefined ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    stateMachines: [{ name: STATE_MACHINE_NAME, arn: iam.resources.stateMachineArn, definition: substituteFunctionArns(functionArns) as object, type: 'EXPRESS' }],
+    invokeTask: async (resourceArn, input) => {
+      const fn = bound.functions?.get(resourceArn);
+      if (!fn) throw new Error(`No local function ${resourceArn}`);
+      return fn(input);
+    },
+  });
   const edge = new Edge({
     iam,
     clock,
@@ -166,6 +190,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sts: new StsService(iam, evaluator, clock),
       kms: new KmsService(iam.location, evaluator, kmsKeys, { [SEAL_KEY_ID]: sealKeyPolicy(iam.resources) }),
       bedrock,
+      states,
     },
   });
   const appsync = new LocalAppSync({ iam, evaluator, clock, logger, apiArn: iam.resources.graphqlApiArn });
@@ -186,6 +211,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
     ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
   });
+  bound.functions = functions;
 
   if (options.dataDir) {
     const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
@@ -213,6 +239,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     evaluator,
     dynamo,
     bedrock,
+    states,
+    edge,
     appsync,
     graphqlUrl,
     functions,
@@ -224,6 +252,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return u;
     },
     async stop() {
+      await states.stop();
       await appsync.close();
       await edge.close();
       await dynamo.stop();
