@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import type { LogLevel } from '../infra/local/log.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { AGENT_RUNTIMES } from '../tasks/config.ts';
 import { ErrorName } from '../tasks/errors.ts';
 import { TOOLS_IMPL, type ToolRegistry } from '../tasks/tools.ts';
 import { ask, historyOf, recordEvents } from './workflow-helpers.ts';
@@ -51,11 +52,11 @@ describe('a tool variant that hard-codes tenant2', () => {
   });
 });
 
-describe('a hostile model', () => {
+describe.each(AGENT_RUNTIMES)('a hostile model behind the %s runtime', (agentRuntime) => {
   let stack: LocalStack;
   let events: AnswerEventRecord[];
   beforeAll(async () => {
-    stack = await startLocalStack({ port: 0, retryIntervalOverrides: 0, seedOrdersPerUser: 2 });
+    stack = await startLocalStack({ port: 0, retryIntervalOverrides: 0, seedOrdersPerUser: 2, agentRuntime });
     events = recordEvents(stack);
   });
   afterAll(() => stack?.stop());

@@ -11,172 +11,176 @@ import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import { localEnvOf } from '../infra/local/local-env.ts';
 import { ordersCommand } from '../infra/local/orders-cli.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { AGENT_RUNTIMES } from '../tasks/config.ts';
 import { ErrorName } from '../tasks/errors.ts';
 import { ask, historyOf, recordEvents, run, statesEntered, workflowInput } from './workflow-helpers.ts';
 
-let stack: LocalStack;
-let events: AnswerEventRecord[];
+// Both agent runtime adapters must pass the same suite.
+describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
+  let stack: LocalStack;
+  let events: AnswerEventRecord[];
 
-beforeAll(async () => {
-  stack = await startLocalStack({ port: 0, seedOrdersPerUser: 0, retryIntervalOverrides: 0 });
-  events = recordEvents(stack);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-
-const replay = (executionArn: string) => {
-  const config = stack.clientConfig('operator');
-  const sfn = new SFNClient(config);
-  const dynamodb = new DynamoDBClient(config);
-  return replayExecution({ sfn, dynamodb }, { stateMachineArn: stack.iam.resources.stateMachineArn, runsTable: stack.tables.runs, executionArn }).finally(() => {
-    sfn.destroy();
-    dynamodb.destroy();
+  beforeAll(async () => {
+    stack = await startLocalStack({ port: 0, seedOrdersPerUser: 0, retryIntervalOverrides: 0, agentRuntime });
+    events = recordEvents(stack);
   });
-};
-
-describe('a question from each seeded user', () => {
-  it.each([
-    ['tenant1-user', 10],
-    ['tenant1-user2', 10],
-    ['tenant2-user', 20],
-    ['tenant3-user', 30],
-  ])('%s gets their store\'s return policy (%i days) as exactly one DONE event', async (username, days) => {
-    const asked = await ask(stack, events, username, "What's your return policy?");
-    expect(asked.status).toBe('SUCCEEDED');
-    expect(asked.events).toEqual([expect.objectContaining({ status: 'DONE', userId: stack.user(username).sub, text: `You can return items within ${days} days.` })]);
+  afterAll(async () => {
+    await stack?.stop();
   });
 
-  it('answers "no orders" first, then lists exactly the orders added with npm run orders', async () => {
-    const before = await ask(stack, events, 'tenant3-user', 'Which orders did I place?');
-    expect(before.events.map((e) => e.text)).toEqual(['You have not placed any orders yet.']);
-    const added = await ordersCommand(localEnvOf(stack, false), 'tenant3-user', 'add', 2);
-    const after = await ask(stack, events, 'tenant3-user', 'Which orders did I place?');
-    expect(after.events).toHaveLength(1);
-    for (const order of added.orders) expect(after.events[0]!.text).toContain(order.orderId);
-    // The other users' answers do not change: orders are per user.
-    const other = await ask(stack, events, 'tenant1-user', 'Which orders did I place?');
-    expect(other.events[0]!.text).toBe('You have not placed any orders yet.');
-  });
-});
+  const replay = (executionArn: string) => {
+    const config = stack.clientConfig('operator');
+    const sfn = new SFNClient(config);
+    const dynamodb = new DynamoDBClient(config);
+    return replayExecution({ sfn, dynamodb }, { stateMachineArn: stack.iam.resources.stateMachineArn, runsTable: stack.tables.runs, executionArn }).finally(() => {
+      sfn.destroy();
+      dynamodb.destroy();
+    });
+  };
 
-describe('validation ends in one FAILED event with a clear reason', () => {
-  it('rejects an answerId that does not belong to the asker', async () => {
-    const input = workflowInput(stack, 'tenant1-user', 'What is your return policy?');
-    const victim = stack.user('tenant1-user2');
-    input.request.answerId = `${victim.sub}.stolen`;
-    const asked = await run(stack, events, input);
-    expect(asked.status).toBe('FAILED');
-    expect(asked.error).toBe(ErrorName.InvalidRequest);
-    expect(asked.events).toEqual([expect.objectContaining({ status: 'FAILED', error: expect.stringContaining('answerId') })]);
-  });
+  describe('a question from each seeded user', () => {
+    it.each([
+      ['tenant1-user', 10],
+      ['tenant1-user2', 10],
+      ['tenant2-user', 20],
+      ['tenant3-user', 30],
+    ])('%s gets their store\'s return policy (%i days) as exactly one DONE event', async (username, days) => {
+      const asked = await ask(stack, events, username, "What's your return policy?");
+      expect(asked.status).toBe('SUCCEEDED');
+      expect(asked.events).toEqual([expect.objectContaining({ status: 'DONE', userId: stack.user(username).sub, text: `You can return items within ${days} days.` })]);
+    });
 
-  it.each([
-    ['an empty question', '   '],
-    ['a question with control characters', 'What\u0007 is your return policy?'],
-    ['a question over 2000 characters', 'x'.repeat(2001)],
-  ])('rejects %s', async (_label, question) => {
-    const asked = await ask(stack, events, 'tenant2-user', question);
-    expect(asked.error).toBe(ErrorName.InvalidRequest);
-    expect(asked.events).toHaveLength(1);
-    expect(asked.events[0]!.status).toBe('FAILED');
-  });
-
-  it('rejects a tenant that does not exist', async () => {
-    const input = workflowInput(stack, 'tenant1-user', 'What is your return policy?');
-    input.identity.tenantId = 'tenant9';
-    const asked = await run(stack, events, input);
-    expect(asked.error).toBe(ErrorName.TenantUnavailable);
-    expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+    it('answers "no orders" first, then lists exactly the orders added with npm run orders', async () => {
+      const before = await ask(stack, events, 'tenant3-user', 'Which orders did I place?');
+      expect(before.events.map((e) => e.text)).toEqual(['You have not placed any orders yet.']);
+      const added = await ordersCommand(localEnvOf(stack, false), 'tenant3-user', 'add', 2);
+      const after = await ask(stack, events, 'tenant3-user', 'Which orders did I place?');
+      expect(after.events).toHaveLength(1);
+      for (const order of added.orders) expect(after.events[0]!.text).toContain(order.orderId);
+      // The other users' answers do not change: orders are per user.
+      const other = await ask(stack, events, 'tenant1-user', 'Which orders did I place?');
+      expect(other.events[0]!.text).toBe('You have not placed any orders yet.');
+    });
   });
 
-  it('derives different agent sessions for different users of the same conversation id', async () => {
-    const a = workflowInput(stack, 'tenant1-user', 'What is your return policy?', { conversationId: 'shared-conversation' });
-    const b = workflowInput(stack, 'tenant1-user2', 'What is your return policy?', { conversationId: 'shared-conversation' });
-    await run(stack, events, a);
-    const sessionA = stack.bedrock.lastCall()?.sessionId;
-    await run(stack, events, b);
-    const sessionB = stack.bedrock.lastCall()?.sessionId;
-    expect(sessionA).toBeTruthy();
-    expect(sessionB).toBeTruthy();
-    expect(sessionA).not.toBe(sessionB);
-    expect(sessionA).not.toContain('shared-conversation');
-  });
-});
+  describe('validation ends in one FAILED event with a clear reason', () => {
+    it('rejects an answerId that does not belong to the asker', async () => {
+      const input = workflowInput(stack, 'tenant1-user', 'What is your return policy?');
+      const victim = stack.user('tenant1-user2');
+      input.request.answerId = `${victim.sub}.stolen`;
+      const asked = await run(stack, events, input);
+      expect(asked.status).toBe('FAILED');
+      expect(asked.error).toBe(ErrorName.InvalidRequest);
+      expect(asked.events).toEqual([expect.objectContaining({ status: 'FAILED', error: expect.stringContaining('answerId') })]);
+    });
 
-describe('faults', () => {
-  it('retries agent throttling and then answers', async () => {
-    stack.bedrock.injectFault({ kind: 'throttle', times: 2 });
-    const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
-    stack.bedrock.clearFaults();
-    expect(asked.status).toBe('SUCCEEDED');
-    expect(asked.events.map((e) => e.status)).toEqual(['DONE']);
-    const history = await historyOf(stack, asked.executionArn);
-    const invokeFailures = history.filter((e) => (e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails)?.error === ErrorName.Throttled);
-    expect(invokeFailures).toHaveLength(2);
-  });
+    it.each([
+      ['an empty question', '   '],
+      ['a question with control characters', 'What\u0007 is your return policy?'],
+      ['a question over 2000 characters', 'x'.repeat(2001)],
+    ])('rejects %s', async (_label, question) => {
+      const asked = await ask(stack, events, 'tenant2-user', question);
+      expect(asked.error).toBe(ErrorName.InvalidRequest);
+      expect(asked.events).toHaveLength(1);
+      expect(asked.events[0]!.status).toBe('FAILED');
+    });
 
-  it('a permanent agent error ends in RecordFailure and PublishFailure; a replay succeeds once it is gone', async () => {
-    stack.bedrock.injectFault({ kind: 'fail', times: 1 });
-    const asked = await ask(stack, events, 'tenant1-user', "What's your return policy?");
-    expect(asked.status).toBe('FAILED');
-    expect(asked.error).toBe(ErrorName.AgentFailed);
-    expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
-    expect(statesEntered(await historyOf(stack, asked.executionArn))).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'RecordFailure', 'PublishFailure', 'Failed']);
+    it('rejects a tenant that does not exist', async () => {
+      const input = workflowInput(stack, 'tenant1-user', 'What is your return policy?');
+      input.identity.tenantId = 'tenant9';
+      const asked = await run(stack, events, input);
+      expect(asked.error).toBe(ErrorName.TenantUnavailable);
+      expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+    });
 
-    const replayed = await replay(asked.executionArn);
-    const detail = await stack.states.waitForExecution(replayed.executionArn);
-    expect(detail.status).toBe('SUCCEEDED');
-    const history = await historyOf(stack, replayed.executionArn);
-    expect(statesEntered(history)).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer']);
-    expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!).replayOf).toBe(asked.executionArn);
-    const answers = events.filter((e) => e.answerId === asked.answerId);
-    expect(answers.map((e) => e.status)).toEqual(['FAILED', 'DONE']);
-  });
-
-  it('an STS failure ends in RecordFailure and PublishFailure; a replay succeeds once it is gone', async () => {
-    stack.edge.injectFault({ service: 'sts', code: 'RegionDisabledException', status: 403, times: 1 });
-    const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
-    expect(asked.error).toBe(ErrorName.CredentialsFailed);
-    expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
-    const replayed = await replay(asked.executionArn);
-    expect((await stack.states.waitForExecution(replayed.executionArn)).status).toBe('SUCCEEDED');
-    expect(events.filter((e) => e.answerId === asked.answerId).map((e) => e.text ?? e.error)).toEqual([
-      expect.stringContaining(ErrorName.CredentialsFailed),
-      'You can return items within 20 days.',
-    ]);
+    it('derives different agent sessions for different users of the same conversation id', async () => {
+      const sessionOf = async (username: string) => {
+        const asked = await run(stack, events, workflowInput(stack, username, 'What is your return policy?', { conversationId: 'shared-conversation' }));
+        const exited = (await historyOf(stack, asked.executionArn)).find((e) => e.stateExitedEventDetails?.name === 'ValidateContext');
+        return (JSON.parse(exited!.stateExitedEventDetails!.output!) as { context: { sessionId: string } }).context.sessionId;
+      };
+      const [a, b, a2] = [await sessionOf('tenant1-user'), await sessionOf('tenant1-user2'), await sessionOf('tenant1-user')];
+      expect(a).toMatch(/^s-[0-9a-f]{48}$/);
+      expect(a2).toBe(a); // the same user continues the same conversation
+      expect(b).not.toBe(a);
+      if (agentRuntime === 'bedrock-agent') expect(stack.bedrock.lastCall()?.sessionId).toBe(a);
+    });
   });
 
-  it('a publish failure ends in RecordFailure and PublishFailure (publishing works again); a replay succeeds', async () => {
-    stack.appsync.injectFault({ status: 400, errorType: 'BadRequestException', times: 1 });
-    const asked = await ask(stack, events, 'tenant3-user', "What's your return policy?");
-    expect(asked.error).toBe(ErrorName.PublishFailed);
-    expect(statesEntered(await historyOf(stack, asked.executionArn))).toEqual(
-      ['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer', 'RecordFailure', 'PublishFailure', 'Failed'],
-    );
-    expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
-    const replayed = await replay(asked.executionArn);
-    expect((await stack.states.waitForExecution(replayed.executionArn)).status).toBe('SUCCEEDED');
-  });
+  describe('faults', () => {
+    it('retries agent throttling and then answers', async () => {
+      stack.bedrock.injectFault({ kind: 'throttle', times: 2 });
+      const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
+      stack.bedrock.clearFaults();
+      expect(asked.status).toBe('SUCCEEDED');
+      expect(asked.events.map((e) => e.status)).toEqual(['DONE']);
+      const history = await historyOf(stack, asked.executionArn);
+      const invokeFailures = history.filter((e) => (e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails)?.error === ErrorName.Throttled);
+      expect(invokeFailures).toHaveLength(2);
+    });
 
-  it('a replay of a tampered record fails validation again', async () => {
-    stack.bedrock.injectFault({ kind: 'fail', times: 1 });
-    const asked = await ask(stack, events, 'tenant1-user', "What's your return policy?");
-    // An operator (or an attacker with table access) edits the recorded run to ask as another user.
-    const other = stack.user('tenant1-user2');
-    const { DynamoDBDocumentClient, UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const doc = DynamoDBDocumentClient.from(new DynamoDBClient(stack.clientConfig('operator')));
-    await doc.send(
-      new UpdateCommand({
-        TableName: stack.tables.runs,
-        Key: { tenantId: 'tenant1', answerId: asked.answerId },
-        UpdateExpression: 'SET userId = :u',
-        ExpressionAttributeValues: { ':u': other.sub },
-      }),
-    );
-    const replayed = await replay(asked.executionArn);
-    const detail = await stack.states.waitForExecution(replayed.executionArn);
-    expect(detail.status).toBe('FAILED');
-    expect(detail.error).toBe(ErrorName.InvalidRequest);
+    it('a permanent agent error ends in RecordFailure and PublishFailure; a replay succeeds once it is gone', async () => {
+      stack.bedrock.injectFault({ kind: 'fail', times: 1 });
+      const asked = await ask(stack, events, 'tenant1-user', "What's your return policy?");
+      expect(asked.status).toBe('FAILED');
+      expect(asked.error).toBe(ErrorName.AgentFailed);
+      expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+      expect(statesEntered(await historyOf(stack, asked.executionArn))).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'RecordFailure', 'PublishFailure', 'Failed']);
+
+      const replayed = await replay(asked.executionArn);
+      const detail = await stack.states.waitForExecution(replayed.executionArn);
+      expect(detail.status).toBe('SUCCEEDED');
+      const history = await historyOf(stack, replayed.executionArn);
+      expect(statesEntered(history)).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer']);
+      expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!).replayOf).toBe(asked.executionArn);
+      const answers = events.filter((e) => e.answerId === asked.answerId);
+      expect(answers.map((e) => e.status)).toEqual(['FAILED', 'DONE']);
+    });
+
+    it('an STS failure ends in RecordFailure and PublishFailure; a replay succeeds once it is gone', async () => {
+      stack.edge.injectFault({ service: 'sts', code: 'RegionDisabledException', status: 403, times: 1 });
+      const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
+      expect(asked.error).toBe(ErrorName.CredentialsFailed);
+      expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+      const replayed = await replay(asked.executionArn);
+      expect((await stack.states.waitForExecution(replayed.executionArn)).status).toBe('SUCCEEDED');
+      expect(events.filter((e) => e.answerId === asked.answerId).map((e) => e.text ?? e.error)).toEqual([
+        expect.stringContaining(ErrorName.CredentialsFailed),
+        'You can return items within 20 days.',
+      ]);
+    });
+
+    it('a publish failure ends in RecordFailure and PublishFailure (publishing works again); a replay succeeds', async () => {
+      stack.appsync.injectFault({ status: 400, errorType: 'BadRequestException', times: 1 });
+      const asked = await ask(stack, events, 'tenant3-user', "What's your return policy?");
+      expect(asked.error).toBe(ErrorName.PublishFailed);
+      expect(statesEntered(await historyOf(stack, asked.executionArn))).toEqual(
+        ['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer', 'RecordFailure', 'PublishFailure', 'Failed'],
+      );
+      expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+      const replayed = await replay(asked.executionArn);
+      expect((await stack.states.waitForExecution(replayed.executionArn)).status).toBe('SUCCEEDED');
+    });
+
+    it('a replay of a tampered record fails validation again', async () => {
+      stack.bedrock.injectFault({ kind: 'fail', times: 1 });
+      const asked = await ask(stack, events, 'tenant1-user', "What's your return policy?");
+      // An operator (or an attacker with table access) edits the recorded run to ask as another user.
+      const other = stack.user('tenant1-user2');
+      const { DynamoDBDocumentClient, UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+      const doc = DynamoDBDocumentClient.from(new DynamoDBClient(stack.clientConfig('operator')));
+      await doc.send(
+        new UpdateCommand({
+          TableName: stack.tables.runs,
+          Key: { tenantId: 'tenant1', answerId: asked.answerId },
+          UpdateExpression: 'SET userId = :u',
+          ExpressionAttributeValues: { ':u': other.sub },
+        }),
+      );
+      const replayed = await replay(asked.executionArn);
+      const detail = await stack.states.waitForExecution(replayed.executionArn);
+      expect(detail.status).toBe('FAILED');
+      expect(detail.error).toBe(ErrorName.InvalidRequest);
+    });
   });
 });
