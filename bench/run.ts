@@ -5,6 +5,7 @@ import '../infra/local/node-compat.ts';
  * list it in BENCHMARKS below. Benchmarks measure and print: they never fail on a slow number.
  */
 import * as dataPlane from './data-plane.ts';
+import * as workflow from './workflow.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -12,7 +13,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

@@ -87,7 +87,7 @@ export function statesFromHistory(events: HistoryEvent[]): StateRun[] {
       current.exitedAt = e.timestamp!;
       current.output = e.stateExitedEventDetails.output;
       current = undefined;
-    } else if (current && e.type === 'TaskScheduled') {
+    } else if (current && (e.type === 'TaskScheduled' || e.type === 'LambdaFunctionScheduled')) {
       current.attempts++;
     } else if (current && (e.taskFailedEventDetails || e.lambdaFunctionFailedEventDetails)) {
       const d = e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails!;

@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replayExecution } from '../client/executions.ts';
+import { formatExecution, replayExecution, showExecution } from '../client/executions.ts';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import { localEnvOf } from '../infra/local/local-env.ts';
 import { ordersCommand } from '../infra/local/orders-cli.ts';
@@ -113,6 +113,14 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
       stack.bedrock.clearFaults();
       expect(asked.status).toBe('SUCCEEDED');
+      // What an operator sees: the retries of InvokeAgent, in order, with their errors.
+      const sfn = new SFNClient(stack.clientConfig('operator'));
+      const detail = await showExecution(sfn, asked.executionArn);
+      sfn.destroy();
+      expect(detail.states.map((st) => st.name)).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer']);
+      expect(detail.states[2]).toMatchObject({ attempts: 3, failures: [{ error: ErrorName.Throttled }, { error: ErrorName.Throttled }] });
+      expect(formatExecution(detail)).toContain('InvokeAgent');
+      expect(formatExecution(detail)).toContain('attempts: 3');
       expect(asked.events.map((e) => e.status)).toEqual(['DONE']);
       const history = await historyOf(stack, asked.executionArn);
       const invokeFailures = history.filter((e) => (e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails)?.error === ErrorName.Throttled);

@@ -9,6 +9,7 @@
 import './node-compat.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { jsonLogger, type LogLevel } from './log.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
 import { LOCAL_ENV_FILE, localEnvOf, writeLocalEnv } from './local-env.ts';
@@ -18,34 +19,47 @@ const { values } = parseArgs({
     memory: { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: '.data' },
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
+    'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'bedrock-agent' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('Usage: npm start [-- --memory] [-- --data-dir DIR] [-- --log-level debug|info|warn|error]\n');
+  process.stdout.write('Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime bedrock-agent|converse]\n');
   process.exit(0);
 }
 
-const port = Number(process.env.EDGE_PORT ?? 4566);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  process.stderr.write(`EDGE_PORT must be a port number, got '${process.env.EDGE_PORT}'\n`);
+function portFrom(variable: string, fallback: number): number {
+  const port = Number(process.env[variable] ?? fallback);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`${variable} must be a port number, got '${process.env[variable]}'\n`);
+    process.exit(2);
+  }
+  return port;
+}
+const port = portFrom('EDGE_PORT', 4566);
+const appsyncPort = portFrom('PORT', port === 0 ? 0 : 3000);
+const dataDir = path.resolve(values['data-dir']);
+const agentRuntime = values['agent-runtime'] as AgentRuntimeKind;
+if (!AGENT_RUNTIMES.includes(agentRuntime)) {
+  process.stderr.write(`--agent-runtime must be one of ${AGENT_RUNTIMES.join(', ')}\n`);
   process.exit(2);
 }
-const dataDir = path.resolve(values['data-dir']);
 const started = performance.now();
 
 let stack: LocalStack;
 try {
   stack = await startLocalStack({
     port,
+    appsyncPort,
     ...(values.memory ? {} : { dataDir }),
     logger: jsonLogger(values['log-level'] as LogLevel),
+    agentRuntime,
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') {
-    process.stderr.write(`Port ${port} is in use: is another local stack running? Stop it, or set EDGE_PORT.\n`);
+    process.stderr.write(`Port ${port} or ${appsyncPort} is in use: is another local stack running? Stop it, or set EDGE_PORT and PORT.\n`);
   } else if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(String(e.message))) {
     process.stderr.write(`Cannot open ${dataDir}: is another local stack using it? (${e.message})\n`);
   } else {
@@ -62,7 +76,9 @@ out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS a
 out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `persisted under ${path.relative(process.cwd(), dataDir) || '.'}/`}`);
 out(`  seed:      ${stack.seeded ? 'tables created and seeded on this first start' : 'existing data kept'}`);
 out('endpoints:');
-out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (dynamodb, sts, kms; region ${env.region}, account ${env.accountId})`);
+out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (dynamodb, sts, kms, states, bedrock; region ${env.region}, account ${env.accountId})`);
+out(`  GraphQL (AppSync):  ${stack.graphqlUrl}`);
+out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
 for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}`);
 out(`  ${'tenant-access'.padEnd(17)} ${env.tenantAccessRoleArn} (assumed by mint-credentials only)`);
@@ -73,6 +89,7 @@ for (const u of stack.users) out(`  ${u.username.padEnd(15)} ${u.tenantId.padEnd
 out('try:');
 out('  npm run orders -- tenant1-user list');
 out('  npm run creds -- --user tenant2-user');
+out('  npm run executions -- list --status FAILED');
 out(`ready: edge ${stack.edgeUrl} (started in ${Math.round(performance.now() - started)} ms; Ctrl-C stops)`);
 
 let stopping = false;

@@ -1,0 +1,273 @@
+/**
+ * Workflow latency and throughput: one question through the whole Express state machine
+ * (StartExecution at the edge, the local Step Functions engine, four task functions, each SDK call
+ * signed and checked at the edge, the answer published to local AppSync), against the floor: the
+ * same four task functions called in sequence in this process, with the same clients, building the
+ * state as the definition's ResultPaths do. The difference is what StartExecution and the engine
+ * add; the floor itself is the tasks' own work and their calls through the edge.
+ *
+ * Every run is checked: the execution SUCCEEDED and exactly the expected DONE event was published
+ * for its answerId. A failed run stops the benchmark (it would otherwise skew the numbers).
+ *
+ * Everything runs in this one process (client, edge, engine, tasks, dynalite and AppSync share an
+ * event loop), on loopback. The numbers are for comparing the two paths on one machine.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { AnswerEventRecord } from '../infra/local/appsync.ts';
+import { localFunctionArn } from '../infra/local/lambdas.ts';
+import { silentLogger } from '../infra/local/log.ts';
+import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
+import type { TaskHandler } from '../tasks/handlers.ts';
+import type { TaskName } from '../tasks/policies.ts';
+import type { WorkflowInput } from '../tasks/workflow-input.ts';
+
+export const name = 'workflow';
+export const description = 'One question through the Express state machine (StartExecution) vs the four task functions called in-process';
+
+const TARGET = { maxP50Ms: 15, minRps: 150, maxRatio: 3 };
+const WARMUP = 50;
+/** Timed runs are taken in blocks, alternating the variants, so that drift hits both alike. */
+const BLOCK = 50;
+const CONCURRENCY = 16;
+
+/** The questions, alternated; each with what its DONE event's text must look like. */
+const QUESTIONS: readonly { question: string; answer: RegExp }[] = [
+  { question: "What's your return policy?", answer: /^You can return items within \d+ days?\.$/ },
+  { question: 'Which orders did I place?', answer: /^(You have \d+ orders?:\n|You have not placed any orders yet\.$)/ },
+];
+
+function positiveIntEnv(key: string, fallback: number): number {
+  const raw = process.env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${key} must be a positive integer, not '${raw}'`);
+  return n;
+}
+
+type VariantName = 'state machine' | 'floor';
+const VARIANTS: readonly VariantName[] = ['state machine', 'floor'];
+
+/** The floor's four steps, in the order and with the ResultPaths of the definition. */
+const FLOOR_STEPS: readonly { task: TaskName; resultPath: 'context' | 'sealed' | 'answer' | 'published' }[] = [
+  { task: 'validate-context', resultPath: 'context' },
+  { task: 'mint-credentials', resultPath: 'sealed' },
+  { task: 'invoke-agent', resultPath: 'answer' },
+  { task: 'publish-answer', resultPath: 'published' },
+];
+
+/** Published events by answerId, consumed by the check of each run. */
+class Published {
+  private readonly byAnswer = new Map<string, AnswerEventRecord[]>();
+  private readonly listener = (e: AnswerEventRecord) => {
+    const list = this.byAnswer.get(e.answerId);
+    if (list) list.push(e);
+    else this.byAnswer.set(e.answerId, [e]);
+  };
+
+  constructor(private readonly stack: LocalStack) {
+    stack.appsync.events.on('publish', this.listener);
+  }
+
+  /** Throws unless exactly one event, DONE, with the expected text, was published for `answerId`. */
+  take(answerId: string, userId: string, answer: RegExp): void {
+    const events = this.byAnswer.get(answerId) ?? [];
+    this.byAnswer.delete(answerId);
+    const e = events[0];
+    if (events.length !== 1 || !e || e.status !== 'DONE' || e.userId !== userId || !answer.test(e.text ?? '')) {
+      const seen = events.map((x) => `${x.status}${x.error ? ` (${x.error})` : ''}`).join(', ') || 'none';
+      throw new Error(`Run ${answerId}: expected one DONE event with an answer matching ${answer}, got: ${seen}`);
+    }
+  }
+
+  close(): void {
+    this.stack.appsync.events.off('publish', this.listener);
+  }
+}
+
+/** One question: who asks, what, and the input the resolver would build. */
+interface Question {
+  user: LocalUser;
+  input: WorkflowInput;
+  answer: RegExp;
+}
+
+class Asker {
+  private n = 0;
+
+  constructor(private readonly users: readonly LocalUser[]) {}
+
+  /** Users rotate on every run; the question changes every full round of users. */
+  next(): Question {
+    const i = this.n++;
+    const user = this.users[i % this.users.length]!;
+    const q = QUESTIONS[Math.floor(i / this.users.length) % QUESTIONS.length]!;
+    return {
+      user,
+      answer: q.answer,
+      input: {
+        identity: { tenantId: user.tenantId, userId: user.sub, username: user.username },
+        request: { answerId: `${user.sub}.${randomUUID()}`, question: q.question },
+      },
+    };
+  }
+}
+
+/** Per-task durations of the floor's runs, for the breakdown. */
+type TaskSamples = Record<TaskName, number[]>;
+
+function variants(stack: LocalStack, sfn: SFNClient, published: Published, taskSamples: TaskSamples): Record<VariantName, () => Promise<void>> {
+  const asker = new Asker(stack.users);
+  const stateMachineArn = stack.iam.resources.stateMachineArn;
+  const handlers = FLOOR_STEPS.map(({ task, resultPath }) => {
+    const handler: TaskHandler | undefined = stack.functions.get(localFunctionArn(stack.iam, task));
+    if (!handler) throw new Error(`The stack has no function for ${task}`);
+    return { task, resultPath, handler };
+  });
+
+  return {
+    async 'state machine'() {
+      const q = asker.next();
+      const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(q.input) }));
+      if (!started.executionArn) throw new Error('StartExecution returned no executionArn');
+      const d = await stack.states.waitForExecution(started.executionArn);
+      if (d.status !== 'SUCCEEDED') {
+        throw new Error(`Execution ${d.executionArn} ended ${d.status}: ${d.error ?? ''} ${d.cause ?? ''}`.trim());
+      }
+      published.take(q.input.request.answerId, q.user.sub, q.answer);
+    },
+    async floor() {
+      const q = asker.next();
+      let state: Record<string, unknown> = { ...q.input };
+      for (const { task, resultPath, handler } of handlers) {
+        const t0 = performance.now();
+        const result = await handler(state);
+        taskSamples[task].push(performance.now() - t0);
+        state = { ...state, [resultPath]: result };
+      }
+      published.take(q.input.request.answerId, q.user.sub, q.answer);
+    },
+  };
+}
+
+async function sequential(send: () => Promise<void>, n: number, into?: number[]): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await send();
+    into?.push(performance.now() - t0);
+  }
+}
+
+/**
+ * Runs per second with `concurrency` runs in flight, for `ms` milliseconds. The first failure
+ * stops every worker (no new runs start) and is rethrown once the runs in flight have ended.
+ */
+async function throughput(send: () => Promise<void>, ms: number, concurrency: number): Promise<number> {
+  let completed = 0;
+  let failure: { error: unknown } | undefined;
+  const start = performance.now();
+  const deadline = start + ms;
+  const worker = async () => {
+    while (!failure && performance.now() < deadline) {
+      try {
+        await send();
+        completed++;
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  if (failure) throw failure.error;
+  return completed / ((performance.now() - start) / 1000);
+}
+
+interface Stats {
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/** Nearest-rank percentile of ascending samples. */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summarise(samples: readonly number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((s, x) => s + x, 0) / sorted.length };
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const ms = (x: number) => x.toFixed(2);
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+
+export async function run(): Promise<void> {
+  const iterations = positiveIntEnv('BENCH_ITERATIONS', 300);
+  const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
+  const started = performance.now();
+
+  const stack = await startLocalStack({ port: 0, logger: silentLogger });
+  const sfn = new SFNClient(stack.clientConfig('operator'));
+  const published = new Published(stack);
+  try {
+    const taskSamples: TaskSamples = { 'validate-context': [], 'mint-credentials': [], 'invoke-agent': [], 'publish-answer': [], 'record-failure': [] };
+    const send = variants(stack, sfn, published, taskSamples);
+
+    process.stdout.write(
+      `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}); ` +
+        `${iterations} sequential runs per variant after ${WARMUP} warm-up; ` +
+        `throughput: ${CONCURRENCY} in flight for ${throughputMs} ms per variant\n` +
+        `${stack.users.length} users rotated; questions alternated: ${QUESTIONS.map((q) => JSON.stringify(q.question)).join(', ')}; local agent (bedrock-agent runtime)\n` +
+        `client, edge, engine, tasks, dynalite and AppSync share this process; loopback only\n\n`,
+    );
+
+    for (const v of VARIANTS) await sequential(send[v], WARMUP);
+    for (const list of Object.values(taskSamples)) list.length = 0;
+
+    const samples: Record<VariantName, number[]> = { 'state machine': [], floor: [] };
+    for (let done = 0; done < iterations; done += BLOCK) {
+      for (const v of VARIANTS) await sequential(send[v], Math.min(BLOCK, iterations - done), samples[v]);
+    }
+    const latency = Object.fromEntries(VARIANTS.map((v) => [v, summarise(samples[v])])) as Record<VariantName, Stats>;
+    const rps = {} as Record<VariantName, number>;
+    for (const v of VARIANTS) rps[v] = await throughput(send[v], throughputMs, CONCURRENCY);
+
+    const rows = VARIANTS.map((v) => [v, ms(latency[v].p50), ms(latency[v].p99), ms(latency[v].mean), rps[v].toFixed(0)]);
+    process.stdout.write(`${table(['variant', 'p50 ms', 'p99 ms', 'mean ms', `exec/s @${CONCURRENCY}`], rows)}\n\n`);
+
+    // The floor's tasks, from its sequential runs only (the throughput runs overlap).
+    const floorRuns = samples.floor.length;
+    const taskRows = FLOOR_STEPS.map(({ task }) => {
+      const s = summarise(taskSamples[task].slice(0, floorRuns));
+      return [task, ms(s.p50), ms(s.p99), ms(s.mean)];
+    });
+    process.stdout.write(`floor by task (concurrency 1):\n${table(['task', 'p50 ms', 'p99 ms', 'mean ms'], taskRows)}\n\n`);
+
+    const ratio = latency['state machine'].p50 / latency.floor.p50;
+    process.stdout.write(`ratio state machine / floor at p50: ${ratio.toFixed(2)}x (+${ms(latency['state machine'].p50 - latency.floor.p50)} ms)\n\n`);
+
+    process.stdout.write(
+      `target: p50 at most ${TARGET.maxP50Ms} ms per execution at concurrency 1; at least ${TARGET.minRps} executions/s at concurrency ${CONCURRENCY}; ratio to the floor at most ${TARGET.maxRatio}\n`,
+    );
+    const sm = latency['state machine'];
+    process.stdout.write(`${verdict(sm.p50 <= TARGET.maxP50Ms)}  p50 ${ms(sm.p50)} ms per execution at concurrency 1 (target <= ${TARGET.maxP50Ms} ms)\n`);
+    process.stdout.write(
+      `${verdict(rps['state machine'] >= TARGET.minRps)}  ${rps['state machine'].toFixed(0)} executions/s at concurrency ${CONCURRENCY} (target >= ${TARGET.minRps})\n`,
+    );
+    process.stdout.write(`${verdict(ratio <= TARGET.maxRatio)}  ratio to the floor at p50 ${ratio.toFixed(2)}x (target <= ${TARGET.maxRatio}x)\n`);
+
+    process.stdout.write(`\npolicy evaluator stats (whole run, including seeding): ${JSON.stringify(stack.evaluator.stats)}\n`);
+    process.stdout.write(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  } finally {
+    published.close();
+    sfn.destroy();
+    await stack.stop();
+  }
+}
