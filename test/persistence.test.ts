@@ -11,6 +11,7 @@ import { localEnvOf } from '../infra/local/local-env.ts';
 import { ordersCommand } from '../infra/local/orders-cli.ts';
 import { SEAL_KEY_ALIAS } from '../infra/local/principals.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
+import { ask, historyOf, recordEvents, statesEntered } from './workflow-helpers.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -30,6 +31,9 @@ describe('persisted local stack', () => {
     const kms1 = new KMSClient(first.clientConfig('mint-credentials'));
     const sealed = await kms1.send(new EncryptCommand({ KeyId: SEAL_KEY_ALIAS, Plaintext: Buffer.from('sealed before restart'), EncryptionContext: context }));
     kms1.destroy();
+    const events = recordEvents(first);
+    const asked = await ask(first, events, 'tenant2-user', "What's your return policy?");
+    expect(asked.status).toBe('SUCCEEDED');
     await first.stop();
 
     const second = await startLocalStack({ port: 0, dataDir });
@@ -44,6 +48,9 @@ describe('persisted local stack', () => {
       const opened = await kms2.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }));
       kms2.destroy();
       expect(Buffer.from(opened.Plaintext!).toString()).toBe('sealed before restart');
+      // The execution and its history are still there for operators.
+      const history = await historyOf(second, asked.executionArn);
+      expect(statesEntered(history)).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer']);
     } finally {
       await second.stop();
     }
