@@ -10,7 +10,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { tenantIsolationPolicy } from '../../tasks/policies.ts';
 import { TableNames } from '../../tasks/tables.ts';
 import { assumeTenantRole } from '../../tasks/tenant-credentials.ts';
-import { explainConnectionError, findUser, principalConfig, readLocalEnv } from './local-env.ts';
+import { explainConnectionError, findUser, principalConfig, readLocalEnvOrExit } from './local-env.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,13 +25,7 @@ if (values.help || !values.user) {
   process.exit(values.help ? 0 : 2);
 }
 
-let env;
-try {
-  env = readLocalEnv(values['data-dir']);
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(1);
-}
+const env = readLocalEnvOrExit(values['data-dir']);
 let user;
 try {
   user = findUser(env, values.user);

@@ -9,7 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
 import { formatExecution, listExecutions, replayExecution, showExecution } from '../../client/executions.ts';
 import { TableNames } from '../../tasks/tables.ts';
-import { explainConnectionError, principalConfig, readLocalEnv, type LocalEnv } from './local-env.ts';
+import { explainConnectionError, principalConfig, readLocalEnvOrExit } from './local-env.ts';
 
 const USAGE = 'Usage: npm run executions -- list [--status RUNNING|SUCCEEDED|FAILED|ABORTED] [--json] | show <executionArn> [--json] | replay <executionArn>';
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
@@ -33,13 +33,7 @@ if (values.status && !STATUSES.includes(values.status)) {
   process.exit(2);
 }
 
-let env: LocalEnv;
-try {
-  env = readLocalEnv(values['data-dir']);
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(1);
-}
+const env = readLocalEnvOrExit(values['data-dir']);
 const config = principalConfig(env, 'operator');
 const sfn = new SFNClient(config);
 const dynamodb = new DynamoDBClient(config);

@@ -50,6 +50,16 @@ export function readLocalEnv(dataDir = '.data'): LocalEnv {
   return JSON.parse(readFileSync(file, 'utf8')) as LocalEnv;
 }
 
+/** For the CLIs: the local env, or a one-line explanation on stderr and exit code 1. */
+export function readLocalEnvOrExit(dataDir: string): LocalEnv {
+  try {
+    return readLocalEnv(dataDir);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 export function principalConfig(env: LocalEnv, name: LocalPrincipalName): LocalClientConfig {
   const p = env.principals[name];
   if (!p) throw new Error(`No local principal '${name}' in ${LOCAL_ENV_FILE}.`);

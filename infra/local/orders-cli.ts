@@ -9,7 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomOrder } from '../../tasks/seed.ts';
 import { TableNames, type Order } from '../../tasks/tables.ts';
-import { explainConnectionError, findUser, principalConfig, readLocalEnv, type LocalEnv } from './local-env.ts';
+import { explainConnectionError, findUser, principalConfig, readLocalEnvOrExit, type LocalEnv } from './local-env.ts';
 
 const USAGE = 'Usage: npm run orders -- <username> add|list|clear [--count N] [--json] [--data-dir DIR]';
 
@@ -99,13 +99,7 @@ async function main(): Promise<void> {
     process.stderr.write('--count must be an integer from 1 to 100\n');
     process.exit(2);
   }
-  let env: LocalEnv;
-  try {
-    env = readLocalEnv(values['data-dir']);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const env = readLocalEnvOrExit(values['data-dir']);
   try {
     const result = await ordersCommand(env, username, action, count);
     const user = findUser(env, username);
