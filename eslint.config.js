@@ -2,6 +2,7 @@
 // no AWS SDK, and the AGPL policy simulator stays in infra/local.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import appsync from '@aws-appsync/eslint-plugin';
 
 const noInfra = { group: ['**/infra/**', '../infra/*', '../../infra/*'], message: 'Nothing outside infra/ imports infra/.' };
 const noSimulator = { group: ['@cloud-copilot/*'], message: 'The AGPL policy simulator stays in infra/local.' };
@@ -35,5 +36,17 @@ export default tseslint.config(
   {
     files: ['infra/aws/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, { group: ['**/infra/local/**', '../local/*'], message: 'infra/aws never imports the local stand-ins.' }] }] },
+  },
+  // Resolvers run in AppSync's APPSYNC_JS runtime: its restrictions, checked with type information.
+  {
+    ...appsync.configs.recommended,
+    files: ['resolvers/**/*.ts'],
+    languageOptions: { ...appsync.configs.recommended.languageOptions, parserOptions: { projectService: true } },
+  },
+  {
+    files: ['resolvers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!@aws-appsync/utils$)', message: 'Resolvers import only @aws-appsync/utils.' }] }],
+    },
   },
 );

@@ -26,6 +26,7 @@ const res: PolicyResources = {
   agentAliasArn: 'arn:aws:bedrock:eu-west-1:111122223333:agent-alias/AGENT/ALIAS',
   modelArn: 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x',
   stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:assistant',
+  userPoolArn: 'arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEf123',
 };
 
 const allDocuments = (): [string, PolicyDocument][] => [

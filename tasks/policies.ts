@@ -59,6 +59,8 @@ export interface PolicyResources {
   readonly modelArn: string;
   /** The Express state machine. */
   readonly stateMachineArn: string;
+  /** The Cognito user pool the customers sign in to (`arn:...:cognito-idp:<region>:<account>:userpool/<id>`). */
+  readonly userPoolArn: string;
 }
 
 const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
@@ -161,12 +163,21 @@ export function tenantAccessRoleTrustPolicy(res: Pick<PolicyResources, 'mintCred
 export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyDocument> {
   const tagKeys = Object.values(SESSION_TAG_KEYS);
   return {
-    'validate-context': doc({
-      Sid: 'ReadTenantConfig',
-      Effect: 'Allow',
-      Action: 'dynamodb:GetItem',
-      Resource: tableArn(res.location, res.tables.config),
-    }),
+    'validate-context': doc(
+      {
+        Sid: 'ReadTenantConfig',
+        Effect: 'Allow',
+        Action: 'dynamodb:GetItem',
+        Resource: tableArn(res.location, res.tables.config),
+      },
+      {
+        // A replayed run is validated again: the user must still exist and still belong to the tenant.
+        Sid: 'LookUpTheAsker',
+        Effect: 'Allow',
+        Action: 'cognito-idp:AdminGetUser',
+        Resource: res.userPoolArn,
+      },
+    ),
     'mint-credentials': doc(
       {
         Sid: 'AssumeTenantAccessRole',
@@ -282,6 +293,14 @@ export const OPERATOR_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
 ] as const;
+
+/**
+ * The GraphQL API's HTTP data source role: AppSync signs `ask`'s StartExecution with it. It can
+ * start the assistant's state machine and nothing else.
+ */
+export function apiDataSourcePolicy(res: Pick<PolicyResources, 'stateMachineArn'>): PolicyDocument {
+  return doc({ Sid: 'StartAssistantExecutions', Effect: 'Allow', Action: 'states:StartExecution', Resource: res.stateMachineArn });
+}
 
 /** Executions of a state machine: `arn:...:execution:<name>:<id>`. */
 export function executionArnPattern(stateMachineArn: string): string {

@@ -41,7 +41,7 @@ describe('npm start (infra/local/main.ts)', () => {
       expect(stdout).toContain(`ready: edge ${env.endpoints.edge}`);
       const raw = await readFile(path.join(dataDir, 'local-env.json'), 'utf8');
       expect(Object.keys(JSON.parse(raw).principals).sort()).toEqual(
-        ['invoke-agent', 'mint-credentials', 'operator', 'publish-answer', 'record-failure', 'validate-context'].sort(),
+        ['appsync-api', 'invoke-agent', 'mint-credentials', 'operator', 'publish-answer', 'record-failure', 'validate-context'].sort(),
       );
       const me = await new STSClient(principalConfig(env, 'operator')).send(new GetCallerIdentityCommand({}));
       expect(me.Arn).toBe(env.principals.operator!.arn);

@@ -2,16 +2,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphqlRequestError, IamGraphqlClient } from '../../tasks/graphql-client.ts';
 import { PUBLISH_ANSWER, publishAnswer } from '../../tasks/publish-answer.ts';
 import { LocalAppSync, type AnswerEventRecord } from './appsync.ts';
+import { loadResolver } from './appsync-js.ts';
+import { RESOLVERS } from '../resolvers.ts';
 import { PolicyEvaluator } from './iam.ts';
 import { silentLogger } from './log.ts';
 import { LocalIam, type LocalPrincipalName } from './principals.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1'] });
-const appsync = new LocalAppSync({ iam, evaluator: new PolicyEvaluator(), clock: () => new Date(), logger: silentLogger, apiArn: iam.resources.graphqlApiArn });
+let appsync: LocalAppSync;
 let url: string;
 const published: AnswerEventRecord[] = [];
 
 beforeAll(async () => {
+  appsync = new LocalAppSync({
+    iam,
+    evaluator: new PolicyEvaluator(),
+    clock: () => new Date(),
+    logger: silentLogger,
+    apiArn: iam.resources.graphqlApiArn,
+    resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
+    env: {},
+    httpDataSource: () => Promise.reject(new Error('no HTTP data source in this test')),
+  });
   url = await appsync.listen(0);
   appsync.events.on('publish', (e: AnswerEventRecord) => published.push(e));
 });

@@ -22,6 +22,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { AuthError } from './aws-error.ts';
+import { ResolverError, runResolver, type LoadedResolver } from './appsync-js.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import type { Logger } from './log.ts';
 import type { LocalIam, Principal } from './principals.ts';
@@ -62,20 +63,41 @@ export interface AnswerEventRecord {
   step?: string | null;
 }
 
+/** The identity a Cognito user pool caller gets in `ctx.identity`, as AppSync builds it. */
+export interface CognitoIdentity {
+  sub: string;
+  username: string;
+  issuer: string;
+  claims: Record<string, unknown>;
+  sourceIp: string[];
+  groups: string[] | null;
+  defaultAuthStrategy: 'ALLOW';
+}
+
 export interface LocalAppSyncOptions {
   iam: LocalIam;
   evaluator: PolicyEvaluator;
   clock: () => Date;
   logger: Logger;
   apiArn: string;
+  /** The resolvers, loaded from their bundles. */
+  resolvers: readonly LoadedResolver[];
+  /** `ctx.env` of the API. */
+  env: Record<string, string>;
+  /** Performs an HTTP data source request, signed with the API's data source role. */
+  httpDataSource(service: string, request: HttpDataSourceRequest): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  /** Verifies a Cognito user pool token (signature, issuer, client, token_use, expiry). */
+  verifyUserPoolToken?(token: string): Promise<Record<string, unknown>>;
 }
 
-type AuthMode = 'aws_iam' | 'aws_cognito_user_pools';
-
-interface Caller {
-  mode: AuthMode;
-  principal: Principal;
+export interface HttpDataSourceRequest {
+  method: string;
+  resourcePath: string;
+  params?: { headers?: Record<string, string>; query?: Record<string, string>; body?: string };
 }
+
+
+type Caller = { mode: 'aws_iam'; principal: Principal } | { mode: 'aws_cognito_user_pools'; identity: CognitoIdentity };
 
 class AppSyncError extends Error {
   constructor(
@@ -85,6 +107,9 @@ class AppSyncError extends Error {
     super(message);
   }
 }
+
+/** Valid query documents kept by their text (the oldest dropped first). */
+const MAX_CACHED_DOCUMENTS = 64;
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -99,6 +124,7 @@ export class LocalAppSync {
   /** 'publish' events: every AnswerEvent published through `publishAnswer`. */
   readonly events = new EventEmitter();
   private readonly schema = loadSchema();
+  private readonly documents = new Map<string, DocumentNode>();
   private server?: http.Server;
   private faults: { status: number; errorType: string; times: number }[] = [];
 
@@ -172,11 +198,37 @@ export class LocalAppSync {
     this.send(res, 200, await this.executeOperation(caller, request.query, request.variables, request.operationName));
   }
 
+  /** A user pool caller, from the JWT in the Authorization header (or a realtime auth header). */
+  async authenticateUserPool(token: string, sourceIp = '127.0.0.1'): Promise<CognitoIdentity> {
+    if (!this.options.verifyUserPoolToken) throw new AppSyncError('UnauthorizedException', 'This API has no user pool.');
+    let claims: Record<string, unknown>;
+    try {
+      claims = await this.options.verifyUserPoolToken(token.replace(/^Bearer /i, ''));
+    } catch (err) {
+      this.options.logger.log('info', 'appsync.token_rejected', { reason: (err as Error).name });
+      throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
+    }
+    const sub = claims.sub;
+    const username = claims['cognito:username'] ?? claims.username;
+    if (typeof sub !== 'string' || typeof username !== 'string') {
+      throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
+    }
+    return {
+      sub,
+      username,
+      issuer: String(claims.iss),
+      claims,
+      sourceIp: [sourceIp],
+      groups: Array.isArray(claims['cognito:groups']) ? (claims['cognito:groups'] as string[]) : null,
+      defaultAuthStrategy: 'ALLOW',
+    };
+  }
+
   private async authenticate(req: http.IncomingMessage, body: Buffer): Promise<Caller> {
     const auth = req.headers.authorization;
     if (!auth) throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
     if (!auth.startsWith('AWS4-HMAC-SHA256')) {
-      throw new AppSyncError('UnauthorizedException', 'Only IAM (SigV4) callers are supported by this endpoint yet.');
+      return { mode: 'aws_cognito_user_pools', identity: await this.authenticateUserPool(auth, req.socket.remoteAddress ?? '127.0.0.1') };
     }
     const signed = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body };
     const parsed = parseAuthorization(signed);
@@ -189,6 +241,38 @@ export class LocalAppSync {
     return { mode: 'aws_iam', principal };
   }
 
+  /** Field-level auth: the caller's mode must be allowed on the field; IAM callers also need the policy. */
+  async authorizeField(caller: Caller, typeName: string, field: string): Promise<boolean> {
+    if (!this.fieldAuthModes(typeName, field).has(caller.mode)) return false;
+    if (caller.mode !== 'aws_iam') return true;
+    const decision = await this.options.evaluator.evaluate({
+      principal: caller.principal,
+      action: 'appsync:GraphQL',
+      resource: `${this.options.apiArn}/types/${typeName}/fields/${field}`,
+    });
+    return decision.allowed;
+  }
+
+  private identityOf(caller: Caller): unknown {
+    if (caller.mode === 'aws_cognito_user_pools') return caller.identity;
+    const p = caller.principal;
+    return { accountId: p.arn.split(':')[4], userArn: p.arn, username: p.userId, sourceIp: ['127.0.0.1'], cognitoIdentityPoolId: null, cognitoIdentityId: null };
+  }
+
+  private async dataSource(resolver: LoadedResolver, request: unknown): Promise<unknown> {
+    const ds = resolver.definition.dataSource;
+    if (ds.kind === 'NONE') return (request as { payload?: unknown } | null)?.payload ?? null;
+    return this.options.httpDataSource(ds.service, request as HttpDataSourceRequest);
+  }
+
+  /** A mutation's result goes to the subscribers of that mutation. */
+  private published(field: string, result: unknown): void {
+    if (field !== 'publishAnswer' || !result) return;
+    const event = result as AnswerEventRecord;
+    this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
+    this.events.emit('publish', event);
+  }
+
   private fieldAuthModes(typeName: string, fieldName: string): Set<string> {
     const type = this.schema.getType(typeName);
     const modes = new Set<string>();
@@ -199,7 +283,14 @@ export class LocalAppSync {
     return modes;
   }
 
-  private async executeOperation(caller: Caller, query: string, variables: unknown, operationName: unknown) {
+  /**
+   * The parsed document of a query that is valid against the schema. Parsing and validation are a
+   * pure function of the query text (the schema is fixed), so the valid documents of the last few
+   * distinct queries are kept; callers send the same few mutations over and over.
+   */
+  private validDocument(query: string): DocumentNode | { errors: object[]; data?: null } {
+    const cached = this.documents.get(query);
+    if (cached) return cached;
     let document: DocumentNode;
     try {
       document = parse(query);
@@ -210,6 +301,15 @@ export class LocalAppSync {
     if (validationErrors.length > 0) {
       return { data: null, errors: validationErrors.map((e) => ({ errorType: 'ValidationError', message: e.message, locations: e.locations })) };
     }
+    if (this.documents.size >= MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
+    this.documents.set(query, document);
+    return document;
+  }
+
+  private async executeOperation(caller: Caller, query: string, variables: unknown, operationName: unknown) {
+    const valid = this.validDocument(query);
+    if ('errors' in valid) return valid;
+    const document = valid;
     const operation = document.definitions.find(
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (typeof operationName !== 'string' || d.name?.value === operationName),
     );
@@ -221,34 +321,19 @@ export class LocalAppSync {
     const denied = new Set<string>();
     for (const selection of operation.selectionSet.selections) {
       if (selection.kind !== Kind.FIELD || selection.name.value.startsWith('__')) continue;
-      const field = selection.name.value;
-      const allowed =
-        this.fieldAuthModes(typeName, field).has(caller.mode) &&
-        (
-          await this.options.evaluator.evaluate({
-            principal: caller.principal,
-            action: 'appsync:GraphQL',
-            resource: `${this.options.apiArn}/types/${typeName}/fields/${field}`,
-          })
-        ).allowed;
-      if (!allowed) denied.add(field);
+      if (!(await this.authorizeField(caller, typeName, selection.name.value))) denied.add(selection.name.value);
     }
-    const unauthorized = (field: string) => new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
-    const rootValue = {
-      publishAnswer: (args: AnswerEventRecord) => {
-        if (denied.has('publishAnswer')) throw unauthorized('publishAnswer');
-        const event = { ...args, text: args.text ?? null, error: args.error ?? null, step: args.step ?? null };
-        this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
-        this.events.emit('publish', event);
-        return event;
-      },
-      ask: () => {
-        throw denied.has('ask') ? unauthorized('ask') : new AppSyncError('UnsupportedOperation', 'ask is served once Cognito sign-in is in place.');
-      },
-      me: () => {
-        throw unauthorized('me');
-      },
-    };
+    const rootValue: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {};
+    for (const resolver of this.options.resolvers) {
+      if (resolver.definition.typeName !== typeName) continue;
+      const field = resolver.definition.fieldName;
+      rootValue[field] = async (args) => {
+        if (denied.has(field)) throw new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
+        const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (request) => this.dataSource(resolver, request));
+        if (typeName === 'Mutation') this.published(field, run.result);
+        return run.result;
+      };
+    }
     const result = await execute({
       schema: this.schema,
       document,
@@ -261,7 +346,8 @@ export class LocalAppSync {
       ...(result.errors?.length
         ? {
             errors: result.errors.map((e: GraphQLError) => ({
-              errorType: e.originalError instanceof AppSyncError ? e.originalError.errorType : 'GraphQLError',
+              errorType:
+                e.originalError instanceof AppSyncError || e.originalError instanceof ResolverError ? e.originalError.errorType : 'GraphQLError',
               message: e.message,
               path: e.path,
               locations: e.locations,

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TASK_NAMES } from '../../tasks/policies.ts';
 import { writePrivateFile, type LocalClientConfig, type LocalStack, type LocalUser } from './stack.ts';
-import { OPERATOR, type LocalPrincipalName } from './principals.ts';
+import { API_DATA_SOURCE, OPERATOR, type LocalPrincipalName } from './principals.ts';
 
 export const LOCAL_ENV_FILE = 'local-env.json';
 
@@ -30,7 +30,7 @@ export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
     tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
     stateMachineArn: stack.iam.resources.stateMachineArn,
     principals: Object.fromEntries(
-      ([...TASK_NAMES, OPERATOR] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
+      ([...TASK_NAMES, OPERATOR, API_DATA_SOURCE] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
     ),
     users: stack.users.map((u) => ({ ...u })),
   };

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  apiDataSourcePolicy,
   operatorPolicy,
   taskRolePolicies,
   tenantAccessRolePolicy,
@@ -21,7 +22,9 @@ export const LOCAL_LOCATION: AwsLocation = { partition: 'aws', region: 'us-east-
 
 export const TENANT_ACCESS_ROLE = 'tenant-access';
 export const OPERATOR = 'operator';
-export type LocalPrincipalName = TaskName | typeof OPERATOR;
+/** The local AppSync's HTTP data source role (AppSync's service role on AWS). */
+export const API_DATA_SOURCE = 'appsync-api';
+export type LocalPrincipalName = TaskName | typeof OPERATOR | typeof API_DATA_SOURCE;
 
 export interface Role {
   name: string;
@@ -114,6 +117,7 @@ export class LocalIam {
       agentAliasArn: `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${LOCAL_AGENT_ID}/${LOCAL_AGENT_ALIAS_ID}`,
       modelArn: `arn:${partition}:bedrock:${region}::foundation-model/${LOCAL_MODEL_ID}`,
       stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,
+      userPoolArn: userPoolArn(this.location, localUserPoolId(region)),
     };
 
     const taskPolicies = taskRolePolicies(this.resources);
@@ -139,6 +143,15 @@ export class LocalIam {
         tags: {},
       });
     }
+    const apiRole = { name: API_DATA_SOURCE, arn: roleArn(API_DATA_SOURCE), roleId: uniqueId('AROA'), identityPolicies: [{ name: 'appsync-api-policy', policy: apiDataSourcePolicy(this.resources) }] };
+    this.addRole(apiRole);
+    this.addLongTerm(API_DATA_SOURCE, options.keys, {
+      arn: `arn:${partition}:sts::${accountId}:assumed-role/${API_DATA_SOURCE}/appsync`,
+      ownerArn: apiRole.arn,
+      userId: `${apiRole.roleId}:appsync`,
+      identityPolicies: apiRole.identityPolicies,
+      tags: {},
+    });
     const operatorArn = `arn:${partition}:iam::${accountId}:user/${OPERATOR}`;
     this.addLongTerm(OPERATOR, options.keys, {
       arn: operatorArn,
@@ -235,3 +248,15 @@ export const LOCAL_AGENT_ID = 'LOCALAGENT';
 export const LOCAL_AGENT_ALIAS_ID = 'LOCALALIAS';
 export const LOCAL_MODEL_ID = 'local.store-assistant-v1';
 export const STATE_MACHINE_NAME = 'assistant';
+
+/**
+ * The local user pool's id: `<region>_` and nine letters or digits, as Cognito's are. Fixed (like the
+ * agent ids) so that IAM policies can name the pool before the stand-in starts.
+ */
+export function localUserPoolId(region: string): string {
+  return `${region}_LocalPool`;
+}
+
+export function userPoolArn(location: AwsLocation, userPoolId: string): string {
+  return `arn:${location.partition}:cognito-idp:${location.region}:${location.accountId}:userpool/${userPoolId}`;
+}

@@ -22,6 +22,9 @@ import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from 
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/handlers.ts';
 import { LocalAppSync } from './appsync.ts';
+import { loadResolver } from './appsync-js.ts';
+import { signedHttpDataSource } from './http-data-source.ts';
+import { RESOLVERS } from '../resolvers.ts';
 import { BedrockService } from './bedrock.ts';
 import { DynamoService } from './dynamodb.ts';
 import { localFunctionArn, localFunctions, localTaskConfig, type LocalFunctionsOptions } from './lambdas.ts';
@@ -32,7 +35,7 @@ import { Edge } from './edge.ts';
 import { PolicyEvaluator } from './iam.ts';
 import { KmsService, type KmsKey } from './kms.ts';
 import { jsonLogger, type Logger, type LogLevel } from './log.ts';
-import { LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
+import { API_DATA_SOURCE, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
 import { StsService } from './sts.ts';
 
 export interface LocalUser {
@@ -193,11 +196,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       states,
     },
   });
-  const appsync = new LocalAppSync({ iam, evaluator, clock, logger, apiArn: iam.resources.graphqlApiArn });
+  // The edge URL is known only once it listens: the data source reads it when called.
+  const edgeRef: { url?: string } = {};
+  const appsync = new LocalAppSync({
+    iam,
+    evaluator,
+    clock,
+    logger,
+    apiArn: iam.resources.graphqlApiArn,
+    resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
+    env: { STATE_MACHINE_ARN: iam.resources.stateMachineArn },
+    httpDataSource: (service, request) =>
+      signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_DATA_SOURCE) })(service, request),
+  });
   let edgeUrl: string;
   let graphqlUrl: string;
   try {
     edgeUrl = await edge.listen(options.port ?? 4566, options.host ?? '127.0.0.1');
+    edgeRef.url = edgeUrl;
     graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
   } catch (err) {
     await edge.close();
