@@ -1,0 +1,96 @@
+/**
+ * The resolvers as AppSync runs them (bundled, in the local APPSYNC_JS runtime): identity comes
+ * from the verified token only, and a user can only ask and subscribe as themselves.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadResolver, matchesFilter, ResolverError, runResolver, type LoadedResolver } from '../infra/local/appsync-js.ts';
+import { RESOLVERS } from '../infra/resolvers.ts';
+
+const resolvers = new Map<string, LoadedResolver>();
+beforeAll(async () => {
+  for (const def of RESOLVERS) resolvers.set(`${def.typeName}.${def.fieldName}`, await loadResolver(def));
+});
+
+const identity = (sub: string, tenantId?: string) => ({
+  sub,
+  username: `${sub}-name`,
+  issuer: 'http://127.0.0.1/pool',
+  claims: { sub, 'cognito:username': `${sub}-name`, ...(tenantId ? { 'custom:tenantId': tenantId } : {}) },
+  sourceIp: ['127.0.0.1'],
+  groups: null,
+  defaultAuthStrategy: 'ALLOW',
+});
+
+const env = { STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:assistant' };
+
+describe('Mutation.ask', () => {
+  it('builds the state input from the token only and starts the execution', async () => {
+    let sent: { method: string; resourcePath: string; params: { headers: Record<string, string>; body: string } } | undefined;
+    const run = await runResolver(
+      resolvers.get('Mutation.ask')!,
+      { args: { answerId: 'u1.a1', question: 'Hi?', conversationId: 'c1' }, identity: identity('u1', 'tenant1'), env },
+      async (request) => {
+        sent = request as typeof sent;
+        return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
+      },
+    );
+    expect(run.result).toEqual({ answerId: 'u1.a1', executionId: 'arn:exec:1' });
+    expect(sent!.params.headers['x-amz-target']).toBe('AWSStepFunctions.StartExecution');
+    const body = JSON.parse(sent!.params.body) as { stateMachineArn: string; input: string };
+    expect(body.stateMachineArn).toBe(env.STATE_MACHINE_ARN);
+    expect(JSON.parse(body.input)).toEqual({
+      identity: { tenantId: 'tenant1', userId: 'u1', username: 'u1-name' },
+      request: { answerId: 'u1.a1', question: 'Hi?', conversationId: 'c1' },
+    });
+  });
+
+  it('refuses an answerId that is not the caller\'s, and a token without custom:tenantId', async () => {
+    const noCall = async () => {
+      throw new Error('the data source must not be called');
+    };
+    await expect(runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u2.a1', question: 'Hi?' }, identity: identity('u1', 'tenant1'), env }, noCall)).rejects.toMatchObject({
+      errorType: 'Unauthorized',
+    });
+    // "u1" is a prefix of "u10": the dot after the sub is what makes the check exact.
+    await expect(runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u10.a1', question: 'Hi?' }, identity: identity('u1', 'tenant1'), env }, noCall)).rejects.toBeInstanceOf(ResolverError);
+    await expect(runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u1.a1', question: 'Hi?' }, identity: identity('u1'), env }, noCall)).rejects.toMatchObject({
+      errorType: 'Unauthorized',
+      message: 'Not Authorized to access ask on type Mutation',
+    });
+  });
+
+  it('reports a failed StartExecution as an error, not as a receipt', async () => {
+    await expect(
+      runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u1.a1', question: 'Hi?' }, identity: identity('u1', 'tenant1'), env }, async () => ({
+        statusCode: 400,
+        headers: {},
+        body: '{"__type":"AccessDeniedException"}',
+      })),
+    ).rejects.toMatchObject({ errorType: 'StartExecutionFailed' });
+  });
+});
+
+describe('Subscription.onAnswer', () => {
+  it('sets a server-side filter on the caller\'s sub and answerId', async () => {
+    const run = await runResolver(resolvers.get('Subscription.onAnswer')!, { args: { answerId: 'u1.a1' }, identity: identity('u1', 'tenant1'), env }, async (r) => (r as { payload: unknown }).payload);
+    expect(run.subscriptionFilter).toBeDefined();
+    expect(matchesFilter(run.subscriptionFilter!, { answerId: 'u1.a1', userId: 'u1' })).toBe(true);
+    // Even an event carrying the right answerId is not delivered if it is another user's.
+    expect(matchesFilter(run.subscriptionFilter!, { answerId: 'u1.a1', userId: 'u2' })).toBe(false);
+    expect(matchesFilter(run.subscriptionFilter!, { answerId: 'u1.a2', userId: 'u1' })).toBe(false);
+  });
+
+  it('refuses another user\'s answerId', async () => {
+    await expect(
+      runResolver(resolvers.get('Subscription.onAnswer')!, { args: { answerId: 'u2.a1' }, identity: identity('u1', 'tenant1'), env }, async () => null),
+    ).rejects.toMatchObject({ errorType: 'Unauthorized', message: 'Not Authorized to access onAnswer on type Subscription' });
+  });
+});
+
+describe('Mutation.publishAnswer', () => {
+  it('returns the published event (NONE data source)', async () => {
+    const args = { answerId: 'u1.a1', userId: 'u1', status: 'DONE', seq: 1000, text: 'hi', error: null, step: 'PublishAnswer' };
+    const run = await runResolver(resolvers.get('Mutation.publishAnswer')!, { args, identity: null, env }, async (r) => (r as { payload: unknown }).payload);
+    expect(run.result).toEqual(args);
+  });
+});
