@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import {
   buildSchema,
   execute,
+  executeSync,
+  valueFromASTUntyped,
   GraphQLError,
   Kind,
   parse,
@@ -22,7 +24,8 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { AuthError } from './aws-error.ts';
-import { ResolverError, runResolver, type LoadedResolver } from './appsync-js.ts';
+import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './appsync-js.ts';
+import { RealtimeServer } from './appsync-realtime.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import type { Logger } from './log.ts';
 import type { LocalIam, Principal } from './principals.ts';
@@ -126,6 +129,7 @@ export class LocalAppSync {
   private readonly schema = loadSchema();
   private readonly documents = new Map<string, DocumentNode>();
   private server?: http.Server;
+  private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
   private faults: { status: number; errorType: string; times: number }[] = [];
 
   /** The next `times` authenticated requests fail with `status` (tests of the failure path). */
@@ -143,6 +147,11 @@ export class LocalAppSync {
 
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
     this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.realtime = new RealtimeServer<CognitoIdentity, AnswerEventRecord>(this.server, {
+      authenticate: (headers) => this.authenticateUserPool(headers.Authorization ?? headers.authorization ?? ''),
+      subscribe: (identity, doc) => this.subscribe(identity, doc),
+      logger: this.options.logger,
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -150,9 +159,15 @@ export class LocalAppSync {
     return `http://${host}:${(this.server.address() as AddressInfo).port}/graphql`;
   }
 
+  /** The realtime endpoint's URL (`ws://.../graphql/realtime`) for an HTTP endpoint URL. */
+  static realtimeUrl(graphqlUrl: string): string {
+    return `${graphqlUrl.replace(/^http/, 'ws')}/realtime`;
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    await this.realtime?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -271,6 +286,57 @@ export class LocalAppSync {
     const event = result as AnswerEventRecord;
     this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
     this.events.emit('publish', event);
+    this.realtime?.publish(field, event);
+  }
+
+  /**
+   * A realtime `start`: validates the subscription document, checks the field's auth directive, runs
+   * the field's resolver (which may refuse, and sets the enhanced filter), and returns the filter
+   * (resolver filter and argument equality, as AppSync applies them) and the projection.
+   */
+  private async subscribe(identity: CognitoIdentity, doc: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) {
+    const bad = (message: string) => new AppSyncError('BadRequestException', message);
+    let document: DocumentNode;
+    try {
+      document = parse(doc.query);
+    } catch (err) {
+      throw bad((err as Error).message);
+    }
+    const errors = validate(this.schema, document);
+    if (errors.length > 0) throw new AppSyncError('ValidationError', errors.map((e) => e.message).join('; '));
+    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    if (!operation || operation.operation !== 'subscription') throw bad('Only subscription operations are served here.');
+    const selection = operation.selectionSet.selections[0];
+    if (operation.selectionSet.selections.length !== 1 || !selection || selection.kind !== Kind.FIELD) throw bad('Subscribe to exactly one field.');
+    const fieldName = selection.name.value;
+    const field = this.schema.getSubscriptionType()?.getFields()[fieldName];
+    const resolver = this.options.resolvers.find((r) => r.definition.typeName === 'Subscription' && r.definition.fieldName === fieldName);
+    if (!field || !resolver) throw bad(`No subscription field ${fieldName}.`);
+    if (!(await this.authorizeField({ mode: 'aws_cognito_user_pools', identity }, 'Subscription', fieldName))) {
+      throw new AppSyncError('Unauthorized', `Not Authorized to access ${fieldName} on type Subscription`);
+    }
+    const variables = doc.variables ?? {};
+    const args: Record<string, unknown> = {};
+    for (const arg of selection.arguments ?? []) {
+      args[arg.name.value] = valueFromASTUntyped(arg.value, variables);
+    }
+    const run = await runResolver(resolver, { args, identity, env: this.options.env }, async (request) => (request as { payload?: unknown } | null)?.payload ?? null);
+    const subscribeDirective = field.astNode?.directives?.find((d) => d.name.value === 'aws_subscribe');
+    const mutationsArg = subscribeDirective?.arguments?.find((a) => a.name.value === 'mutations');
+    const mutations = mutationsArg ? (valueFromASTUntyped(mutationsArg.value) as string[]) : [];
+    return {
+      fieldName,
+      mutations,
+      filter: (event: AnswerEventRecord) => {
+        const record = event as unknown as Record<string, unknown>;
+        const argsMatch = Object.entries(args).every(([k, v]) => v === null || v === undefined || record[k] === v);
+        return argsMatch && (!run.subscriptionFilter || matchesFilter(run.subscriptionFilter, record));
+      },
+      project: (event: AnswerEventRecord) => {
+        const result = executeSync({ schema: this.schema, document, rootValue: { [fieldName]: event }, variableValues: variables });
+        return (result.data ?? {}) as Record<string, unknown>;
+      },
+    };
   }
 
   private fieldAuthModes(typeName: string, fieldName: string): Set<string> {

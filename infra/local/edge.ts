@@ -26,9 +26,18 @@ export interface EdgeCall {
   path: string;
 }
 
+/** A call that carries no SigV4 signature, hence no principal (see `anonymousRoute`). */
+export type AnonymousEdgeCall = Omit<EdgeCall, 'principal'>;
+
 export interface EdgeService {
   readonly protocol: Protocol;
   handle(call: EdgeCall): Promise<WireResponse>;
+  /**
+   * Unsigned calls, for a service some of whose operations AWS serves without SigV4 (Cognito's
+   * sign-in operations carry a password or a token instead). Only a service that defines this
+   * receives them; it decides which operations it serves so, and refuses the others.
+   */
+  handleAnonymous?(call: AnonymousEdgeCall): Promise<WireResponse>;
 }
 
 export interface EdgeOptions {
@@ -41,6 +50,23 @@ export interface EdgeOptions {
 
 const FALLBACK_JSON: Protocol = { kind: 'json', version: '1.0', errorPrefix: '' };
 const FALLBACK_QUERY: Protocol = { kind: 'query', xmlns: 'https://sts.amazonaws.com/doc/2011-06-15/' };
+
+/**
+ * The only unsigned requests the edge routes: Cognito user pool API calls (the SDK sends
+ * InitiateAuth, GetUser, ... without SigV4) and a user pool's JWKS. Both go to `cognito-idp`, and
+ * only when the request has no Authorization header at all; any other unsigned request is refused
+ * with MissingAuthenticationToken, as before.
+ */
+const COGNITO_IDP = 'cognito-idp';
+const COGNITO_TARGET_PREFIX = 'AWSCognitoIdentityProviderService.';
+const JWKS_PATH = /^\/[a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]+\/\.well-known\/jwks\.json$/;
+
+function anonymousRoute(method: string, url: string, headers: Record<string, string>): string | undefined {
+  if (headers.authorization !== undefined) return undefined;
+  const target = headers['x-amz-target'];
+  if (target !== undefined) return method === 'POST' && target.startsWith(COGNITO_TARGET_PREFIX) ? COGNITO_IDP : undefined;
+  return method === 'GET' && JWKS_PATH.test(new URL(url, 'http://edge.local').pathname) ? COGNITO_IDP : undefined;
+}
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -129,21 +155,29 @@ export class Edge {
     try {
       const body = await readBody(req);
       const signed: IncomingSignedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
-      const auth = parseAuthorization(signed);
-      service = auth.service;
-      const handler = this.options.services[service];
-      if (!handler) throw new AwsError('UnknownServiceException', `The local edge has no service named '${service}'.`, 400);
-      protocol = handler.protocol;
-      if (auth.region !== this.options.iam.location.region) {
-        throw new AuthError('InvalidSignature', `Credential should be scoped to a valid region, not '${auth.region}'.`);
+      const anonymous = anonymousRoute(signed.method, signed.url, headers);
+      const publicHandler = anonymous === undefined ? undefined : this.options.services[anonymous];
+      if (anonymous !== undefined && publicHandler?.handleAnonymous) {
+        service = anonymous;
+        protocol = publicHandler.protocol;
+        response = await publicHandler.handleAnonymous({ body, headers, target, requestId, method: signed.method, path: signed.url });
+      } else {
+        const auth = parseAuthorization(signed);
+        service = auth.service;
+        const handler = this.options.services[service];
+        if (!handler) throw new AwsError('UnknownServiceException', `The local edge has no service named '${service}'.`, 400);
+        protocol = handler.protocol;
+        if (auth.region !== this.options.iam.location.region) {
+          throw new AuthError('InvalidSignature', `Credential should be scoped to a valid region, not '${auth.region}'.`);
+        }
+        const now = this.options.clock();
+        const { secretAccessKey, principal } = this.options.iam.resolve(auth.accessKeyId, headers['x-amz-security-token'], now);
+        await verifySignature(signed, auth, secretAccessKey, now);
+        principalArn = principal.arn;
+        const fault = this.takeFault(service);
+        if (fault) throw fault;
+        response = await handler.handle({ principal, body, headers, target, requestId, method: signed.method, path: signed.url });
       }
-      const now = this.options.clock();
-      const { secretAccessKey, principal } = this.options.iam.resolve(auth.accessKeyId, headers['x-amz-security-token'], now);
-      await verifySignature(signed, auth, secretAccessKey, now);
-      principalArn = principal.arn;
-      const fault = this.takeFault(service);
-      if (fault) throw fault;
-      response = await handler.handle({ principal, body, headers, target, requestId, method: signed.method, path: signed.url });
     } catch (err) {
       const error =
         err instanceof AuthError

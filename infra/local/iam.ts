@@ -2,7 +2,7 @@
  * Policy evaluation for the stand-ins: identity policies intersected with the session policy (and a
  * resource policy where the service has one, such as a role's trust policy), evaluated by
  * `@cloud-copilot/iam-simulate`. Decisions are memoised: they are a pure function of the principal's
- * policies, the action, the resource and the request context.
+ * policies, the action, the resource and the request context keys those policies read.
  *
  * iam-simulate is AGPL-licensed: it is used here, in infra/local, and never bundled into a Lambda.
  */
@@ -38,7 +38,7 @@ export class PolicyEvaluator {
   async evaluate(req: AuthorizationRequest): Promise<Decision> {
     const context = { ...principalContext(req.principal), ...req.context };
     const useCache = this.options.cache !== false;
-    const key = useCache ? cacheKey(req, context) : '';
+    const key = useCache ? cacheKey(req, relevantContext(req, context)) : '';
     if (useCache) {
       const hit = this.cache.get(key);
       if (hit) {
@@ -127,6 +127,68 @@ function principalContext(principal: Principal): ContextValues {
   const tagKeys = Object.keys(principal.tags);
   for (const k of tagKeys) ctx[`aws:PrincipalTag/${k}`] = principal.tags[k]!;
   return ctx;
+}
+
+/**
+ * The context keys a policy document can read, lower-cased (IAM matches them case-insensitively):
+ * the keys of its conditions and the `${...}` policy variables anywhere in it. Null when the
+ * document is not of a shape this can read with certainty; then every key counts.
+ */
+function readKeys(policy: unknown): ReadonlySet<string> | null {
+  if (typeof policy !== 'object' || policy === null) return null;
+  const statements = (policy as { Statement?: unknown }).Statement;
+  const list = Array.isArray(statements) ? statements : [statements];
+  const keys = new Set<string>();
+  for (const statement of list) {
+    if (typeof statement !== 'object' || statement === null) return null;
+    const condition = (statement as { Condition?: unknown }).Condition;
+    if (condition === undefined) continue;
+    if (typeof condition !== 'object' || condition === null || Array.isArray(condition)) return null;
+    for (const block of Object.values(condition)) {
+      if (typeof block !== 'object' || block === null || Array.isArray(block)) return null;
+      for (const k of Object.keys(block)) {
+        // A key that is itself a pattern or holds a variable: not something to reason about here.
+        if (/[*?$]/.test(k)) return null;
+        keys.add(k.toLowerCase());
+      }
+    }
+  }
+  for (const m of JSON.stringify(policy).matchAll(/\$\{([^}]*)\}/g)) keys.add(m[1]!.split(',')[0]!.trim().toLowerCase());
+  return keys;
+}
+
+/** readKeys per policy document object (the documents are built once and never mutated). */
+const readKeysMemo = new WeakMap<object, ReadonlySet<string> | null>();
+
+function policyReadKeys(policy: unknown): ReadonlySet<string> | null {
+  if (typeof policy !== 'object' || policy === null) return readKeys(policy);
+  let keys = readKeysMemo.get(policy);
+  if (keys === undefined) {
+    keys = readKeys(policy);
+    readKeysMemo.set(policy, keys);
+  }
+  return keys;
+}
+
+/**
+ * The part of the context that can change the decision: the keys some policy of the request reads.
+ * The simulator reads the request context only through condition keys and policy variables, so a
+ * key that no policy names (the `answerId` of a KMS encryption context, say) cannot change the
+ * decision and would only make every cache key unique. The whole context when any policy is
+ * unreadable.
+ */
+function relevantContext(req: AuthorizationRequest, context: ContextValues): ContextValues {
+  const policies: unknown[] = [...req.principal.identityPolicies.map((p) => p.policy), req.principal.sessionPolicy, req.resourcePolicy];
+  const read = new Set<string>();
+  for (const policy of policies) {
+    if (policy === undefined) continue;
+    const keys = policyReadKeys(policy);
+    if (keys === null) return context;
+    for (const k of keys) read.add(k);
+  }
+  const out: ContextValues = {};
+  for (const [k, v] of Object.entries(context)) if (read.has(k.toLowerCase())) out[k] = v;
+  return out;
 }
 
 function cacheKey(req: AuthorizationRequest, context: ContextValues): string {

@@ -79,6 +79,9 @@ function uniqueId(prefix: string): string {
   return prefix + randomBytes(10).toString('hex').toUpperCase().slice(0, 17);
 }
 
+/** How often, at most, `pruneSessions` sweeps the sessions. */
+const PRUNE_INTERVAL_MS = 60_000;
+
 export interface PersistedKeys {
   principals: Record<string, { accessKeyId: string; secretAccessKey: string }>;
 }
@@ -97,6 +100,8 @@ export class LocalIam {
   readonly resources: PolicyResources;
   readonly roles = new Map<string, Role>();
   private readonly keys = new Map<string, KeyEntry>();
+  /** Clock time of the last sweep of expired sessions. */
+  private lastPrune?: number;
   private readonly longTerm = new Map<LocalPrincipalName, LocalCredentials & { arn: string }>();
 
   constructor(options: LocalIamOptions) {
@@ -215,8 +220,15 @@ export class LocalIam {
     return out;
   }
 
-  /** Drops STS sessions that expired more than an hour ago (they would only be reported as expired). */
+  /**
+   * Drops STS sessions that expired more than an hour ago (they would only be reported as expired).
+   * A sweep visits every session, so it runs at most once a minute of the clock (and whenever the
+   * clock went back); sessions kept a little longer are still refused as expired by `resolve`.
+   */
   pruneSessions(now: Date): void {
+    const t = now.getTime();
+    if (this.lastPrune !== undefined && t >= this.lastPrune && t - this.lastPrune < PRUNE_INTERVAL_MS) return;
+    this.lastPrune = t;
     for (const [id, entry] of this.keys) {
       const exp = entry.principal.expiresAt;
       if (exp && exp.getTime() + 3_600_000 < now.getTime()) this.keys.delete(id);

@@ -22,6 +22,7 @@ import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from 
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/handlers.ts';
 import { LocalAppSync } from './appsync.ts';
+import { CognitoService, writeLocalUsers } from './cognito.ts';
 import { loadResolver } from './appsync-js.ts';
 import { signedHttpDataSource } from './http-data-source.ts';
 import { RESOLVERS } from '../resolvers.ts';
@@ -84,6 +85,9 @@ export interface LocalStack {
   readonly dynamo: DynamoService;
   readonly bedrock: BedrockService;
   readonly states: StepFunctionsService;
+  readonly cognito: CognitoService;
+  /** The realtime WebSocket endpoint (`ws://127.0.0.1:3000/graphql/realtime`). */
+  readonly realtimeUrl: string;
   readonly edge: Edge;
   readonly appsync: LocalAppSync;
   /** The local AppSync GraphQL endpoint (`http://127.0.0.1:3000/graphql`). */
@@ -160,6 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
   const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
 
+  const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   const dynamo = new DynamoService({
     ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}),
     location: iam.location,
@@ -194,6 +199,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       kms: new KmsService(iam.location, evaluator, kmsKeys, { [SEAL_KEY_ID]: sealKeyPolicy(iam.resources) }),
       bedrock,
       states,
+      'cognito-idp': cognito,
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
@@ -206,6 +212,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     apiArn: iam.resources.graphqlApiArn,
     resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
     env: { STATE_MACHINE_ARN: iam.resources.stateMachineArn },
+    // The verifier is built on first use, once the issuer (the edge URL) is known.
+    verifyUserPoolToken: (token) => cognito.verifiers().idToken.verify(token) as Promise<Record<string, unknown>>,
     httpDataSource: (service, request) =>
       signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_DATA_SOURCE) })(service, request),
   });
@@ -214,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     edgeUrl = await edge.listen(options.port ?? 4566, options.host ?? '127.0.0.1');
     edgeRef.url = edgeUrl;
+    cognito.setIssuerBase(edgeUrl);
     graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
   } catch (err) {
     await edge.close();
@@ -232,6 +241,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (options.dataDir) {
     const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
     await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(newState, null, 2));
+    await writeLocalUsers(options.dataDir, cognito);
   }
 
   const clientConfig = (who: LocalPrincipalName | LocalCredentials): LocalClientConfig => ({
@@ -256,6 +266,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamo,
     bedrock,
     states,
+    cognito,
+    realtimeUrl: LocalAppSync.realtimeUrl(graphqlUrl),
     edge,
     appsync,
     graphqlUrl,
@@ -271,6 +283,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await states.stop();
       await appsync.close();
       await edge.close();
+      await cognito.flush();
       await dynamo.stop();
     },
   };

@@ -1,0 +1,149 @@
+/**
+ * The assistant's client API, shared by the CLI and the web UI: GraphQL over HTTP with variables
+ * (never string building), and `ask`, which subscribes to the answer over the realtime WebSocket
+ * and waits for `start_ack` BEFORE it sends the mutation, so that no event can be missed.
+ */
+import { connectRealtime, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
+
+export const ASK = /* GraphQL */ `
+  mutation Ask($answerId: ID!, $question: String!, $conversationId: ID) {
+    ask(answerId: $answerId, question: $question, conversationId: $conversationId) {
+      answerId
+      executionId
+    }
+  }
+`;
+
+export const ON_ANSWER = /* GraphQL */ `
+  subscription OnAnswer($answerId: ID!) {
+    onAnswer(answerId: $answerId) {
+      answerId
+      userId
+      status
+      seq
+      text
+      error
+      step
+    }
+  }
+`;
+
+export type AnswerStatus = 'ACCEPTED' | 'PROGRESS' | 'CHUNK' | 'DONE' | 'FAILED';
+
+export interface AnswerEvent {
+  answerId: string;
+  userId: string;
+  status: AnswerStatus;
+  seq: number;
+  text: string | null;
+  error: string | null;
+  step: string | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly errorType: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ApiOptions {
+  /** `https://<id>.appsync-api.<region>.amazonaws.com/graphql`, or the local one. */
+  graphqlUrl: string;
+  /** `wss://<id>.appsync-realtime-api.<region>.amazonaws.com/graphql`, or the local one. */
+  realtimeUrl: string;
+  /** The Cognito ID token of the signed-in user (or a function returning a fresh one). */
+  idToken: string | (() => string);
+  WebSocketImpl?: WebSocketConstructor;
+  /** How long `ask` waits for the terminal event. @default 60 000 */
+  answerTimeoutMs?: number;
+}
+
+/** The `sub` claim of a JWT, read without verification: only to build the caller's own answerId. */
+export function subOf(idToken: string): string {
+  const payload = idToken.split('.')[1];
+  if (!payload) throw new ApiError('The ID token is malformed.', 'InvalidToken', 0);
+  const json = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payload.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)))) as { sub?: string };
+  if (!json.sub) throw new ApiError('The ID token has no sub.', 'InvalidToken', 0);
+  return json.sub;
+}
+
+export class AssistantApi {
+  constructor(private readonly options: ApiOptions) {}
+
+  private token(): string {
+    return typeof this.options.idToken === 'function' ? this.options.idToken() : this.options.idToken;
+  }
+
+  async graphql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+    const response = await fetch(this.options.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: this.token() },
+      body: JSON.stringify({ query, variables }),
+    });
+    const payload = (await response.json().catch(() => ({}))) as { data?: T; errors?: { message: string; errorType?: string }[] };
+    const first = payload.errors?.[0];
+    if (!response.ok || first) {
+      throw new ApiError(first?.message ?? `GraphQL request failed with HTTP ${response.status}`, first?.errorType ?? 'HttpError', response.status);
+    }
+    return payload.data as T;
+  }
+
+  /** Opens the realtime connection (one per client is enough for many questions). */
+  connect(): Promise<RealtimeConnection> {
+    const url = new URL(this.options.graphqlUrl);
+    return connectRealtime({
+      realtimeUrl: this.options.realtimeUrl,
+      host: url.host,
+      authorization: () => this.token(),
+      ...(this.options.WebSocketImpl ? { WebSocketImpl: this.options.WebSocketImpl } : {}),
+    });
+  }
+
+  /**
+   * Asks a question and resolves with every event up to and including the terminal one (DONE or
+   * FAILED). `onEvent` sees each event as it arrives (progress, chunks).
+   */
+  async ask(
+    question: string,
+    options: { conversationId?: string; connection?: RealtimeConnection; onEvent?: (e: AnswerEvent) => void } = {},
+  ): Promise<{ answerId: string; executionId: string; events: AnswerEvent[]; final: AnswerEvent }> {
+    const answerId = `${subOf(this.token())}.${globalThis.crypto.randomUUID()}`;
+    const connection = options.connection ?? (await this.connect());
+    const events: AnswerEvent[] = [];
+    let settle!: { resolve: (e: AnswerEvent) => void; reject: (e: Error) => void };
+    const final = new Promise<AnswerEvent>((resolve, reject) => (settle = { resolve, reject }));
+    const subscription = await connection.subscribe(
+      ON_ANSWER,
+      { answerId },
+      (data) => {
+        const event = (data as { onAnswer?: AnswerEvent }).onAnswer;
+        if (!event) return;
+        events.push(event);
+        options.onEvent?.(event);
+        if (event.status === 'DONE' || event.status === 'FAILED') settle.resolve(event);
+      },
+      (err) => settle.reject(err),
+    );
+    const timeoutMs = this.options.answerTimeoutMs ?? 60_000;
+    const timer = setTimeout(() => settle.reject(new ApiError(`No answer within ${timeoutMs} ms`, 'Timeout', 0)), timeoutMs);
+    try {
+      // Only now that start_ack arrived is it safe to start the run that will publish the answer.
+      const receipt = await this.graphql<{ ask: { answerId: string; executionId: string } }>(ASK, {
+        answerId,
+        question,
+        conversationId: options.conversationId ?? null,
+      });
+      const last = await final;
+      return { answerId, executionId: receipt.ask.executionId, events: events.sort((a, b) => a.seq - b.seq), final: last };
+    } finally {
+      clearTimeout(timer);
+      await subscription.unsubscribe().catch(() => undefined);
+      if (!options.connection) connection.close();
+    }
+  }
+}
