@@ -22,6 +22,8 @@ export interface TaskConfig {
   readonly agentId: string;
   readonly agentAliasId: string;
   readonly modelId: string;
+  /** The Cognito user pool the askers belong to (ValidateContext checks the asker still does). */
+  readonly userPoolId: string;
 }
 
 /** How a task's SDK clients are built: region, and where the runtime supplies them, endpoint and credentials. */
@@ -42,6 +44,7 @@ const EnvSchema = z.object({
   AGENT_ID: z.string().default(''),
   AGENT_ALIAS_ID: z.string().default(''),
   MODEL_ID: z.string().default(''),
+  USER_POOL_ID: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id'),
 });
 
 /** The task configuration from a Lambda function's environment; fails naming the missing variables. */
@@ -63,6 +66,7 @@ export function taskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TaskCon
     agentId: e.AGENT_ID,
     agentAliasId: e.AGENT_ALIAS_ID,
     modelId: e.MODEL_ID,
+    userPoolId: e.USER_POOL_ID,
   };
 }
 
@@ -77,6 +81,7 @@ export function taskEnvironment(config: Omit<TaskConfig, 'location'> & { tablePr
     AGENT_ID: config.agentId,
     AGENT_ALIAS_ID: config.agentAliasId,
     MODEL_ID: config.modelId,
+    USER_POOL_ID: config.userPoolId,
   };
 }
 

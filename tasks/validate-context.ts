@@ -4,6 +4,7 @@
  * and derives the agent session id server-side, so no client can join another user's session.
  */
 import { createHash } from 'node:crypto';
+import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
@@ -16,6 +17,29 @@ export interface ValidateContextDeps {
   /** Signed with the validate-context role (GetItem on the config table). */
   dynamodb: DynamoDBClient;
   tables: TableNames;
+  /** Signed with the validate-context role (AdminGetUser on the user pool). */
+  cognito: CognitoIdentityProviderClient;
+  userPoolId: string;
+}
+
+/**
+ * The asker must still be an enabled user of the pool whose immutable custom:tenantId is the
+ * run's tenant. A fresh ask always passes (the token was just verified); a replay of a user who
+ * was removed, disabled or moved, or of a tampered record, does not.
+ */
+async function checkAsker(identity: { tenantId: string; userId: string }, deps: ValidateContextDeps): Promise<void> {
+  let user;
+  try {
+    user = await deps.cognito.send(new AdminGetUserCommand({ UserPoolId: deps.userPoolId, Username: identity.userId }));
+  } catch (err) {
+    if ((err as Error).name === 'UserNotFoundException') throw invalid('The asker is not a user of this service.');
+    throw classifyAwsError(err, ErrorName.ServiceUnavailable, 'Looking up the asker');
+  }
+  const attrs = Object.fromEntries((user.UserAttributes ?? []).map((a) => [a.Name, a.Value]));
+  if (user.Enabled === false) throw invalid('The asker\'s account is disabled.');
+  if (attrs.sub !== identity.userId || attrs['custom:tenantId'] !== identity.tenantId) {
+    throw invalid('The asker does not belong to this store.');
+  }
 }
 
 const ANSWER_SUFFIX = /^[\w.-]{1,128}$/;
@@ -53,6 +77,8 @@ export async function validateContext(input: unknown, deps: ValidateContextDeps)
   if ([...question].length > MAX_QUESTION_CHARS) throw invalid(`The question is longer than ${MAX_QUESTION_CHARS} characters.`);
   if (new RegExp(CONTROL_CHARACTERS.source).test(question)) throw invalid('The question contains control characters.');
 
+  await checkAsker(identity, deps);
+
   let tenant: TenantConfig | undefined;
   try {
     const out = await DynamoDBDocumentClient.from(deps.dynamodb).send(
@@ -70,5 +96,10 @@ export async function validateContext(input: unknown, deps: ValidateContextDeps)
 }
 
 export function validateContextDeps(config: TaskConfig, clients: ClientOptions): ValidateContextDeps {
-  return { dynamodb: new DynamoDBClient(sdkConfig(clients)), tables: config.tables };
+  return {
+    dynamodb: new DynamoDBClient(sdkConfig(clients)),
+    tables: config.tables,
+    cognito: new CognitoIdentityProviderClient(sdkConfig(clients)),
+    userPoolId: config.userPoolId,
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatExecution, replayExecution, showExecution } from '../client/executions.ts';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
@@ -85,12 +86,29 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(asked.events[0]!.status).toBe('FAILED');
     });
 
-    it('rejects a tenant that does not exist', async () => {
+    it('rejects a tenant the asker does not belong to', async () => {
       const input = workflowInput(stack, 'tenant1-user', 'What is your return policy?');
-      input.identity.tenantId = 'tenant9';
+      input.identity.tenantId = 'tenant2';
       const asked = await run(stack, events, input);
-      expect(asked.error).toBe(ErrorName.TenantUnavailable);
+      expect(asked.error).toBe(ErrorName.InvalidRequest);
+      expect(asked.cause).toBe('The asker does not belong to this store.');
       expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+    });
+
+    it('rejects a suspended tenant', async () => {
+      const doc = DynamoDBDocumentClient.from(new DynamoDBClient(stack.clientConfig('operator')));
+      const setStatus = (status: string) =>
+        doc.send(new UpdateCommand({ TableName: stack.tables.config, Key: { tenantId: 'tenant3' }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status } }));
+      await setStatus('SUSPENDED');
+      try {
+        const asked = await ask(stack, events, 'tenant3-user', 'What is your return policy?');
+        expect(asked.error).toBe(ErrorName.TenantUnavailable);
+        expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+      } finally {
+        await setStatus('ACTIVE');
+      }
+      // Control: active again, the same question is answered.
+      expect((await ask(stack, events, 'tenant3-user', 'What is your return policy?')).status).toBe('SUCCEEDED');
     });
 
     it('derives different agent sessions for different users of the same conversation id', async () => {
@@ -175,7 +193,6 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       const asked = await ask(stack, events, 'tenant1-user', "What's your return policy?");
       // An operator (or an attacker with table access) edits the recorded run to ask as another user.
       const other = stack.user('tenant1-user2');
-      const { DynamoDBDocumentClient, UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
       const doc = DynamoDBDocumentClient.from(new DynamoDBClient(stack.clientConfig('operator')));
       await doc.send(
         new UpdateCommand({
@@ -189,6 +206,17 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       const detail = await stack.states.waitForExecution(replayed.executionArn);
       expect(detail.status).toBe('FAILED');
       expect(detail.error).toBe(ErrorName.InvalidRequest);
+    });
+
+    it('a replay of a user who was removed since fails validation again', async () => {
+      stack.bedrock.injectFault({ kind: 'fail', times: 1 });
+      const asked = await ask(stack, events, 'tenant1-user2', "What's your return policy?");
+      expect(asked.status).toBe('FAILED');
+      await stack.cognito.deleteUser('tenant1-user2');
+      const replayed = await replay(asked.executionArn);
+      const detail = await stack.states.waitForExecution(replayed.executionArn);
+      expect(detail.status).toBe('FAILED');
+      expect(detail.cause).toBe('The asker is not a user of this service.');
     });
   });
 });

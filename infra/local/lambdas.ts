@@ -7,7 +7,7 @@ import type { AgentRuntimeKind, TaskConfig } from '../../tasks/config.ts';
 import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
 import type { Logger } from './log.ts';
-import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, SEAL_KEY_ALIAS, type LocalIam } from './principals.ts';
+import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, localUserPoolId, SEAL_KEY_ALIAS, type LocalIam } from './principals.ts';
 
 export function localFunctionArn(iam: LocalIam, task: TaskName): string {
   const { partition, region, accountId } = iam.location;
@@ -25,6 +25,7 @@ export function localTaskConfig(iam: LocalIam, graphqlUrl: string, agentRuntime:
     agentId: LOCAL_AGENT_ID,
     agentAliasId: LOCAL_AGENT_ALIAS_ID,
     modelId: LOCAL_MODEL_ID,
+    userPoolId: localUserPoolId(iam.location.region),
   };
 }
 
