@@ -41,7 +41,7 @@ describe('persisted local stack', () => {
       expect(second.seeded).toBe(false);
       expect(second.users).toEqual(first.users);
       // The operator's keys from before the restart still sign valid requests (only the port moved).
-      const env = { ...firstEnv, endpoints: { edge: second.edgeUrl, graphql: second.graphqlUrl } };
+      const env = { ...firstEnv, endpoints: { edge: second.edgeUrl, graphql: second.graphqlUrl, realtime: second.realtimeUrl } };
       const listed = await ordersCommand(env, 'tenant1-user2', 'list');
       expect(listed.orders.map((o) => o.orderId)).toContain(added.orders[0]!.orderId);
       const kms2 = new KMSClient(second.clientConfig('invoke-agent'));

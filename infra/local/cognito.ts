@@ -795,7 +795,15 @@ export interface LocalUsersFile {
   userPoolId: string;
   clientId: string;
   issuer: string;
-  users: { username: string; tenantId: string; sub: string; status: UserStatus; temporaryPassword?: string }[];
+  users: {
+    username: string;
+    tenantId: string;
+    sub: string;
+    status: UserStatus;
+    temporaryPassword?: string;
+    /** The password `npm run ask` chose at the first sign-in (local dev convenience; kept across starts). */
+    password?: string;
+  }[];
 }
 
 export function localUsersDocument(pool: CognitoService): LocalUsersFile {
@@ -809,11 +817,32 @@ export function localUsersDocument(pool: CognitoService): LocalUsersFile {
   };
 }
 
-/** Writes `<dataDir>/local-users.json` (owner-only): usernames and the temporary passwords still valid. */
+/**
+ * Writes `<dataDir>/local-users.json` (owner-only): usernames, the temporary passwords still valid,
+ * and the passwords the CLI chose for users who completed their first sign-in (kept from the
+ * previous file while the user is CONFIRMED).
+ */
 export async function writeLocalUsers(dataDir: string, pool: CognitoService): Promise<string> {
   const file = path.resolve(dataDir, LOCAL_USERS_FILE);
-  await writePrivateFileAtomic(file, `${JSON.stringify(localUsersDocument(pool), null, 2)}\n`);
+  const previous = existsSync(file) ? ((JSON.parse(await readFile(file, 'utf8')) as LocalUsersFile).users ?? []) : [];
+  const doc = localUsersDocument(pool);
+  doc.users = doc.users.map((u) => {
+    const kept = previous.find((p) => p.username === u.username && p.sub === u.sub)?.password;
+    return u.status === 'CONFIRMED' && kept ? { ...u, password: kept } : u;
+  });
+  await writePrivateFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
   return file;
+}
+
+/** Records the password a local user now has (after the CLI completed NEW_PASSWORD_REQUIRED). */
+export async function rememberLocalPassword(dataDir: string, username: string, password: string): Promise<void> {
+  const doc = await readLocalUsers(dataDir);
+  doc.users = doc.users.map((u) => {
+    if (u.username !== username) return u;
+    const { temporaryPassword: _done, ...rest } = u;
+    return { ...rest, status: 'CONFIRMED' as UserStatus, password };
+  });
+  await writePrivateFileAtomic(path.resolve(dataDir, LOCAL_USERS_FILE), `${JSON.stringify(doc, null, 2)}\n`);
 }
 
 export async function readLocalUsers(dataDir = '.data'): Promise<LocalUsersFile> {

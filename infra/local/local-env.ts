@@ -13,7 +13,8 @@ export const LOCAL_ENV_FILE = 'local-env.json';
 export interface LocalEnv {
   region: string;
   accountId: string;
-  endpoints: { edge: string; graphql: string };
+  endpoints: { edge: string; graphql: string; realtime: string };
+  userPool: { id: string; clientId: string };
   persisted: boolean;
   tenantAccessRoleArn: string;
   stateMachineArn: string;
@@ -25,7 +26,8 @@ export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
   return {
     region: stack.iam.location.region,
     accountId: stack.iam.location.accountId,
-    endpoints: { edge: stack.edgeUrl, graphql: stack.graphqlUrl },
+    endpoints: { edge: stack.edgeUrl, graphql: stack.graphqlUrl, realtime: stack.realtimeUrl },
+    userPool: { id: stack.cognito.poolId, clientId: stack.cognito.clientId },
     persisted,
     tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
     stateMachineArn: stack.iam.resources.stateMachineArn,

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { jsonLogger, type LogLevel } from './log.ts';
+import { readLocalUsers, writeLocalUsers } from './cognito.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
 import { LOCAL_ENV_FILE, localEnvOf, writeLocalEnv } from './local-env.ts';
 
@@ -70,6 +71,8 @@ try {
 
 const env = localEnvOf(stack, !values.memory);
 await writeLocalEnv(env, dataDir);
+await writeLocalUsers(dataDir, stack.cognito);
+const passwords = (await readLocalUsers(dataDir)).users;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');
@@ -77,7 +80,8 @@ out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `pers
 out(`  seed:      ${stack.seeded ? 'tables created and seeded on this first start' : 'existing data kept'}`);
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (dynamodb, sts, kms, states, bedrock; region ${env.region}, account ${env.accountId})`);
-out(`  GraphQL (AppSync):  ${stack.graphqlUrl}`);
+out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}`);
+out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
 out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
 for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}`);
@@ -85,8 +89,13 @@ out(`  ${'tenant-access'.padEnd(17)} ${env.tenantAccessRoleArn} (assumed by mint
 out('tables:');
 out(`  ${stack.tables.config}, ${stack.tables.runs}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
 out('users:');
-for (const u of stack.users) out(`  ${u.username.padEnd(15)} ${u.tenantId.padEnd(8)} sub=${u.sub}`);
+for (const u of passwords) {
+  const secret = u.temporaryPassword ? `temporary password ${u.temporaryPassword}` : u.password ? `password ${u.password}` : 'password set';
+  out(`  ${u.username.padEnd(15)} ${u.tenantId.padEnd(8)} ${secret.padEnd(38)} sub=${u.sub}`);
+}
+out(`  (in ${path.join(path.relative(process.cwd(), dataDir) || '.', 'local-users.json')}; the first sign-in sets a new password, as on Cognito)`);
 out('try:');
+out('  npm run ask -- --user tenant1-user "What\'s your return policy?"');
 out('  npm run orders -- tenant1-user list');
 out('  npm run creds -- --user tenant2-user');
 out('  npm run executions -- list --status FAILED');
