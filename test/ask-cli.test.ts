@@ -1,0 +1,76 @@
+/**
+ * `npm run ask` as a user runs it, against a running local stack: the answer on stdout, progress on
+ * stderr, the first sign-in's new password remembered, and clear errors with non-zero exits.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLocalUsers, writeLocalUsers } from '../infra/local/cognito.ts';
+import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+
+let stack: LocalStack | undefined;
+let dataDir: string;
+
+function askCli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/ask-cli.ts', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-ask-'));
+  stack = await startLocalStack({ port: 0, dataDir, retryIntervalOverrides: 0 });
+  await writeLocalEnv(localEnvOf(stack, true), dataDir);
+  await writeLocalUsers(dataDir, stack.cognito);
+});
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('npm run ask', () => {
+  it('answers on stdout, reports progress on stderr, and remembers the new password', async () => {
+    const first = await askCli('--user', 'tenant2-user', "What's your return policy?");
+    expect(first).toMatchObject({ code: 0, stdout: 'You can return items within 20 days.\n' });
+    expect(first.stderr).toContain('first sign-in');
+    const user = (await readLocalUsers(dataDir)).users.find((u) => u.username === 'tenant2-user')!;
+    expect(user.temporaryPassword).toBeUndefined();
+    expect(user.password).toBeTruthy();
+    // The second run signs in with the remembered password, with no challenge.
+    const second = await askCli('--user', 'tenant2-user', '--json', 'Which orders did I place?');
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toContain('first sign-in');
+    const events = second.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; userId: string });
+    expect(events.at(-1)).toMatchObject({ status: 'DONE', userId: stack!.user('tenant2-user').sub });
+  });
+
+  it('exits 1 with the reason when the answer FAILED', async () => {
+    const out = await askCli('--user', 'tenant3-user', 'x'.repeat(2001));
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toContain('FAILED: The question is longer than 2000 characters.');
+  });
+
+  it('exits 2 for an unknown user, naming the known ones', async () => {
+    const out = await askCli('--user', 'nobody', 'hi');
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("Unknown user 'nobody'. Local users: tenant1-user, tenant1-user2, tenant2-user, tenant3-user");
+  });
+
+  it('exits 1 with advice when the stack is not running', async () => {
+    await stack!.stop();
+    stack = undefined;
+    const out = await askCli('--user', 'tenant2-user', 'hi');
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('is not reachable');
+    expect(out.stderr).toContain('npm start');
+  });
+});
