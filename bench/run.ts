@@ -6,6 +6,7 @@ import '../infra/local/node-compat.ts';
  */
 import * as dataPlane from './data-plane.ts';
 import * as workflow from './workflow.ts';
+import * as api from './api.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -13,7 +14,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

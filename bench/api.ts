@@ -1,0 +1,100 @@
+/**
+ * API latency and throughput: from `ask` sent (after the subscription's start_ack) to DONE received
+ * over the realtime WebSocket, through the real client, beside the workflow alone (StartExecution
+ * to the published DONE event, the floor for this layer), in one run. Every run is checked: a
+ * FAILED answer stops the benchmark.
+ *
+ * Client, AppSync, edge, engine, tasks and dynalite share this process and its event loop, on
+ * loopback: the numbers compare the layers on one machine.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { AssistantApi } from '../client/api.ts';
+import { signIn } from '../client/auth.ts';
+import type { RealtimeConnection } from '../client/realtime.ts';
+import { silentLogger } from '../infra/local/log.ts';
+import { startLocalStack } from '../infra/local/stack.ts';
+import { ms, positiveIntEnv, sequential, summarise, table, throughput, type Stats } from './stats.ts';
+
+export const name = 'api';
+export const description = 'ask -> DONE over the realtime WebSocket through the real client, beside the workflow alone';
+
+const TARGET = { maxP50Ms: 25, maxP99AtConcurrencyMs: 150, minRps: 100 };
+const CONCURRENCY = 32;
+const QUESTION = "What's your return policy?";
+
+export async function run(): Promise<void> {
+  const iterations = positiveIntEnv('BENCH_ITERATIONS', 200);
+  const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
+  const started = performance.now();
+  const stack = await startLocalStack({ port: 0, logger: silentLogger });
+  const connections: RealtimeConnection[] = [];
+  const sfn = new SFNClient(stack.clientConfig('operator'));
+  try {
+    const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
+    const temporary = stack.cognito.temporaryPasswords();
+    const clients: { api: AssistantApi; connection: RealtimeConnection }[] = [];
+    for (const u of stack.users) {
+      const tokens = await signIn(pool, u.username, temporary[u.username]!, () => `Bench-${randomUUID()}-9!`);
+      const api = new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 30_000 });
+      const connection = await api.connect();
+      connections.push(connection);
+      clients.push({ api, connection });
+    }
+    let next = 0;
+    const askOnce = async () => {
+      const c = clients[next++ % clients.length]!;
+      const { final } = await c.api.ask(QUESTION, { connection: c.connection });
+      if (final.status !== 'DONE' || !/^You can return items within \d+ days\.$/.test(final.text ?? '')) {
+        throw new Error(`A run did not answer: ${final.status} ${final.error ?? ''}`);
+      }
+    };
+    const done = new Map<string, () => void>();
+    stack.appsync.events.on('publish', (e: { answerId: string; status: string }) => {
+      if (e.status === 'DONE') done.get(e.answerId)?.();
+    });
+    let wf = 0;
+    const workflowOnce = async () => {
+      const u = stack.users[wf++ % stack.users.length]!;
+      const answerId = `${u.sub}.${randomUUID()}`;
+      const delivered = new Promise<void>((resolve) => done.set(answerId, resolve));
+      const input = { identity: { tenantId: u.tenantId, userId: u.sub, username: u.username }, request: { answerId, question: QUESTION } };
+      const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.iam.resources.stateMachineArn, input: JSON.stringify(input) }));
+      const d = await stack.states.waitForExecution(out.executionArn!);
+      if (d.status !== 'SUCCEEDED') throw new Error(`A workflow run ${d.status}: ${d.error ?? ''}`);
+      await delivered;
+      done.delete(answerId);
+    };
+
+    const variants = { 'api (ask -> DONE over WebSocket)': askOnce, 'workflow alone (floor)': workflowOnce };
+    const rows: string[][] = [];
+    const results: Record<string, { c1: Stats; c32: Stats; rps: number }> = {};
+    for (const [label, send] of Object.entries(variants)) {
+      await sequential(send, 30);
+      const c1: number[] = [];
+      await sequential(send, iterations, c1);
+      const c32: number[] = [];
+      const rps = await throughput(send, throughputMs, CONCURRENCY, c32);
+      results[label] = { c1: summarise(c1), c32: summarise(c32), rps };
+      const r = results[label]!;
+      rows.push([label, ms(r.c1.p50), ms(r.c1.p99), ms(r.c32.p50), ms(r.c32.p99), r.rps.toFixed(0)]);
+    }
+    process.stdout.write(
+      `node ${process.version}, ${os.cpus().length} CPUs; ${iterations} sequential runs per variant, then ${CONCURRENCY} in flight for ${throughputMs} ms\n\n`,
+    );
+    process.stdout.write(`${table(['variant', 'c1 p50 ms', 'c1 p99 ms', `c${CONCURRENCY} p50 ms`, `c${CONCURRENCY} p99 ms`, `answers/s @${CONCURRENCY}`], rows)}\n\n`);
+    const apiR = results['api (ask -> DONE over WebSocket)']!;
+    const floor = results['workflow alone (floor)']!;
+    process.stdout.write(`the API layer adds ${ms(apiR.c1.p50 - floor.c1.p50)} ms at p50 (concurrency 1) over the workflow alone (${(apiR.c1.p50 / floor.c1.p50).toFixed(2)}x)\n`);
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    process.stdout.write(`${verdict(apiR.c1.p50 <= TARGET.maxP50Ms)}  p50 at concurrency 1: ${ms(apiR.c1.p50)} ms (target <= ${TARGET.maxP50Ms})\n`);
+    process.stdout.write(`${verdict(apiR.c32.p99 <= TARGET.maxP99AtConcurrencyMs)}  p99 at concurrency ${CONCURRENCY}: ${ms(apiR.c32.p99)} ms (target <= ${TARGET.maxP99AtConcurrencyMs})\n`);
+    process.stdout.write(`${verdict(apiR.rps >= TARGET.minRps)}  throughput: ${apiR.rps.toFixed(0)} answered questions/s (target >= ${TARGET.minRps})\n`);
+    process.stdout.write(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  } finally {
+    for (const c of connections) c.close();
+    sfn.destroy();
+    await stack.stop();
+  }
+}
