@@ -5,7 +5,10 @@
  * of defence, any credential value redacted, although none was ever given to it).
  */
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import http from 'node:http';
+import https from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import { agentRuntimeFor, type AgentRuntime } from './agent-runtime.ts';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
@@ -64,33 +67,34 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   const toolContext = { tenantId: identity.tenantId, userId: identity.userId, tables: deps.tables, dynamodb };
   const registry = deps.tools ?? TOOLS_IMPL;
 
-  try {
-    const reply = await deps.agent.ask(
-      { sessionId: context.sessionId, question: request.question.trim(), sessionAttributes: { tenantId: identity.tenantId, userId: identity.userId } },
-      async (name, params) => {
-        try {
-          return JSON.stringify(await runTool(name, params, toolContext, registry));
-        } catch (err) {
-          // A denied or failing tool ends the run: the agent does not get to try around IAM.
-          throw classifyAwsError(err, ErrorName.AgentFailed, `Tool ${name.slice(0, 64)}`);
-        }
-      },
-    );
-    const secrets = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
-    return { text: sanitizeAnswer(reply.text, secrets), toolCalls: reply.toolCalls };
-  } finally {
-    dynamodb.destroy();
-  }
+  // The scoped client is dropped after the run, not destroyed: that would close the shared handler.
+  const reply = await deps.agent.ask(
+    { sessionId: context.sessionId, question: request.question.trim(), sessionAttributes: { tenantId: identity.tenantId, userId: identity.userId } },
+    async (name, params) => {
+      try {
+        return JSON.stringify(await runTool(name, params, toolContext, registry));
+      } catch (err) {
+        // A denied or failing tool ends the run: the agent does not get to try around IAM.
+        throw classifyAwsError(err, ErrorName.AgentFailed, `Tool ${name.slice(0, 64)}`);
+      }
+    },
+  );
+  const secrets = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
+  return { text: sanitizeAnswer(reply.text, secrets), toolCalls: reply.toolCalls };
 }
 
 export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions): InvokeAgentDeps {
+  // One connection pool for every run's scoped client: a client per run is needed (its credentials
+  // are the run's), a new connection and handler per run are not.
+  const requestHandler = new NodeHttpHandler({ httpsAgent: new https.Agent({ keepAlive: true }), httpAgent: new http.Agent({ keepAlive: true }) });
   return {
     kms: new KMSClient(sdkConfig(clients)),
     agent: agentRuntimeFor(config, clients),
     tables: config.tables,
     scopedDynamo: (c) =>
-      new DynamoDBClient(
-        sdkConfig({ ...clients, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } }),
-      ),
+      new DynamoDBClient({
+        ...sdkConfig({ ...clients, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } }),
+        requestHandler,
+      }),
   };
 }
