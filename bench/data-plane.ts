@@ -12,6 +12,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import type { LocalCredentials } from '../infra/local/principals.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
+import { type Stats, ms, positiveIntEnv, sequential, summarise, table, throughput } from './stats.ts';
 
 export const name = 'data-plane';
 export const description = 'GetItem/Query latency through the edge (SigV4 + IAM) vs straight to dynalite';
@@ -24,14 +25,6 @@ const WARMUP = 200;
 /** Timed requests are taken in blocks, rotating through the variants, so drift hits all alike. */
 const BLOCK = 100;
 const CONCURRENCY = 8;
-
-function positiveIntEnv(key: string, fallback: number): number {
-  const raw = process.env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${key} must be a positive integer, not '${raw}'`);
-  return n;
-}
 
 type PathName = 'direct' | 'edge' | 'edge, policy cache off';
 const PATHS: readonly PathName[] = ['direct', 'edge', 'edge, policy cache off'];
@@ -100,53 +93,6 @@ function directTarget(stack: LocalStack): Target {
     userId: stack.user(USERNAME).sub,
   };
 }
-
-async function sequential(send: () => Promise<void>, n: number, into?: number[]): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await send();
-    into?.push(performance.now() - t0);
-  }
-}
-
-/** Requests per second with `concurrency` requests in flight, for `ms` milliseconds. */
-async function throughput(send: () => Promise<void>, ms: number, concurrency: number): Promise<number> {
-  let completed = 0;
-  const start = performance.now();
-  const deadline = start + ms;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await send();
-      completed++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return completed / ((performance.now() - start) / 1000);
-}
-
-interface Stats {
-  p50: number;
-  p99: number;
-  mean: number;
-}
-
-/** Nearest-rank percentile of ascending samples. */
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-function summarise(samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((s, x) => s + x, 0) / sorted.length };
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const ms = (x: number) => x.toFixed(3);
 
 export async function run(): Promise<void> {
   const iterations = positiveIntEnv('BENCH_ITERATIONS', 2000);

@@ -22,6 +22,7 @@ import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local
 import type { TaskHandler } from '../tasks/handlers.ts';
 import type { TaskName } from '../tasks/policies.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
+import { type Stats, positiveIntEnv, sequential, summarise, table, throughput } from './stats.ts';
 
 export const name = 'workflow';
 export const description = 'One question through the Express state machine (StartExecution) vs the four task functions called in-process';
@@ -37,14 +38,6 @@ const QUESTIONS: readonly { question: string; answer: RegExp }[] = [
   { question: "What's your return policy?", answer: /^You can return items within \d+ days?\.$/ },
   { question: 'Which orders did I place?', answer: /^(You have \d+ orders?:\n|You have not placed any orders yet\.$)/ },
 ];
-
-function positiveIntEnv(key: string, fallback: number): number {
-  const raw = process.env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${key} must be a positive integer, not '${raw}'`);
-  return n;
-}
 
 type VariantName = 'state machine' | 'floor';
 const VARIANTS: readonly VariantName[] = ['state machine', 'floor'];
@@ -151,59 +144,10 @@ function variants(stack: LocalStack, sfn: SFNClient, published: Published, taskS
   };
 }
 
-async function sequential(send: () => Promise<void>, n: number, into?: number[]): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await send();
-    into?.push(performance.now() - t0);
-  }
-}
-
 /**
  * Runs per second with `concurrency` runs in flight, for `ms` milliseconds. The first failure
  * stops every worker (no new runs start) and is rethrown once the runs in flight have ended.
  */
-async function throughput(send: () => Promise<void>, ms: number, concurrency: number): Promise<number> {
-  let completed = 0;
-  let failure: { error: unknown } | undefined;
-  const start = performance.now();
-  const deadline = start + ms;
-  const worker = async () => {
-    while (!failure && performance.now() < deadline) {
-      try {
-        await send();
-        completed++;
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  if (failure) throw failure.error;
-  return completed / ((performance.now() - start) / 1000);
-}
-
-interface Stats {
-  p50: number;
-  p99: number;
-  mean: number;
-}
-
-/** Nearest-rank percentile of ascending samples. */
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-function summarise(samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((s, x) => s + x, 0) / sorted.length };
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 const ms = (x: number) => x.toFixed(2);
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
