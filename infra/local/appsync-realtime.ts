@@ -23,22 +23,13 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from './log.ts';
+import { RealtimeError } from '../../client/realtime.ts';
 
 export const REALTIME_PATH = '/graphql/realtime';
 export const REALTIME_SUBPROTOCOL = 'graphql-ws';
 
-/** An error the protocol reports to the client with its `errorType` (e.g. 'UnauthorizedException', 'Unauthorized'). */
-export class RealtimeError extends Error {
-  constructor(
-    readonly errorType: string,
-    message: string,
-    /** The HTTP-like code AppSync puts on `connection_error` entries (401, 400, ...). */
-    readonly errorCode?: number,
-  ) {
-    super(message);
-    this.name = 'RealtimeError';
-  }
-}
+/** An error the protocol reports with its `errorType`: the same class the client raises. */
+export { RealtimeError };
 
 /** The caller, as `authenticate` verified it. Subscriptions of one connection all belong to one `sub`. */
 export interface RealtimeIdentity {
