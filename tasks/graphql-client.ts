@@ -2,6 +2,8 @@
  * An IAM-signed GraphQL client for AppSync: a POST of `{ query, variables }` signed with SigV4 for
  * the `appsync` service. Values always travel as GraphQL variables, never spliced into the query.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -34,9 +36,27 @@ export interface IamGraphqlClientOptions {
 
 export class IamGraphqlClient {
   private readonly signer: SignatureV4;
+  /** Kept-alive connections: a task publishes many events over a warm Lambda's life. */
+  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
   constructor(private readonly options: IamGraphqlClientOptions) {
     this.signer = new SignatureV4({ service: 'appsync', region: options.region, credentials: options.credentials, sha256: Hash.bind(null, 'sha256') });
+  }
+
+  private post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+    const secure = url.protocol === 'https:';
+    const timeout = this.options.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(url, { method: 'POST', headers, agent: secure ? this.agents.https : this.agents.http, timeout }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`GraphQL request timed out after ${timeout} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
@@ -53,20 +73,15 @@ export class IamGraphqlClient {
         body,
       }),
     );
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: signed.headers,
-      body,
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-    });
-    const text = await response.text();
+    const response = await this.post(url, signed.headers, body);
+    const text = response.text;
     let payload: { data?: T; errors?: GraphqlError[] };
     try {
       payload = JSON.parse(text) as typeof payload;
     } catch {
       throw new GraphqlRequestError(`GraphQL endpoint answered ${response.status} with a non-JSON body`, response.status);
     }
-    if (!response.ok || payload.errors?.length) {
+    if (response.status < 200 || response.status >= 300 || payload.errors?.length) {
       const first = payload.errors?.[0];
       throw new GraphqlRequestError(
         `GraphQL ${response.status}: ${first?.errorType ?? 'Error'}: ${first?.message ?? 'request failed'}`,
