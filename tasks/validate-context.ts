@@ -66,6 +66,15 @@ export function agentSessionId(tenantId: string, userId: string, conversationId:
   return `s-${digest.slice(0, 48)}`;
 }
 
+async function readTenant(tenantId: string, deps: ValidateContextDeps): Promise<TenantConfig | undefined> {
+  try {
+    const out = await DynamoDBDocumentClient.from(deps.dynamodb).send(new GetCommand({ TableName: deps.tables.config, Key: { tenantId } }));
+    return out.Item as TenantConfig | undefined;
+  } catch (err) {
+    throw classifyAwsError(err, ErrorName.TenantUnavailable, 'Reading the tenant configuration');
+  }
+}
+
 export async function validateContext(input: unknown, deps: ValidateContextDeps): Promise<ValidatedContext> {
   const { identity, request } = parseWorkflowInput(input);
   const prefix = `${identity.userId}.`;
@@ -77,17 +86,11 @@ export async function validateContext(input: unknown, deps: ValidateContextDeps)
   if ([...question].length > MAX_QUESTION_CHARS) throw invalid(`The question is longer than ${MAX_QUESTION_CHARS} characters.`);
   if (new RegExp(CONTROL_CHARACTERS.source).test(question)) throw invalid('The question contains control characters.');
 
-  await checkAsker(identity, deps);
-
-  let tenant: TenantConfig | undefined;
-  try {
-    const out = await DynamoDBDocumentClient.from(deps.dynamodb).send(
-      new GetCommand({ TableName: deps.tables.config, Key: { tenantId: identity.tenantId } }),
-    );
-    tenant = out.Item as TenantConfig | undefined;
-  } catch (err) {
-    throw classifyAwsError(err, ErrorName.TenantUnavailable, 'Reading the tenant configuration');
-  }
+  // The two lookups are independent: run them together, report the asker's problem first.
+  const [asker, tenantRead] = await Promise.allSettled([checkAsker(identity, deps), readTenant(identity.tenantId, deps)]);
+  if (asker.status === 'rejected') throw asker.reason;
+  if (tenantRead.status === 'rejected') throw tenantRead.reason;
+  const tenant = tenantRead.value;
   if (!tenant) throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} does not exist.`);
   if (tenant.status !== 'ACTIVE') throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} is not active.`);
 
