@@ -3,6 +3,7 @@
  * data source's service with the API's data source role, sent to the edge, like AppSync does with
  * an HTTP data source whose authorizationConfig is AWS_IAM.
  */
+import http from 'node:http';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -12,6 +13,7 @@ import type { LocalCredentials } from './principals.ts';
 export function signedHttpDataSource(options: { endpoint: string; region: string; credentials: LocalCredentials }) {
   const base = new URL(options.endpoint);
   const signers = new Map<string, SignatureV4>();
+  const agent = new http.Agent({ keepAlive: true });
   return async (service: string, request: HttpDataSourceRequest) => {
     let signer = signers.get(service);
     if (!signer) {
@@ -33,7 +35,19 @@ export function signedHttpDataSource(options: { endpoint: string; region: string
     );
     const url = new URL(request.resourcePath, base);
     for (const [k, v] of Object.entries(request.params?.query ?? {})) url.searchParams.set(k, v);
-    const response = await fetch(url, { method: request.method, headers: signed.headers, ...(body ? { body } : {}) });
-    return { statusCode: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
+    return new Promise<{ statusCode: number; headers: Record<string, string>; body: string }>((resolve, reject) => {
+      const req = http.request(url, { method: request.method, headers: signed.headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k] = v;
+          resolve({ statusCode: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   };
 }

@@ -203,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
-  const edgeRef: { url?: string } = {};
+  const edgeRef: { url?: string; dataSource?: ReturnType<typeof signedHttpDataSource> } = {};
   const appsync = new LocalAppSync({
     iam,
     evaluator,
@@ -214,8 +214,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     env: { STATE_MACHINE_ARN: iam.resources.stateMachineArn },
     // The verifier is built on first use, once the issuer (the edge URL) is known.
     verifyUserPoolToken: (token) => cognito.verifiers().idToken.verify(token) as Promise<Record<string, unknown>>,
-    httpDataSource: (service, request) =>
-      signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_DATA_SOURCE) })(service, request),
+    httpDataSource: (service, request) => {
+      edgeRef.dataSource ??= signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_DATA_SOURCE) });
+      return edgeRef.dataSource(service, request);
+    },
   });
   let edgeUrl: string;
   let graphqlUrl: string;
