@@ -7,6 +7,7 @@ import '../infra/local/node-compat.ts';
 import * as dataPlane from './data-plane.ts';
 import * as workflow from './workflow.ts';
 import * as api from './api.ts';
+import * as bundles from './bundles.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -14,7 +15,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

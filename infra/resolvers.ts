@@ -3,7 +3,7 @@
  * file is bundled for the APPSYNC_JS runtime. One source for infra/aws (CDK) and infra/local.
  */
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, buildSync, type BuildOptions } from 'esbuild';
 
 export type DataSource = { kind: 'NONE' } | { kind: 'HTTP'; service: 'states' };
 
@@ -24,11 +24,11 @@ export const RESOLVERS: readonly ResolverDefinition[] = [
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Bundles one resolver as AppSync requires: a single ES module, `@aws-appsync/utils` left as an
+ * How a resolver is bundled for AppSync: a single ES module, `@aws-appsync/utils` left as an
  * import (the runtime supplies it), ES2020 syntax, no source maps inlined.
  */
-export async function bundleResolver(file: string): Promise<string> {
-  const out = await build({
+function resolverBuildOptions(file: string): BuildOptions & { write: false } {
+  return {
     entryPoints: [fileURLToPath(new URL(file, `file://${ROOT}`))],
     bundle: true,
     write: false,
@@ -38,8 +38,21 @@ export async function bundleResolver(file: string): Promise<string> {
     external: ['@aws-appsync/utils'],
     sourcemap: false,
     logLevel: 'silent',
-  });
+  };
+}
+
+function resolverCode(file: string, out: { outputFiles: { text: string }[] }): string {
   const code = out.outputFiles[0]?.text;
   if (!code) throw new Error(`esbuild produced no output for ${file}`);
   return code;
+}
+
+/** Bundles one resolver for the APPSYNC_JS runtime (the local AppSync loads it at start). */
+export async function bundleResolver(file: string): Promise<string> {
+  return resolverCode(file, await build(resolverBuildOptions(file)));
+}
+
+/** The same bundle, synchronously: CDK needs the code while it synthesizes. */
+export function bundleResolverSync(file: string): string {
+  return resolverCode(file, buildSync(resolverBuildOptions(file)));
 }

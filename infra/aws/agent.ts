@@ -1,0 +1,77 @@
+/**
+ * Agent: for the `bedrock-agent` runtime, a Bedrock agent (Agents Classic, L1) whose instruction
+ * and function schema come from tasks/agent-definition.ts, with a return-of-control action group
+ * (the invoke-agent task runs the tools with the tenant-scoped credentials) and an alias. For the
+ * `converse` runtime, no agent: the invoke-agent task calls Converse on the model directly.
+ */
+import { Stack } from 'aws-cdk-lib';
+import * as bedrock from 'aws-cdk-lib/aws-bedrock';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { ACTION_GROUP, AGENT_INSTRUCTION, AGENT_NAME, bedrockFunctionSchema } from '../../tasks/agent-definition.ts';
+import type { AgentRuntimeKind } from '../../tasks/config.ts';
+
+export interface AgentProps {
+  readonly runtime: AgentRuntimeKind;
+  /** Foundation model id (or inference profile id) the agent or Converse uses. */
+  readonly modelId: string;
+  /** Prefix for the agent's name, so that several deployments can share an account. */
+  readonly namePrefix: string;
+}
+
+export class Agent extends Construct {
+  /** Empty for the `converse` runtime. */
+  readonly agentId: string;
+  readonly agentAliasId: string;
+  /**
+   * What the invoke-agent role may call InvokeAgent on: this alias, or for `converse` an alias ARN
+   * that names no agent (the shared policy keeps its statement; it grants nothing).
+   */
+  readonly agentAliasArn: string;
+  readonly modelArn: string;
+
+  constructor(scope: Construct, id: string, props: AgentProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.modelArn = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: props.modelId });
+
+    if (props.runtime === 'converse') {
+      this.agentId = '';
+      this.agentAliasId = '';
+      this.agentAliasArn = stack.formatArn({ service: 'bedrock', resource: 'agent-alias', resourceName: 'NONE/NONE' });
+      return;
+    }
+
+    const role = new iam.Role(this, 'AgentRole', {
+      assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: 'The Bedrock agent: invokes its foundation model only',
+      inlinePolicies: {
+        InvokeModel: new iam.PolicyDocument({
+          statements: [new iam.PolicyStatement({ actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: [this.modelArn] })],
+        }),
+      },
+    });
+
+    const agent = new bedrock.CfnAgent(this, 'Agent', {
+      agentName: `${props.namePrefix}${AGENT_NAME}`,
+      agentResourceRoleArn: role.roleArn,
+      foundationModel: props.modelId,
+      instruction: AGENT_INSTRUCTION,
+      idleSessionTtlInSeconds: 600,
+      autoPrepare: true,
+      actionGroups: [
+        {
+          actionGroupName: ACTION_GROUP,
+          actionGroupExecutor: { customControl: 'RETURN_CONTROL' },
+          functionSchema: bedrockFunctionSchema(),
+        },
+      ],
+    });
+    const alias = new bedrock.CfnAgentAlias(this, 'Alias', { agentId: agent.attrAgentId, agentAliasName: 'live' });
+    this.agentId = agent.attrAgentId;
+    this.agentAliasId = alias.attrAgentAliasId;
+    this.agentAliasArn = alias.attrAgentAliasArn;
+  }
+}

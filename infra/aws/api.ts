@@ -1,0 +1,99 @@
+/**
+ * API: AppSync GraphQL with Cognito user pools by default and IAM as an extra mode. Schema and
+ * resolvers come from resolvers/ (the files infra/local runs), bundled for APPSYNC_JS. `ask`
+ * starts the state machine through an HTTP data source signed with IAM, whose role holds exactly
+ * `apiDataSourcePolicy`; `publishAnswer` (IAM-only in the schema) and `onAnswer` use NONE.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as appsync from 'aws-cdk-lib/aws-appsync';
+import type * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { apiDataSourcePolicy } from '../../tasks/policies.ts';
+import { bundleResolverSync, RESOLVERS, type DataSource } from '../resolvers.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ApiProps {
+  readonly userPool: cognito.IUserPool;
+  /** The assistant's state machine, which `ask` starts (an ARN, so the API need not wait for it). */
+  readonly stateMachineArn: string;
+  /** Retention of the API's log group. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** What happens to the API's log group when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** API name. @default the construct path */
+  readonly name?: string;
+}
+
+export class Api extends Construct {
+  readonly graphqlApi: appsync.GraphqlApi;
+  /** The role AppSync signs StartExecution with. */
+  readonly dataSourceRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const region = Stack.of(this).region;
+
+    this.graphqlApi = new appsync.GraphqlApi(this, 'GraphqlApi', {
+      name: props.name ?? this.node.path.replace(/\//g, '-'),
+      definition: appsync.Definition.fromFile(path.join(ROOT, 'resolvers/schema.graphql')),
+      authorizationConfig: {
+        defaultAuthorization: { authorizationType: appsync.AuthorizationType.USER_POOL, userPoolConfig: { userPool: props.userPool } },
+        additionalAuthorizationModes: [{ authorizationType: appsync.AuthorizationType.IAM }],
+      },
+      xrayEnabled: true,
+      environmentVariables: { STATE_MACHINE_ARN: props.stateMachineArn },
+    });
+
+    // Field logging at ERROR without verbose content, into a log group created here (so that it has
+    // a retention without CDK's log-retention Lambda), with a role that may write to it only.
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/aws/appsync/apis/${this.graphqlApi.apiId}`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    const logsRole = new iam.Role(this, 'LogsRole', {
+      assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com'),
+      description: 'AppSync field logging into the API log group',
+    });
+    new iam.Policy(this, 'LogsPolicy', {
+      roles: [logsRole],
+      statements: [new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] })],
+    });
+    (this.graphqlApi.node.defaultChild as appsync.CfnGraphQLApi).logConfig = {
+      cloudWatchLogsRoleArn: logsRole.roleArn,
+      fieldLogLevel: appsync.FieldLogLevel.ERROR,
+      excludeVerboseContent: true,
+    };
+
+    this.dataSourceRole = new iam.Role(this, 'StepFunctionsDataSourceRole', {
+      assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com'),
+      description: 'AppSync HTTP data source: starts the assistant state machine only',
+      inlinePolicies: { StartExecution: iam.PolicyDocument.fromJson(apiDataSourcePolicy({ stateMachineArn: props.stateMachineArn })) },
+    });
+    const stepFunctions = new appsync.HttpDataSource(this, 'StepFunctions', {
+      api: this.graphqlApi,
+      endpoint: `https://states.${region}.amazonaws.com/`,
+      authorizationConfig: { signingRegion: region, signingServiceName: 'states' },
+      serviceRole: this.dataSourceRole,
+      description: 'Step Functions StartExecution, signed with IAM',
+    });
+    const none = new appsync.NoneDataSource(this, 'None', { api: this.graphqlApi, description: 'Local resolvers: publish and subscribe' });
+    const dataSource = (d: DataSource): appsync.BaseDataSource => (d.kind === 'HTTP' ? stepFunctions : none);
+
+    for (const r of RESOLVERS) {
+      new appsync.Resolver(this, `${r.typeName}.${r.fieldName}`, {
+        api: this.graphqlApi,
+        typeName: r.typeName,
+        fieldName: r.fieldName,
+        dataSource: dataSource(r.dataSource),
+        runtime: appsync.FunctionRuntime.JS_1_0_0,
+        code: appsync.Code.fromInline(bundleResolverSync(r.file)),
+      });
+    }
+  }
+}

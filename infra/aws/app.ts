@@ -1,0 +1,23 @@
+/**
+ * The CDK app (`cdk.json`): `npx cdk synth|deploy|destroy`, or `npm run synth|deploy|destroy`.
+ * Context: `-c agentRuntime=converse` for accounts without Agents Classic; `-c removalPolicy=destroy`
+ * to delete data with the stack (default: retain).
+ */
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
+import { MultiTenantAiAssistantStack } from './stack.ts';
+
+const app = new App();
+const runtime = (app.node.tryGetContext('agentRuntime') as string | undefined) ?? 'bedrock-agent';
+if (!(AGENT_RUNTIMES as readonly string[]).includes(runtime)) {
+  throw new Error(`Context agentRuntime must be one of ${AGENT_RUNTIMES.join(', ')}, got ${runtime}`);
+}
+const removal = app.node.tryGetContext('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+new MultiTenantAiAssistantStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'MultiTenantAiAssistant', {
+  agentRuntime: runtime as AgentRuntimeKind,
+  removalPolicy: removal,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,0 +1,405 @@
+/**
+ * The synthesized template proves that what is deployed is what the local stack enforces: the same
+ * state machine, the same policy documents, the same schema. Synthesis (with esbuild bundling of
+ * the five Lambdas) runs once for the whole file.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, RemovalPolicy, Stack, type CfnResource } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildSchema } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
+import {
+  apiDataSourcePolicy,
+  sealKeyPolicy,
+  TASK_NAMES,
+  taskRolePolicies,
+  tenantAccessRolePolicy,
+  tenantAccessRoleTrustPolicy,
+  type TaskName,
+} from '../../tasks/policies.ts';
+import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
+import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
+import { TENANT_ATTRIBUTE } from './identity.ts';
+import { MultiTenantAiAssistantStack } from './stack.ts';
+import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
+
+type Json = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties: Json;
+}
+
+let outdir: string;
+let stack: MultiTenantAiAssistantStack;
+let template: Template;
+let resources: Record<string, Resource>;
+let synthMs: number;
+
+beforeAll(() => {
+  const started = performance.now();
+  outdir = mkdtempSync(path.join(os.tmpdir(), 'cdk-test-'));
+  const app = new App({ outdir });
+  stack = new MultiTenantAiAssistantStack(app, 'AssistantTest', { removalPolicy: RemovalPolicy.DESTROY });
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Resource>;
+  synthMs = performance.now() - started;
+}, 180_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+const logicalId = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnResource);
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** A policy document in one comparable shape: Action and Resource as arrays (CDK renders one-element lists as strings). */
+function normalise(doc: unknown): unknown {
+  const d = doc as { Version: string; Statement: Json[] };
+  return {
+    Version: d.Version,
+    Statement: d.Statement.map((s) => ({
+      ...s,
+      Action: asArray(s.Action as string | string[]),
+      ...(s.Resource === undefined ? {} : { Resource: asArray(s.Resource) }),
+    })),
+  };
+}
+
+const rendered = (doc: unknown) => normalise(stack.resolve(doc));
+
+function policiesOfRole(roleLogicalId: string): Array<{ name: string; document: unknown }> {
+  return ofType('AWS::IAM::Policy')
+    .filter(([, r]) => asArray(r.Properties.Roles as unknown[]).some((ref) => (ref as { Ref?: string }).Ref === roleLogicalId))
+    .map(([, r]) => ({ name: r.Properties.PolicyName as string, document: r.Properties.PolicyDocument }));
+}
+
+/** Every identity, trust, key and resource policy statement in the template. */
+function allStatements(): Array<{ where: string; statement: Json; identity: boolean }> {
+  const out: Array<{ where: string; statement: Json; identity: boolean }> = [];
+  const add = (where: string, doc: unknown, identity: boolean) => {
+    for (const statement of (doc as { Statement: Json[] }).Statement) out.push({ where, statement, identity });
+  };
+  for (const [id, r] of Object.entries(resources)) {
+    if (r.Type === 'AWS::IAM::Policy') add(id, r.Properties.PolicyDocument, true);
+    if (r.Type === 'AWS::IAM::Role') {
+      add(id, r.Properties.AssumeRolePolicyDocument, false);
+      for (const p of asArray(r.Properties.Policies as Json[])) add(`${id}/${String(p.PolicyName)}`, p.PolicyDocument, true);
+    }
+    if (r.Type === 'AWS::KMS::Key') add(id, r.Properties.KeyPolicy, false);
+  }
+  return out;
+}
+
+/** A resource value as text, with tokens (Ref, GetAtt, pseudo parameters) shown as `<token>`. */
+function resourceText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map(resourceText).join(join[0]);
+  return '<token>';
+}
+
+describe('MultiTenantAiAssistantStack (synthesized template)', () => {
+  it('synthesizes once, bundling the five task functions', () => {
+    process.stdout.write(`cdk synth (with esbuild bundling): ${Math.round(synthMs)} ms\n`);
+    const taskFunctions = new Set(TASK_NAMES.map((t) => logicalId(stack.workflow.functions[t])));
+    const bundled = ofType('AWS::Lambda::Function').filter(([id]) => taskFunctions.has(id));
+    expect(bundled).toHaveLength(TASK_NAMES.length);
+  });
+
+  it('passes the cdk-nag AwsSolutions checks, with every remaining finding acknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    const errors = report.violations.filter((v) => v.severity !== 'warning');
+    expect(errors.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+  });
+
+  it('cdk-nag does report a non-compliant resource (the check above is not vacuous)', () => {
+    const bad = new Stack(new App(), 'Bad');
+    new dynamodb.CfnTable(bad, 'NoPitr', {
+      keySchema: [{ attributeName: 'k', keyType: 'HASH' }],
+      attributeDefinitions: [{ attributeName: 'k', attributeType: 'S' }],
+      billingMode: 'PAY_PER_REQUEST',
+    });
+    const report = new AwsSolutionsChecks().validateScope(bad);
+    expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-DDB3');
+  });
+
+  describe('workflow', () => {
+    it('is an Express state machine whose definition is states/definition.ts, with the function ARNs substituted', () => {
+      const [machine, ...others] = ofType('AWS::StepFunctions::StateMachine');
+      expect(others).toEqual([]);
+      const props = machine![1].Properties;
+      expect(props.StateMachineType).toBe('EXPRESS');
+      expect(props.DefinitionString).toBe(JSON.stringify(definition));
+      expect(props.DefinitionSubstitutions).toEqual(
+        Object.fromEntries(TASK_NAMES.map((t) => [FUNCTION_ARN_VARIABLES[t], { 'Fn::GetAtt': [logicalId(stack.workflow.functions[t]), 'Arn'] }])),
+      );
+      expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+      expect(props.TracingConfiguration).toEqual({ Enabled: true });
+    });
+
+    it('runs each task as a Node.js 22 arm64 function with its own role', () => {
+      const roles = new Set<unknown>();
+      for (const task of TASK_NAMES) {
+        const fn = resources[logicalId(stack.workflow.functions[task])]!.Properties;
+        expect(fn.Runtime).toBe('nodejs22.x');
+        expect(fn.Architectures).toEqual(['arm64']);
+        expect(fn.Role).toEqual({ 'Fn::GetAtt': [logicalId(stack.workflow.taskRoles[task]), 'Arn'] });
+        roles.add(JSON.stringify(fn.Role));
+      }
+      expect(roles.size).toBe(TASK_NAMES.length);
+    });
+
+    it.each(TASK_NAMES)("gives the %s role exactly the shared policy (and only its own function's logs besides)", (task: TaskName) => {
+      const roleId = logicalId(stack.workflow.taskRoles[task]);
+      const role = resources[roleId]!.Properties;
+      expect(role.ManagedPolicyArns).toBeUndefined();
+      expect(role.Policies).toBeUndefined();
+      const policies = policiesOfRole(roleId);
+      expect(policies.map((p) => p.name).sort()).toEqual([LOGGING_POLICY_NAME, TASK_POLICY_NAME].sort());
+      const taskPolicy = policies.find((p) => p.name === TASK_POLICY_NAME)!;
+      expect(normalise(taskPolicy.document)).toEqual(rendered(taskRolePolicies(stack.workflow.policyResources)[task]));
+      const logging = normalise(policies.find((p) => p.name === LOGGING_POLICY_NAME)!.document) as { Statement: Json[] };
+      const logGroupId = stack.getLogicalId(stack.workflow.functions[task].logGroup.node.defaultChild as CfnResource);
+      expect(logging.Statement).toEqual([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [{ 'Fn::GetAtt': [logGroupId, 'Arn'] }] },
+      ]);
+    });
+
+    it("gives the tenant access role the shared tag-keyed policy, and a trust policy naming only the mint role", () => {
+      const role = resources[logicalId(stack.workflow.tenantAccessRole)]!.Properties;
+      const res = stack.workflow.policyResources;
+      expect((role.Policies as Json[]).map((p) => normalise(p.PolicyDocument))).toEqual([rendered(tenantAccessRolePolicy(res))]);
+      expect(normalise(role.AssumeRolePolicyDocument)).toEqual(rendered(tenantAccessRoleTrustPolicy(res)));
+      const mintRoleArn = { 'Fn::GetAtt': [logicalId(stack.workflow.taskRoles['mint-credentials']), 'Arn'] };
+      const statements = (role.AssumeRolePolicyDocument as { Statement: Json[] }).Statement;
+      expect(statements.map((s) => s.Principal)).toEqual(statements.map(() => ({ AWS: mintRoleArn })));
+      const tagSession = statements.find((s) => s.Action === 'sts:TagSession')!;
+      expect(tagSession.Condition).toMatchObject({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['TenantId', 'UserId'] } });
+    });
+
+    it('gives the seal key exactly the shared key policy, with rotation', () => {
+      const key = resources[logicalId(stack.workflow.sealKey)]!.Properties;
+      expect(normalise(key.KeyPolicy)).toEqual(rendered(sealKeyPolicy(stack.workflow.policyResources)));
+      expect(key.EnableKeyRotation).toBe(true);
+    });
+  });
+
+  describe('IAM, everywhere in the template', () => {
+    it('has no `*` in any action', () => {
+      const wild = allStatements().filter(({ statement }) => asArray(statement.Action as string | string[]).some((a) => a.includes('*')));
+      expect(wild.map((w) => w.where)).toEqual([]);
+    });
+
+    it('has no `*` resource on data, STS, KMS or Bedrock in any identity policy', () => {
+      const guarded = /^(dynamodb|sts|kms|bedrock):/;
+      const wild = allStatements().filter(
+        ({ statement, identity }) =>
+          identity &&
+          asArray(statement.Action as string | string[]).some((a) => guarded.test(a)) &&
+          asArray(statement.Resource).some((r) => resourceText(r).includes('*')),
+      );
+      expect(wild.map((w) => w.where)).toEqual([]);
+    });
+
+    it('lets only the publish-answer role call AppSync, and only publishAnswer', () => {
+      const publishRole = logicalId(stack.workflow.taskRoles['publish-answer']);
+      const callers = ofType('AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes('appsync:'));
+      expect(callers.map(([, r]) => r.Properties.Roles)).toEqual([[{ Ref: publishRole }]]);
+      const [statement] = (callers[0]![1].Properties.PolicyDocument as { Statement: Json[] }).Statement;
+      expect(resourceText(statement!.Resource)).toMatch(/\/types\/Mutation\/fields\/publishAnswer$/);
+    });
+  });
+
+  describe('data', () => {
+    it('creates the tables with the local key schemas, on demand, with point-in-time recovery', () => {
+      const tables = ofType('AWS::DynamoDB::Table').map(([, r]) => r.Properties);
+      expect(tables).toHaveLength(2 + SEED_TENANTS.length);
+      for (const t of tables) {
+        expect(t.BillingMode).toBe('PAY_PER_REQUEST');
+        expect(t.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      }
+      const names = stack.workflow.policyResources.tables;
+      const keysOf = (name: string) => tables.find((t) => t.TableName === name)!.KeySchema;
+      expect(keysOf(names.config)).toEqual([{ AttributeName: CONFIG_KEYS.partitionKey, KeyType: 'HASH' }]);
+      expect(keysOf(names.runs)).toEqual([
+        { AttributeName: RUNS_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: RUNS_KEYS.sortKey, KeyType: 'RANGE' },
+      ]);
+      for (const { tenantId } of SEED_TENANTS) {
+        expect(keysOf(names.orders(tenantId))).toEqual([
+          { AttributeName: ORDERS_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: ORDERS_KEYS.sortKey, KeyType: 'RANGE' },
+        ]);
+      }
+    });
+
+    it("seeds each tenant's config item from tasks/seed.ts, allowed to BatchWriteItem on the config table only", () => {
+      const [[, seed]] = ofType('Custom::AWS') as [[string, Resource]];
+      const names = stack.workflow.policyResources.tables;
+      const call = JSON.parse(seed.Properties.Create as string) as { action: string; parameters: { RequestItems: Record<string, Array<{ PutRequest: { Item: Json } }>> } };
+      expect(call.action).toBe('BatchWriteItem');
+      const written = call.parameters.RequestItems[names.config]!.map((r) => r.PutRequest.Item);
+      expect(written).toEqual(
+        SEED_TENANTS.map((t) =>
+          Object.fromEntries(Object.entries(tenantConfigItem(t, names)).map(([k, v]) => [k, typeof v === 'number' ? { N: String(v) } : { S: v }])),
+        ),
+      );
+      const seedPolicy = policiesOfRole(stack.getLogicalId(stack.node.findChild('AWS679f53fac002430cb0da5b7982bd2287').node.findChild('ServiceRole').node.defaultChild as CfnResource));
+      expect(seedPolicy.map((p) => normalise(p.document))).toEqual([
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['dynamodb:BatchWriteItem'], Resource: [{ 'Fn::GetAtt': [logicalId(stack.data.config), 'Arn'] }] }] },
+      ]);
+    });
+  });
+
+  describe('seeded users', () => {
+    it('have passwords that Secrets Manager generates at deploy time, never a value in the template', () => {
+      const secrets = ofType('AWS::SecretsManager::Secret').map(([, r]) => r.Properties);
+      expect(secrets).toHaveLength(SEED_USERS.length);
+      for (const s of secrets) {
+        expect(s.SecretString).toBeUndefined();
+        const generate = s.GenerateSecretString as Json;
+        expect(generate.GenerateStringKey).toBe('password');
+        expect(Object.keys(JSON.parse(generate.SecretStringTemplate as string) as Json).sort()).toEqual(['tenantId', 'username']);
+        expect(generate.PasswordLength as number).toBeGreaterThanOrEqual(20);
+      }
+    });
+
+    it('are created by a custom resource that reads the secrets by ARN', () => {
+      const [[, seed]] = ofType('Custom::SeedUsers') as [[string, Resource]];
+      const secretsOf = seed.Properties.PasswordSecrets as Record<string, unknown>;
+      expect(Object.keys(secretsOf).sort()).toEqual(SEED_USERS.map((u) => u.username).sort());
+      for (const ref of Object.values(secretsOf)) expect(ref).toEqual({ Ref: expect.any(String) });
+    });
+  });
+
+  describe('identity', () => {
+    it('keeps custom:tenantId immutable, admin-created users only, a strong password policy', () => {
+      const [[, pool]] = ofType('AWS::Cognito::UserPool') as [[string, Resource]];
+      const attr = (pool.Properties.Schema as Json[]).find((a) => a.Name === TENANT_ATTRIBUTE);
+      expect(attr).toMatchObject({ AttributeDataType: 'String', Mutable: false });
+      expect(pool.Properties.AdminCreateUserConfig).toMatchObject({ AllowAdminCreateUserOnly: true });
+      const pw = (pool.Properties.Policies as { PasswordPolicy: Json }).PasswordPolicy;
+      expect(pw).toMatchObject({ RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true });
+      expect(pw.MinimumLength as number).toBeGreaterThanOrEqual(12);
+    });
+
+    it('lets no app client write the tenant attribute; the web client has no secret', () => {
+      const clients = ofType('AWS::Cognito::UserPoolClient');
+      expect(clients.length).toBeGreaterThan(0);
+      for (const [, c] of clients) {
+        // An absent WriteAttributes means "all writable attributes"; it must be explicit.
+        expect(c.Properties.WriteAttributes).toBeDefined();
+        expect(c.Properties.WriteAttributes).not.toContain(`custom:${TENANT_ATTRIBUTE}`);
+        expect(c.Properties.GenerateSecret).toBe(false);
+      }
+    });
+  });
+
+  describe('API', () => {
+    it('authorises with the user pool by default and IAM as an extra mode', () => {
+      template.hasResourceProperties('AWS::AppSync::GraphQLApi', {
+        AuthenticationType: 'AMAZON_COGNITO_USER_POOLS',
+        AdditionalAuthenticationProviders: [{ AuthenticationType: 'AWS_IAM' }],
+        LogConfig: { FieldLogLevel: 'ERROR', ExcludeVerboseContent: true },
+      });
+    });
+
+    it('deploys resolvers/schema.graphql, where publishAnswer is IAM-only', () => {
+      const [[, schema]] = ofType('AWS::AppSync::GraphQLSchema') as [[string, Resource]];
+      const sdl = schema.Properties.Definition as string;
+      const appsyncDirectives = 'directive @aws_iam on FIELD_DEFINITION | OBJECT\ndirective @aws_cognito_user_pools on FIELD_DEFINITION | OBJECT\ndirective @aws_subscribe(mutations: [String]) on FIELD_DEFINITION\n';
+      const field = buildSchema(appsyncDirectives + sdl).getMutationType()!.getFields().publishAnswer!;
+      expect(field.astNode!.directives!.map((d) => d.name.value)).toEqual(['aws_iam']);
+    });
+
+    it('serves each field of infra/resolvers.ts with bundled APPSYNC_JS code and the right data source', () => {
+      const resolvers = ofType('AWS::AppSync::Resolver').map(([, r]) => r.Properties);
+      const byField = Object.fromEntries(resolvers.map((r) => [`${String(r.TypeName)}.${String(r.FieldName)}`, r]));
+      expect(Object.keys(byField).sort()).toEqual(['Mutation.ask', 'Mutation.publishAnswer', 'Subscription.onAnswer']);
+      for (const r of resolvers) {
+        expect(r.Runtime).toEqual({ Name: 'APPSYNC_JS', RuntimeVersion: '1.0.0' });
+        expect(r.Code).toMatch(/export\s*\{[^}]*request[^}]*\}|export function request/);
+      }
+      const dataSourceType = (r: Json) => {
+        const name = r.DataSourceName;
+        const getAtt = (name as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+        const source = getAtt ? resources[getAtt[0]] : ofType('AWS::AppSync::DataSource').find(([, d]) => d.Properties.Name === name)?.[1];
+        return source?.Properties.Type;
+      };
+      expect(dataSourceType(byField['Mutation.ask']!)).toBe('HTTP');
+      expect(dataSourceType(byField['Mutation.publishAnswer']!)).toBe('NONE');
+      expect(dataSourceType(byField['Subscription.onAnswer']!)).toBe('NONE');
+    });
+
+    it('signs StartExecution with a role that holds exactly apiDataSourcePolicy', () => {
+      const role = resources[stack.getLogicalId(stack.api.dataSourceRole.node.defaultChild as CfnResource)]!.Properties;
+      expect((role.Policies as Json[]).map((p) => normalise(p.PolicyDocument))).toEqual([
+        rendered(apiDataSourcePolicy(stack.workflow.policyResources)),
+      ]);
+      expect(policiesOfRole(stack.getLogicalId(stack.api.dataSourceRole.node.defaultChild as CfnResource))).toEqual([]);
+      template.hasResourceProperties('AWS::AppSync::DataSource', {
+        Type: 'HTTP',
+        HttpConfig: { AuthorizationConfig: { AuthorizationType: 'AWS_IAM', AwsIamConfig: { SigningServiceName: 'states' } } },
+      });
+    });
+  });
+
+  it('outputs what the client needs', () => {
+    expect(Object.keys(template.toJSON().Outputs as Json).sort()).toEqual(
+      ['GraphqlUrl', 'RealtimeUrl', 'Region', 'SeedUserPasswordCommand', 'StateMachineArn', 'UserPoolClientId', 'UserPoolId'].sort(),
+    );
+  });
+
+  it('holds no secret-looking literal', () => {
+    const findings: string[] = [];
+    const secretKey = /password|secret|privatekey|apikey|accesskey/i;
+    const secretValue = [/A[KS]IA[0-9A-Z]{16}/, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, /(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*\d)[A-Za-z0-9+/]{40,}/];
+    const walk = (value: unknown, at: string) => {
+      if (typeof value === 'string') {
+        const cdkLogicalId = /^[A-Za-z0-9]+[0-9A-F]{8}$/.test(value);
+        if (!cdkLogicalId && secretValue.some((re) => re.test(value))) findings.push(at);
+        return;
+      }
+      if (value && typeof value === 'object') {
+        for (const [k, v] of Object.entries(value)) {
+          // GenerateSecretString holds instructions for Secrets Manager (which generates the value at deploy), not a value.
+          const generated = at.endsWith('.GenerateSecretString');
+          if (secretKey.test(k) && typeof v === 'string' && !generated) findings.push(`${at}.${k}`);
+          walk(v, `${at}.${k}`);
+        }
+      }
+    };
+    walk(template.toJSON(), '$');
+    expect(findings).toEqual([]);
+  });
+});
+
+describe('MultiTenantAiAssistantStack with agentRuntime converse', () => {
+  it('creates no agent, and lets invoke-agent call the chosen model only', () => {
+    // Bundling is skipped here: the assets are the same as above, only the agent differs.
+    const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')), context: { 'aws:cdk:bundling-stacks': [] } });
+    const converse = new MultiTenantAiAssistantStack(app, 'ConverseTest', { agentRuntime: 'converse' });
+    const t = Template.fromStack(converse);
+    t.resourceCountIs('AWS::Bedrock::Agent', 0);
+    t.resourceCountIs('AWS::Bedrock::AgentAlias', 0);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { AGENT_RUNTIME: 'converse', AGENT_ID: '', AGENT_ALIAS_ID: '' } },
+    });
+    const invokeRole = converse.getLogicalId(converse.workflow.taskRoles['invoke-agent'].node.defaultChild as CfnResource);
+    const policy = Object.values(t.toJSON().Resources as Record<string, Resource>).find(
+      (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.PolicyName === TASK_POLICY_NAME && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: invokeRole }]),
+    )!;
+    const statements = (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement;
+    const converseStatement = statements.find((s) => s.Sid === 'ConverseWithTheModel')!;
+    expect(resourceText(converseStatement.Resource)).toMatch(/:bedrock:<token>::foundation-model\/<token>$/);
+    const agentStatement = statements.find((s) => s.Sid === 'InvokeTheAgent')!;
+    expect(resourceText(agentStatement.Resource)).toMatch(/:agent-alias\/NONE\/NONE$/);
+  });
+});
+

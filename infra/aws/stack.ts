@@ -1,0 +1,130 @@
+/**
+ * The whole assistant on AWS: identity, data, agent, API, workflow and the seeded users, wired with the shared
+ * contracts (tasks/, states/, resolvers/). One stack; each part is a small construct.
+ */
+import { CfnOutput, CfnParameter, RemovalPolicy, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import type * as appsync from 'aws-cdk-lib/aws-appsync';
+import type { Construct, IConstruct } from 'constructs';
+import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
+import { SEED_TENANTS, SEED_USERS } from '../../tasks/seed.ts';
+import { TableNames } from '../../tasks/tables.ts';
+import { Agent } from './agent.ts';
+import { Api } from './api.ts';
+import { Data } from './data.ts';
+import { Identity } from './identity.ts';
+import { SeedUsers } from './seed-users.ts';
+import { stateMachineArn, Workflow } from './workflow.ts';
+
+/** Construct id of CDK's AwsCustomResource singleton provider function. */
+const SEED_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+
+/** The model the agent (or Converse) uses unless the `FoundationModel` parameter says otherwise. */
+export const DEFAULT_MODEL_ID = 'anthropic.claude-3-haiku-20240307-v1:0';
+
+export interface MultiTenantAiAssistantStackProps extends StackProps {
+  /** Which agent runtime the invoke-agent task uses. @default 'bedrock-agent' */
+  readonly agentRuntime?: AgentRuntimeKind;
+  /** What happens to data (tables, user pool, key, logs) on `cdk destroy`. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Prefix of the physical table names. @default `<stack name>-` */
+  readonly tablePrefix?: string;
+}
+
+export class MultiTenantAiAssistantStack extends Stack {
+  readonly identity: Identity;
+  readonly data: Data;
+  readonly agent: Agent;
+  readonly api: Api;
+  readonly workflow: Workflow;
+  readonly seedUsers: SeedUsers;
+
+  constructor(scope: Construct, id: string, props: MultiTenantAiAssistantStackProps = {}) {
+    super(scope, id, props);
+    const agentRuntime = props.agentRuntime ?? 'bedrock-agent';
+    if (!AGENT_RUNTIMES.includes(agentRuntime)) throw new Error(`agentRuntime must be one of ${AGENT_RUNTIMES.join(', ')}`);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const tables = new TableNames(props.tablePrefix ?? `${this.stackName}-`);
+    const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
+    const stateMachineName = `${this.stackName}-assistant`;
+
+    const model = new CfnParameter(this, 'FoundationModel', {
+      type: 'String',
+      default: DEFAULT_MODEL_ID,
+      description: 'Bedrock foundation model id the assistant uses (enable access to it in the Bedrock console first)',
+      allowedPattern: '^[a-z0-9.:-]+$',
+    });
+
+    this.identity = new Identity(this, 'Identity', { removalPolicy });
+    this.data = new Data(this, 'Data', { tables, tenants: SEED_TENANTS, removalPolicy });
+    this.agent = new Agent(this, 'Agent', { runtime: agentRuntime, modelId: model.valueAsString, namePrefix: `${this.stackName}-` });
+    this.api = new Api(this, 'Api', {
+      userPool: this.identity.userPool,
+      stateMachineArn: stateMachineArn(this, stateMachineName),
+      name: `${this.stackName}-api`,
+      removalPolicy,
+    });
+    const graphqlApi = this.api.graphqlApi;
+    this.workflow = new Workflow(this, 'Workflow', {
+      tables,
+      tenantIds,
+      stateMachineName,
+      userPoolId: this.identity.userPool.userPoolId,
+      userPoolArn: this.identity.userPool.userPoolArn,
+      graphqlApiArn: graphqlApi.arn,
+      graphqlUrl: graphqlApi.graphqlUrl,
+      agentRuntime,
+      agentId: this.agent.agentId,
+      agentAliasId: this.agent.agentAliasId,
+      agentAliasArn: this.agent.agentAliasArn,
+      modelId: model.valueAsString,
+      modelArn: this.agent.modelArn,
+      removalPolicy,
+    });
+
+    this.seedUsers = new SeedUsers(this, 'SeedUsers', {
+      userPool: this.identity.userPool,
+      tables,
+      ordersTableArns: [...this.data.orders.values()].map((t) => t.tableArn),
+      secretNamePrefix: `${this.stackName}/seed-users/`,
+    });
+    this.seedUsers.node.addDependency(this.data);
+
+    new CfnOutput(this, 'GraphqlUrl', { value: graphqlApi.graphqlUrl });
+    new CfnOutput(this, 'RealtimeUrl', { value: (graphqlApi.node.defaultChild as appsync.CfnGraphQLApi).attrRealtimeUrl });
+    new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: this.identity.webClient.userPoolClientId });
+    new CfnOutput(this, 'Region', { value: this.region });
+    new CfnOutput(this, 'SeedUserPasswordCommand', {
+      description: 'Reads a seeded user\'s temporary password (replace <username>: ' + SEED_USERS.map((u) => u.username).join(', ') + ')',
+      value: `aws secretsmanager get-secret-value --region ${this.region} --secret-id ${this.stackName}/seed-users/<username> --query SecretString --output text`,
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+
+    this.suppressNagFindings();
+  }
+
+  /** Each remaining cdk-nag finding, acknowledged with the reason it does not apply. */
+  private suppressNagFindings(): void {
+    const ack = (scope: IConstruct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
+    ack(this.identity.userPool, 'AwsSolutions-COG2', 'MFA is a per-tenant product decision; the demo users sign in with a password only.');
+    ack(this.identity.userPool, 'AwsSolutions-COG8', 'Cognito threat protection (Plus tier) is a cost decision left to the operator.');
+    ack(this.api.graphqlApi, 'AwsSolutions-ASC3', 'Verbose request content is excluded on purpose: it carries tokens, questions and answers.');
+    // The singleton Lambda behind AwsCustomResource (the tenant config seed), shared by the stack.
+    const seedProvider = this.node.tryFindChild(SEED_PROVIDER_ID);
+    if (seedProvider) {
+      ack(seedProvider, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK\'s AwsCustomResource provider logs with the basic execution policy; it runs once, at create.');
+    }
+    const machine = this.workflow.stateMachine;
+    ack(machine, 'AwsSolutions-IAM5[Resource::*]', 'CloudWatch Logs delivery and X-Ray accept only `*` resources (no data, STS, KMS or Bedrock action).');
+    for (const fn of Object.values(this.workflow.functions)) {
+      const logicalId = this.getLogicalId(fn.node.defaultChild as CfnResource);
+      ack(machine, `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`, 'Invoking versions and aliases of our own task function (lambda:InvokeFunction only).');
+    }
+    for (const secret of this.seedUsers.passwordSecrets.values()) {
+      ack(secret, 'AwsSolutions-SMG4', 'A temporary password of a demo user, replaced at first sign-in; rotating it would not reach Cognito.');
+    }
+    for (const fn of [...Object.values(this.workflow.functions), this.seedUsers.function]) {
+      ack(fn, 'AwsSolutions-L1', 'Node.js 22 is the runtime the tasks are built and tested for (engines and esbuild target).');
+    }
+  }
+}
