@@ -1,5 +1,6 @@
-/** Lambda entry for the publish-answer task (bundled by esbuild in infra/aws). */
+/** Lambda entry for the publish-answer task (bundled by esbuild in infra/aws): only this task's code. */
 import { taskConfigFromEnv } from '../config.ts';
-import { createTaskHandler } from '../handlers.ts';
+import { wrapTask } from '../handler.ts';
+import { publishAnswer, publishAnswerDeps } from '../publish-answer.ts';
 
-export const handler = createTaskHandler('publish-answer', taskConfigFromEnv(), { region: process.env.AWS_REGION ?? '' });
+export const handler = wrapTask('publish-answer', { run: publishAnswer, deps: publishAnswerDeps }, taskConfigFromEnv(), { region: process.env.AWS_REGION ?? '' });

@@ -1,5 +1,6 @@
-/** Lambda entry for the record-failure task (bundled by esbuild in infra/aws). */
+/** Lambda entry for the record-failure task (bundled by esbuild in infra/aws): only this task's code. */
 import { taskConfigFromEnv } from '../config.ts';
-import { createTaskHandler } from '../handlers.ts';
+import { wrapTask } from '../handler.ts';
+import { recordFailure, recordFailureDeps } from '../record-failure.ts';
 
-export const handler = createTaskHandler('record-failure', taskConfigFromEnv(), { region: process.env.AWS_REGION ?? '' });
+export const handler = wrapTask('record-failure', { run: recordFailure, deps: recordFailureDeps }, taskConfigFromEnv(), { region: process.env.AWS_REGION ?? '' });
