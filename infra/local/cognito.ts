@@ -17,7 +17,8 @@
  */
 import { createHash, randomBytes, randomInt, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writePrivateFile } from './private-file.ts';
 import path from 'node:path';
 import { JwtVerifier } from 'aws-jwt-verify';
 import { NonRetryableFetchError } from 'aws-jwt-verify/error';
@@ -193,14 +194,6 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 const opaque = (bytes: number) => randomBytes(bytes).toString('base64url');
 
-async function writePrivateFileAtomic(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, content, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
-}
-
 function invalidParameter(message: string): AwsError {
   return new AwsError('InvalidParameterException', message, 400);
 }
@@ -338,7 +331,7 @@ export class CognitoService {
     if (!this.file) return Promise.resolve();
     const file = this.file;
     const content = JSON.stringify(this.state, null, 2);
-    const run = this.writes.then(() => writePrivateFileAtomic(file, content));
+    const run = this.writes.then(() => writePrivateFile(file, content));
     this.writes = run.catch(() => undefined);
     return run;
   }
@@ -830,7 +823,7 @@ export async function writeLocalUsers(dataDir: string, pool: CognitoService): Pr
     const kept = previous.find((p) => p.username === u.username && p.sub === u.sub)?.password;
     return u.status === 'CONFIRMED' && kept ? { ...u, password: kept } : u;
   });
-  await writePrivateFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
+  await writePrivateFile(file, `${JSON.stringify(doc, null, 2)}\n`);
   return file;
 }
 
@@ -842,7 +835,7 @@ export async function rememberLocalPassword(dataDir: string, username: string, p
     const { temporaryPassword: _done, ...rest } = u;
     return { ...rest, status: 'CONFIRMED' as UserStatus, password };
   });
-  await writePrivateFileAtomic(path.resolve(dataDir, LOCAL_USERS_FILE), `${JSON.stringify(doc, null, 2)}\n`);
+  await writePrivateFile(path.resolve(dataDir, LOCAL_USERS_FILE), `${JSON.stringify(doc, null, 2)}\n`);
 }
 
 export async function readLocalUsers(dataDir = '.data'): Promise<LocalUsersFile> {

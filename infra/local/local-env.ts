@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TASK_NAMES } from '../../tasks/policies.ts';
-import { writePrivateFile, type LocalClientConfig, type LocalStack, type LocalUser } from './stack.ts';
+import { writePrivateFile } from './private-file.ts';
+import type { LocalClientConfig, LocalStack, LocalUser } from './stack.ts';
 import { API_DATA_SOURCE, OPERATOR, type LocalPrincipalName } from './principals.ts';
 
 export const LOCAL_ENV_FILE = 'local-env.json';

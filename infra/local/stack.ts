@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CreateTableCommand,
@@ -22,6 +22,7 @@ import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from 
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/handlers.ts';
 import { LocalAppSync } from './appsync.ts';
+import { writePrivateFile } from './private-file.ts';
 import { CognitoService, writeLocalUsers } from './cognito.ts';
 import { loadResolver } from './appsync-js.ts';
 import { signedHttpDataSource } from './http-data-source.ts';
@@ -116,15 +117,6 @@ async function loadState(dataDir: string | undefined): Promise<StackState | unde
   const file = path.join(dataDir, STATE_FILE);
   if (!existsSync(file)) return undefined;
   return JSON.parse(await readFile(file, 'utf8')) as StackState;
-}
-
-/** Writes a file atomically and readable by its owner only (it holds local secrets). */
-export async function writePrivateFile(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, content, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
 }
 
 function tableInput(name: string, keys: KeySchema): CreateTableCommandInput {

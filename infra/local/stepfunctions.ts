@@ -30,8 +30,9 @@
  * engine passes on to nested Parallel/Map runs) and changes nothing for anyone else.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { chmod, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { writePrivateFile, writePrivateFileSync } from './private-file.ts';
 import path from 'node:path';
 import {
   ExecutionAbortedError,
@@ -485,25 +486,6 @@ const seconds = (ms: number) => ms / 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Persistence.
-
-async function writePrivateAtomic(file: string, content: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  await writeFile(tmp, content, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
-
-function writePrivateAtomicSync(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
-}
 
 const STATUSES: readonly string[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'];
 
@@ -1131,7 +1113,7 @@ export class StepFunctionsService implements EdgeService {
       while (exec.dirty) {
         exec.dirty = false;
         try {
-          await writePrivateAtomic(this.file(exec.data.executionArn), JSON.stringify(exec.data));
+          await writePrivateFile(this.file(exec.data.executionArn), JSON.stringify(exec.data));
         } catch (err) {
           this.options.logger.log('error', 'sfn.persist_failed', { executionArn: exec.data.executionArn, error: errorText(err) });
         }
@@ -1176,7 +1158,7 @@ export class StepFunctionsService implements EdgeService {
           details: failure,
         });
         Object.assign(data, { status: 'ABORTED', stopDate: now.getTime() }, failure);
-        writePrivateAtomicSync(file, JSON.stringify(data));
+        writePrivateFileSync(file, JSON.stringify(data));
         this.options.logger.log('warn', 'sfn.execution_interrupted', { executionArn: data.executionArn });
       }
       this.executions.set(data.executionArn, new Execution(data));
