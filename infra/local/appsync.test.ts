@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphqlRequestError, IamGraphqlClient } from '../../tasks/graphql-client.ts';
 import { PUBLISH_ANSWER, publishAnswer } from '../../tasks/publish-answer.ts';
 import { LocalAppSync, type AnswerEventRecord } from './appsync.ts';
+import { MAX_BODY_BYTES } from './http-body.ts';
 import { loadResolver } from './appsync-js.ts';
 import { RESOLVERS } from '../resolvers.ts';
 import { PolicyEvaluator } from './iam.ts';
@@ -59,5 +60,14 @@ describe('local AppSync: publishAnswer over IAM', () => {
     const err = (await wrong.request(PUBLISH_ANSWER, { answerId: 'a', userId: 'u', status: 'DONE', seq: 1 }).catch((e: unknown) => e)) as GraphqlRequestError;
     expect(err.status).toBe(403);
     expect(err.errors[0]?.errorType).toBe('InvalidSignatureException');
+  });
+
+  it('refuses a body over the size limit before reading it all (413), and still serves the next request', async () => {
+    const huge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(MAX_BODY_BYTES + 1) }).catch((e: Error) => e);
+    // The server answers 413 and drops the connection; depending on timing the client sees either.
+    if (huge instanceof Response) expect(huge.status).toBe(413);
+    else expect(huge).toBeInstanceOf(Error);
+    const after = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(after.status).toBe(401);
   });
 });

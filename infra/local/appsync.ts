@@ -30,6 +30,7 @@ import type { PolicyEvaluator } from './iam.ts';
 import type { Logger } from './log.ts';
 import type { LocalIam, Principal } from './principals.ts';
 import { parseAuthorization, verifySignature } from './sigv4.ts';
+import { BodyTooLargeError, readBody } from './http-body.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../../resolvers/schema.graphql', import.meta.url));
 
@@ -114,15 +115,6 @@ class AppSyncError extends Error {
 /** Valid query documents kept by their text (the oldest dropped first). */
 const MAX_CACHED_DOCUMENTS = 64;
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 export class LocalAppSync {
   /** 'publish' events: every AnswerEvent published through `publishAnswer`. */
   readonly events = new EventEmitter();
@@ -183,7 +175,14 @@ export class LocalAppSync {
       this.send(res, 404, { errors: [{ errorType: 'NotFoundException', message: 'POST /graphql' }] });
       return;
     }
-    const body = await readBody(req);
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      this.send(res, 413, { errors: [{ errorType: 'PayloadTooLargeException', message: err.message }] });
+      return;
+    }
     let caller: Caller;
     try {
       caller = await this.authenticate(req, body);

@@ -10,8 +10,8 @@ import { AuthError, AwsError, newRequestId, renderError, type Protocol, type Wir
 import type { Logger } from './log.ts';
 import type { LocalIam, Principal } from './principals.ts';
 import { parseAuthorization, verifySignature, type IncomingSignedRequest } from './sigv4.ts';
+import { BodyTooLargeError, readBody } from './http-body.ts';
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export interface EdgeCall {
   principal: Principal;
@@ -66,24 +66,6 @@ function anonymousRoute(method: string, url: string, headers: Record<string, str
   const target = headers['x-amz-target'];
   if (target !== undefined) return method === 'POST' && target.startsWith(COGNITO_TARGET_PREFIX) ? COGNITO_IDP : undefined;
   return method === 'GET' && JWKS_PATH.test(new URL(url, 'http://edge.local').pathname) ? COGNITO_IDP : undefined;
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new AwsError('RequestEntityTooLarge', `Request body exceeds ${MAX_BODY_BYTES} bytes`, 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
@@ -153,7 +135,9 @@ export class Edge {
     let principalArn: string | undefined;
     let response: WireResponse;
     try {
-      const body = await readBody(req);
+      const body = await readBody(req).catch((err: unknown) => {
+        throw err instanceof BodyTooLargeError ? new AwsError('RequestEntityTooLarge', err.message, 413) : err;
+      });
       const signed: IncomingSignedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
       const anonymous = anonymousRoute(signed.method, signed.url, headers);
       const publicHandler = anonymous === undefined ? undefined : this.options.services[anonymous];
