@@ -29,7 +29,7 @@ import { RealtimeServer } from './appsync-realtime.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import type { Logger } from './log.ts';
 import type { LocalIam, Principal } from './principals.ts';
-import { parseAuthorization, verifySignature } from './sigv4.ts';
+import { authenticateSigned, parseAuthorization } from './sigv4.ts';
 import { BodyTooLargeError, readBody } from './http-body.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../../resolvers/schema.graphql', import.meta.url));
@@ -245,13 +245,12 @@ export class LocalAppSync {
       return { mode: 'aws_cognito_user_pools', identity: await this.authenticateUserPool(auth, req.socket.remoteAddress ?? '127.0.0.1') };
     }
     const signed = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body };
-    const parsed = parseAuthorization(signed);
-    if (parsed.service !== 'appsync') throw new AuthError('InvalidSignature', `Credential should be scoped to correct service: 'appsync'.`);
-    if (parsed.region !== this.options.iam.location.region) throw new AuthError('InvalidSignature', 'Credential should be scoped to a valid region.');
-    const now = this.options.clock();
-    const token = req.headers['x-amz-security-token'];
-    const { secretAccessKey, principal } = this.options.iam.resolve(parsed.accessKeyId, Array.isArray(token) ? token[0] : token, now);
-    await verifySignature(signed, parsed, secretAccessKey, now);
+    const principal = await authenticateSigned(signed, parseAuthorization(signed), {
+      region: this.options.iam.location.region,
+      service: 'appsync',
+      now: this.options.clock(),
+      resolve: (key, token, now) => this.options.iam.resolve(key, token, now),
+    });
     return { mode: 'aws_iam', principal };
   }
 

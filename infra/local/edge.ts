@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AuthError, AwsError, newRequestId, renderError, type Protocol, type WireResponse } from './aws-error.ts';
 import type { Logger } from './log.ts';
 import type { LocalIam, Principal } from './principals.ts';
-import { parseAuthorization, verifySignature, type IncomingSignedRequest } from './sigv4.ts';
+import { authenticateSigned, parseAuthorization, type IncomingSignedRequest } from './sigv4.ts';
 import { BodyTooLargeError, readBody } from './http-body.ts';
 
 
@@ -151,12 +151,11 @@ export class Edge {
         const handler = this.options.services[service];
         if (!handler) throw new AwsError('UnknownServiceException', `The local edge has no service named '${service}'.`, 400);
         protocol = handler.protocol;
-        if (auth.region !== this.options.iam.location.region) {
-          throw new AuthError('InvalidSignature', `Credential should be scoped to a valid region, not '${auth.region}'.`);
-        }
-        const now = this.options.clock();
-        const { secretAccessKey, principal } = this.options.iam.resolve(auth.accessKeyId, headers['x-amz-security-token'], now);
-        await verifySignature(signed, auth, secretAccessKey, now);
+        const principal = await authenticateSigned(signed, auth, {
+          region: this.options.iam.location.region,
+          now: this.options.clock(),
+          resolve: (key, token, now) => this.options.iam.resolve(key, token, now),
+        });
         principalArn = principal.arn;
         const fault = this.takeFault(service);
         if (fault) throw fault;

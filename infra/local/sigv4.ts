@@ -162,3 +162,27 @@ export async function verifySignature(
   const b = Buffer.from(auth.signature, 'hex');
   if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AuthError('InvalidSignature');
 }
+
+/** Who owns an access key, as the local IAM answers it (after checking the session token). */
+export type KeyResolver<P> = (accessKeyId: string, sessionToken: string | undefined, now: Date) => { secretAccessKey: string; principal: P };
+
+/**
+ * The whole SigV4 check of a caller, for every local server: the credential scope's region (and
+ * service, when the server is one service), the key and its session token, then the signature
+ * and its date. Returns the principal; throws AuthError.
+ */
+export async function authenticateSigned<P>(
+  req: IncomingSignedRequest,
+  auth: ParsedAuthorization,
+  options: { region: string; service?: string; now: Date; resolve: KeyResolver<P> },
+): Promise<P> {
+  if (options.service !== undefined && auth.service !== options.service) {
+    throw new AuthError('InvalidSignature', `Credential should be scoped to correct service: '${options.service}'.`);
+  }
+  if (auth.region !== options.region) {
+    throw new AuthError('InvalidSignature', `Credential should be scoped to a valid region, not '${auth.region}'.`);
+  }
+  const { secretAccessKey, principal } = options.resolve(auth.accessKeyId, header(req, 'x-amz-security-token'), options.now);
+  await verifySignature(req, auth, secretAccessKey, options.now);
+  return principal;
+}
