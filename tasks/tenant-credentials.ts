@@ -4,15 +4,13 @@
  * seals the result); `npm run creds` uses it to show what a request would get.
  */
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { SESSION_TAG_KEYS, tenantIsolationPolicy } from './policies.ts';
-import { TENANT_ID_PATTERN, type AwsLocation, type TableNames } from './tables.ts';
+import type { AwsLocation, TableNames } from './tables.ts';
+import { IdentitySchema } from './workflow-input.ts';
 
 /** The asker, as taken from the verified token. */
-export const AskerSchema = z.object({
-  tenantId: z.string().regex(TENANT_ID_PATTERN, 'tenantId must be a lowercase slug'),
-  userId: z.string().regex(/^[\w-]{1,128}$/, 'userId must be a token subject'),
-});
+export const AskerSchema = IdentitySchema.pick({ tenantId: true, userId: true });
 export type Asker = z.infer<typeof AskerSchema>;
 
 export interface ScopedCredentials {

@@ -14,8 +14,6 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { STSClient } from '@aws-sdk/client-sts';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
@@ -308,13 +306,4 @@ async function seed(ddb: DynamoDBClient, tables: TableNames, users: readonly Loc
   }
   ddb.destroy();
   return createdConfig || createdOrders.size > 0;
-}
-
-/** Convenience for scripts and tests: SDK clients for a principal of a running stack. */
-export function localClients(config: LocalClientConfig) {
-  return {
-    dynamodb: new DynamoDBClient(config),
-    sts: new STSClient(config),
-    kms: new KMSClient(config),
-  };
 }
