@@ -129,6 +129,12 @@ describe('minted credentials stay sealed', () => {
         events: JSON.stringify(events),
         agentCalls: JSON.stringify(stack.bedrock.calls()),
       };
+      // The agent's session attributes are the asker's identity and nothing else (the stand-in
+      // redacts credential-looking values in its records, so check the keys, not only the text).
+      const invokes = stack.bedrock.calls('InvokeAgent');
+      expect(invokes.length).toBeGreaterThan(0);
+      for (const c of invokes) expect(Object.keys(c.sessionAttributes ?? {}).sort()).toEqual(['tenantId', 'userId']);
+      expect(invokes.map((c) => c.sessionAttributes?.userId)).toContain(stack.user('tenant1-user').sub);
       // Control: the haystacks are not empty and do hold the run's identity.
       expect(haystacks.histories).toContain(stack.user('tenant1-user').sub);
       expect(haystacks.histories).toContain('sealedCredentials');
