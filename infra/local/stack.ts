@@ -21,7 +21,7 @@ import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/handlers.ts';
 import { LocalAppSync } from './appsync.ts';
 import { writePrivateFile } from './private-file.ts';
-import { CognitoService, writeLocalUsers } from './cognito.ts';
+import { CognitoService } from './cognito.ts';
 import { loadResolver } from './appsync-js.ts';
 import { signedHttpDataSource } from './http-data-source.ts';
 import { RESOLVERS } from '../resolvers.ts';
@@ -233,7 +233,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (options.dataDir) {
     const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
     await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(newState, null, 2));
-    await writeLocalUsers(options.dataDir, cognito);
   }
 
   const clientConfig = (who: LocalPrincipalName | LocalCredentials): LocalClientConfig => ({
