@@ -25,6 +25,7 @@ import {
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
+import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from './outputs.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
 import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
 
@@ -352,8 +353,19 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
 
   it('outputs what the client needs', () => {
     expect(Object.keys(template.toJSON().Outputs as Json).sort()).toEqual(
-      ['GraphqlUrl', 'RealtimeUrl', 'Region', 'SeedUserPasswordCommand', 'StateMachineArn', 'UserPoolClientId', 'UserPoolId'].sort(),
+      ['GraphqlUrl', 'RealtimeUrl', 'Region', 'RunsTableName', 'SeedUserPasswordCommand', 'StateMachineArn', 'StateMachineLogGroupName', 'UserPoolClientId', 'UserPoolId'].sort(),
     );
+  });
+
+  it('outputs every key the CLIs read from cdk-outputs.json, with the log group the state machine logs to', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    for (const key of [...ASK_OUTPUTS, ...EXECUTIONS_OUTPUTS]) expect(outputs[key], key).toBeDefined();
+    const logGroup = stack.getLogicalId(stack.workflow.stateMachineLogGroup.node.defaultChild as CfnResource);
+    expect(outputs.StateMachineLogGroupName!.Value).toEqual({ Ref: logGroup });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }] },
+    });
+    expect(outputs.RunsTableName!.Value).toEqual({ Ref: stack.getLogicalId(stack.data.runs.node.defaultChild as CfnResource) });
   });
 
   it('holds no secret-looking literal', () => {

@@ -99,6 +99,9 @@ export class MultiTenantAiAssistantStack extends Stack {
       value: `aws secretsmanager get-secret-value --region ${this.region} --secret-id ${this.stackName}/seed-users/<username> --query SecretString --output text`,
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    // `npm run executions -- --target aws`: Express executions are read from their log group; replay reads the runs table.
+    new CfnOutput(this, 'StateMachineLogGroupName', { value: this.workflow.stateMachineLogGroup.logGroupName });
+    new CfnOutput(this, 'RunsTableName', { value: this.data.runs.tableName });
 
     this.suppressNagFindings();
   }

@@ -58,6 +58,8 @@ export interface WorkflowProps {
 
 export class Workflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
+  /** Where the Express executions' history goes (level ALL, with execution data). */
+  readonly stateMachineLogGroup: logs.LogGroup;
   readonly functions: Readonly<Record<TaskName, nodejs.NodejsFunction>>;
   readonly taskRoles: Readonly<Record<TaskName, iam.Role>>;
   readonly tenantAccessRole: iam.Role;
@@ -165,11 +167,11 @@ export class Workflow extends Construct {
     }
     this.functions = functions;
 
-    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+    const smLogs = (this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
       retention,
       removalPolicy,
-    });
+    }));
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
       stateMachineType: sfn.StateMachineType.EXPRESS,
