@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
-import { localFunctionArn } from '../infra/local/lambdas.ts';
+import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunctions } from '../infra/local/lambdas.ts';
 import { silentLogger } from '../infra/local/log.ts';
 import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
 import type { TaskHandler } from '../tasks/handlers.ts';
@@ -110,11 +110,11 @@ class Asker {
 /** Per-task durations of the floor's runs, for the breakdown. */
 type TaskSamples = Record<TaskName, number[]>;
 
-function variants(stack: LocalStack, sfn: SFNClient, published: Published, taskSamples: TaskSamples): Record<VariantName, () => Promise<void>> {
+function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNClient, published: Published, taskSamples: TaskSamples): Record<VariantName, () => Promise<void>> {
   const asker = new Asker(stack.users);
   const stateMachineArn = stack.iam.resources.stateMachineArn;
   const handlers = FLOOR_STEPS.map(({ task, resultPath }) => {
-    const handler: TaskHandler | undefined = stack.functions.get(localFunctionArn(stack.iam, task));
+    const handler: TaskHandler | undefined = floorFunctions.handlers.get(localFunctionArn(stack.iam, task));
     if (!handler) throw new Error(`The stack has no function for ${task}`);
     return { task, resultPath, handler };
   });
@@ -160,16 +160,24 @@ export async function run(): Promise<void> {
   const stack = await startLocalStack({ port: 0, logger: silentLogger });
   const sfn = new SFNClient(stack.clientConfig('operator'));
   const published = new Published(stack);
+  // The floor: the same functions, built the same way, but called here, in this thread.
+  const floorFunctions = await startLocalFunctions({
+    iam: stack.iam,
+    edgeUrl: stack.edgeUrl,
+    logger: silentLogger,
+    config: localTaskConfig(stack.iam, stack.graphqlUrl, 'bedrock-agent'),
+    sandbox: false,
+  });
   try {
     const taskSamples: TaskSamples = { 'validate-context': [], 'mint-credentials': [], 'invoke-agent': [], 'publish-answer': [], 'record-failure': [] };
-    const send = variants(stack, sfn, published, taskSamples);
+    const send = variants(stack, floorFunctions, sfn, published, taskSamples);
 
     process.stdout.write(
       `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}); ` +
         `${iterations} sequential runs per variant after ${WARMUP} warm-up; ` +
         `throughput: ${CONCURRENCY} in flight for ${throughputMs} ms per variant\n` +
         `${stack.users.length} users rotated; questions alternated: ${QUESTIONS.map((q) => JSON.stringify(q.question)).join(', ')}; local agent (bedrock-agent runtime)\n` +
-        `client, edge, engine, tasks, dynalite and AppSync share this process; loopback only\n\n`,
+        `one process, loopback only: the state machine's task functions run in the Lambda sandbox thread, the floor's in the main thread with the client, edge, engine, dynalite and AppSync\n\n`,
     );
 
     for (const v of VARIANTS) await sequential(send[v], WARMUP);
@@ -212,6 +220,7 @@ export async function run(): Promise<void> {
   } finally {
     published.close();
     sfn.destroy();
+    await floorFunctions.stop();
     await stack.stop();
   }
 }

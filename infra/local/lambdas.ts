@@ -1,11 +1,14 @@
 /**
  * The local "Lambda" functions: each task's handler, built by the same `createTaskHandler` the
- * Lambda entries use, with that task's own role credentials and the edge as its endpoint. Every
- * SDK call a task makes is therefore signed and checked by the edge, as on AWS.
+ * Lambda entries use, from the same environment CDK sets, with that task's own role credentials
+ * and the edge as its endpoint. Every SDK call a task makes is therefore signed and checked by the
+ * edge, as on AWS. They run in a sandbox thread of their own (lambda-runtime.ts).
  */
-import type { AgentRuntimeKind, TaskConfig } from '../../tasks/config.ts';
+import { taskConfigFromEnv, taskEnvironment, type AgentRuntimeKind, type TaskConfig } from '../../tasks/config.ts';
 import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
+import type { SandboxFunction } from './lambda-protocol.ts';
+import { LocalLambdaRuntime } from './lambda-runtime.ts';
 import type { Logger } from './log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, localUserPoolId, SEAL_KEY_ALIAS, type LocalIam } from './principals.ts';
 
@@ -34,24 +37,68 @@ export interface LocalFunctionsOptions {
   edgeUrl: string;
   config: TaskConfig;
   logger: Logger;
-  /** Dependency overrides per task (tests: a hostile tool registry, a broken publisher). */
+  /**
+   * Dependency overrides per task (tests: a hostile tool registry, a broken publisher). Functions
+   * cannot cross into the sandbox, so an overridden task runs in this thread instead.
+   */
   overrides?: Partial<Record<TaskName, Record<string, unknown>>>;
+  /** Run the functions in this thread instead of the sandbox (the benchmark's floor). @default true */
+  sandbox?: boolean;
+  /** A sandbox started early (it loads its code while the stack starts); one is made otherwise. */
+  runtime?: LocalLambdaRuntime;
 }
 
-/** Task handlers keyed by their local function ARN. */
-export function localFunctions(options: LocalFunctionsOptions): Map<string, TaskHandler> {
-  const functions = new Map<string, TaskHandler>();
-  for (const task of TASK_NAMES) {
+/** Each function as its Lambda is configured: ARN, task, environment and its role's credentials. */
+export function localFunctionDefinitions(options: Pick<LocalFunctionsOptions, 'iam' | 'config'>): SandboxFunction[] {
+  const { iam, config } = options;
+  return TASK_NAMES.map((task) => ({
+    functionArn: localFunctionArn(iam, task),
+    task,
+    environment: { AWS_REGION: config.location.region, ...taskEnvironment({ ...config, tablePrefix: config.tables.prefix }) },
+    credentials: iam.credentials(task),
+  }));
+}
+
+/** The functions of the stack: handlers by local function ARN, and how to stop them. */
+export interface LocalFunctions {
+  readonly handlers: ReadonlyMap<string, TaskHandler>;
+  /** The sandbox the functions run in; undefined when every function runs in this thread. */
+  readonly runtime: LocalLambdaRuntime | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the task functions: in the sandbox (lambda-runtime.ts) unless `sandbox` is false, except
+ * the overridden ones, which run here. Either way a function is built from its Lambda environment
+ * (`taskConfigFromEnv`) and signs with its own role's credentials; every SDK call goes to the edge.
+ */
+export async function startLocalFunctions(options: LocalFunctionsOptions): Promise<LocalFunctions> {
+  const definitions = localFunctionDefinitions(options);
+  const inThread = definitions.filter((d) => options.sandbox === false || options.overrides?.[d.task as TaskName]);
+  const sandboxed = definitions.filter((d) => !inThread.includes(d));
+  const runtime = sandboxed.length > 0 ? (options.runtime ?? new LocalLambdaRuntime(options.logger)) : undefined;
+  if (options.runtime && !runtime) await options.runtime.stop();
+  await runtime?.start({ endpoint: options.edgeUrl, functions: sandboxed });
+  const handlers = new Map(runtime?.handlers());
+  for (const d of inThread) {
+    const task = d.task as TaskName;
+    const config = taskConfigFromEnv(d.environment);
     const handler = createTaskHandler(
       task,
-      options.config,
-      { region: options.iam.location.region, endpoint: options.edgeUrl, credentials: options.iam.credentials(task) },
+      config,
+      { region: config.location.region, endpoint: options.edgeUrl, credentials: d.credentials },
       {
         ...(options.overrides?.[task] ? { override: options.overrides[task] } : {}),
-        log: ({ level, msg, ...fields }) => options.logger.log(level === 'warn' ? 'warn' : 'debug', String(msg), fields),
+        log: ({ level, msg, ...fields }) => options.logger.log(level === 'warn' ? 'warn' : 'debug', String(msg), { functionArn: d.functionArn, ...fields }),
       },
     );
-    functions.set(localFunctionArn(options.iam, task), handler);
+    handlers.set(d.functionArn, handler);
   }
-  return functions;
+  return {
+    handlers,
+    runtime,
+    stop: async () => {
+      await runtime?.stop();
+    },
+  };
 }

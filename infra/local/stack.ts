@@ -27,7 +27,8 @@ import { signedHttpDataSource } from './http-data-source.ts';
 import { RESOLVERS } from '../resolvers.ts';
 import { BedrockService } from './bedrock.ts';
 import { DynamoService } from './dynamodb.ts';
-import { localFunctionArn, localFunctions, localTaskConfig, type LocalFunctionsOptions } from './lambdas.ts';
+import { LocalLambdaRuntime } from './lambda-runtime.ts';
+import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './lambdas.ts';
 import { StepFunctionsService, type StepFunctionsOptions } from './stepfunctions.ts';
 import { substituteFunctionArns } from '../../states/definition.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
@@ -71,6 +72,8 @@ export interface LocalStackOptions {
   agentRuntime?: AgentRuntimeKind;
   /** Dependency overrides per task function (tests: a hostile tool registry). */
   taskOverrides?: LocalFunctionsOptions['overrides'];
+  /** Run the task functions in their sandbox thread (lambda-runtime.ts). @default true */
+  lambdaSandbox?: boolean;
   /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
   retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
 }
@@ -93,6 +96,8 @@ export interface LocalStack {
   readonly graphqlUrl: string;
   /** The task functions by local function ARN, as the state machine invokes them. */
   readonly functions: ReadonlyMap<string, TaskHandler>;
+  /** The Lambda sandbox the functions run in (undefined with `lambdaSandbox: false`). */
+  readonly lambdaRuntime: LocalLambdaRuntime | undefined;
   /** True when this start created and seeded the tables. */
   readonly seeded: boolean;
   /** SDK client configuration for a local principal, or for any credentials (e.g. minted ones). */
@@ -143,8 +148,20 @@ export async function ensureTable(ddb: DynamoDBClient, name: string, keys: KeySc
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? jsonLogger((process.env.LOG_LEVEL as LogLevel | 'silent' | undefined) ?? 'warn');
+  // The Lambda sandbox loads its code on the other core while the stand-ins start.
+  const everyTaskOverridden = TASK_NAMES.every((t) => options.taskOverrides?.[t]);
+  const lambdaRuntime = options.lambdaSandbox === false || everyTaskOverridden ? undefined : new LocalLambdaRuntime(logger);
+  try {
+    return await startStack(options, logger, lambdaRuntime);
+  } catch (err) {
+    await lambdaRuntime?.stop();
+    throw err;
+  }
+}
+
+async function startStack(options: LocalStackOptions, logger: Logger, lambdaRuntime: LocalLambdaRuntime | undefined): Promise<LocalStack> {
+  const clock = options.clock ?? (() => new Date());
   const tables = new TableNames();
   const state = await loadState(options.dataDir);
   const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
@@ -163,7 +180,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await dynamo.start();
   const bedrock = new BedrockService({ location: iam.location, evaluator, logger });
   // The task functions need the endpoints, which exist once the servers listen: bound below.
-  const bound: { functions?: Map<string, TaskHandler> } = {};
+  const bound: { functions?: ReadonlyMap<string, TaskHandler> } = {};
   const functionArns = Object.fromEntries(TASK_NAMES.map((t) => [t, localFunctionArn(iam, t)])) as Record<TaskName, string>;
   const states = new StepFunctionsService({
     location: iam.location,
@@ -221,13 +238,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await dynamo.stop();
     throw err;
   }
-  const functions = localFunctions({
-    iam,
-    edgeUrl,
-    logger,
-    config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
-    ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
-  });
+  let lambdas: LocalFunctions;
+  try {
+    lambdas = await startLocalFunctions({
+      iam,
+      edgeUrl,
+      logger,
+      config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
+      ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
+      ...(options.lambdaSandbox !== undefined ? { sandbox: options.lambdaSandbox } : {}),
+      ...(lambdaRuntime ? { runtime: lambdaRuntime } : {}),
+    });
+  } catch (err) {
+    await appsync.close();
+    await edge.close();
+    await dynamo.stop();
+    throw err;
+  }
+  const functions = lambdas.handlers;
   bound.functions = functions;
 
   if (options.dataDir) {
@@ -263,6 +291,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     appsync,
     graphqlUrl,
     functions,
+    lambdaRuntime: lambdas.runtime,
     seeded,
     clientConfig,
     user(username) {
@@ -272,6 +301,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     async stop() {
       await states.stop();
+      await lambdas.stop();
       await appsync.close();
       await edge.close();
       await cognito.flush();
