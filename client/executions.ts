@@ -2,6 +2,9 @@
  * Operator tooling for the assistant's executions: list, show (every state's input, output and
  * timing, like the console's graph view in text) and replay a failed run. It speaks the Step
  * Functions and DynamoDB APIs only, so the same code serves the local stack and a deployment.
+ * Express executions on AWS have no history API (ListExecutions, DescribeExecution and
+ * GetExecutionHistory refuse them): there `list` and `show` read the state machine's CloudWatch
+ * log group instead (`*FromLogs` below), and `replay` is the same StartExecution.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -13,6 +16,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
+import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { FailedRun } from '../tasks/record-failure.ts';
@@ -178,4 +182,168 @@ export function formatExecution(d: ExecutionDetail): string {
   }
   if (d.output) lines.push(`  output:  ${d.output}`);
   return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Express executions on AWS: the state machine's log group (logging level ALL, execution data
+// included) is their only history. FilterLogEvents rather than Logs Insights: it answers in one
+// synchronous, paginated call with the exact events (no query to start and poll, no per-GB scan
+// charge on top of the storage), and its JSON filter patterns select by `execution_arn` or `type`
+// on the server.
+
+/** One record as Step Functions writes it to CloudWatch Logs (every scalar is a string). */
+export interface ExpressLogRecord {
+  id: string;
+  type: string;
+  details: Record<string, unknown>;
+  previous_event_id?: string;
+  event_timestamp: string;
+  execution_arn: string;
+  redrive_count?: string;
+}
+
+const EXECUTION_END_STATUS: Readonly<Record<string, string>> = {
+  ExecutionSucceeded: 'SUCCEEDED',
+  ExecutionFailed: 'FAILED',
+  ExecutionTimedOut: 'TIMED_OUT',
+  ExecutionAborted: 'ABORTED',
+};
+const EXECUTION_EVENT_TYPES = ['ExecutionStarted', ...Object.keys(EXECUTION_END_STATUS)];
+
+/** A log event's message as a Step Functions record, or undefined when it is not one. */
+export function parseExpressLogRecord(message: string | undefined): ExpressLogRecord | undefined {
+  if (!message) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  const r = value as Partial<ExpressLogRecord> | null;
+  if (!r || typeof r !== 'object' || typeof r.type !== 'string' || typeof r.execution_arn !== 'string' || typeof r.event_timestamp !== 'string') return undefined;
+  const details = r.details && typeof r.details === 'object' ? r.details : {};
+  return { ...(r as ExpressLogRecord), details };
+}
+
+/** The history event a record stands for (`TaskStateEntered` -> `stateEnteredEventDetails`, ...). */
+export function historyEventOf(record: ExpressLogRecord): HistoryEvent {
+  const key = /StateEntered$/.test(record.type)
+    ? 'stateEnteredEventDetails'
+    : /StateExited$/.test(record.type)
+      ? 'stateExitedEventDetails'
+      : `${record.type[0]!.toLowerCase()}${record.type.slice(1)}EventDetails`;
+  return {
+    timestamp: new Date(Number(record.event_timestamp)),
+    type: record.type as HistoryEvent['type'],
+    id: Number(record.id),
+    ...(record.previous_event_id !== undefined ? { previousEventId: Number(record.previous_event_id) } : {}),
+    [key]: record.details,
+  } as HistoryEvent;
+}
+
+/** The execution's name: the segment after the state machine's (`...:express:<machine>:<name>:<id>`). */
+export function executionNameOf(executionArn: string): string {
+  return executionArn.split(':')[7] ?? executionArn;
+}
+
+const quoted = (s: string) => JSON.stringify(s);
+
+async function filterRecords(
+  logs: CloudWatchLogsClient,
+  input: { logGroupName: string; filterPattern: string; startTime?: number },
+): Promise<ExpressLogRecord[]> {
+  const records: ExpressLogRecord[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await logs.send(new FilterLogEventsCommand({ ...input, nextToken }));
+    for (const e of page.events ?? []) {
+      const record = parseExpressLogRecord(e.message);
+      if (record) records.push(record);
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return records;
+}
+
+export interface LogQueryWindow {
+  /** Oldest execution start to consider. @default 24 hours ago */
+  since?: Date;
+  limit?: number;
+}
+
+/**
+ * The executions whose start or end was logged since `window.since`, newest first. An execution
+ * with a start and no end event is RUNNING (or its end is not delivered yet: log delivery lags by
+ * seconds).
+ */
+export async function listExecutionsFromLogs(
+  logs: CloudWatchLogsClient,
+  logGroupName: string,
+  status?: ExecutionStatus,
+  window: LogQueryWindow = {},
+): Promise<ExecutionRow[]> {
+  const since = window.since ?? new Date(Date.now() - 24 * 3600_000);
+  const filterPattern = `{ ${EXECUTION_EVENT_TYPES.map((t) => `($.type = ${quoted(t)})`).join(' || ')} }`;
+  const records = await filterRecords(logs, { logGroupName, filterPattern, startTime: since.getTime() });
+  const rows = new Map<string, ExecutionRow>();
+  for (const r of records) {
+    const row = rows.get(r.execution_arn) ?? { executionArn: r.execution_arn, name: executionNameOf(r.execution_arn), status: 'RUNNING' };
+    const at = new Date(Number(r.event_timestamp));
+    if (r.type === 'ExecutionStarted') row.startDate = at;
+    else if (EXECUTION_END_STATUS[r.type]) {
+      row.status = EXECUTION_END_STATUS[r.type]!;
+      row.stopDate = at;
+    }
+    rows.set(r.execution_arn, row);
+  }
+  const time = (r: ExecutionRow) => (r.startDate ?? r.stopDate)?.getTime() ?? 0;
+  return [...rows.values()]
+    .filter((r) => !status || r.status === status)
+    .sort((a, b) => time(b) - time(a))
+    .slice(0, window.limit ?? 50);
+}
+
+/** Thrown when the log group holds no record of an execution (wrong ARN, outside retention, not delivered yet). */
+export class ExecutionNotFoundError extends Error {
+  constructor(executionArn: string, logGroupName: string) {
+    super(`No log events for ${executionArn} in ${logGroupName} (a wrong ARN, older than the log retention, or not delivered yet: try again in a few seconds).`);
+    this.name = 'ExecutionNotFoundError';
+  }
+}
+
+/** `show` for an Express execution: its records, in event order, folded like a history. */
+export async function showExecutionFromLogs(
+  logs: CloudWatchLogsClient,
+  logGroupName: string,
+  executionArn: string,
+  since?: Date,
+): Promise<ExecutionDetail> {
+  const records = await filterRecords(logs, {
+    logGroupName,
+    filterPattern: `{ $.execution_arn = ${quoted(executionArn)} }`,
+    ...(since ? { startTime: since.getTime() } : {}),
+  });
+  if (records.length === 0) throw new ExecutionNotFoundError(executionArn, logGroupName);
+  const events = records.map(historyEventOf).sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+  return executionDetailOf(executionArn, events);
+}
+
+/** An execution's summary and state visits from its (complete or partial) history. */
+export function executionDetailOf(executionArn: string, events: HistoryEvent[]): ExecutionDetail {
+  const started = events.find((e) => e.type === 'ExecutionStarted');
+  const ended = events.find((e) => e.type !== undefined && EXECUTION_END_STATUS[e.type] !== undefined);
+  const input = started?.executionStartedEventDetails?.input;
+  const output = ended?.executionSucceededEventDetails?.output;
+  const failure = ended?.executionFailedEventDetails ?? ended?.executionTimedOutEventDetails ?? ended?.executionAbortedEventDetails;
+  return {
+    executionArn,
+    status: ended ? EXECUTION_END_STATUS[ended.type!]! : 'RUNNING',
+    ...(started?.timestamp ? { startDate: started.timestamp } : {}),
+    ...(ended?.timestamp ? { stopDate: ended.timestamp } : {}),
+    ...(input !== undefined ? { input } : {}),
+    ...(output !== undefined ? { output } : {}),
+    ...(failure?.error ? { error: failure.error } : {}),
+    ...(failure?.cause ? { cause: failure.cause } : {}),
+    states: statesFromHistory(events),
+  };
 }

@@ -1,0 +1,87 @@
+/**
+ * The local CloudWatch Logs stand-in, over the wire with the unchanged SDK client: FilterLogEvents
+ * with the JSON filter patterns the executions tooling sends, time windows, pagination, and AWS's
+ * errors for what it does not serve.
+ */
+import { CloudWatchLogsClient, FilterLogEventsCommand, PutLogEventsCommand, type FilterLogEventsCommandInput, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Edge } from './edge.ts';
+import { silentLogger } from './log.ts';
+import { LogsService, parseFilterPattern } from './logs.ts';
+import { LocalIam } from './principals.ts';
+
+const GROUP = '/aws/vendedlogs/states/test-assistant';
+const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const logs = new LogsService(iam.location, { pageSize: 2 });
+const edge = new Edge({ iam, services: { logs }, clock: () => new Date(), logger: silentLogger });
+let client: CloudWatchLogsClient;
+let endpoint: string;
+
+const record = (type: string, executionArn: string, at: number) => ({ timestamp: at, message: JSON.stringify({ id: '1', type, details: {}, event_timestamp: String(at), execution_arn: executionArn }) });
+
+beforeAll(async () => {
+  endpoint = await edge.listen(0);
+  client = new CloudWatchLogsClient({ endpoint, region: iam.location.region, credentials: iam.credentials('operator'), maxAttempts: 1 });
+  logs.createLogGroup(GROUP);
+  logs.deliver(GROUP, 'states/a', [record('ExecutionStarted', 'arn:a', 1000), record('TaskStateEntered', 'arn:a', 1001), record('ExecutionSucceeded', 'arn:a', 1005)]);
+  logs.deliver(GROUP, 'states/b', [record('ExecutionStarted', 'arn:b', 2000), record('ExecutionFailed', 'arn:b', 2003), { timestamp: 2004, message: 'START RequestId: not json' }]);
+});
+afterAll(async () => {
+  client?.destroy();
+  await edge.close();
+});
+
+async function all(input: Omit<FilterLogEventsCommandInput, 'nextToken'>): Promise<{ events: FilteredLogEvent[]; pages: number }> {
+  const events: FilteredLogEvent[] = [];
+  let nextToken: string | undefined;
+  let pages = 0;
+  do {
+    const page = await client.send(new FilterLogEventsCommand({ ...input, nextToken }));
+    pages++;
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return { events, pages };
+}
+
+const types = (events: FilteredLogEvent[]) => events.map((e) => (JSON.parse(e.message!) as { type: string }).type);
+
+describe('local CloudWatch Logs: FilterLogEvents', () => {
+  it('selects by a JSON field across streams, in time order, paginated with nextToken', async () => {
+    const { events, pages } = await all({ logGroupName: GROUP, filterPattern: '{ ($.type = "ExecutionStarted") || ($.type = "ExecutionSucceeded") || ($.type = "ExecutionFailed") }' });
+    expect(types(events)).toEqual(['ExecutionStarted', 'ExecutionSucceeded', 'ExecutionStarted', 'ExecutionFailed']);
+    expect(pages).toBe(2);
+    expect(events[0]).toMatchObject({ logStreamName: 'states/a', timestamp: 1000 });
+    expect(events.map((e) => e.eventId)).toEqual([...new Set(events.map((e) => e.eventId))]);
+  });
+
+  it('selects one execution by its ARN, within a time window, by name or ARN of the group', async () => {
+    const byArn = await all({ logGroupIdentifier: `${logs.logGroupArn(GROUP)}:*`, filterPattern: '{ $.execution_arn = "arn:a" }' });
+    expect(types(byArn.events)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'ExecutionSucceeded']);
+    const window = await all({ logGroupName: GROUP, startTime: 1001, endTime: 2000, filterPattern: '{ $.execution_arn = "arn:a" && $.type != "TaskStateEntered" }' });
+    expect(types(window.events)).toEqual(['ExecutionSucceeded']);
+    // No pattern: every event, the non-JSON one included.
+    expect((await all({ logGroupName: GROUP })).events).toHaveLength(6);
+  });
+
+  it('answers AWS errors for an unknown group, an unsupported pattern and an unknown operation', async () => {
+    await expect(client.send(new FilterLogEventsCommand({ logGroupName: '/nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, filterPattern: 'ERROR' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, filterPattern: '{ $.latency > 5 }' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(client.send(new PutLogEventsCommand({ logGroupName: GROUP, logStreamName: 'x', logEvents: [] }))).rejects.toMatchObject({ name: 'UnknownOperationException' });
+  });
+
+  it('refuses unsigned or unknown-key callers at the edge', async () => {
+    const stranger = new CloudWatchLogsClient({ endpoint, region: iam.location.region, credentials: { accessKeyId: 'LOCALUNKNOWNKEY', secretAccessKey: 'x' }, maxAttempts: 1 });
+    await expect(stranger.send(new FilterLogEventsCommand({ logGroupName: GROUP }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    stranger.destroy();
+  });
+
+  it('parses the pattern subset, and nothing looser', () => {
+    expect(parseFilterPattern('')).toBeUndefined();
+    expect(parseFilterPattern('{ $.a.b = "x:y" || ($.c != "z") }')).toEqual([[{ path: ['a', 'b'], op: '=', value: 'x:y' }], [{ path: ['c'], op: '!=', value: 'z' }]]);
+    expect(() => parseFilterPattern('{ $.a = x }')).toThrow(/Invalid filter pattern/);
+    expect(() => parseFilterPattern('{ $.a = "x" ; }')).toThrow(/Invalid filter pattern/);
+  });
+});
+

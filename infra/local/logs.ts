@@ -1,0 +1,169 @@
+/**
+ * CloudWatch Logs (JSON 1.1), the subset the operator's AWS-mode tooling reads: FilterLogEvents
+ * over log groups that a log source delivers to in-process, as Step Functions delivers an Express
+ * state machine's execution records (vended logs, no PutLogEvents by the caller). Filter patterns
+ * are the JSON subset the tooling sends (`{ $.a = "x" || $.b != "y" && ... }`); any other pattern
+ * is refused with InvalidParameterException rather than matched loosely.
+ *
+ * Requests are authenticated by the edge (SigV4, known keys); reads are not authorised by IAM
+ * policy here. The local operator policy (tasks/policies.ts) grants no `logs:` action, and the
+ * logs hold no plaintext credentials (invariant 3): this stand-in exists to exercise the AWS-mode
+ * reader over the wire, not as an isolation boundary.
+ */
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-error.ts';
+import type { EdgeCall } from './edge.ts';
+import type { AwsLocation } from '../../tasks/tables.ts';
+
+export const LOGS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
+
+/** FilterLogEvents' default and maximum page size. */
+const MAX_PAGE = 10_000;
+
+export interface LogEvent {
+  timestamp: number;
+  message: string;
+}
+
+interface StoredEvent extends LogEvent {
+  logStreamName: string;
+  ingestionTime: number;
+  eventId: string;
+}
+
+type Comparison = { path: string[]; op: '=' | '!='; value: string };
+/** OR of ANDs of comparisons. */
+type Pattern = Comparison[][];
+
+const invalidPattern = (detail: string) => new AwsError('InvalidParameterException', `Invalid filter pattern: ${detail}`, 400);
+
+/** Parses the JSON filter-pattern subset; '' matches every event. */
+export function parseFilterPattern(text: string): Pattern | undefined {
+  const s = text.trim();
+  if (s === '') return undefined;
+  if (!s.startsWith('{') || !s.endsWith('}')) throw invalidPattern('only JSON patterns ({ ... }) are supported by the local stand-in');
+  const term = /^\s*\(?\s*\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*(!=|=)\s*("(?:[^"\\]|\\.)*")\s*\)?\s*/;
+  let rest = s.slice(1, -1);
+  const pattern: Pattern = [[]];
+  for (;;) {
+    const m = term.exec(rest);
+    if (!m) throw invalidPattern(`cannot read '${rest.trim().slice(0, 40)}'`);
+    pattern.at(-1)!.push({ path: m[1]!.slice(1).split('.'), op: m[2] as '=' | '!=', value: JSON.parse(m[3]!) as string });
+    rest = rest.slice(m[0].length);
+    if (rest === '') return pattern;
+    if (rest.startsWith('||')) pattern.push([]);
+    else if (!rest.startsWith('&&')) throw invalidPattern(`expected && or || at '${rest.slice(0, 20)}'`);
+    rest = rest.slice(2);
+  }
+}
+
+function matches(pattern: Pattern | undefined, message: string): boolean {
+  if (!pattern) return true;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(message);
+  } catch {
+    return false; // JSON patterns never match non-JSON events
+  }
+  const at = (path: string[]) => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), doc);
+  return pattern.some((all) =>
+    all.every((c) => {
+      const v = at(c.path);
+      const equal = typeof v === 'string' && v === c.value;
+      return c.op === '=' ? equal : v !== undefined && !equal;
+    }),
+  );
+}
+
+export class LogsService {
+  readonly protocol = LOGS_PROTOCOL;
+  private readonly groups = new Map<string, StoredEvent[]>();
+  private nextEventId = 0;
+
+  constructor(
+    private readonly location: AwsLocation,
+    private readonly options: { clock?: () => Date; pageSize?: number } = {},
+  ) {}
+
+  logGroupArn(name: string): string {
+    return `arn:${this.location.partition}:logs:${this.location.region}:${this.location.accountId}:log-group:${name}`;
+  }
+
+  createLogGroup(name: string): void {
+    if (!this.groups.has(name)) this.groups.set(name, []);
+  }
+
+  /** A log source's delivery (Step Functions' vended logs): the group must exist. */
+  deliver(logGroupName: string, logStreamName: string, events: readonly LogEvent[]): void {
+    const group = this.groups.get(logGroupName);
+    if (!group) throw new Error(`No log group ${logGroupName}`);
+    const ingestionTime = (this.options.clock?.() ?? new Date()).getTime();
+    for (const e of events) group.push({ ...e, logStreamName, ingestionTime, eventId: String(++this.nextEventId).padStart(20, '0') });
+    group.sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
+  }
+
+  async handle({ target, body, requestId }: EdgeCall): Promise<WireResponse> {
+    const operation = target.replace(/^Logs_20140328\./, '');
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+    } catch {
+      throw new AwsError('SerializationException', 'Malformed request body.', 400);
+    }
+    if (operation === 'FilterLogEvents') return jsonResponse(LOGS_PROTOCOL, this.filterLogEvents(input), requestId);
+    throw new AwsError('UnknownOperationException', `Operation ${operation} is not supported by the local CloudWatch Logs.`, 400);
+  }
+
+  private groupNameOf(input: Record<string, unknown>): string {
+    const { logGroupName, logGroupIdentifier } = input;
+    if (typeof logGroupName === 'string' && logGroupIdentifier !== undefined) {
+      throw new AwsError('InvalidParameterException', 'LogGroupName and LogGroupIdentifier are mutually exclusive.', 400);
+    }
+    const ref = logGroupName ?? logGroupIdentifier;
+    if (typeof ref !== 'string' || ref === '') throw new AwsError('InvalidParameterException', 'Either LogGroupName or LogGroupIdentifier must be specified.', 400);
+    const arnPrefix = this.logGroupArn('');
+    return ref.startsWith(arnPrefix) ? ref.slice(arnPrefix.length).replace(/:\*$/, '') : ref;
+  }
+
+  private filterLogEvents(input: Record<string, unknown>) {
+    const name = this.groupNameOf(input);
+    const group = this.groups.get(name);
+    if (!group) throw new AwsError('ResourceNotFoundException', 'The specified log group does not exist.', 400);
+    const pattern = parseFilterPattern(typeof input.filterPattern === 'string' ? input.filterPattern : '');
+    const start = typeof input.startTime === 'number' ? input.startTime : -Infinity;
+    const end = typeof input.endTime === 'number' ? input.endTime : Infinity;
+    const limit = typeof input.limit === 'number' ? input.limit : MAX_PAGE;
+    if (limit < 1 || limit > MAX_PAGE) throw new AwsError('InvalidParameterException', `limit must be between 1 and ${MAX_PAGE}.`, 400);
+    const offset = typeof input.nextToken === 'string' ? Number(Buffer.from(input.nextToken, 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(offset) || offset < 0) throw new AwsError('InvalidParameterException', 'The specified nextToken is invalid.', 400);
+    const matched = group.filter((e) => e.timestamp >= start && e.timestamp <= end && matches(pattern, e.message));
+    const size = Math.min(limit, this.options.pageSize ?? MAX_PAGE);
+    const page = matched.slice(offset, offset + size);
+    const more = offset + size < matched.length;
+    return {
+      events: page.map((e) => ({ logStreamName: e.logStreamName, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, eventId: e.eventId })),
+      searchedLogStreams: [],
+      ...(more ? { nextToken: Buffer.from(String(offset + size), 'utf8').toString('base64url') } : {}),
+    };
+  }
+}
+
+/**
+ * An execution's history as Step Functions writes it to the state machine's log group (level ALL,
+ * execution data included): one JSON record per event, every scalar a string.
+ */
+export function stepFunctionsLogEvents(executionArn: string, history: readonly HistoryEvent[]): LogEvent[] {
+  return history.map((e) => {
+    const detailsKey = Object.keys(e).find((k) => k.endsWith('EventDetails'));
+    const record = {
+      id: String(e.id),
+      type: e.type,
+      details: detailsKey ? (e as unknown as Record<string, unknown>)[detailsKey] : {},
+      previous_event_id: String(e.previousEventId ?? 0),
+      event_timestamp: String(e.timestamp!.getTime()),
+      execution_arn: executionArn,
+      redrive_count: '0',
+    };
+    return { timestamp: e.timestamp!.getTime(), message: JSON.stringify(record) };
+  });
+}

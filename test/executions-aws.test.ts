@@ -1,0 +1,161 @@
+/**
+ * `npm run executions -- --target aws`, as an operator runs it against a deployment, over the wire:
+ * the endpoints and names come from a cdk-outputs.json, credentials from the SDK's default chain
+ * (environment keys here), endpoints from AWS_ENDPOINT_URL*. The deployment is the local stack,
+ * plus a local CloudWatch Logs holding the executions' records in the shape Step Functions writes
+ * for an Express state machine (ListExecutions and GetExecutionHistory are not used in this mode).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnswerEventRecord } from '../infra/local/appsync.ts';
+import { Edge } from '../infra/local/edge.ts';
+import { silentLogger } from '../infra/local/log.ts';
+import { LogsService, stepFunctionsLogEvents } from '../infra/local/logs.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { ask, historyOf, recordEvents, type Asked } from './workflow-helpers.ts';
+
+const LOG_GROUP = '/aws/vendedlogs/states/MultiTenantAiAssistantStack-assistant';
+let stack: LocalStack;
+let logsEdge: Edge;
+let logsUrl: string;
+let dir: string;
+let outputsFile: string;
+let failed: Asked;
+let answered: Asked;
+/** Ran, but its records were not delivered: listing it would mean the CLI asked Step Functions, not the logs. */
+let undelivered: Asked;
+
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const creds = stack.iam.credentials('operator');
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_ENDPOINT_URL: stack.edgeUrl,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logsUrl,
+    AWS_CONFIG_FILE: path.join(dir, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-credentials'),
+    AWS_PROFILE: undefined,
+    AWS_REGION: undefined,
+    AWS_SESSION_TOKEN: undefined,
+    ...env,
+  };
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/executions-cli.ts', '--target', 'aws', '--outputs-file', outputsFile, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv as NodeJS.ProcessEnv,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Step Functions' delivery of an execution's records to the state machine's log group. */
+async function deliver(executionArn: string): Promise<void> {
+  const events = stepFunctionsLogEvents(executionArn, await historyOf(stack, executionArn));
+  logs.deliver(LOG_GROUP, `states/MultiTenantAiAssistantStack-assistant/${executionArn.split(':').pop()}`, events);
+}
+
+let logs: LogsService;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'assistant-executions-aws-'));
+  stack = await startLocalStack({ port: 0, retryIntervalOverrides: 0 });
+  logs = new LogsService(stack.iam.location, { pageSize: 5 });
+  logs.createLogGroup(LOG_GROUP);
+  logsEdge = new Edge({ iam: stack.iam, services: { logs }, clock: () => new Date(), logger: silentLogger });
+  logsUrl = await logsEdge.listen(0);
+  outputsFile = path.join(dir, 'cdk-outputs.json');
+  await writeFile(
+    outputsFile,
+    JSON.stringify({
+      MultiTenantAiAssistantStack: {
+        Region: stack.iam.location.region,
+        StateMachineArn: stack.iam.resources.stateMachineArn,
+        StateMachineLogGroupName: LOG_GROUP,
+        RunsTableName: stack.tables.runs,
+      },
+    }),
+  );
+  const events: AnswerEventRecord[] = recordEvents(stack);
+  failed = await ask(stack, events, 'tenant3-user', 'x'.repeat(2001));
+  answered = await ask(stack, events, 'tenant1-user', "What's your return policy?");
+  undelivered = await ask(stack, events, 'tenant2-user', "What's your return policy?");
+  expect([failed.status, answered.status]).toEqual(['FAILED', 'SUCCEEDED']);
+  await deliver(failed.executionArn);
+  await deliver(answered.executionArn);
+});
+afterAll(async () => {
+  await logsEdge?.close();
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm run executions -- --target aws', () => {
+  it('lists the executions found in the log group, and filters by status', async () => {
+    const all = await cli(['list', '--json']);
+    expect(all.stderr).toBe('');
+    const rows = JSON.parse(all.stdout) as Array<{ executionArn: string; status: string; startDate: string; stopDate: string }>;
+    expect(rows.map((r) => [r.executionArn, r.status])).toEqual([
+      [answered.executionArn, 'SUCCEEDED'],
+      [failed.executionArn, 'FAILED'],
+    ]);
+    expect(rows.map((r) => r.executionArn)).not.toContain(undelivered.executionArn);
+    expect(Date.parse(rows[1]!.stopDate)).toBeGreaterThanOrEqual(Date.parse(rows[1]!.startDate));
+
+    const onlyFailed = await cli(['list', '--status', 'FAILED']);
+    expect(onlyFailed.code).toBe(0);
+    expect(onlyFailed.stdout).toMatch(new RegExp(`^FAILED\\s+\\S+\\s+${failed.executionArn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n$`));
+  });
+
+  it('shows one execution state by state from its records', async () => {
+    const shown = await cli(['show', failed.executionArn, '--json']);
+    expect(shown.code).toBe(0);
+    const detail = JSON.parse(shown.stdout) as { status: string; error: string; states: Array<{ name: string; failures: Array<{ error: string }> }> };
+    expect(detail.status).toBe('FAILED');
+    expect(detail.states.map((s) => s.name)).toEqual(['ValidateContext', 'RecordFailure', 'PublishFailure', 'Failed']);
+    expect(detail.states[0]!.failures[0]!.error).toBeTruthy();
+
+    const notInLogs = await cli(['show', undelivered.executionArn]);
+    expect(notInLogs).toMatchObject({ code: 1, stdout: '' });
+    expect(notInLogs.stderr).toContain(`No log events for ${undelivered.executionArn}`);
+
+    const text = await cli(['show', answered.executionArn]);
+    expect(text.stdout).toContain('status:  SUCCEEDED');
+    expect(text.stdout).toMatch(/\n {2}PublishAnswer {2}\d+ ms\n/);
+  });
+
+  it('replays a failed run from the runs table with StartExecution, as locally', async () => {
+    const replayed = await cli(['replay', failed.executionArn]);
+    expect(replayed.stderr).toBe('');
+    expect(replayed.code).toBe(0);
+    const newArn = /^Started (\S+)/.exec(replayed.stdout)![1]!;
+    expect(replayed.stdout).toContain(`replayOf ${failed.executionArn}`);
+    expect(replayed.stdout).toContain('npm run executions -- --target aws show');
+    const history = await historyOf(stack, newArn);
+    expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!)).toMatchObject({ replayOf: failed.executionArn });
+    await stack.states.waitForExecution(newArn);
+  });
+
+  it('says what is wrong: a log group that does not exist, no outputs file', async () => {
+    const wrongGroup = path.join(dir, 'wrong-group.json');
+    await writeFile(
+      wrongGroup,
+      JSON.stringify({ MultiTenantAiAssistantStack: { Region: 'us-east-1', StateMachineArn: stack.iam.resources.stateMachineArn, StateMachineLogGroupName: '/gone', RunsTableName: stack.tables.runs } }),
+    );
+    const gone = await cli(['list', '--outputs-file', wrongGroup]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('log group /gone');
+
+    const none = await cli(['list', '--outputs-file', path.join(dir, 'absent.json')]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('npm run deploy');
+  });
+});
