@@ -63,12 +63,17 @@ class Published {
     stack.appsync.events.on('publish', this.listener);
   }
 
-  /** Throws unless exactly one event, DONE, with the expected text, was published for `answerId`. */
+  /**
+   * Throws unless the events published for `answerId` all went to `userId` and end with exactly one
+   * terminal event, DONE, with the expected text and the highest seq (progress events come before it).
+   */
   take(answerId: string, userId: string, answer: RegExp): void {
     const events = this.byAnswer.get(answerId) ?? [];
     this.byAnswer.delete(answerId);
-    const e = events[0];
-    if (events.length !== 1 || !e || e.status !== 'DONE' || e.userId !== userId || !answer.test(e.text ?? '')) {
+    const terminal = events.filter((x) => x.status === 'DONE' || x.status === 'FAILED');
+    const e = terminal[0];
+    const last = e !== undefined && events.every((x) => x === e || x.seq < e.seq);
+    if (terminal.length !== 1 || !e || !last || e.status !== 'DONE' || events.some((x) => x.userId !== userId) || !answer.test(e.text ?? '')) {
       const seen = events.map((x) => `${x.status}${x.error ? ` (${x.error})` : ''}`).join(', ') || 'none';
       throw new Error(`Run ${answerId}: expected one DONE event with an answer matching ${answer}, got: ${seen}`);
     }
