@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../../tasks/seed.ts';
 import type { Order } from '../../tasks/tables.ts';
-import { handleSeedUsersEvent, type CustomResourceEvent, type SeedUsersDeps } from './seed-users-handler.ts';
+import { AdminCreateUserCommand, UsernameExistsException } from '@aws-sdk/client-cognito-identity-provider';
+import { awsDeps, handleSeedUsersEvent, type CustomResourceEvent, type SeedUsersClients, type SeedUsersDeps } from './seed-users-handler.ts';
 
 const secrets = Object.fromEntries(SEED_USERS.map((u) => [u.username, `arn:aws:secretsmanager:us-east-1:111111111111:secret:s/${u.username}`]));
 
@@ -17,9 +18,13 @@ function event(requestType: CustomResourceEvent['RequestType']): CustomResourceE
   };
 }
 
-/** Records every call; refuses anything it was not told about. */
-function fakes(options: { failCreate?: boolean } = {}) {
-  const created: Array<{ username: string; tenantId: string; temporaryPassword: string }> = [];
+/**
+ * A user pool that behaves as Cognito's AdminCreateUser does (UsernameExistsException for a taken
+ * name, the existing user untouched), and records every call; it refuses secrets it was not told about.
+ */
+function fakes(options: { failCreate?: boolean; existing?: Record<string, { tenantId: string; password: string; sub: string }> } = {}) {
+  const pool = new Map(Object.entries(options.existing ?? {}));
+  const created: Array<{ userPoolId: string; username: string; tenantId: string; temporaryPassword: string }> = [];
   const written: Array<{ tableName: string; orders: readonly Order[] }> = [];
   const responses: Array<{ url: string; body: Record<string, unknown> }> = [];
   const deps: SeedUsersDeps = {
@@ -29,9 +34,12 @@ function fakes(options: { failCreate?: boolean } = {}) {
       return `pw-of-${user}`;
     },
     async createUser(input) {
-      if (options.failCreate) throw new Error('UsernameExistsException');
+      if (options.failCreate) throw new Error('InternalErrorException');
+      if (pool.has(input.username)) return undefined;
+      const sub = `sub-${input.username}`;
+      pool.set(input.username, { tenantId: input.tenantId, password: input.temporaryPassword, sub });
       created.push(input);
-      return `sub-${input.username}`;
+      return sub;
     },
     async writeOrders(tableName, orders) {
       written.push({ tableName, orders });
@@ -41,7 +49,7 @@ function fakes(options: { failCreate?: boolean } = {}) {
     responses.push({ url: String(url), body: JSON.parse(String(init?.body)) as Record<string, unknown> });
     return new Response(null, { status: 200 });
   }) as typeof fetch;
-  return { deps, respond, created, written, responses };
+  return { deps, respond, created, written, responses, pool };
 }
 
 describe('seed users custom resource', () => {
@@ -57,20 +65,79 @@ describe('seed users custom resource', () => {
     expect(f.responses).toEqual([{ url: 'https://cloudformation-response.example/abc', body: expect.objectContaining({ Status: 'SUCCESS', RequestId: 'req-1' }) }]);
   });
 
-  it('on update and delete, touches nothing and answers SUCCESS', async () => {
-    for (const type of ['Update', 'Delete'] as const) {
-      const f = fakes();
+  it('on delete, touches nothing and answers SUCCESS', async () => {
+    const f = fakes();
+    await handleSeedUsersEvent(event('Delete'), f.deps, f.respond);
+    expect(f.created).toEqual([]);
+    expect(f.written).toEqual([]);
+    expect(f.responses[0]!.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'pool-seed-users' });
+  });
+
+  it('on create again (users exist) and on update, succeeds, creates only missing users and never resets a changed password', async () => {
+    const [changed, ...others] = SEED_USERS;
+    for (const type of ['Create', 'Update'] as const) {
+      const f = fakes({ existing: { [changed!.username]: { tenantId: changed!.tenantId, password: 'changed-by-the-person', sub: 'sub-existing' } } });
       await handleSeedUsersEvent(event(type), f.deps, f.respond);
-      expect(f.created).toEqual([]);
-      expect(f.responses[0]!.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'pool-seed-users' });
+      expect(f.responses).toEqual([{ url: 'https://cloudformation-response.example/abc', body: expect.objectContaining({ Status: 'SUCCESS' }) }]);
+      expect(f.pool.get(changed!.username)).toEqual({ tenantId: changed!.tenantId, password: 'changed-by-the-person', sub: 'sub-existing' });
+      expect(f.created.map((c) => c.username)).toEqual(others.map((u) => u.username));
+      // No orders are added for the existing user (only the new users' partitions are written).
+      expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-existing');
+      expect(f.written).toHaveLength(others.length);
     }
+  });
+
+  it('run twice, the second run creates nothing and writes nothing', async () => {
+    const f = fakes();
+    await handleSeedUsersEvent(event('Create'), f.deps, f.respond);
+    const afterFirst = { created: f.created.length, written: f.written.length, pool: structuredClone([...f.pool]) };
+    await handleSeedUsersEvent(event('Update'), f.deps, f.respond);
+    expect({ created: f.created.length, written: f.written.length, pool: [...f.pool] }).toEqual(afterFirst);
+    expect(f.responses.map((r) => r.body.Status)).toEqual(['SUCCESS', 'SUCCESS']);
   });
 
   it('answers FAILED (never silence) when seeding fails, without the password in the reason', async () => {
     const f = fakes({ failCreate: true });
     await handleSeedUsersEvent(event('Create'), f.deps, f.respond);
     expect(f.responses).toHaveLength(1);
-    expect(f.responses[0]!.body).toMatchObject({ Status: 'FAILED', Reason: 'Error: UsernameExistsException' });
+    expect(f.responses[0]!.body).toMatchObject({ Status: 'FAILED', Reason: 'Error: InternalErrorException' });
     expect(JSON.stringify(f.responses)).not.toContain('pw-of-');
+  });
+
+  describe('the Cognito port', () => {
+    /** A client that answers AdminCreateUser with `answer` and refuses any other command. */
+    function cognitoAnswering(answer: () => unknown) {
+      const sent: unknown[] = [];
+      const refuse = { send: async (c: unknown) => Promise.reject(new Error(`unexpected ${(c as object).constructor.name}`)) };
+      const cognito = {
+        send: async (command: unknown) => {
+          if (!(command instanceof AdminCreateUserCommand)) throw new Error(`unexpected ${(command as object).constructor.name}`);
+          sent.push(command.input);
+          return answer();
+        },
+      };
+      return { deps: awsDeps({ cognito, secrets: refuse, dynamo: refuse } as unknown as SeedUsersClients), sent };
+    }
+    const input = { userPoolId: 'us-east-1_abc', username: 'tenant1-user', tenantId: 'tenant1', temporaryPassword: 'pw' };
+
+    it('creates the user without a welcome message, with the tenant attribute, and returns its sub', async () => {
+      const c = cognitoAnswering(() => ({ User: { Attributes: [{ Name: 'sub', Value: 'sub-1' }] } }));
+      expect(await c.deps.createUser(input)).toBe('sub-1');
+      expect(c.sent).toEqual([
+        { UserPoolId: 'us-east-1_abc', Username: 'tenant1-user', TemporaryPassword: 'pw', MessageAction: 'SUPPRESS', UserAttributes: [{ Name: 'custom:tenantId', Value: 'tenant1' }] },
+      ]);
+    });
+
+    it('reports an existing username as undefined (and sends nothing else), and rethrows any other error', async () => {
+      const exists = cognitoAnswering(() => {
+        throw new UsernameExistsException({ message: 'User account already exists', $metadata: {} });
+      });
+      expect(await exists.deps.createUser(input)).toBeUndefined();
+      expect(exists.sent).toHaveLength(1);
+      const other = cognitoAnswering(() => {
+        throw new Error('TooManyRequestsException');
+      });
+      await expect(other.deps.createUser(input)).rejects.toThrow('TooManyRequestsException');
+    });
   });
 });

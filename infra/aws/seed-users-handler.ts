@@ -1,10 +1,12 @@
 /**
- * The seed users custom resource (Lambda-backed, bundled by infra/aws/seed-users.ts). On create it
- * creates each seeded user with the temporary password Secrets Manager generated at deploy time
- * (never in the template), with the immutable `custom:tenantId`, and writes a few random orders
- * into the user's partition of the tenant's orders table. Update and delete leave users and data.
+ * The seed users custom resource (Lambda-backed, bundled by infra/aws/seed-users.ts). On create and
+ * update it creates each seeded user that does not exist yet with the temporary password Secrets
+ * Manager generated at deploy time (never in the template), with the immutable `custom:tenantId`,
+ * and writes a few random orders into the new user's partition of the tenant's orders table.
+ * A user that already exists is left exactly as it is: its password (changed at first sign-in, or
+ * by the person since) is never set again, and no orders are added. Delete leaves users and data.
  */
-import { AdminCreateUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminCreateUserCommand, CognitoIdentityProviderClient, UsernameExistsException } from '@aws-sdk/client-cognito-identity-provider';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -33,27 +35,53 @@ export interface CustomResourceEvent {
 /** The seeding's side effects, as ports (the AWS SDK clients implement them on Lambda). */
 export interface SeedUsersDeps {
   readPassword(secretId: string): Promise<string>;
-  /** Creates the user with a temporary password and the tenant attribute; returns its `sub`. */
-  createUser(input: { userPoolId: string; username: string; tenantId: string; temporaryPassword: string }): Promise<string>;
+  /**
+   * Creates the user with a temporary password and the tenant attribute and returns its `sub`, or
+   * returns `undefined` when the username exists already (leaving that user untouched).
+   */
+  createUser(input: { userPoolId: string; username: string; tenantId: string; temporaryPassword: string }): Promise<string | undefined>;
   writeOrders(tableName: string, orders: readonly Order[]): Promise<void>;
 }
 
-export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps): Promise<void> {
+export interface SeedUsersResult {
+  created: string[];
+  /** Users that existed already and were left untouched. */
+  existing: string[];
+}
+
+/** Idempotent: run again (re-create, update), it creates only the users that are missing. */
+export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps): Promise<SeedUsersResult> {
   const tables = new TableNames(props.TablePrefix);
+  const result: SeedUsersResult = { created: [], existing: [] };
   for (const user of SEED_USERS) {
     const secretId = props.PasswordSecrets[user.username];
     if (!secretId) throw new Error(`No password secret for ${user.username}`);
     const temporaryPassword = await deps.readPassword(secretId);
     const sub = await deps.createUser({ userPoolId: props.UserPoolId, username: user.username, tenantId: user.tenantId, temporaryPassword });
+    if (sub === undefined) {
+      result.existing.push(user.username);
+      continue;
+    }
     const orders = Array.from({ length: Number(props.OrdersPerUser) }, () => randomOrder(sub));
     await deps.writeOrders(tables.orders(user.tenantId), orders);
+    result.created.push(user.username);
   }
+  return result;
 }
 
-function awsDeps(): SeedUsersDeps {
-  const cognito = new CognitoIdentityProviderClient({});
-  const secrets = new SecretsManagerClient({});
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+/** The SDK clients the ports use (`send` is all they need; tests pass fakes). */
+export interface SeedUsersClients {
+  cognito: Pick<CognitoIdentityProviderClient, 'send'>;
+  secrets: Pick<SecretsManagerClient, 'send'>;
+  dynamo: Pick<DynamoDBDocumentClient, 'send'>;
+}
+
+export function awsDeps(clients?: SeedUsersClients): SeedUsersDeps {
+  const { cognito, secrets, dynamo } = clients ?? {
+    cognito: new CognitoIdentityProviderClient({}),
+    secrets: new SecretsManagerClient({}),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+  };
   return {
     async readPassword(secretId) {
       const secret = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
@@ -62,15 +90,22 @@ function awsDeps(): SeedUsersDeps {
       return password;
     },
     async createUser({ userPoolId, username, tenantId, temporaryPassword }) {
-      const created = await cognito.send(
-        new AdminCreateUserCommand({
-          UserPoolId: userPoolId,
-          Username: username,
-          TemporaryPassword: temporaryPassword,
-          MessageAction: 'SUPPRESS',
-          UserAttributes: [{ Name: 'custom:tenantId', Value: tenantId }],
-        }),
-      );
+      let created;
+      try {
+        created = await cognito.send(
+          new AdminCreateUserCommand({
+            UserPoolId: userPoolId,
+            Username: username,
+            TemporaryPassword: temporaryPassword,
+            MessageAction: 'SUPPRESS',
+            UserAttributes: [{ Name: 'custom:tenantId', Value: tenantId }],
+          }),
+        );
+      } catch (err) {
+        // AdminCreateUser never touches an existing user (MessageAction RESEND would, and is not used).
+        if (err instanceof UsernameExistsException) return undefined;
+        throw err;
+      }
       const sub = created.User?.Attributes?.find((a) => a.Name === 'sub')?.Value;
       if (!sub) throw new Error(`Cognito returned no sub for ${username}`);
       return sub;
@@ -87,7 +122,10 @@ export async function handleSeedUsersEvent(event: CustomResourceEvent, deps: See
   let status: 'SUCCESS' | 'FAILED' = 'SUCCESS';
   let reason = '';
   try {
-    if (event.RequestType === 'Create') await seedUsers(event.ResourceProperties, deps);
+    if (event.RequestType !== 'Delete') {
+      const result = await seedUsers(event.ResourceProperties, deps);
+      process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'seed users', requestType: event.RequestType, ...result })}\n`);
+    }
   } catch (error) {
     status = 'FAILED';
     reason = error instanceof Error ? `${error.name}: ${error.message}` : 'seeding failed';
