@@ -159,6 +159,22 @@ export function tenantAccessRoleTrustPolicy(res: Pick<PolicyResources, 'mintCred
   );
 }
 
+/**
+ * The tasks that publish events to the asker (tasks/answer-events.ts): ACCEPTED and PROGRESS from
+ * validate-context, PROGRESS and CHUNK from invoke-agent, DONE and FAILED from publish-answer.
+ */
+export const PUBLISHING_TASKS = ['validate-context', 'invoke-agent', 'publish-answer'] as const satisfies readonly TaskName[];
+
+/** `appsync:GraphQL` on the `publishAnswer` mutation field only: no query, no other field. */
+function publishAnswerStatement(res: Pick<PolicyResources, 'graphqlApiArn'>): PolicyStatement {
+  return {
+    Sid: 'PublishAnswer',
+    Effect: 'Allow',
+    Action: 'appsync:GraphQL',
+    Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer`,
+  };
+}
+
 /** One identity policy per task role. */
 export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyDocument> {
   const tagKeys = Object.values(SESSION_TAG_KEYS);
@@ -177,6 +193,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Action: 'cognito-idp:AdminGetUser',
         Resource: res.userPoolArn,
       },
+      publishAnswerStatement(res),
     ),
     'mint-credentials': doc(
       {
@@ -220,13 +237,9 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
         Resource: res.modelArn,
       },
+      publishAnswerStatement(res),
     ),
-    'publish-answer': doc({
-      Sid: 'PublishAnswer',
-      Effect: 'Allow',
-      Action: 'appsync:GraphQL',
-      Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer`,
-    }),
+    'publish-answer': doc(publishAnswerStatement(res)),
     'record-failure': doc({
       Sid: 'RecordFailedRun',
       Effect: 'Allow',

@@ -17,6 +17,7 @@ import {
   apiDataSourcePolicy,
   sealKeyPolicy,
   TASK_NAMES,
+  PUBLISHING_TASKS,
   taskRolePolicies,
   tenantAccessRolePolicy,
   tenantAccessRoleTrustPolicy,
@@ -208,12 +209,17 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       expect(wild.map((w) => w.where)).toEqual([]);
     });
 
-    it('lets only the publish-answer role call AppSync, and only publishAnswer', () => {
-      const publishRole = logicalId(stack.workflow.taskRoles['publish-answer']);
+    it('lets only the publishing task roles call AppSync, and only publishAnswer', () => {
+      const publishRoles = PUBLISHING_TASKS.map((task) => [{ Ref: logicalId(stack.workflow.taskRoles[task]) }]);
       const callers = ofType('AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes('appsync:'));
-      expect(callers.map(([, r]) => r.Properties.Roles)).toEqual([[{ Ref: publishRole }]]);
-      const [statement] = (callers[0]![1].Properties.PolicyDocument as { Statement: Json[] }).Statement;
-      expect(resourceText(statement!.Resource)).toMatch(/\/types\/Mutation\/fields\/publishAnswer$/);
+      expect(callers.map(([, r]) => r.Properties.Roles)).toEqual(expect.arrayContaining(publishRoles));
+      expect(callers).toHaveLength(PUBLISHING_TASKS.length);
+      for (const [, caller] of callers) {
+        const statements = (caller.Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((st) => JSON.stringify(st.Action).includes('appsync:'));
+        expect(statements).toHaveLength(1);
+        expect(statements[0]!.Action).toBe('appsync:GraphQL');
+        expect(resourceText(statements[0]!.Resource)).toMatch(/\/types\/Mutation\/fields\/publishAnswer$/);
+      }
     });
   });
 

@@ -43,9 +43,9 @@ describe('local AppSync: publishAnswer over IAM', () => {
     expect(published.at(-1)).toMatchObject({ answerId: 'u-1.a1', userId: 'u-1', status: 'DONE', text });
   });
 
-  it('refuses the same mutation from another task role (no appsync:GraphQL on the field)', async () => {
+  it('refuses the same mutation from a task role that does not publish (no appsync:GraphQL on the field)', async () => {
     const before = published.length;
-    const err = await client('invoke-agent')
+    const err = await client('mint-credentials')
       .request(PUBLISH_ANSWER, { answerId: 'u-1.a2', userId: 'u-1', status: 'DONE', seq: 1, text: 'forged' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GraphqlRequestError);
