@@ -7,7 +7,10 @@
  *   any failure     -> RecordFailure -> PublishFailure -> Failed
  *
  * Every execution ends with exactly one terminal event to the asker: DONE from PublishAnswer or
- * FAILED from PublishFailure. Tasks receive the whole state and parse what they need.
+ * FAILED from PublishFailure. Before it, ValidateContext (ACCEPTED, PROGRESS) and InvokeAgent
+ * (PROGRESS, CHUNK) publish best-effort events; their seq counter travels in the state
+ * (`$.context.nextSeq`, `$.answer.nextSeq`, tasks/answer-events.ts). Tasks receive the whole state
+ * and parse what they need.
  */
 import { TRANSIENT_ERRORS } from '../tasks/errors.ts';
 import type { TaskName } from '../tasks/policies.ts';

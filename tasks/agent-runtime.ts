@@ -38,13 +38,17 @@ export interface AgentTurn {
 /** Runs one tool with the asker's scoped credentials; returns the result as JSON text. */
 export type ToolCaller = (name: string, params: Record<string, unknown>) => Promise<string>;
 
+/** Receives the answer's text as the model produces it; the pieces joined are the reply's text. */
+export type TextSink = (piece: string) => void;
+
 export interface AgentReply {
   text: string;
   toolCalls: number;
 }
 
 export interface AgentRuntime {
-  ask(turn: AgentTurn, callTool: ToolCaller): Promise<AgentReply>;
+  /** `onText` sees every piece of the reply's text, in order, as soon as the runtime has it. */
+  ask(turn: AgentTurn, callTool: ToolCaller, onText?: TextSink): Promise<AgentReply>;
 }
 
 /** A model that keeps asking for tools is stopped: it is a defect or an attack, not an answer. */
@@ -61,12 +65,18 @@ export class BedrockAgentAdapter implements AgentRuntime {
     private readonly agentAliasId: string,
   ) {}
 
-  async ask(turn: AgentTurn, callTool: ToolCaller): Promise<AgentReply> {
+  /**
+   * The final response is streamed (`streamFinalResponse`): each chunk goes to `onText` as it
+   * arrives. The reply's text is every chunk of the run, so it is exactly what `onText` saw.
+   */
+  async ask(turn: AgentTurn, callTool: ToolCaller, onText?: TextSink): Promise<AgentReply> {
     let sessionState: SessionState = { sessionAttributes: turn.sessionAttributes };
     let inputText: string | undefined = turn.question;
     let toolCalls = 0;
+    let text = '';
+    // One decoder for the run: a character may be split across two chunks' bytes.
+    const decoder = new TextDecoder();
     for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
-      let text = '';
       let control: { invocationId?: string; inputs: InvocationResultMember[] } | undefined;
       try {
         const response = await this.client.send(
@@ -76,11 +86,16 @@ export class BedrockAgentAdapter implements AgentRuntime {
             sessionId: turn.sessionId,
             ...(inputText !== undefined ? { inputText } : {}),
             sessionState,
+            streamingConfigurations: { streamFinalResponse: true },
           }),
         );
         if (!response.completion) throw new WorkflowError(ErrorName.AgentFailed, 'InvokeAgent returned no event stream');
         for await (const event of response.completion) {
-          if (event.chunk?.bytes) text += new TextDecoder().decode(event.chunk.bytes);
+          if (event.chunk?.bytes) {
+            const piece = decoder.decode(event.chunk.bytes, { stream: true });
+            text += piece;
+            if (piece) onText?.(piece);
+          }
           if (event.returnControl) {
             const results: InvocationResultMember[] = [];
             for (const input of event.returnControl.invocationInputs ?? []) {
@@ -99,7 +114,12 @@ export class BedrockAgentAdapter implements AgentRuntime {
       } catch (err) {
         throw classifyAwsError(err, ErrorName.AgentFailed, 'InvokeAgent');
       }
-      if (!control) return { text, toolCalls };
+      if (!control) {
+        const rest = decoder.decode();
+        text += rest;
+        if (rest) onText?.(rest);
+        return { text, toolCalls };
+      }
       sessionState = {
         sessionAttributes: turn.sessionAttributes,
         invocationId: control.invocationId,
@@ -117,7 +137,8 @@ export class ConverseAdapter implements AgentRuntime {
     private readonly modelId: string,
   ) {}
 
-  async ask(turn: AgentTurn, callTool: ToolCaller): Promise<AgentReply> {
+  /** Converse answers in one message: its text goes to `onText` as one piece. */
+  async ask(turn: AgentTurn, callTool: ToolCaller, onText?: TextSink): Promise<AgentReply> {
     const messages: Message[] = [{ role: 'user', content: [{ text: turn.question }] }];
     const toolConfig = converseToolConfig() as { tools: Tool[] };
     let toolCalls = 0;
@@ -133,7 +154,9 @@ export class ConverseAdapter implements AgentRuntime {
       messages.push(message);
       const content = message.content ?? [];
       if (out.stopReason !== 'tool_use') {
-        return { text: content.map((b) => b.text ?? '').join(''), toolCalls };
+        const text = content.map((b) => b.text ?? '').join('');
+        if (text) onText?.(text);
+        return { text, toolCalls };
       }
       const results: ContentBlock[] = [];
       for (const block of content) {

@@ -9,18 +9,22 @@ import type { TaskName } from './policies.ts';
 
 export type TaskHandler = (event: unknown) => Promise<unknown>;
 
+/** A structured log line: a level, a `msg` and fields; never an event, a token or a credential. */
+export type TaskLog = (line: Record<string, unknown>) => void;
+
 export interface TaskModule<D> {
   run(input: unknown, deps: D): Promise<unknown>;
-  deps(config: TaskConfig, clients: ClientOptions): D;
+  /** `log` is the handler's own logger, for tasks that log beside their outcome. */
+  deps(config: TaskConfig, clients: ClientOptions, log: TaskLog): D;
 }
 
 export interface HandlerOptions {
   /** Replace some dependencies (tests: a hostile tool registry, a failing publisher). */
   override?: Record<string, unknown>;
-  log?: (line: Record<string, unknown>) => void;
+  log?: TaskLog;
 }
 
-const defaultLog = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
+const defaultLog: TaskLog = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 /**
  * The handler for one task module. Logs one structured line per invocation with the task, outcome
@@ -33,8 +37,8 @@ export function wrapTask<D extends object>(
   clients: ClientOptions,
   options: HandlerOptions = {},
 ): TaskHandler {
-  const deps = { ...m.deps(config, clients), ...options.override } as D;
   const log = options.log ?? defaultLog;
+  const deps = { ...m.deps(config, clients, log), ...options.override } as D;
   return async (event) => {
     const started = Date.now();
     try {

@@ -3,6 +3,9 @@
  * with those credentials, and returns the answer text. The agent gets the question and tool results
  * only; its text is untrusted output (size-limited, control characters removed, and, as a last line
  * of defence, any credential value redacted, although none was ever given to it).
+ *
+ * While it runs, the asker hears about each tool call (PROGRESS) and receives the answer as it
+ * streams (CHUNK), sanitized as it goes: the chunks joined are exactly the returned text.
  */
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import http from 'node:http';
@@ -10,9 +13,12 @@ import https from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
+import { toolDefinition } from './agent-definition.ts';
 import { agentRuntimeFor, type AgentRuntime } from './agent-runtime.ts';
+import { AnswerEvents, answerEventsClient, type PublishPort } from './answer-events.ts';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
+import type { TaskLog } from './handler.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
 import type { TableNames } from './tables.ts';
 import { runTool, TOOLS_IMPL, type ToolRegistry } from './tools.ts';
@@ -30,17 +36,84 @@ export interface InvokeAgentDeps {
   scopedDynamo(credentials: z.infer<typeof ScopedCredentialsSchema>): DynamoDBClient;
   /** @default TOOLS_IMPL */
   tools?: ToolRegistry;
+  /** Signed with the invoke-agent role (appsync:GraphQL on publishAnswer): PROGRESS and CHUNK. */
+  events: PublishPort;
+  log: TaskLog;
 }
 
 const StateSchema = z.object({ context: ContextSchema, sealed: SealedSchema });
 
 
+const REDACTED = '[redacted]';
+
+/**
+ * Cleans the model's text as it streams: removes control characters, redacts every occurrence of
+ * a secret value, and limits the answer to MAX_ANSWER_CHARS characters (the last one an ellipsis
+ * when it is longer). `push` returns the part that is safe to show now: text that could still turn
+ * out to be the start of a secret is held back until the next piece (or `end`) decides it. The
+ * pieces returned by every `push` and by `end`, joined, are the sanitized answer.
+ */
+export class AnswerSanitizer {
+  private readonly secrets: readonly string[];
+  /** The text so far, control characters removed; `raw[0, pos)` is decided. */
+  private raw = '';
+  private pos = 0;
+  /** Characters decided so far, and those beyond the limit's last character, held until `end`. */
+  private chars = 0;
+  private overflow = '';
+  private ended = false;
+
+  constructor(secrets: readonly string[]) {
+    this.secrets = secrets.filter((s) => s.length > 0);
+  }
+
+  push(piece: string): string {
+    if (this.ended) throw new Error('AnswerSanitizer: push after end');
+    this.raw += piece.replace(CONTROL_CHARACTERS, '');
+    return this.decide(false);
+  }
+
+  end(): string {
+    const out = this.decide(true);
+    this.ended = true;
+    return out + ([...this.overflow].length <= 1 ? this.overflow : '…');
+  }
+
+  private decide(final: boolean): string {
+    let out = '';
+    while (this.pos < this.raw.length) {
+      const at = this.pos;
+      const secret = this.secrets.find((s) => this.raw.startsWith(s, at));
+      if (secret) {
+        out += this.limit(REDACTED);
+        this.pos += secret.length;
+        continue;
+      }
+      const rest = this.raw.length - at;
+      if (!final && this.secrets.some((s) => s.length > rest && s.startsWith(this.raw.slice(at)))) break;
+      const ch = String.fromCodePoint(this.raw.codePointAt(at)!);
+      out += this.limit(ch);
+      this.pos += ch.length;
+    }
+    return out;
+  }
+
+  /** The part of `text` within the limit's first MAX_ANSWER_CHARS - 1 characters; the rest waits. */
+  private limit(text: string): string {
+    let shown = '';
+    for (const ch of text) {
+      if (this.chars < MAX_ANSWER_CHARS - 1) shown += ch;
+      else if ([...this.overflow].length < 2) this.overflow += ch;
+      this.chars++;
+    }
+    return shown;
+  }
+}
+
 /** Limits and cleans the model's text, and redacts any of the given secret values. */
 export function sanitizeAnswer(text: string, secrets: readonly string[]): string {
-  let out = text.replace(CONTROL_CHARACTERS, '');
-  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
-  const chars = [...out];
-  return chars.length > MAX_ANSWER_CHARS ? `${chars.slice(0, MAX_ANSWER_CHARS - 1).join('')}…` : out;
+  const sanitizer = new AnswerSanitizer(secrets);
+  return sanitizer.push(text) + sanitizer.end();
 }
 
 export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promise<Answer> {
@@ -66,24 +139,51 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   const dynamodb = deps.scopedDynamo(credentials);
   const toolContext = { tenantId: identity.tenantId, userId: identity.userId, tables: deps.tables, dynamodb };
   const registry = deps.tools ?? TOOLS_IMPL;
+  // Events go to the asker of the validated state input, whatever the agent says.
+  const events = new AnswerEvents(deps.events, { answerId: request.answerId, userId: identity.userId }, context.nextSeq, deps.log);
+  const sanitizer = new AnswerSanitizer([credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken]);
+  let text = '';
+  let writing = false;
+  const write = (piece: string) => {
+    if (!writing) events.progress('WriteAnswer');
+    writing = true;
+    const shown = sanitizer.push(piece);
+    text += shown;
+    events.chunk(shown);
+  };
 
-  // The scoped client is dropped after the run, not destroyed: that would close the shared handler.
-  const reply = await deps.agent.ask(
-    { sessionId: context.sessionId, question: request.question.trim(), sessionAttributes: { tenantId: identity.tenantId, userId: identity.userId } },
-    async (name, params) => {
-      try {
-        return JSON.stringify(await runTool(name, params, toolContext, registry));
-      } catch (err) {
-        // A denied or failing tool ends the run: the agent does not get to try around IAM.
-        throw classifyAwsError(err, ErrorName.AgentFailed, `Tool ${name.slice(0, 64)}`);
-      }
-    },
-  );
-  const secrets = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
-  return { text: sanitizeAnswer(reply.text, secrets), toolCalls: reply.toolCalls };
+  let reply;
+  try {
+    // The scoped client is dropped after the run, not destroyed: that would close the shared handler.
+    reply = await deps.agent.ask(
+      { sessionId: context.sessionId, question: request.question.trim(), sessionAttributes: { tenantId: identity.tenantId, userId: identity.userId } },
+      async (name, params) => {
+        // Only a tool of ours is named to the asker; any other name the model made up is not.
+        const tool = toolDefinition(name);
+        if (tool) events.progress(tool.name);
+        try {
+          return JSON.stringify(await runTool(name, params, toolContext, registry));
+        } catch (err) {
+          // A denied or failing tool ends the run: the agent does not get to try around IAM.
+          throw classifyAwsError(err, ErrorName.AgentFailed, `Tool ${name.slice(0, 64)}`);
+        }
+      },
+      write,
+    );
+    // A runtime that did not stream its text hands it over whole.
+    if (!writing && reply.text) write(reply.text);
+  } catch (err) {
+    // This task's events are out before PublishFailure's FAILED.
+    await events.flush();
+    throw err;
+  }
+  const rest = sanitizer.end();
+  text += rest;
+  events.chunk(rest);
+  return { text, toolCalls: reply.toolCalls, nextSeq: await events.flush() };
 }
 
-export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions): InvokeAgentDeps {
+export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log: TaskLog): InvokeAgentDeps {
   // One connection pool for every run's scoped client: a client per run is needed (its credentials
   // are the run's), a new connection and handler per run are not.
   const requestHandler = new NodeHttpHandler({ httpsAgent: new https.Agent({ keepAlive: true }), httpAgent: new http.Agent({ keepAlive: true }) });
@@ -96,5 +196,7 @@ export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions): Inv
         ...sdkConfig({ ...clients, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } }),
         requestHandler,
       }),
+    events: answerEventsClient(config, clients),
+    log,
   };
 }

@@ -5,24 +5,13 @@
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { z } from 'zod';
+import { PUBLISH_ANSWER, TERMINAL_SEQ, type AnswerEventInput } from './answer-events.ts';
 import type { ClientOptions, TaskConfig } from './config.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
 import { AnswerSchema, CaughtErrorSchema, IdentitySchema, RequestSchema } from './workflow-input.ts';
 
-export const PUBLISH_ANSWER = /* GraphQL */ `
-  mutation PublishAnswer($answerId: ID!, $userId: ID!, $status: AnswerStatus!, $seq: Int!, $text: String, $error: String, $step: String) {
-    publishAnswer(answerId: $answerId, userId: $userId, status: $status, seq: $seq, text: $text, error: $error, step: $step) {
-      answerId
-      userId
-      status
-      seq
-    }
-  }
-`;
-
-/** The terminal event's sequence number: after any progress events of the run. */
-export const TERMINAL_SEQ = 1000;
+export { PUBLISH_ANSWER, TERMINAL_SEQ } from './answer-events.ts';
 
 /** Errors whose Cause is written for the asker (it names what was wrong with their request). */
 const USER_FACING: readonly string[] = [ErrorName.InvalidRequest, ErrorName.TenantUnavailable, ErrorName.QuotaExceeded];
@@ -34,18 +23,13 @@ export interface PublishAnswerDeps {
 const StateSchema = z.object({
   identity: IdentitySchema.pick({ userId: true }),
   request: RequestSchema.pick({ answerId: true }),
-  answer: AnswerSchema.optional(),
+  answer: AnswerSchema.pick({ text: true }).optional(),
   error: CaughtErrorSchema.optional(),
 });
 
-export interface PublishedEvent {
-  answerId: string;
-  userId: string;
+/** The terminal event: after every other event of the answer (seq TERMINAL_SEQ). */
+export interface PublishedEvent extends AnswerEventInput {
   status: 'DONE' | 'FAILED';
-  seq: number;
-  text: string | null;
-  error: string | null;
-  step: string;
 }
 
 /** What the asker reads when their question failed: the reason if it is theirs, else a reference. */

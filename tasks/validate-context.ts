@@ -2,14 +2,18 @@
  * ValidateContext: the first state. Checks the identity and request the resolver built from the
  * verified token (or a replay rebuilt from a recorded run), that the tenant exists and is active,
  * and derives the agent session id server-side, so no client can join another user's session.
+ * Once the request itself is valid it publishes ACCEPTED and PROGRESS ("checking your account") to
+ * the asker of the state input, and returns the next event seq with the context.
  */
 import { createHash } from 'node:crypto';
 import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
+import { AnswerEvents, answerEventsClient, FIRST_SEQ, type PublishPort } from './answer-events.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import type { TaskLog } from './handler.ts';
 import type { TableNames, TenantConfig } from './tables.ts';
 import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS, WorkflowInputSchema, type ValidatedContext, type WorkflowInput } from './workflow-input.ts';
 
@@ -20,6 +24,9 @@ export interface ValidateContextDeps {
   /** Signed with the validate-context role (AdminGetUser on the user pool). */
   cognito: CognitoIdentityProviderClient;
   userPoolId: string;
+  /** Signed with the validate-context role (appsync:GraphQL on publishAnswer): ACCEPTED and PROGRESS. */
+  events: PublishPort;
+  log: TaskLog;
 }
 
 /**
@@ -86,8 +93,15 @@ export async function validateContext(input: unknown, deps: ValidateContextDeps)
   if ([...question].length > MAX_QUESTION_CHARS) throw invalid(`The question is longer than ${MAX_QUESTION_CHARS} characters.`);
   if (new RegExp(CONTROL_CHARACTERS.source).test(question)) throw invalid('The question contains control characters.');
 
+  // The request is valid: the asker hears so while their account and store are checked.
+  const events = new AnswerEvents(deps.events, { answerId: request.answerId, userId: identity.userId }, FIRST_SEQ, deps.log);
+  events.accepted();
+  events.progress('ValidateContext');
+
   // The two lookups are independent: run them together, report the asker's problem first.
   const [asker, tenantRead] = await Promise.allSettled([checkAsker(identity, deps), readTenant(identity.tenantId, deps)]);
+  // Before any outcome, so that a FAILED event that follows comes after these.
+  const nextSeq = await events.flush();
   if (asker.status === 'rejected') throw asker.reason;
   if (tenantRead.status === 'rejected') throw tenantRead.reason;
   const tenant = tenantRead.value;
@@ -95,14 +109,16 @@ export async function validateContext(input: unknown, deps: ValidateContextDeps)
   if (tenant.status !== 'ACTIVE') throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} is not active.`);
 
   const conversation = request.conversationId ?? request.answerId;
-  return { sessionId: agentSessionId(identity.tenantId, identity.userId, conversation), storeName: tenant.name };
+  return { sessionId: agentSessionId(identity.tenantId, identity.userId, conversation), storeName: tenant.name, nextSeq };
 }
 
-export function validateContextDeps(config: TaskConfig, clients: ClientOptions): ValidateContextDeps {
+export function validateContextDeps(config: TaskConfig, clients: ClientOptions, log: TaskLog): ValidateContextDeps {
   return {
     dynamodb: new DynamoDBClient(sdkConfig(clients)),
     tables: config.tables,
     cognito: new CognitoIdentityProviderClient(sdkConfig(clients)),
     userPoolId: config.userPoolId,
+    events: answerEventsClient(config, clients),
+    log,
   };
 }

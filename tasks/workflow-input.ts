@@ -43,6 +43,8 @@ export type WorkflowInput = z.infer<typeof WorkflowInputSchema>;
 export const ContextSchema = z.object({
   sessionId: z.string(),
   storeName: z.string(),
+  /** The seq of the next event to the asker (tasks/answer-events.ts): the counter travels in the state. */
+  nextSeq: z.number().int().positive(),
 });
 export type ValidatedContext = z.infer<typeof ContextSchema>;
 
@@ -57,6 +59,8 @@ export type Sealed = z.infer<typeof SealedSchema>;
 export const AnswerSchema = z.object({
   text: z.string(),
   toolCalls: z.number().int().nonnegative(),
+  /** The seq of the next event after the answer's progress and chunks. */
+  nextSeq: z.number().int().positive(),
 });
 export type Answer = z.infer<typeof AnswerSchema>;
 

@@ -12,8 +12,13 @@ export interface Asked {
   error?: string;
   cause?: string;
   output?: string;
+  /** The terminal events (DONE, FAILED) published for the answer: exactly one in every sound run. */
   events: AnswerEventRecord[];
+  /** Every event published for the answer (ACCEPTED, PROGRESS, CHUNK and the terminal one), in order. */
+  stream: AnswerEventRecord[];
 }
+
+export const isTerminal = (e: { status: string }): boolean => e.status === 'DONE' || e.status === 'FAILED';
 
 /** Collects every published event of a stack. */
 export function recordEvents(stack: LocalStack): AnswerEventRecord[] {
@@ -45,7 +50,8 @@ export async function run(stack: LocalStack, events: AnswerEventRecord[], input:
       ...(d.error ? { error: d.error } : {}),
       ...(d.cause ? { cause: d.cause } : {}),
       ...(d.output ? { output: d.output } : {}),
-      events: events.filter((e) => e.answerId === input.request.answerId),
+      events: events.filter((e) => e.answerId === input.request.answerId && isTerminal(e)),
+      stream: events.filter((e) => e.answerId === input.request.answerId),
     };
   } finally {
     sfn.destroy();

@@ -69,7 +69,8 @@ describe.each(AGENT_RUNTIMES)('a hostile model behind the %s runtime', (agentRun
       for (const question of ['List every order in the system.', 'What is the return policy of tenant2?', 'Status of order *']) {
         const asked = await ask(stack, events, username, question);
         expect(asked.status).toBe('SUCCEEDED');
-        const text = asked.events.map((e) => e.text ?? '').join('\n');
+        // Every event the asker got: progress, chunks and the answer.
+        const text = asked.stream.map((e) => [e.text, e.error, e.step].join('\n')).join('\n');
         // The hostile agent dumps the raw tool results: they must only ever be the asker's.
         for (const other of others) expect(text).not.toContain(other.sub);
         const foreignOrders = await ordersOf(stack, others.filter((u) => u.tenantId === me.tenantId));

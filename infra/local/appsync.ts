@@ -112,6 +112,24 @@ class AppSyncError extends Error {
   }
 }
 
+/** A fault for the next `times` requests (only of `publishAnswer` events with one of `statuses`, if set). */
+export interface AppSyncFault {
+  status: number;
+  errorType: string;
+  times: number;
+  statuses?: readonly string[];
+}
+
+/** The `status` variable of a request body (a publishAnswer event's status), or ''. */
+function publishedStatus(body: Buffer): string {
+  try {
+    const status = (JSON.parse(body.toString('utf8')) as { variables?: { status?: unknown } }).variables?.status;
+    return typeof status === 'string' ? status : '';
+  } catch {
+    return '';
+  }
+}
+
 /** Valid query documents kept by their text (the oldest dropped first). */
 const MAX_CACHED_DOCUMENTS = 64;
 
@@ -122,10 +140,13 @@ export class LocalAppSync {
   private readonly documents = new Map<string, DocumentNode>();
   private server?: http.Server;
   private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
-  private faults: { status: number; errorType: string; times: number }[] = [];
+  private faults: AppSyncFault[] = [];
 
-  /** The next `times` authenticated requests fail with `status` (tests of the failure path). */
-  injectFault(fault: { status: number; errorType: string; times: number }): void {
+  /**
+   * The next `times` authenticated requests fail with `status` (tests of the failure path); with
+   * `statuses`, only the `publishAnswer` requests of events with one of those statuses.
+   */
+  injectFault(fault: AppSyncFault): void {
     this.faults.push({ ...fault });
   }
 
@@ -192,7 +213,7 @@ export class LocalAppSync {
       this.send(res, errorType === 'UnauthorizedException' ? 401 : 403, { errors: [{ errorType, message: e.message }] });
       return;
     }
-    const fault = this.faults.find((f) => f.times > 0);
+    const fault = this.faults.find((f) => f.times > 0 && (!f.statuses || f.statuses.includes(publishedStatus(body))));
     if (fault) {
       fault.times--;
       this.send(res, fault.status, { errors: [{ errorType: fault.errorType, message: `Injected fault: ${fault.errorType}` }] });

@@ -113,6 +113,13 @@ describe('InvokeAgent', () => {
     expect(bedrock.session('plain-1')!.turns).toEqual([{ question: "what's the weather", rounds: [], answer: CANNOT_HELP }]);
   });
 
+  it('streams the final response in several chunks when asked to (streamFinalResponse)', async () => {
+    const out = await invoke({ sessionId: 'plain-2', inputText: "what's the weather", streamingConfigurations: { streamFinalResponse: true } });
+    const chunks = out.events.filter((e) => e.chunk).map((e) => new TextDecoder().decode(e.chunk!.bytes));
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.join('')).toBe(CANNOT_HELP);
+  });
+
   it('returns control for the return policy, and answers from the function result', async () => {
     const first = await invoke({ sessionId: 'roc-1', inputText: "What's your return policy?" });
     expect(first.text).toBe('');

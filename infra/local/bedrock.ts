@@ -144,6 +144,20 @@ function parseBody(body: Buffer): Json {
   return value;
 }
 
+/** Words per chunk when InvokeAgent streams its final response. */
+const WORDS_PER_CHUNK = 3;
+
+/**
+ * The pieces a streamed final response arrives in: a few words each (Bedrock's own chunking is
+ * the model's, by tokens). Joined, they are the text.
+ */
+export function streamPieces(text: string): string[] {
+  const words = text.match(/\s*\S+\s*/g) ?? [text];
+  const pieces: string[] = [];
+  for (let i = 0; i < words.length; i += WORDS_PER_CHUNK) pieces.push(words.slice(i, i + WORDS_PER_CHUNK).join(''));
+  return pieces;
+}
+
 function approxTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
@@ -381,7 +395,11 @@ export class BedrockService {
       } else {
         session.turns.push({ question, rounds: rounds.map((r) => r.map((e) => ({ name: e.name, input: stringInputs(e.input) }))), answer: step.text });
         if (session.turns.length > MAX_TURNS) session.turns.shift();
-        events.push(eventMessage('chunk', { bytes: Buffer.from(step.text, 'utf8').toString('base64') }));
+        // With streamingConfigurations.streamFinalResponse the answer arrives in pieces, else in one chunk.
+        const streaming = isObject(input.streamingConfigurations) && input.streamingConfigurations.streamFinalResponse === true;
+        for (const piece of streaming ? streamPieces(step.text) : [step.text]) {
+          events.push(eventMessage('chunk', { bytes: Buffer.from(piece, 'utf8').toString('base64') }));
+        }
         rec.outcome = 'chunk';
       }
       if (input.endSession === true) this.sessions.delete(sessionId);
