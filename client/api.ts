@@ -3,6 +3,7 @@
  * (never string building), and `ask`, which subscribes to the answer over the realtime WebSocket
  * and waits for `start_ack` BEFORE it sends the mutation, so that no event can be missed.
  */
+import { EventOrder } from './event-order.ts';
 import { connectRealtime, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
 
 export const ASK = /* GraphQL */ `
@@ -106,7 +107,8 @@ export class AssistantApi {
 
   /**
    * Asks a question and resolves with every event up to and including the terminal one (DONE or
-   * FAILED). `onEvent` sees each event as it arrives (progress, chunks).
+   * FAILED). `onEvent` sees each event as it arrives (progress, chunks), in seq order: one that
+   * arrives early waits for those before it (event-order.ts), a repeated one is dropped.
    */
   async ask(
     question: string,
@@ -117,15 +119,17 @@ export class AssistantApi {
     const events: AnswerEvent[] = [];
     let settle!: { resolve: (e: AnswerEvent) => void; reject: (e: Error) => void };
     const final = new Promise<AnswerEvent>((resolve, reject) => (settle = { resolve, reject }));
+    const order = new EventOrder<AnswerEvent>((event) => {
+      events.push(event);
+      options.onEvent?.(event);
+      if (event.status === 'DONE' || event.status === 'FAILED') settle.resolve(event);
+    });
     const subscription = await connection.subscribe(
       ON_ANSWER,
       { answerId },
       (data) => {
         const event = (data as { onAnswer?: AnswerEvent }).onAnswer;
-        if (!event) return;
-        events.push(event);
-        options.onEvent?.(event);
-        if (event.status === 'DONE' || event.status === 'FAILED') settle.resolve(event);
+        if (event) order.accept(event);
       },
       (err) => settle.reject(err),
     );
@@ -139,9 +143,10 @@ export class AssistantApi {
         conversationId: options.conversationId ?? null,
       });
       const last = await final;
-      return { answerId, executionId: receipt.ask.executionId, events: events.sort((a, b) => a.seq - b.seq), final: last };
+      return { answerId, executionId: receipt.ask.executionId, events, final: last };
     } finally {
       clearTimeout(timer);
+      order.close();
       await subscription.unsubscribe().catch(() => undefined);
       if (!options.connection) connection.close();
     }

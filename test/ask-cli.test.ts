@@ -41,6 +41,9 @@ describe('npm run ask', () => {
     const first = await askCli('--user', 'tenant2-user', "What's your return policy?");
     expect(first).toMatchObject({ code: 0, stdout: 'You can return items within 20 days.\n' });
     expect(first.stderr).toContain('first sign-in');
+    // Progress in words, in order, on stderr only.
+    const progress = first.stderr.split('\n').filter((l) => l.startsWith('… '));
+    expect(progress).toEqual(['… your question was accepted', '… checking your account', "… reading the store's return policy", '… writing the answer']);
     const user = (await readLocalUsers(dataDir)).users.find((u) => u.username === 'tenant2-user')!;
     expect(user.temporaryPassword).toBeUndefined();
     expect(user.password).toBeTruthy();

@@ -134,7 +134,8 @@ try {
     ...(values.conversation ? { conversationId: values.conversation } : {}),
     onEvent: (e) => {
       if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-      else if (e.status !== 'DONE' && e.status !== 'FAILED') progress(`${e.status.toLowerCase()}: ${e.step ?? ''} ${e.text ?? ''}`.trim());
+      // Progress in words ("checking your account", "looking up your orders"); the answer comes whole with DONE.
+      else if (e.status === 'ACCEPTED' || e.status === 'PROGRESS') progress(`… ${e.text ?? e.step ?? e.status.toLowerCase()}`);
     },
   });
   progress(`execution ${result.executionId}`);
