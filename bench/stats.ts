@@ -57,3 +57,46 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export const ms = (x: number) => x.toFixed(3);
+
+export interface OpenLoopResult {
+  /** Operations completed per second over the whole run (arrivals included until the last ends). */
+  completedPerSecond: number;
+  /** The most operations in flight at once. */
+  maxInFlight: number;
+}
+
+/**
+ * An open-loop load: operations arrive at a fixed `rate` per second for `ms` milliseconds, whether
+ * or not earlier ones have finished (as users do), with at most `maxInFlight` at once; an arrival
+ * that finds the limit reached waits, and its latency counts from when it was due (no coordinated
+ * omission). Latencies (ms) go into `into`.
+ */
+export async function openLoop(send: () => Promise<void>, rate: number, ms: number, maxInFlight: number, into: number[]): Promise<OpenLoopResult> {
+  const interval = 1000 / rate;
+  const start = performance.now();
+  const total = Math.floor(ms / interval);
+  let inFlight = 0;
+  let maxSeen = 0;
+  const waiting: (() => void)[] = [];
+  const runs: Promise<void>[] = [];
+  const one = async (due: number) => {
+    if (inFlight >= maxInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
+    inFlight++;
+    maxSeen = Math.max(maxSeen, inFlight);
+    try {
+      await send();
+      into.push(performance.now() - due);
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
+  };
+  for (let i = 0; i < total; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    runs.push(one(due));
+  }
+  await Promise.all(runs);
+  return { completedPerSecond: total / ((performance.now() - start) / 1000), maxInFlight: maxSeen };
+}
