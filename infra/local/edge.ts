@@ -89,8 +89,45 @@ export interface EdgeFault {
 export class Edge {
   private server?: http.Server;
   private faults: EdgeFault[] = [];
+  private readonly browserOrigins = new Set<string>();
 
   constructor(private readonly options: EdgeOptions) {}
+
+  /**
+   * Lets pages of these origins (the local web UI) call the edge, as AWS endpoints answer CORS for
+   * browsers. Only CORS: every request still needs its signature (or is a public Cognito call).
+   */
+  allowBrowserOrigins(origins: readonly string[]): void {
+    for (const o of origins) this.browserOrigins.add(o);
+  }
+
+  /** CORS response headers for an allowed Origin; undefined for any other (or none). */
+  private corsHeaders(origin: string | undefined): Record<string, string> | undefined {
+    if (!origin || !this.browserOrigins.has(origin)) return undefined;
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-expose-headers': 'x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, x-amz-request-id, date',
+      vary: 'origin',
+    };
+  }
+
+  /** A CORS preflight: allowed origins get the methods and the requested (token-shaped) headers. */
+  private preflight(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const cors = this.corsHeaders(req.headers.origin);
+    const requested = String(req.headers['access-control-request-headers'] ?? '');
+    if (!cors || !/^[\w-]+(\s*,\s*[\w-]+)*$|^$/.test(requested)) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('CORS origin not allowed');
+      return;
+    }
+    res.writeHead(204, {
+      ...cors,
+      'access-control-allow-methods': 'GET, POST',
+      ...(requested ? { 'access-control-allow-headers': requested } : {}),
+      'access-control-max-age': '600',
+    });
+    res.end();
+  }
 
   injectFault(fault: EdgeFault): void {
     this.faults.push({ ...fault });
@@ -126,6 +163,7 @@ export class Edge {
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) return this.preflight(req, res);
     const started = performance.now();
     const requestId = newRequestId();
     const headers = flatHeaders(req.headers);
@@ -173,7 +211,7 @@ export class Edge {
       }
       response = renderError(protocol, error, requestId);
     }
-    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId });
+    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin) });
     res.end(response.body);
     this.options.logger.log('debug', 'edge.request', {
       requestId,
