@@ -141,6 +141,12 @@ export class LocalAppSync {
   private server?: http.Server;
   private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
   private faults: AppSyncFault[] = [];
+  private site?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+
+  /** Serves other GET requests on this port (the web UI, infra/local/web.ts); it answers false for what it does not serve. */
+  serveSite(site: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>): void {
+    this.site = site;
+  }
 
   /**
    * The next `times` authenticated requests fail with `status` (tests of the failure path); with
@@ -193,6 +199,7 @@ export class LocalAppSync {
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
     if (req.method !== 'POST' || url.pathname !== '/graphql') {
+      if (this.site && (await this.site(req, res))) return;
       this.send(res, 404, { errors: [{ errorType: 'NotFoundException', message: 'POST /graphql' }] });
       return;
     }
