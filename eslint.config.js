@@ -12,7 +12,7 @@ const focusedOrSkipped = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.data/', 'dist/', 'coverage/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.data/', 'dist/', '**/dist/', 'coverage/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
