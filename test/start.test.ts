@@ -39,6 +39,12 @@ describe('npm start (infra/local/main.ts)', () => {
       expect(stdout).toContain('tenant1-user2');
       const env = readLocalEnv(dataDir);
       expect(stdout).toContain(`ready: edge ${env.endpoints.edge}`);
+      // The web UI on the AppSync port, with this stack's config (the page itself may still be building).
+      const webUi = /web UI: +(http:\/\/localhost:\d+\/)/.exec(stdout)?.[1];
+      expect(webUi).toBe(`http://localhost:${new URL(env.endpoints.graphql).port}/`);
+      const config = (await (await fetch(new URL('/config.json', env.endpoints.graphql))).json()) as { userPool: { clientId: string } };
+      expect(config.userPool.clientId).toBe(env.userPool.clientId);
+      expect([200, 503]).toContain((await fetch(new URL('/', env.endpoints.graphql))).status);
       const raw = await readFile(path.join(dataDir, 'local-env.json'), 'utf8');
       expect(Object.keys(JSON.parse(raw).principals).sort()).toEqual(
         ['appsync-api', 'invoke-agent', 'mint-credentials', 'operator', 'publish-answer', 'record-failure', 'validate-context'].sort(),

@@ -4,7 +4,7 @@
  * `npm start` and the browser tests build once per change, and concurrent builders do not collide.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,8 @@ const REPO_ROOT = path.resolve(WEB_ROOT, '../..');
 const CLIENT_ROOT = path.join(REPO_ROOT, 'client');
 export const DEFAULT_CACHE_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'web-ui');
 const SKIP = new Set(['dist', 'node_modules']);
+/** A temporary build folder this old belongs to a build that was interrupted. */
+const STALE_TEMP_MS = 10 * 60_000;
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -91,9 +93,11 @@ export async function buildWebUi(options: BuildOptions = {}): Promise<BuiltUi> {
   } finally {
     await rm(temp, { recursive: true, force: true });
   }
-  // Older builds of other sources are no longer needed.
+  // Older builds of other sources are no longer needed, nor temporary folders of interrupted builds.
   for (const entry of readdirSync(cacheDir)) {
-    if (entry !== hash && !entry.startsWith('.tmp-')) await rm(path.join(cacheDir, entry), { recursive: true, force: true });
+    const full = path.join(cacheDir, entry);
+    const stale = entry.startsWith('.tmp-') ? Date.now() - (statSync(full, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > STALE_TEMP_MS : entry !== hash;
+    if (stale) await rm(full, { recursive: true, force: true });
   }
   return { dir, cached: false, ms: elapsed() };
 }

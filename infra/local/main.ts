@@ -14,6 +14,7 @@ import { jsonLogger, type LogLevel } from './log.ts';
 import { readLocalUsers, writeLocalUsers } from './cognito.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
 import { LOCAL_ENV_FILE, localEnvOf, writeLocalEnv } from './local-env.ts';
+import { attachWebUi } from './web.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +48,7 @@ if (!AGENT_RUNTIMES.includes(agentRuntime)) {
   process.exit(2);
 }
 const started = performance.now();
+const logger = jsonLogger(values['log-level'] as LogLevel);
 
 let stack: LocalStack;
 try {
@@ -54,7 +56,7 @@ try {
     port,
     appsyncPort,
     ...(values.memory ? {} : { dataDir }),
-    logger: jsonLogger(values['log-level'] as LogLevel),
+    logger,
     agentRuntime,
   });
 } catch (err) {
@@ -73,6 +75,8 @@ const env = localEnvOf(stack, !values.memory);
 await writeLocalEnv(env, dataDir);
 await writeLocalUsers(dataDir, stack.cognito);
 const passwords = (await readLocalUsers(dataDir)).users;
+// The web UI on the AppSync port: a cached build at once, else built in the background (a few seconds).
+const web = attachWebUi(stack, { logger });
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');
@@ -81,6 +85,7 @@ out(`  seed:      ${stack.seeded ? 'tables created and seeded on this first star
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (dynamodb, sts, kms, states, bedrock; region ${env.region}, account ${env.accountId})`);
 out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}`);
+out(`  web UI:             ${web.url}${web.building ? '   (building it now; the page says when it is ready)' : ''}`);
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
 out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
@@ -99,7 +104,14 @@ out('  npm run ask -- --user tenant1-user "What\'s your return policy?"');
 out('  npm run orders -- tenant1-user list');
 out('  npm run creds -- --user tenant2-user');
 out('  npm run executions -- list --status FAILED');
+out(`  open ${web.url} in a browser (executions view: keys from npm run creds -- --operator)`);
 out(`ready: edge ${stack.edgeUrl} (started in ${Math.round(performance.now() - started)} ms; Ctrl-C stops)`);
+if (web.building) {
+  web.ready.then(
+    () => out(`web UI built: ${web.url}`),
+    (err: unknown) => process.stderr.write(`The web UI failed to build: ${(err as Error).message}\n`),
+  );
+}
 
 let stopping = false;
 async function shutdown(signal: string) {
