@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import { Edge } from '../infra/local/edge.ts';
+import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
 import { silentLogger } from '../infra/local/log.ts';
 import { LogsService, stepFunctionsLogEvents } from '../infra/local/logs.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
@@ -45,7 +46,8 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
   };
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/executions-cli.ts', '--target', 'aws', '--outputs-file', outputsFile, ...args], {
+    const targetArgs = args[0] === '--target' ? [] : ['--target', 'aws', '--outputs-file', outputsFile];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/executions-cli.ts', ...targetArgs, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: childEnv as NodeJS.ProcessEnv,
     });
@@ -91,6 +93,7 @@ beforeAll(async () => {
   expect([failed.status, answered.status]).toEqual(['FAILED', 'SUCCEEDED']);
   await deliver(failed.executionArn);
   await deliver(answered.executionArn);
+  await writeLocalEnv(localEnvOf(stack, false), dir);
 });
 afterAll(async () => {
   await logsEdge?.close();
@@ -157,5 +160,12 @@ describe('npm run executions -- --target aws', () => {
     const none = await cli(['list', '--outputs-file', path.join(dir, 'absent.json')]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('npm run deploy');
+  });
+
+  it('control: --target local still asks the local Step Functions, which knows every execution', async () => {
+    const local = await cli(['--target', 'local', '--data-dir', dir, 'list', '--json']);
+    expect(local.stderr).toBe('');
+    const arns = (JSON.parse(local.stdout) as Array<{ executionArn: string }>).map((r) => r.executionArn);
+    expect(arns).toEqual(expect.arrayContaining([failed.executionArn, answered.executionArn, undelivered.executionArn]));
   });
 });
