@@ -3,6 +3,7 @@
  * the UI's sources (client/) and the lock file, under node_modules/.cache/web-ui/<hash>/, so that
  * `npm start` and the browser tests build once per change, and concurrent builders do not collide.
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -53,12 +54,23 @@ export interface BuiltUi {
   ms: number;
 }
 
-async function viteBuild(outDir: string): Promise<void> {
-  const { build } = await import('vite');
-  await build({
-    configFile: path.join(WEB_ROOT, 'vite.config.ts'),
-    build: { outDir, emptyOutDir: true },
-    logLevel: 'error',
+/**
+ * Runs Vite in a child process (vite-build.mjs) with NODE_ENV=production: a production build of
+ * React whatever the caller's NODE_ENV (vitest sets `test`), and no bundler left in the caller's memory.
+ */
+function viteBuild(outDir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(WEB_ROOT, 'vite-build.mjs'), outDir], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`The Vite build failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no output'}`)),
+    );
   });
 }
 
