@@ -138,12 +138,12 @@ export function Chat({ api, keeper }: Props) {
           aria-describedby="prompt-hint"
           placeholder="What's your return policy?"
         />
-        <p id="prompt-hint" className="hint">
-          Enter sends; Shift+Enter starts a new line.
-        </p>
         <button type="submit" disabled={busy || draft.trim().length === 0}>
           {busy ? 'Waiting…' : 'Send'}
         </button>
+        <p id="prompt-hint" className="hint">
+          Enter sends; Shift+Enter starts a new line.
+        </p>
       </form>
     </section>
   );

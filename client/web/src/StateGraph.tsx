@@ -48,7 +48,9 @@ export function StateGraph({ graph, outcomes, timings, selected, onSelect }: Pro
           const pb = pos(b);
           let d: string;
           if (a.lane === b.lane) {
-            d = `M ${pa.x + W / 2} ${pa.y + H} L ${pb.x + W / 2} ${pb.y}`;
+            // A Catch beside a Next to the same state is drawn a little to the right of it.
+            const x = W / 2 + (e.kind === 'catch' ? 14 : 0);
+            d = `M ${pa.x + x} ${pa.y + H} L ${pb.x + x} ${pb.y}`;
           } else {
             const from = a.lane < b.lane ? { x: pa.x + W, y: pa.y + H / 2 } : { x: pa.x, y: pa.y + H / 2 };
             const to = a.lane < b.lane ? { x: pb.x, y: pb.y + H / 2 } : { x: pb.x + W, y: pb.y + H / 2 };
