@@ -292,7 +292,7 @@ describe('executions view (operators)', () => {
     await openWithKeys(page, scoped);
     expect(await page.getByRole('alert').innerText()).toBe('These credentials may not read executions: only the local operator may.');
     await openWithKeys(page, { accessKeyId: 'LOCALNOTAKEY0000', secretAccessKey: 'wrong' });
-    expect(await page.getByRole('alert').innerText()).toMatch(/does not know this access key/);
+    await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/does not know this access key/);
     expect(await page.locator('table.runs').count()).toBe(0);
   });
 
