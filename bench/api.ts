@@ -28,7 +28,7 @@ export async function run(): Promise<void> {
   const iterations = positiveIntEnv('BENCH_ITERATIONS', 200);
   const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
   const started = performance.now();
-  const stack = await startLocalStack({ port: 0, logger: silentLogger });
+  const stack = await startLocalStack({ port: 0, logger: silentLogger, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
   const connections: RealtimeConnection[] = [];
   const sfn = new SFNClient(stack.clientConfig('operator'));
   try {

@@ -162,7 +162,7 @@ export async function run(): Promise<void> {
   const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
   const started = performance.now();
 
-  const stack = await startLocalStack({ port: 0, logger: silentLogger });
+  const stack = await startLocalStack({ port: 0, logger: silentLogger, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
   const sfn = new SFNClient(stack.clientConfig('operator'));
   const published = new Published(stack);
   // The floor: the same functions, built the same way, but called here, in this thread.
@@ -182,7 +182,9 @@ export async function run(): Promise<void> {
         `${iterations} sequential runs per variant after ${WARMUP} warm-up; ` +
         `throughput: ${CONCURRENCY} in flight for ${throughputMs} ms per variant\n` +
         `${stack.users.length} users rotated; questions alternated: ${QUESTIONS.map((q) => JSON.stringify(q.question)).join(', ')}; local agent (bedrock-agent runtime)\n` +
-        `one process, loopback only: the state machine's task functions run in the Lambda sandbox thread, the floor's in the main thread with the client, edge, engine, dynalite and AppSync\n\n`,
+        (stack.lambdaRuntime
+          ? `one process, loopback only: the state machine's task functions run in the Lambda sandbox thread, the floor's in the main thread with the client, edge, engine, dynalite and AppSync (BENCH_LAMBDA_SANDBOX=off runs both in the main thread)\n\n`
+          : `one process, loopback only, BENCH_LAMBDA_SANDBOX=off: every task function runs in the main thread with the client, edge, engine, dynalite and AppSync\n\n`),
     );
 
     for (const v of VARIANTS) await sequential(send[v], WARMUP);
