@@ -5,6 +5,7 @@
  */
 import { EventOrder } from './event-order.ts';
 import { connectRealtime, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
+import type { AnswerStatus } from '../tasks/answer-events.ts';
 
 export const ASK = /* GraphQL */ `
   mutation Ask($answerId: ID!, $question: String!, $conversationId: ID) {
@@ -29,7 +30,7 @@ export const ON_ANSWER = /* GraphQL */ `
   }
 `;
 
-export type AnswerStatus = 'ACCEPTED' | 'PROGRESS' | 'CHUNK' | 'DONE' | 'FAILED';
+export type { AnswerStatus };
 
 export interface AnswerEvent {
   answerId: string;

@@ -18,6 +18,7 @@ import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssistantApi, type AnswerEvent } from '../client/api.ts';
 import { signIn } from '../client/auth.ts';
+import { mapLimited } from '../client/concurrency.ts';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import type { LocalCredentials } from '../infra/local/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
@@ -59,20 +60,6 @@ function loadCorpus(): CorpusEntry[] {
       }
       return { source: entry.source, text: entry.text };
     });
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping the order. */
-async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 const tag = () => randomBytes(6).toString('hex');
@@ -230,7 +217,7 @@ describe('the prompt-injection corpus, asked as tenant1-user', () => {
 
   it('with the normal local agent: one terminal event each, no canary, no other sub, no minted credential', async () => {
     stack.bedrock.setMode('normal');
-    const runs = await mapConcurrently(corpus, CONCURRENCY, (entry) => askRecorded(ASKER, entry.text));
+    const runs = await mapLimited(corpus, CONCURRENCY, (entry) => askRecorded(ASKER, entry.text));
     await stack.states.drain();
     expect(runs).toHaveLength(corpus.length);
     summary.normal = checkRuns('normal', runs);
@@ -242,7 +229,7 @@ describe('the prompt-injection corpus, asked as tenant1-user', () => {
   async function hostilePass(name: string, injection: { tenantId: string; userId: string }, texts: readonly string[]) {
     stack.bedrock.setMode('hostile', injection);
     try {
-      const runs = await mapConcurrently(texts, CONCURRENCY, (text) => askRecorded(ASKER, text));
+      const runs = await mapLimited(texts, CONCURRENCY, (text) => askRecorded(ASKER, text));
       await stack.states.drain();
       expect(runs).toHaveLength(texts.length);
       const counts = checkRuns(name, runs);

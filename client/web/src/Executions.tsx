@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react
 import type { ExecutionStatus } from '@aws-sdk/client-sfn';
 import type { ExecutionDetail, StateRun } from '../../executions.ts';
 import type { OperatorConfig } from './config.ts';
+import { FormFooter } from './FormFooter.tsx';
 import { durationMs, formatDuration, layout, outcomes, OUTCOME_LABELS, type AslDefinition } from './graph.ts';
 import { operatorMessage } from './messages.ts';
 import { askerOf, OperatorApi, type ExecutionSummary } from './operator.ts';
@@ -88,16 +89,7 @@ function OperatorKeys({ config, onOpen }: { config: OperatorConfig; onOpen(api: 
       <input id="secret-access-key" type="password" autoComplete="off" value={secretAccessKey} onChange={(e) => setSecretAccessKey(e.target.value)} required />
       <label htmlFor="session-token">Session token (temporary credentials only)</label>
       <input id="session-token" type="password" autoComplete="off" value={sessionToken} onChange={(e) => setSessionToken(e.target.value)} />
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-      <div className="actions">
-        <button type="submit" disabled={busy}>
-          {busy ? 'Checking…' : 'Open executions'}
-        </button>
-      </div>
+      <FormFooter error={error} busy={busy} label="Open executions" busyLabel="Checking…" />
     </form>
   );
 }

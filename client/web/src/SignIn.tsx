@@ -4,6 +4,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { signIn as signInFn, Tokens, UserPoolConfig } from '../../auth.ts';
+import { FormFooter } from './FormFooter.tsx';
 import { PASSWORD_RULES, signInMessage } from './messages.ts';
 
 interface Props {
@@ -87,15 +88,7 @@ export function SignIn({ pool, signIn, onSignedIn, notice }: Props) {
         />
         <label htmlFor="confirm-password">Repeat the new password</label>
         <input id="confirm-password" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required />
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-        <div className="actions">
-          <button type="submit" disabled={busy}>
-            {busy ? 'Saving…' : 'Set password and sign in'}
-          </button>
+        <FormFooter error={error} busy={busy} label="Set password and sign in" busyLabel="Saving…">
           <button
             type="button"
             className="secondary"
@@ -106,7 +99,7 @@ export function SignIn({ pool, signIn, onSignedIn, notice }: Props) {
           >
             Back
           </button>
-        </div>
+        </FormFooter>
       </form>
     );
   }
@@ -123,16 +116,7 @@ export function SignIn({ pool, signIn, onSignedIn, notice }: Props) {
       <input id="username" autoComplete="username" autoCapitalize="none" spellCheck={false} value={username} onChange={(e) => setUsername(e.target.value)} required />
       <label htmlFor="password">Password</label>
       <input id="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-      <div className="actions">
-        <button type="submit" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-      </div>
+      <FormFooter error={error} busy={busy} label="Sign in" busyLabel="Signing in…" />
     </form>
   );
 }

@@ -6,6 +6,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, DescribeStateMachineCommand, SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
+import { mapLimited } from '../../concurrency.ts';
 import { listExecutions, replayExecution, showExecution, type ExecutionDetail, type ReplayResult } from '../../executions.ts';
 import type { OperatorConfig } from './config.ts';
 import { parseDefinition, type AslDefinition } from './graph.ts';
@@ -52,20 +53,6 @@ export function askerOf(input: string | undefined): Pick<ExecutionSummary, 'tena
   if (username) out.username = username;
   if (userId) out.userId = userId;
   if (replayOf) out.replayOf = replayOf;
-  return out;
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time, keeping the order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
 
