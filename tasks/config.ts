@@ -3,9 +3,10 @@
  * function's environment (set by CDK); the local stack passes the same object. Credentials are not
  * configuration: each task signs with its own role's credentials, however the runtime supplies them.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { TableNames, type AwsLocation } from './tables.ts';
+import './zod-locale.ts';
 
 export const AGENT_RUNTIMES = ['bedrock-agent', 'converse'] as const;
 export type AgentRuntimeKind = (typeof AGENT_RUNTIMES)[number];
@@ -35,16 +36,16 @@ export interface ClientOptions {
 }
 
 const EnvSchema = z.object({
-  AWS_REGION: z.string().min(1),
-  TABLE_PREFIX: z.string().default(''),
-  TENANT_ACCESS_ROLE_ARN: z.string().regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'),
-  SEAL_KEY_ID: z.string().min(1),
-  GRAPHQL_URL: z.string().url(),
-  AGENT_RUNTIME: z.enum(AGENT_RUNTIMES).default('bedrock-agent'),
-  AGENT_ID: z.string().default(''),
-  AGENT_ALIAS_ID: z.string().default(''),
-  MODEL_ID: z.string().default(''),
-  USER_POOL_ID: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id'),
+  AWS_REGION: z.string().check(z.minLength(1)),
+  TABLE_PREFIX: z._default(z.string(), ''),
+  TENANT_ACCESS_ROLE_ARN: z.string().check(z.regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')),
+  SEAL_KEY_ID: z.string().check(z.minLength(1)),
+  GRAPHQL_URL: z.url(),
+  AGENT_RUNTIME: z._default(z.enum(AGENT_RUNTIMES), 'bedrock-agent'),
+  AGENT_ID: z._default(z.string(), ''),
+  AGENT_ALIAS_ID: z._default(z.string(), ''),
+  MODEL_ID: z._default(z.string(), ''),
+  USER_POOL_ID: z.string().check(z.regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id')),
 });
 
 /** The task configuration from a Lambda function's environment; fails naming the missing variables. */

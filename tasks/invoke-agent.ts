@@ -12,7 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { toolDefinition } from './agent-definition.ts';
 import { agentRuntimeFor, type AgentRuntime } from './agent-runtime.ts';
 import { AnswerEvents, answerEventsClient, type PublishPort } from './answer-events.ts';
@@ -24,6 +24,7 @@ import type { TableNames } from './tables.ts';
 import { runTool, TOOLS_IMPL, type ToolRegistry } from './tools.ts';
 import { describeIssues, parseWorkflowInput } from './validate-context.ts';
 import { CONTROL_CHARACTERS, ContextSchema, SealedSchema, type Answer } from './workflow-input.ts';
+import './zod-locale.ts';
 
 export const MAX_ANSWER_CHARS = 4000;
 

@@ -6,13 +6,14 @@
  */
 import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import type { AwsLocation, TableNames } from './tables.ts';
 import { assumeTenantRole, type ScopedCredentials } from './tenant-credentials.ts';
 import { parseWorkflowInput } from './validate-context.ts';
 import type { Sealed } from './workflow-input.ts';
+import './zod-locale.ts';
 
 export interface MintCredentialsDeps {
   /** Signed with the mint-credentials role: the only principal the tenant access role trusts. */
@@ -31,9 +32,9 @@ export function sealContext(identity: { tenantId: string; userId: string }, answ
 }
 
 export const ScopedCredentialsSchema = z.object({
-  accessKeyId: z.string().min(16),
-  secretAccessKey: z.string().min(1),
-  sessionToken: z.string().min(1),
+  accessKeyId: z.string().check(z.minLength(16)),
+  secretAccessKey: z.string().check(z.minLength(1)),
+  sessionToken: z.string().check(z.minLength(1)),
   expiration: z.string(),
 });
 

@@ -4,12 +4,13 @@
  * function serves both states: with a caught error in the state it publishes FAILED, else DONE.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PUBLISH_ANSWER, TERMINAL_SEQ, type AnswerEventInput } from './answer-events.ts';
 import type { ClientOptions, TaskConfig } from './config.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
 import { AnswerSchema, CaughtErrorSchema, IdentitySchema, RequestSchema } from './workflow-input.ts';
+import './zod-locale.ts';
 
 export { PUBLISH_ANSWER, TERMINAL_SEQ } from './answer-events.ts';
 
@@ -21,10 +22,10 @@ export interface PublishAnswerDeps {
 }
 
 const StateSchema = z.object({
-  identity: IdentitySchema.pick({ userId: true }),
-  request: RequestSchema.pick({ answerId: true }),
-  answer: AnswerSchema.pick({ text: true }).optional(),
-  error: CaughtErrorSchema.optional(),
+  identity: z.pick(IdentitySchema, { userId: true }),
+  request: z.pick(RequestSchema, { answerId: true }),
+  answer: z.optional(z.pick(AnswerSchema, { text: true })),
+  error: z.optional(CaughtErrorSchema),
 });
 
 /** The terminal event: after every other event of the answer (seq TERMINAL_SEQ). */

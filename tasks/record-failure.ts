@@ -5,11 +5,12 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName } from './errors.ts';
 import type { TableNames } from './tables.ts';
 import { CaughtErrorSchema } from './workflow-input.ts';
+import './zod-locale.ts';
 
 export interface RecordFailureDeps {
   /** Signed with the record-failure role: PutItem on the runs table only. */
@@ -39,9 +40,9 @@ const MAX_QUESTION_CHARS = 4000;
 /** Lenient on purpose: a run that failed validation must still be recorded as well as it can be. */
 const InputSchema = z.object({
   state: z.object({
-    identity: z.object({ tenantId: z.unknown(), userId: z.unknown(), username: z.unknown() }).partial().optional(),
-    request: z.object({ answerId: z.unknown(), question: z.unknown(), conversationId: z.unknown() }).partial().optional(),
-    replayOf: z.unknown().optional(),
+    identity: z.optional(z.partial(z.object({ tenantId: z.unknown(), userId: z.unknown(), username: z.unknown() }))),
+    request: z.optional(z.partial(z.object({ answerId: z.unknown(), question: z.unknown(), conversationId: z.unknown() }))),
+    replayOf: z.optional(z.unknown()),
     error: CaughtErrorSchema,
   }),
   executionArn: z.string(),

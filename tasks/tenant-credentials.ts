@@ -4,13 +4,14 @@
  * seals the result); `npm run creds` uses it to show what a request would get.
  */
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 import { SESSION_TAG_KEYS, tenantIsolationPolicy } from './policies.ts';
 import type { AwsLocation, TableNames } from './tables.ts';
 import { IdentitySchema } from './workflow-input.ts';
+import './zod-locale.ts';
 
 /** The asker, as taken from the verified token. */
-export const AskerSchema = IdentitySchema.pick({ tenantId: true, userId: true });
+export const AskerSchema = z.pick(IdentitySchema, { tenantId: true, userId: true });
 export type Asker = z.infer<typeof AskerSchema>;
 
 export interface ScopedCredentials {

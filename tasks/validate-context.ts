@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { AnswerEvents, answerEventsClient, FIRST_SEQ, type PublishPort } from './answer-events.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
@@ -56,7 +56,7 @@ function invalid(reason: string): WorkflowError {
 }
 
 /** Names the failing fields, never their values (they may hold anything a client sent). */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
 }
 

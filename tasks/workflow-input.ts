@@ -2,16 +2,17 @@
  * The state machine's input, built by the GraphQL resolver from the verified token only (and by
  * `replay` from a recorded run), and the shapes that travel between states.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-locale.ts';
 import { TENANT_ID_PATTERN } from './tables.ts';
 
 /** The Cognito `sub` (a UUID), or a local user id: letters, digits, `-` and `_`. */
 export const USER_ID_PATTERN = /^[\w-]{1,128}$/;
 
 export const IdentitySchema = z.object({
-  tenantId: z.string().regex(TENANT_ID_PATTERN, 'tenantId must be a lowercase tenant slug'),
-  userId: z.string().regex(USER_ID_PATTERN, 'userId must be a token subject'),
-  username: z.string().min(1).max(128),
+  tenantId: z.string().check(z.regex(TENANT_ID_PATTERN, 'tenantId must be a lowercase tenant slug')),
+  userId: z.string().check(z.regex(USER_ID_PATTERN, 'userId must be a token subject')),
+  username: z.string().check(z.minLength(1), z.maxLength(128)),
 });
 export type Identity = z.infer<typeof IdentitySchema>;
 
@@ -25,9 +26,9 @@ export const MAX_QUESTION_CHARS = 2000;
 export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
 
 export const RequestSchema = z.object({
-  answerId: z.string().min(3).max(256),
+  answerId: z.string().check(z.minLength(3), z.maxLength(256)),
   question: z.string(),
-  conversationId: z.string().max(128).nullish(),
+  conversationId: z.nullish(z.string().check(z.maxLength(128))),
 });
 export type AskRequest = z.infer<typeof RequestSchema>;
 
@@ -35,7 +36,7 @@ export const WorkflowInputSchema = z.object({
   identity: IdentitySchema,
   request: RequestSchema,
   /** The execution this one replays, for operators. */
-  replayOf: z.string().max(2048).nullish(),
+  replayOf: z.nullish(z.string().check(z.maxLength(2048))),
 });
 export type WorkflowInput = z.infer<typeof WorkflowInputSchema>;
 
@@ -44,13 +45,13 @@ export const ContextSchema = z.object({
   sessionId: z.string(),
   storeName: z.string(),
   /** The seq of the next event to the asker (tasks/answer-events.ts): the counter travels in the state. */
-  nextSeq: z.number().int().positive(),
+  nextSeq: z.number().check(z.int(), z.positive()),
 });
 export type ValidatedContext = z.infer<typeof ContextSchema>;
 
 /** What MintCredentials adds to the state: `$.sealed`. Only ciphertext. */
 export const SealedSchema = z.object({
-  sealedCredentials: z.string().min(1),
+  sealedCredentials: z.string().check(z.minLength(1)),
   expiration: z.string(),
 });
 export type Sealed = z.infer<typeof SealedSchema>;
@@ -58,12 +59,12 @@ export type Sealed = z.infer<typeof SealedSchema>;
 /** What InvokeAgent adds to the state: `$.answer`. */
 export const AnswerSchema = z.object({
   text: z.string(),
-  toolCalls: z.number().int().nonnegative(),
+  toolCalls: z.number().check(z.int(), z.nonnegative()),
   /** The seq of the next event after the answer's progress and chunks. */
-  nextSeq: z.number().int().positive(),
+  nextSeq: z.number().check(z.int(), z.positive()),
 });
 export type Answer = z.infer<typeof AnswerSchema>;
 
 /** The Catch's error output: `$.error`. */
-export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 export type CaughtError = z.infer<typeof CaughtErrorSchema>;
