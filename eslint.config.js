@@ -1,11 +1,12 @@
 // Lint guards the boundaries of ../shared/ARCHITECTURE.md: nothing imports infra/, states/ holds
-// no AWS SDK, and the AGPL policy simulator stays in infra/local.
+// no AWS SDK, the AGPL policy simulator stays in infra/local, and tasks/ (the Lambda code) uses zod/mini.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import appsync from '@aws-appsync/eslint-plugin';
 
 const noInfra = { group: ['**/infra/**', '../infra/*', '../../infra/*'], message: 'Nothing outside infra/ imports infra/.' };
 const noSimulator = { group: ['@cloud-copilot/*'], message: 'The AGPL policy simulator stays in infra/local.' };
+const classicZod = ['zod', 'zod/v4', 'zod/v3'].map((name) => ({ name, message: "Task code runs in the Lambda bundles: import 'zod/mini' (classic zod and its locales are ~440 KB)." }));
 const focusedOrSkipped = {
   selector: "MemberExpression[object.name=/^(it|test|describe|suite)$/][property.name=/^(only|skip|todo)$/]",
   message: 'No focused or skipped tests.',
@@ -26,6 +27,10 @@ export default tseslint.config(
   {
     files: ['tasks/**', 'states/**', 'resolvers/**', 'client/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [noInfra, noSimulator] }] },
+  },
+  {
+    files: ['tasks/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: classicZod, patterns: [noInfra, noSimulator] }] },
   },
   {
     files: ['states/**'],
