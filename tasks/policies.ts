@@ -61,6 +61,11 @@ export interface PolicyResources {
   readonly stateMachineArn: string;
   /** The Cognito user pool the customers sign in to (`arn:...:cognito-idp:<region>:<account>:userpool/<id>`). */
   readonly userPoolArn: string;
+  /**
+   * The CloudWatch log groups where an operator reads Express executions (a group's ARN, or an
+   * ARN pattern such as every Step Functions vended log group of the account).
+   */
+  readonly executionLogGroupsArn?: string;
 }
 
 const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
@@ -345,5 +350,8 @@ export function operatorPolicy(res: PolicyResources): PolicyDocument {
       Action: ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution'],
       Resource: executionArnPattern(res.stateMachineArn),
     },
+    ...(res.executionLogGroupsArn
+      ? [{ Sid: 'ReadExecutionLogs', Effect: 'Allow' as const, Action: ['logs:FilterLogEvents'], Resource: [res.executionLogGroupsArn, `${res.executionLogGroupsArn}:*`] }]
+      : []),
   );
 }

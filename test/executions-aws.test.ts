@@ -15,10 +15,12 @@ import { Edge } from '../infra/local/edge.ts';
 import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
 import { silentLogger } from '../infra/local/log.ts';
 import { LogsService, stepFunctionsLogEvents } from '../infra/local/logs.ts';
+import { STATE_MACHINE_LOG_GROUP } from '../infra/local/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { ask, historyOf, recordEvents, type Asked } from './workflow-helpers.ts';
 
-const LOG_GROUP = '/aws/vendedlogs/states/MultiTenantAiAssistantStack-assistant';
+/** A log group of its own, the name the operator's policy allows, which this test alone delivers to. */
+const LOG_GROUP = STATE_MACHINE_LOG_GROUP;
 let stack: LocalStack;
 let logsEdge: Edge;
 let logsUrl: string;
@@ -70,7 +72,7 @@ let logs: LogsService;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'assistant-executions-aws-'));
   stack = await startLocalStack({ port: 0, retryIntervalOverrides: 0 });
-  logs = new LogsService(stack.iam.location, { pageSize: 5 });
+  logs = new LogsService(stack.iam.location, stack.evaluator, { pageSize: 5 });
   logs.createLogGroup(LOG_GROUP);
   logsEdge = new Edge({ iam: stack.iam, services: { logs }, clock: () => new Date(), logger: silentLogger });
   logsUrl = await logsEdge.listen(0);
@@ -151,11 +153,11 @@ describe('npm run executions -- --target aws', () => {
     const wrongGroup = path.join(dir, 'wrong-group.json');
     await writeFile(
       wrongGroup,
-      JSON.stringify({ MultiTenantAiAssistantStack: { Region: 'us-east-1', StateMachineArn: stack.iam.resources.stateMachineArn, StateMachineLogGroupName: '/gone', RunsTableName: stack.tables.runs } }),
+      JSON.stringify({ MultiTenantAiAssistantStack: { Region: 'us-east-1', StateMachineArn: stack.iam.resources.stateMachineArn, StateMachineLogGroupName: '/aws/vendedlogs/states/gone', RunsTableName: stack.tables.runs } }),
     );
     const gone = await cli(['list', '--outputs-file', wrongGroup]);
     expect(gone.code).toBe(1);
-    expect(gone.stderr).toContain('log group /gone');
+    expect(gone.stderr).toContain('log group /aws/vendedlogs/states/gone');
 
     const none = await cli(['list', '--outputs-file', path.join(dir, 'absent.json')]);
     expect(none.code).toBe(1);

@@ -3,11 +3,13 @@
  * model that injects tenant and user parameters and asks for raw data, and a scan of everything the
  * workflow leaves behind for the credentials it minted.
  */
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import type { LogLevel } from '../infra/local/log.ts';
+import { STATE_MACHINE_LOG_GROUP } from '../infra/local/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { AGENT_RUNTIMES } from '../tasks/config.ts';
 import { ErrorName } from '../tasks/errors.ts';
@@ -122,7 +124,12 @@ describe('minted credentials stay sealed', () => {
       expect(minted.length).toBeGreaterThanOrEqual(2);
       const runs = await new DynamoDBClient(stack.clientConfig('operator')).send(new ScanCommand({ TableName: stack.tables.runs }));
       expect(runs.Items?.length).toBeGreaterThan(0);
+      // The state machine's CloudWatch log records (level ALL, with execution data), as the operator reads them.
+      const cwl = new CloudWatchLogsClient(stack.clientConfig('operator'));
+      const logRecords = await cwl.send(new FilterLogEventsCommand({ logGroupName: STATE_MACHINE_LOG_GROUP }));
+      cwl.destroy();
       const haystacks: Record<string, string> = {
+        cloudWatchLogs: JSON.stringify(logRecords.events),
         histories: JSON.stringify([await historyOf(stack, done.executionArn), await historyOf(stack, failed.executionArn)]),
         executions: JSON.stringify([done, failed]),
         logs: logs.join('\n'),
@@ -139,6 +146,9 @@ describe('minted credentials stay sealed', () => {
       // Control: the haystacks are not empty and do hold the run's identity.
       expect(haystacks.histories).toContain(stack.user('tenant1-user').sub);
       expect(haystacks.histories).toContain('sealedCredentials');
+      expect(haystacks.cloudWatchLogs).toContain('sealedCredentials');
+      expect(haystacks.cloudWatchLogs).toContain(done.executionArn);
+      expect(haystacks.cloudWatchLogs).toContain(failed.executionArn);
       for (const creds of minted) {
         for (const [where, text] of Object.entries(haystacks)) {
           for (const secret of [creds.accessKeyId, creds.secretAccessKey, creds.sessionToken!]) {

@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Edge } from './edge.ts';
 import { silentLogger } from './log.ts';
 import { LogsService, parseFilterPattern } from './logs.ts';
-import { LocalIam } from './principals.ts';
+import { PolicyEvaluator } from './iam.ts';
+import { LocalIam, STATE_MACHINE_LOG_GROUP } from './principals.ts';
 
-const GROUP = '/aws/vendedlogs/states/test-assistant';
+/** A group the local operator may read (its policy names the account's Step Functions vended log groups). */
+const GROUP = STATE_MACHINE_LOG_GROUP;
 const iam = new LocalIam({ tenantIds: ['tenant1'] });
-const logs = new LogsService(iam.location, { pageSize: 2 });
+const logs = new LogsService(iam.location, new PolicyEvaluator(), { pageSize: 2 });
 const edge = new Edge({ iam, services: { logs }, clock: () => new Date(), logger: silentLogger });
 let client: CloudWatchLogsClient;
 let endpoint: string;
@@ -65,7 +67,7 @@ describe('local CloudWatch Logs: FilterLogEvents', () => {
   });
 
   it('answers AWS errors for an unknown group, an unsupported pattern and an unknown operation', async () => {
-    await expect(client.send(new FilterLogEventsCommand({ logGroupName: '/nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(client.send(new FilterLogEventsCommand({ logGroupName: '/aws/vendedlogs/states/nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, filterPattern: 'ERROR' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
     await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, filterPattern: '{ $.latency > 5 }' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
     await expect(client.send(new PutLogEventsCommand({ logGroupName: GROUP, logStreamName: 'x', logEvents: [] }))).rejects.toMatchObject({ name: 'UnknownOperationException' });
@@ -85,3 +87,27 @@ describe('local CloudWatch Logs: FilterLogEvents', () => {
   });
 });
 
+
+describe('authorisation', () => {
+  it('refuses FilterLogEvents to a principal whose policies do not grant it (a task role), with AccessDeniedException', async () => {
+    const task = new CloudWatchLogsClient({ endpoint, region: iam.location.region, credentials: iam.credentials('invoke-agent'), maxAttempts: 1 });
+    try {
+      const err = (await task.send(new FilterLogEventsCommand({ logGroupName: GROUP })).catch((e: unknown) => e)) as Error;
+      expect(err.name).toBe('AccessDeniedException');
+      expect(err.message).toContain('logs:FilterLogEvents');
+    } finally {
+      task.destroy();
+    }
+  });
+
+  it("refuses the operator a log group other than the state machine's", async () => {
+    logs.createLogGroup('/aws/lambda/someone-else');
+    const err = (await client.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/someone-else' })).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('AccessDeniedException');
+  });
+
+  it("control: the operator reads the state machine's group", async () => {
+    const page = await client.send(new FilterLogEventsCommand({ logGroupName: GROUP, limit: 1 }));
+    expect(page.events?.length).toBe(1);
+  });
+});

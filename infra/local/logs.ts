@@ -5,14 +5,15 @@
  * are the JSON subset the tooling sends (`{ $.a = "x" || $.b != "y" && ... }`); any other pattern
  * is refused with InvalidParameterException rather than matched loosely.
  *
- * Requests are authenticated by the edge (SigV4, known keys); reads are not authorised by IAM
- * policy here. The local operator policy (tasks/policies.ts) grants no `logs:` action, and the
- * logs hold no plaintext credentials (invariant 3): this stand-in exists to exercise the AWS-mode
- * reader over the wire, not as an isolation boundary.
+ * Requests are authenticated by the edge (SigV4, known keys) and authorised here by IAM policy:
+ * `logs:FilterLogEvents` on the log group (the local operator's policy grants it on the state
+ * machine's group, tasks/policies.ts; no task role has it). A group keeps its newest events only
+ * (`maxEventsPerGroup`), as retention would.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-error.ts';
 import type { EdgeCall } from './edge.ts';
+import type { PolicyEvaluator } from './iam.ts';
 import type { AwsLocation } from '../../tasks/tables.ts';
 
 export const LOGS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
@@ -82,7 +83,8 @@ export class LogsService {
 
   constructor(
     private readonly location: AwsLocation,
-    private readonly options: { clock?: () => Date; pageSize?: number } = {},
+    private readonly evaluator: PolicyEvaluator,
+    private readonly options: { clock?: () => Date; pageSize?: number; maxEventsPerGroup?: number } = {},
   ) {}
 
   logGroupArn(name: string): string {
@@ -98,11 +100,15 @@ export class LogsService {
     const group = this.groups.get(logGroupName);
     if (!group) throw new Error(`No log group ${logGroupName}`);
     const ingestionTime = (this.options.clock?.() ?? new Date()).getTime();
+    const lastTimestamp = group.at(-1)?.timestamp ?? -Infinity;
     for (const e of events) group.push({ ...e, logStreamName, ingestionTime, eventId: String(++this.nextEventId).padStart(20, '0') });
-    group.sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
+    // Deliveries mostly arrive in time order: sort only when this one reaches back.
+    if (events.some((e) => e.timestamp < lastTimestamp)) group.sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
+    const max = this.options.maxEventsPerGroup ?? 100_000;
+    if (group.length > max) group.splice(0, group.length - max);
   }
 
-  async handle({ target, body, requestId }: EdgeCall): Promise<WireResponse> {
+  async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
     const operation = target.replace(/^Logs_20140328\./, '');
     let input: Record<string, unknown>;
     try {
@@ -110,7 +116,11 @@ export class LogsService {
     } catch {
       throw new AwsError('SerializationException', 'Malformed request body.', 400);
     }
-    if (operation === 'FilterLogEvents') return jsonResponse(LOGS_PROTOCOL, this.filterLogEvents(input), requestId);
+    if (operation === 'FilterLogEvents') {
+      const name = this.groupNameOf(input);
+      await this.evaluator.authorize({ principal, action: 'logs:FilterLogEvents', resource: this.logGroupArn(name) });
+      return jsonResponse(LOGS_PROTOCOL, this.filterLogEvents(name, input), requestId);
+    }
     throw new AwsError('UnknownOperationException', `Operation ${operation} is not supported by the local CloudWatch Logs.`, 400);
   }
 
@@ -125,8 +135,7 @@ export class LogsService {
     return ref.startsWith(arnPrefix) ? ref.slice(arnPrefix.length).replace(/:\*$/, '') : ref;
   }
 
-  private filterLogEvents(input: Record<string, unknown>) {
-    const name = this.groupNameOf(input);
+  private filterLogEvents(name: string, input: Record<string, unknown>) {
     const group = this.groups.get(name);
     if (!group) throw new AwsError('ResourceNotFoundException', 'The specified log group does not exist.', 400);
     const pattern = parseFilterPattern(typeof input.filterPattern === 'string' ? input.filterPattern : '');
@@ -152,7 +161,10 @@ export class LogsService {
  * An execution's history as Step Functions writes it to the state machine's log group (level ALL,
  * execution data included): one JSON record per event, every scalar a string.
  */
-export function stepFunctionsLogEvents(executionArn: string, history: readonly HistoryEvent[]): LogEvent[] {
+export function stepFunctionsLogEvents(
+  executionArn: string,
+  history: readonly (Pick<HistoryEvent, 'id' | 'previousEventId' | 'timestamp'> & { type?: string })[],
+): LogEvent[] {
   return history.map((e) => {
     const detailsKey = Object.keys(e).find((k) => k.endsWith('EventDetails'));
     const record = {

@@ -123,6 +123,8 @@ export class LocalIam {
       modelArn: `arn:${partition}:bedrock:${region}::foundation-model/${LOCAL_MODEL_ID}`,
       stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,
       userPoolArn: userPoolArn(this.location, localUserPoolId(region)),
+      // Every Step Functions vended log group of the account: the operator inspects state machines.
+      executionLogGroupsArn: `arn:${partition}:logs:${region}:${accountId}:log-group:/aws/vendedlogs/states/*`,
     };
 
     const taskPolicies = taskRolePolicies(this.resources);
@@ -260,6 +262,8 @@ export const LOCAL_AGENT_ID = 'LOCALAGENT';
 export const LOCAL_AGENT_ALIAS_ID = 'LOCALALIAS';
 export const LOCAL_MODEL_ID = 'local.store-assistant-v1';
 export const STATE_MACHINE_NAME = 'assistant';
+/** Where the local Step Functions delivers each execution's log records (level ALL), as CDK configures on AWS. */
+export const STATE_MACHINE_LOG_GROUP = `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`;
 
 /**
  * The local user pool's id: `<region>_` and nine letters or digits, as Cognito's are. Fixed (like the

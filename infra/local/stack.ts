@@ -28,6 +28,7 @@ import { RESOLVERS } from '../resolvers.ts';
 import { BedrockService } from './bedrock.ts';
 import { DynamoService } from './dynamodb.ts';
 import { LocalLambdaRuntime } from './lambda-runtime.ts';
+import { LogsService, stepFunctionsLogEvents } from './logs.ts';
 import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './lambdas.ts';
 import { StepFunctionsService, type StepFunctionsOptions } from './stepfunctions.ts';
 import { substituteFunctionArns } from '../../states/definition.ts';
@@ -36,7 +37,7 @@ import { Edge } from './edge.ts';
 import { PolicyEvaluator } from './iam.ts';
 import { KmsService, type KmsKey } from './kms.ts';
 import { jsonLogger, type Logger, type LogLevel } from './log.ts';
-import { API_DATA_SOURCE, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
+import { API_DATA_SOURCE, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
 import { StsService } from './sts.ts';
 
 export interface LocalUser {
@@ -86,6 +87,8 @@ export interface LocalStack {
   readonly evaluator: PolicyEvaluator;
   readonly dynamo: DynamoService;
   readonly bedrock: BedrockService;
+  /** CloudWatch Logs: the state machine's log group receives each execution's records. */
+  readonly logs: LogsService;
   readonly states: StepFunctionsService;
   readonly cognito: CognitoService;
   /** The realtime WebSocket endpoint (`ws://127.0.0.1:3000/graphql/realtime`). */
@@ -179,6 +182,10 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
   });
   await dynamo.start();
   const bedrock = new BedrockService({ location: iam.location, evaluator, logger });
+  // As on AWS (logging level ALL with execution data), each execution's records go to the state
+  // machine's log group when it ends; the operator reads them with FilterLogEvents.
+  const logs = new LogsService(iam.location, evaluator, { clock });
+  logs.createLogGroup(STATE_MACHINE_LOG_GROUP);
   // The task functions need the endpoints, which exist once the servers listen: bound below.
   const bound: { functions?: ReadonlyMap<string, TaskHandler> } = {};
   const functionArns = Object.fromEntries(TASK_NAMES.map((t) => [t, localFunctionArn(iam, t)])) as Record<TaskName, string>;
@@ -189,6 +196,8 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
     clock,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.retryIntervalOverrides !== undefined ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    onExecutionEnded: (executionArn, history) =>
+      logs.deliver(STATE_MACHINE_LOG_GROUP, `states/${STATE_MACHINE_NAME}/${executionArn.split(':').pop()}`, stepFunctionsLogEvents(executionArn, history)),
     stateMachines: [{ name: STATE_MACHINE_NAME, arn: iam.resources.stateMachineArn, definition: substituteFunctionArns(functionArns) as object, type: 'EXPRESS' }],
     invokeTask: async (resourceArn, input) => {
       const fn = bound.functions?.get(resourceArn);
@@ -207,6 +216,7 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
       bedrock,
       states,
       'cognito-idp': cognito,
+      logs,
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
@@ -284,6 +294,7 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
     evaluator,
     dynamo,
     bedrock,
+    logs,
     states,
     cognito,
     realtimeUrl: LocalAppSync.realtimeUrl(graphqlUrl),

@@ -100,6 +100,11 @@ export interface StepFunctionsOptions {
    * `retryIntervalOverrides`), or one number for every state that has a Retry.
    */
   retryIntervalOverrides?: number | Record<string, number | number[]>;
+  /**
+   * Called once per execution when it ends, with its whole history (as GetExecutionHistory gives
+   * it): where Step Functions delivers an Express execution's log records (logging level ALL).
+   */
+  onExecutionEnded?: (executionArn: string, history: readonly HistoryEventView[]) => void;
   /** Finished executions kept (in memory and on disk); the oldest are dropped. @default 1000 */
   maxExecutions?: number;
   /** How long `stop()` waits for task handlers of aborted executions to return. @default 10000 */
@@ -119,6 +124,9 @@ export interface ExecutionDescription {
   error?: string;
   cause?: string;
 }
+
+/** A history event as GetExecutionHistory returns it through the SDK: details under their AWS field name. */
+export type HistoryEventView = { id: number; previousEventId: number; timestamp: Date; type: string } & Record<string, unknown>;
 
 /** A history event as stored: `timestamp` in epoch milliseconds, details under their AWS field name. */
 interface StoredEvent {
@@ -1092,6 +1100,20 @@ export class StepFunctionsService implements EdgeService {
       ms: d.stopDate - d.startDate,
     });
     this.persist(exec);
+    if (this.options.onExecutionEnded) {
+      const history = d.events.map((e) => ({
+        id: e.id,
+        previousEventId: e.previousEventId,
+        timestamp: new Date(e.timestamp),
+        type: e.type,
+        ...(e.detailsKey ? { [e.detailsKey]: e.details } : {}),
+      }));
+      try {
+        this.options.onExecutionEnded(d.executionArn, history);
+      } catch (err) {
+        this.options.logger.log('warn', 'sfn.log_delivery_failed', { executionArn: d.executionArn, error: (err as Error).message });
+      }
+    }
     this.prune();
   }
 
