@@ -104,7 +104,7 @@ export class LogsService {
     for (const e of events) group.push({ ...e, logStreamName, ingestionTime, eventId: String(++this.nextEventId).padStart(20, '0') });
     // Deliveries mostly arrive in time order: sort only when this one reaches back.
     if (events.some((e) => e.timestamp < lastTimestamp)) group.sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
-    const max = this.options.maxEventsPerGroup ?? 100_000;
+    const max = this.options.maxEventsPerGroup ?? 20_000;
     if (group.length > max) group.splice(0, group.length - max);
   }
 
