@@ -5,7 +5,7 @@
  */
 import { EventOrder } from './event-order.ts';
 import { connectRealtime, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
-import type { AnswerStatus } from '../tasks/answer-events.ts';
+import type { AnswerEventInput, AnswerStatus } from '../tasks/answer-events.ts';
 
 export const ASK = /* GraphQL */ `
   mutation Ask($answerId: ID!, $question: String!, $conversationId: ID) {
@@ -32,15 +32,8 @@ export const ON_ANSWER = /* GraphQL */ `
 
 export type { AnswerStatus };
 
-export interface AnswerEvent {
-  answerId: string;
-  userId: string;
-  status: AnswerStatus;
-  seq: number;
-  text: string | null;
-  error: string | null;
-  step: string | null;
-}
+/** An event as the subscription delivers it: the published variables, `step` possibly null. */
+export type AnswerEvent = Omit<AnswerEventInput, 'step'> & { step: string | null };
 
 export class ApiError extends Error {
   constructor(
