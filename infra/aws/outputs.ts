@@ -44,3 +44,14 @@ export function readDeployOutputs<K extends string>(keys: readonly K[], file = C
   if (missing.length > 0) throw new DeployOutputsError(`${resolved} lacks ${missing.join(', ')} for stack ${stackName}.`);
   return Object.fromEntries(keys.map((k) => [k, values[k] as string])) as Record<K, string>;
 }
+
+/** For the CLIs: the outputs, or the reason they cannot be read on stderr and exit code 1. */
+export function readDeployOutputsOrExit<K extends string>(keys: readonly K[], file?: string): Record<K, string> {
+  try {
+    return readDeployOutputs(keys, file);
+  } catch (err) {
+    if (!(err instanceof DeployOutputsError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ApiError, AssistantApi } from '../../client/api.ts';
 import { signIn, SignInError, type Tokens } from '../../client/auth.ts';
-import { ASK_OUTPUTS, DeployOutputsError, readDeployOutputs } from '../aws/outputs.ts';
+import { ASK_OUTPUTS, readDeployOutputsOrExit } from '../aws/outputs.ts';
 import { readLocalUsers, rememberLocalPassword } from './cognito.ts';
 import { readLocalEnvOrExit } from './local-env.ts';
 import { parseStdinPasswords, promptHidden, readStdin } from './password-input.ts';
@@ -89,14 +89,7 @@ async function localTarget(): Promise<Target> {
 
 /** The deployment of cdk-outputs.json and its Cognito user pool; the password is the person's. */
 async function awsTarget(): Promise<Target> {
-  let outputs: Record<(typeof ASK_OUTPUTS)[number], string>;
-  try {
-    outputs = readDeployOutputs(ASK_OUTPUTS, values['outputs-file']);
-  } catch (err) {
-    if (!(err instanceof DeployOutputsError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
+  const outputs = readDeployOutputsOrExit(ASK_OUTPUTS, values['outputs-file']);
   const fromStdin = values['password-stdin'] ? parseStdinPasswords(await readStdin()) : undefined;
   const pool = { region: outputs.Region, clientId: outputs.UserPoolClientId };
   return {

@@ -24,7 +24,7 @@ import {
   type ExecutionRow,
 } from '../../client/executions.ts';
 import { TableNames } from '../../tasks/tables.ts';
-import { DeployOutputsError, EXECUTIONS_OUTPUTS, readDeployOutputs } from '../aws/outputs.ts';
+import { EXECUTIONS_OUTPUTS, readDeployOutputsOrExit } from '../aws/outputs.ts';
 import { explainConnectionError, principalConfig, readLocalEnvOrExit } from './local-env.ts';
 
 const USAGE =
@@ -102,14 +102,7 @@ function localTarget(): Target {
 
 /** The deployment named by cdk-outputs.json, with the SDK's default credentials and endpoints. */
 function awsTarget(): Target {
-  let outputs: Record<(typeof EXECUTIONS_OUTPUTS)[number], string>;
-  try {
-    outputs = readDeployOutputs(EXECUTIONS_OUTPUTS, values['outputs-file']);
-  } catch (err) {
-    if (!(err instanceof DeployOutputsError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
+  const outputs = readDeployOutputsOrExit(EXECUTIONS_OUTPUTS, values['outputs-file']);
   const config = { region: outputs.Region };
   const sfn = new SFNClient(config);
   const dynamodb = new DynamoDBClient(config);
