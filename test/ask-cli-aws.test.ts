@@ -3,11 +3,11 @@
  * cdk-outputs.json, sign-in with the user pool (here the local one, reached through
  * AWS_ENDPOINT_URL as the SDK's own setting), the seeded user's secret piped to --password-stdin.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './cli-helpers.ts';
 import { readLocalUsers, writeLocalUsers } from '../infra/local/cognito.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
@@ -15,20 +15,10 @@ let stack: LocalStack;
 let dir: string;
 let outputsFile: string;
 
-function askAws(stdin: string | undefined, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = { ...process.env, AWS_ENDPOINT_URL: stack.edgeUrl, AWS_REGION: undefined, AWS_PROFILE: undefined };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/ask-cli.ts', '--target', 'aws', '--outputs-file', outputsFile, ...args], {
-      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: env as NodeJS.ProcessEnv,
-    });
-    if (stdin !== undefined) child.stdin!.end(stdin);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+function askAws(stdin: string | undefined, ...args: string[]): Promise<CliResult> {
+  return runCli('infra/local/ask-cli.ts', ['--target', 'aws', '--outputs-file', outputsFile, ...args], {
+    env: { AWS_ENDPOINT_URL: stack.edgeUrl, AWS_REGION: undefined, AWS_PROFILE: undefined },
+    ...(stdin !== undefined ? { stdin } : {}),
   });
 }
 

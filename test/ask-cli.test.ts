@@ -2,11 +2,11 @@
  * `npm run ask` as a user runs it, against a running local stack: the answer on stdout, progress on
  * stderr, the first sign-in's new password remembered, and clear errors with non-zero exits.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './cli-helpers.ts';
 import { readLocalUsers, writeLocalUsers } from '../infra/local/cognito.ts';
 import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
@@ -14,15 +14,8 @@ import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 let stack: LocalStack | undefined;
 let dataDir: string;
 
-function askCli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/ask-cli.ts', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function askCli(...args: string[]): Promise<CliResult> {
+  return runCli('infra/local/ask-cli.ts', ['--data-dir', dataDir, ...args]);
 }
 
 beforeAll(async () => {

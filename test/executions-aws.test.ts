@@ -5,11 +5,11 @@
  * plus a local CloudWatch Logs holding the executions' records in the shape Step Functions writes
  * for an Express state machine (ListExecutions and GetExecutionHistory are not used in this mode).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from './cli-helpers.ts';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import { Edge } from '../infra/local/edge.ts';
 import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
@@ -31,10 +31,10 @@ let answered: Asked;
 /** Ran, but its records were not delivered: listing it would mean the CLI asked Step Functions, not the logs. */
 let undelivered: Asked;
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
   const creds = stack.iam.credentials('operator');
+  const targetArgs = args[0] === '--target' ? [] : ['--target', 'aws', '--outputs-file', outputsFile];
   const childEnv: Record<string, string | undefined> = {
-    ...process.env,
     AWS_ACCESS_KEY_ID: creds.accessKeyId,
     AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
     AWS_ENDPOINT_URL: stack.edgeUrl,
@@ -46,19 +46,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
     AWS_SESSION_TOKEN: undefined,
     ...env,
   };
-  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-  return new Promise((resolve) => {
-    const targetArgs = args[0] === '--target' ? [] : ['--target', 'aws', '--outputs-file', outputsFile];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/executions-cli.ts', ...targetArgs, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: childEnv as NodeJS.ProcessEnv,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli('infra/local/executions-cli.ts', [...targetArgs, ...args], { env: childEnv });
 }
 
 /** Step Functions' delivery of an execution's records to the state machine's log group. */

@@ -1,0 +1,29 @@
+/** Runs the project's CLIs as a person does (`node --import tsx <script>`), for the CLI suites. */
+import { spawn } from 'node:child_process';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `script` with `args` and waits for it to exit. `env` entries replace the inherited ones; an
+ * `undefined` one removes the variable. `stdin`, when given, is written and closed.
+ */
+export function runCli(script: string, args: readonly string[], options: { env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: env as NodeJS.ProcessEnv,
+    });
+    if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
