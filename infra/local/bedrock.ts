@@ -14,7 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { ACTION_GROUP, toolDefinition, type ToolName } from '../../tasks/agent-definition.ts';
 import type { AwsLocation } from '../../tasks/tables.ts';
-import { AwsError, type Protocol, type WireResponse } from './aws-error.ts';
+import { AwsError, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { EdgeCall } from './edge.ts';
 import { accessDenied, type PolicyEvaluator } from './iam.ts';
 import {
@@ -133,16 +133,6 @@ function redact(attrs: Record<string, string> | undefined): Record<string, strin
   return Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, CREDENTIAL_KEY.test(k) ? '[redacted]' : v]));
 }
 
-function parseBody(body: Buffer): Json {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8') || '{}');
-  } catch {
-    throw new AwsError('SerializationException', 'Malformed request body.', 400);
-  }
-  if (!isObject(value)) throw new AwsError('SerializationException', 'The request body must be a JSON object.', 400);
-  return value;
-}
 
 /** Words per chunk when InvokeAgent streams its final response. */
 const WORDS_PER_CHUNK = 3;
@@ -342,7 +332,7 @@ export class BedrockService {
       if (agentId !== this.agentId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Agent ${agentId} was not found.`, 404);
       if (agentAliasId !== this.agentAliasId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Alias ${agentAliasId} of agent ${agentId} was not found.`, 404);
 
-      const input = parseBody(call.body);
+      const input = parseJsonBody(call.body);
       const state = input.sessionState === undefined ? {} : input.sessionState;
       if (!isObject(state)) throw validation(`1 validation error detected: Value at 'sessionState' failed to satisfy constraint: Member must be a structure`);
       const sessionAttributes = stringMap(state.sessionAttributes, 'sessionState.sessionAttributes');
@@ -504,7 +494,7 @@ export class BedrockService {
       await this.authorize(call.principal, 'bedrock:InvokeModel', resource);
       if (modelId !== this.modelId && modelId !== this.modelArn()) throw validation('The provided model identifier is invalid.');
 
-      const input = parseBody(call.body);
+      const input = parseJsonBody(call.body);
       const { question, rounds, resumed } = readConversation(input.messages);
       rec.resumed = resumed;
       const offered = offeredTools(input.toolConfig, resumed);

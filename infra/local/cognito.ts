@@ -26,7 +26,7 @@ import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { calculateJwkThumbprint, errors as joseErrors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { AwsLocation } from '../../tasks/tables.ts';
-import { AuthError, AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-error.ts';
+import { AuthError, AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { AnonymousEdgeCall, EdgeCall } from './edge.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -406,14 +406,7 @@ export class CognitoService {
     const operation = call.target.startsWith(TARGET_PREFIX) ? call.target.slice(TARGET_PREFIX.length) : '';
     // Admin (and unknown) operations need SigV4: an unsigned one is refused as the edge refuses any.
     if (!principal && !PUBLIC_OPERATIONS.has(operation)) throw new AuthError('MissingAuthenticationToken');
-    let input: Record<string, unknown>;
-    try {
-      const parsed = JSON.parse(call.body.toString('utf8') || '{}') as unknown;
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      input = parsed as Record<string, unknown>;
-    } catch {
-      throw new AwsError('SerializationException', 'Malformed request body.', 400);
-    }
+    const input = parseJsonBody(call.body);
     const respond = (payload: unknown) => jsonResponse(COGNITO_PROTOCOL, payload, call.requestId);
     switch (operation) {
       case 'InitiateAuth':

@@ -5,7 +5,7 @@
  * `kms:EncryptionContext:*` condition keys.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-error.ts';
+import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import type { EdgeCall } from './edge.ts';
 import type { Principal } from './principals.ts';
@@ -108,12 +108,7 @@ export class KmsService {
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
     const operation = target.replace(/^TrentService\./, '');
-    let input: Record<string, unknown>;
-    try {
-      input = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
-    } catch {
-      throw new AwsError('SerializationException', 'Malformed request body.', 400);
-    }
+    const input = parseJsonBody(body);
     switch (operation) {
       case 'Encrypt':
         return jsonResponse(KMS_PROTOCOL, await this.encrypt(principal, input), requestId);

@@ -11,7 +11,7 @@
  * (`maxEventsPerGroup`), as retention would.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import { AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-error.ts';
+import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { EdgeCall } from './edge.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import type { AwsLocation } from '../../tasks/tables.ts';
@@ -110,12 +110,7 @@ export class LogsService {
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
     const operation = target.replace(/^Logs_20140328\./, '');
-    let input: Record<string, unknown>;
-    try {
-      input = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
-    } catch {
-      throw new AwsError('SerializationException', 'Malformed request body.', 400);
-    }
+    const input = parseJsonBody(body);
     if (operation === 'FilterLogEvents') {
       const name = this.groupNameOf(input);
       await this.evaluator.authorize({ principal, action: 'logs:FilterLogEvents', resource: this.logGroupArn(name) });

@@ -43,7 +43,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { AwsLocation } from '../../tasks/tables.ts';
-import { AwsError, jsonResponse, type Protocol, type WireResponse } from './aws-error.ts';
+import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { EdgeCall, EdgeService } from './edge.ts';
 import type { PolicyEvaluator } from './iam.ts';
 import type { Logger } from './log.ts';
@@ -569,14 +569,7 @@ export class StepFunctionsService implements EdgeService {
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    let input: Input;
-    try {
-      const parsed: unknown = JSON.parse(body.toString('utf8') || '{}');
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      input = parsed as Input;
-    } catch {
-      throw new AwsError('SerializationException', 'Malformed request body.', 400);
-    }
+    const input: Input = parseJsonBody(body);
     const respond = (payload: unknown) => jsonResponse(STATES_PROTOCOL, payload, requestId);
     switch (operation) {
       case 'StartExecution':
