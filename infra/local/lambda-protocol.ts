@@ -1,10 +1,11 @@
 /** Messages between the local Lambda runtime (lambda-runtime.ts) and its sandbox (lambda-worker.ts). */
+import type { TaskName } from '../../tasks/policies.ts';
 import type { LocalCredentials } from './principals.ts';
 
 /** One function as the sandbox builds it: its ARN, task, Lambda environment and role credentials. */
 export interface SandboxFunction {
   functionArn: string;
-  task: string;
+  task: TaskName;
   /** The environment CDK gives the function (`taskEnvironment`), plus AWS_REGION. */
   environment: Record<string, string>;
   credentials: LocalCredentials;

@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TaskHandler } from '../../tasks/handlers.ts';
 import type { SandboxFunction, SandboxInit, SandboxReply, SandboxRequest } from './lambda-protocol.ts';
-import type { Logger } from './log.ts';
+import { logFunctionLine, type Logger } from './log.ts';
 
 const WORKER_URL = new URL('./lambda-worker.mjs', import.meta.url);
 
@@ -140,11 +140,9 @@ export class LocalLambdaRuntime {
         case 'ready':
           markReady();
           return;
-        case 'log': {
-          const { level, msg, ...fields } = reply.line;
-          logger.log(level === 'warn' ? 'warn' : 'debug', String(msg), { functionArn: reply.functionArn, ...fields });
+        case 'log':
+          logFunctionLine(logger, reply.functionArn, reply.line);
           return;
-        }
         case 'result':
         case 'error': {
           const p = pending.get(reply.id);

@@ -9,7 +9,6 @@
 import { parentPort } from 'node:worker_threads';
 import { taskConfigFromEnv } from '../../tasks/config.ts';
 import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
-import type { TaskName } from '../../tasks/policies.ts';
 import type { SandboxInit, SandboxReply, SandboxRequest } from './lambda-protocol.ts';
 
 if (!parentPort) throw new Error('lambda-worker.ts runs only as a worker thread (see lambda-runtime.ts)');
@@ -22,7 +21,7 @@ function init(message: SandboxInit): void {
   for (const fn of message.functions) {
     const config = taskConfigFromEnv(fn.environment);
     const handler = createTaskHandler(
-      fn.task as TaskName,
+      fn.task,
       config,
       { region: config.location.region, endpoint: message.endpoint, credentials: fn.credentials },
       { log: (line) => port.postMessage({ kind: 'log', functionArn: fn.functionArn, line } satisfies SandboxReply) },

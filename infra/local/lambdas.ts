@@ -9,7 +9,7 @@ import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
 import type { SandboxFunction } from './lambda-protocol.ts';
 import { LocalLambdaRuntime } from './lambda-runtime.ts';
-import type { Logger } from './log.ts';
+import { logFunctionLine, type Logger } from './log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, localUserPoolId, SEAL_KEY_ALIAS, type LocalIam } from './principals.ts';
 
 export function localFunctionArn(iam: LocalIam, task: TaskName): string {
@@ -44,8 +44,16 @@ export interface LocalFunctionsOptions {
   overrides?: Partial<Record<TaskName, Record<string, unknown>>>;
   /** Run the functions in this thread instead of the sandbox (the benchmark's floor). @default true */
   sandbox?: boolean;
-  /** A sandbox started early (it loads its code while the stack starts); one is made otherwise. */
+  /**
+   * A sandbox started early (it loads its code while the stack starts), given when some function
+   * runs in the sandbox; one is made otherwise.
+   */
   runtime?: LocalLambdaRuntime;
+}
+
+/** Whether `task` runs in the sandbox: unless the sandbox is off or the task's deps are overridden (functions cannot cross into it). */
+export function runsInSandbox(task: TaskName, sandbox: boolean | undefined, overrides: LocalFunctionsOptions['overrides']): boolean {
+  return sandbox !== false && !overrides?.[task];
 }
 
 /** Each function as its Lambda is configured: ARN, task, environment and its role's credentials. */
@@ -74,14 +82,13 @@ export interface LocalFunctions {
  */
 export async function startLocalFunctions(options: LocalFunctionsOptions): Promise<LocalFunctions> {
   const definitions = localFunctionDefinitions(options);
-  const inThread = definitions.filter((d) => options.sandbox === false || options.overrides?.[d.task as TaskName]);
-  const sandboxed = definitions.filter((d) => !inThread.includes(d));
+  const sandboxed = definitions.filter((d) => runsInSandbox(d.task, options.sandbox, options.overrides));
+  const inThread = definitions.filter((d) => !runsInSandbox(d.task, options.sandbox, options.overrides));
   const runtime = sandboxed.length > 0 ? (options.runtime ?? new LocalLambdaRuntime(options.logger)) : undefined;
-  if (options.runtime && !runtime) await options.runtime.stop();
   await runtime?.start({ endpoint: options.edgeUrl, functions: sandboxed });
   const handlers = new Map(runtime?.handlers());
   for (const d of inThread) {
-    const task = d.task as TaskName;
+    const task = d.task;
     const config = taskConfigFromEnv(d.environment);
     const handler = createTaskHandler(
       task,
@@ -89,7 +96,7 @@ export async function startLocalFunctions(options: LocalFunctionsOptions): Promi
       { region: config.location.region, endpoint: options.edgeUrl, credentials: d.credentials },
       {
         ...(options.overrides?.[task] ? { override: options.overrides[task] } : {}),
-        log: ({ level, msg, ...fields }) => options.logger.log(level === 'warn' ? 'warn' : 'debug', String(msg), { functionArn: d.functionArn, ...fields }),
+        log: (line) => logFunctionLine(options.logger, d.functionArn, line),
       },
     );
     handlers.set(d.functionArn, handler);

@@ -19,3 +19,12 @@ export function jsonLogger(minLevel: LogLevel | 'silent' = 'info', component = '
 }
 
 export const silentLogger: Logger = { log() {} };
+
+/**
+ * A task function's log line (tasks/handler.ts: a level, `msg` and fields) as a stack log line
+ * naming the function. Task successes are debug noise locally; warnings stay warnings.
+ */
+export function logFunctionLine(logger: Logger, functionArn: string, line: Record<string, unknown>): void {
+  const { level, msg, ...fields } = line;
+  logger.log(level === 'warn' ? 'warn' : 'debug', String(msg), { functionArn, ...fields });
+}

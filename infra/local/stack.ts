@@ -29,7 +29,7 @@ import { BedrockService } from './bedrock.ts';
 import { DynamoService } from './dynamodb.ts';
 import { LocalLambdaRuntime } from './lambda-runtime.ts';
 import { LogsService, stepFunctionsLogEvents } from './logs.ts';
-import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './lambdas.ts';
+import { localFunctionArn, localTaskConfig, runsInSandbox, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './lambdas.ts';
 import { StepFunctionsService, type StepFunctionsOptions } from './stepfunctions.ts';
 import { substituteFunctionArns } from '../../states/definition.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
@@ -153,8 +153,8 @@ export async function ensureTable(ddb: DynamoDBClient, name: string, keys: KeySc
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const logger = options.logger ?? jsonLogger((process.env.LOG_LEVEL as LogLevel | 'silent' | undefined) ?? 'warn');
   // The Lambda sandbox loads its code on the other core while the stand-ins start.
-  const everyTaskOverridden = TASK_NAMES.every((t) => options.taskOverrides?.[t]);
-  const lambdaRuntime = options.lambdaSandbox === false || everyTaskOverridden ? undefined : new LocalLambdaRuntime(logger);
+  const sandboxed = TASK_NAMES.some((t) => runsInSandbox(t, options.lambdaSandbox, options.taskOverrides));
+  const lambdaRuntime = sandboxed ? new LocalLambdaRuntime(logger) : undefined;
   try {
     return await startStack(options, logger, lambdaRuntime);
   } catch (err) {
