@@ -111,3 +111,35 @@ describe('authorisation', () => {
     expect(page.events?.length).toBe(1);
   });
 });
+
+describe('delivery order and retention', () => {
+  it('returns events in time order when executions end out of start order', async () => {
+    const group = '/aws/vendedlogs/states/out-of-order';
+    logs.createLogGroup(group);
+    // The later-started execution ends first and is delivered first, as under concurrency.
+    logs.deliver(group, 'states/late', [record('ExecutionStarted', 'arn:late', 5000), record('ExecutionSucceeded', 'arn:late', 5002)]);
+    logs.deliver(group, 'states/early', [record('ExecutionStarted', 'arn:early', 4000), record('ExecutionSucceeded', 'arn:early', 6000)]);
+    const { events } = await all({ logGroupName: group });
+    expect(events.map((e) => e.timestamp)).toEqual([4000, 5000, 5002, 6000]);
+  });
+
+  it('keeps the newest events of a group once it outgrows its limit', async () => {
+    const small = new LogsService(iam.location, new PolicyEvaluator(), { maxEventsPerGroup: 10 });
+    const smallEdge = new Edge({ iam, services: { logs: small }, clock: () => new Date(), logger: silentLogger });
+    const url = await smallEdge.listen(0);
+    const reader = new CloudWatchLogsClient({ endpoint: url, region: iam.location.region, credentials: iam.credentials('operator'), maxAttempts: 1 });
+    try {
+      small.createLogGroup(GROUP);
+      for (let i = 0; i < 30; i++) small.deliver(GROUP, `states/${i}`, [record('ExecutionStarted', `arn:${i}`, 1000 + i)]);
+      const page = await reader.send(new FilterLogEventsCommand({ logGroupName: GROUP }));
+      const kept = (page.events ?? []).map((e) => e.timestamp!);
+      expect(kept.length).toBeGreaterThanOrEqual(10);
+      expect(kept.length).toBeLessThanOrEqual(11);
+      expect(kept.at(-1)).toBe(1029);
+      expect(kept[0]).toBe(1030 - kept.length);
+    } finally {
+      reader.destroy();
+      await smallEdge.close();
+    }
+  });
+});

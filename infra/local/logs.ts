@@ -8,7 +8,7 @@
  * Requests are authenticated by the edge (SigV4, known keys) and authorised here by IAM policy:
  * `logs:FilterLogEvents` on the log group (the local operator's policy grants it on the state
  * machine's group, tasks/policies.ts; no task role has it). A group keeps its newest events only
- * (`maxEventsPerGroup`), as retention would.
+ * (`maxEventsPerGroup`), as retention would. Groups keep ingestion order; a read sorts what it matches.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
@@ -100,12 +100,12 @@ export class LogsService {
     const group = this.groups.get(logGroupName);
     if (!group) throw new Error(`No log group ${logGroupName}`);
     const ingestionTime = (this.options.clock?.() ?? new Date()).getTime();
-    const lastTimestamp = group.at(-1)?.timestamp ?? -Infinity;
+    // Kept in ingestion order (cheap on this hot path: every execution's end delivers); reads sort
+    // what they match. Executions end out of start order, so the group is not in time order.
     for (const e of events) group.push({ ...e, logStreamName, ingestionTime, eventId: String(++this.nextEventId).padStart(20, '0') });
-    // Deliveries mostly arrive in time order: sort only when this one reaches back.
-    if (events.some((e) => e.timestamp < lastTimestamp)) group.sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
+    // The oldest deliveries go, a tenth of the limit at a time rather than a few per delivery.
     const max = this.options.maxEventsPerGroup ?? 20_000;
-    if (group.length > max) group.splice(0, group.length - max);
+    if (group.length > max + Math.ceil(max / 10)) group.splice(0, group.length - max);
   }
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
@@ -140,7 +140,9 @@ export class LogsService {
     if (limit < 1 || limit > MAX_PAGE) throw new AwsError('InvalidParameterException', `limit must be between 1 and ${MAX_PAGE}.`, 400);
     const offset = typeof input.nextToken === 'string' ? Number(Buffer.from(input.nextToken, 'base64url').toString('utf8')) : 0;
     if (!Number.isInteger(offset) || offset < 0) throw new AwsError('InvalidParameterException', 'The specified nextToken is invalid.', 400);
-    const matched = group.filter((e) => e.timestamp >= start && e.timestamp <= end && matches(pattern, e.message));
+    const matched = group
+      .filter((e) => e.timestamp >= start && e.timestamp <= end && matches(pattern, e.message))
+      .sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
     const size = Math.min(limit, this.options.pageSize ?? MAX_PAGE);
     const page = matched.slice(offset, offset + size);
     const more = offset + size < matched.length;
