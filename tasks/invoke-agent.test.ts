@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerSanitizer, MAX_ANSWER_CHARS, sanitizeAnswer } from './invoke-agent.ts';
+import { AnswerSanitizer, MAX_ANSWER_CHARS } from './invoke-agent.ts';
 
 /** Feeds `text` to a sanitizer in pieces cut at `cuts`; returns what each push showed, and the end. */
 function stream(text: string, secrets: string[], cuts: number[]): { shown: string[]; whole: string } {
@@ -20,7 +20,7 @@ const TOKEN = 'session-token-value-0123456789';
 describe('AnswerSanitizer: the answer cleaned as it streams', () => {
   it('joined, equals the whole text sanitized at once, however the text is cut', () => {
     const text = `Intro \u0007text ${SECRET} middle ${TOKEN}${TOKEN} end ${SECRET.slice(0, 10)} tail ✓ 🙂`;
-    const once = sanitizeAnswer(text, [SECRET, TOKEN]);
+    const once = stream(text, [SECRET, TOKEN], []).whole;
     expect(once).toBe(`Intro text [redacted] middle [redacted][redacted] end ${SECRET.slice(0, 10)} tail ✓ 🙂`);
     for (let step = 1; step <= 7; step++) {
       const cuts = Array.from({ length: Math.ceil(text.length / step) }, (_, i) => i * step).slice(1);
@@ -47,7 +47,7 @@ describe('AnswerSanitizer: the answer cleaned as it streams', () => {
   it('limits the answer to MAX_ANSWER_CHARS characters with an ellipsis, streamed or not', () => {
     const long = 'é'.repeat(MAX_ANSWER_CHARS + 10);
     const expected = `${'é'.repeat(MAX_ANSWER_CHARS - 1)}…`;
-    expect(sanitizeAnswer(long, [])).toBe(expected);
+    expect(stream(long, [], []).whole).toBe(expected);
     expect(stream(long, [], [100, 3999, 4000, 4001]).whole).toBe(expected);
     const exact = 'x'.repeat(MAX_ANSWER_CHARS);
     expect(stream(exact, [], [3999]).whole).toBe(exact);

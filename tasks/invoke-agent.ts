@@ -111,12 +111,6 @@ export class AnswerSanitizer {
   }
 }
 
-/** Limits and cleans the model's text, and redacts any of the given secret values. */
-export function sanitizeAnswer(text: string, secrets: readonly string[]): string {
-  const sanitizer = new AnswerSanitizer(secrets);
-  return sanitizer.push(text) + sanitizer.end();
-}
-
 export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promise<Answer> {
   const { identity, request } = parseWorkflowInput(input);
   const state = StateSchema.safeParse(input);
