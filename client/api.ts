@@ -5,7 +5,6 @@
  */
 import { EventOrder } from './event-order.ts';
 import { connectRealtime, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
-import type { AnswerEventInput, AnswerStatus } from '../tasks/answer-events.ts';
 
 export const ASK = /* GraphQL */ `
   mutation Ask($answerId: ID!, $question: String!, $conversationId: ID) {
@@ -30,10 +29,23 @@ export const ON_ANSWER = /* GraphQL */ `
   }
 `;
 
-export type { AnswerStatus };
+/**
+ * The schema's `AnswerStatus` and `AnswerEvent` (resolvers/schema.graphql), as the client receives
+ * them: client/ depends on the GraphQL schema only, not on the tasks that publish (api.test.ts
+ * checks these against the schema).
+ */
+export const ANSWER_STATUSES = ['ACCEPTED', 'PROGRESS', 'CHUNK', 'DONE', 'FAILED'] as const;
+export type AnswerStatus = (typeof ANSWER_STATUSES)[number];
 
-/** An event as the subscription delivers it: the published variables, `step` possibly null. */
-export type AnswerEvent = Omit<AnswerEventInput, 'step'> & { step: string | null };
+export interface AnswerEvent {
+  answerId: string;
+  userId: string;
+  status: AnswerStatus;
+  seq: number;
+  text: string | null;
+  error: string | null;
+  step: string | null;
+}
 
 export class ApiError extends Error {
   constructor(

@@ -1,0 +1,23 @@
+/** The client's answer types mirror the GraphQL schema it talks to (client/ depends on the schema only). */
+import { GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, type GraphQLOutputType } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { loadSchema } from '../infra/local/appsync.ts';
+import { ANSWER_STATUSES, type AnswerEvent } from '../client/api.ts';
+
+const schema = loadSchema();
+
+describe('client answer types', () => {
+  it("AnswerStatus has the schema enum's values", () => {
+    const status = schema.getType('AnswerStatus') as GraphQLEnumType;
+    expect([...ANSWER_STATUSES].sort()).toEqual(status.getValues().map((v) => v.name).sort());
+  });
+
+  it("AnswerEvent has the schema type's fields, nullable where the schema says", () => {
+    const type = schema.getType('AnswerEvent') as GraphQLObjectType;
+    const nullable = (t: GraphQLOutputType) => !(t instanceof GraphQLNonNull);
+    const fields = Object.fromEntries(Object.values(type.getFields()).map((f) => [f.name, nullable(f.type)]));
+    // The client's view of the same fields: a value of each, and whether it may be null.
+    const client: Record<keyof AnswerEvent, boolean> = { answerId: false, userId: false, status: false, seq: false, text: true, error: true, step: true };
+    expect(client).toEqual(fields);
+  });
+});
