@@ -6,7 +6,6 @@
  * GetExecutionHistory refuse them): there `list` and `show` read the state machine's CloudWatch
  * log group instead (`*FromLogs` below), and `replay` is the same StartExecution.
  */
-import { randomUUID } from 'node:crypto';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -159,7 +158,7 @@ export async function replayExecution(
     replayOf: target.executionArn,
   };
   const started = await clients.sfn.send(
-    new StartExecutionCommand({ stateMachineArn: target.stateMachineArn, name: `replay-${randomUUID()}`, input: JSON.stringify(input) }),
+    new StartExecutionCommand({ stateMachineArn: target.stateMachineArn, name: `replay-${globalThis.crypto.randomUUID()}`, input: JSON.stringify(input) }),
   );
   return { executionArn: started.executionArn!, replayOf: target.executionArn, source: 'runs-table' };
 }

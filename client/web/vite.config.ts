@@ -13,10 +13,6 @@ export default defineConfig({
   // Relative asset URLs: the built folder can be served from any path or bucket.
   base: './',
   plugins: [react()],
-  resolve: {
-    // client/executions.ts names `randomUUID` from node:crypto; browsers have it on globalThis.crypto.
-    alias: { 'node:crypto': here('./src/shims/node-crypto.ts') },
-  },
   build: { outDir: here('./dist'), emptyOutDir: true, target: 'es2022', sourcemap: false, chunkSizeWarningLimit: 2048 },
   logLevel: 'warn',
 });
