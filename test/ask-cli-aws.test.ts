@@ -3,11 +3,11 @@
  * cdk-outputs.json, sign-in with the user pool (here the local one, reached through
  * AWS_ENDPOINT_URL as the SDK's own setting), the seeded user's secret piped to --password-stdin.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './cli-helpers.ts';
+import { runCli, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
 import { readLocalUsers, writeLocalUsers } from '../infra/local/cognito.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
@@ -27,18 +27,13 @@ beforeAll(async () => {
   stack = await startLocalStack({ port: 0, dataDir: dir, retryIntervalOverrides: 0 });
   await writeLocalUsers(dir, stack.cognito);
   outputsFile = path.join(dir, 'cdk-outputs.json');
-  await writeFile(
-    outputsFile,
-    JSON.stringify({
-      MultiTenantAiAssistantStack: {
-        Region: stack.iam.location.region,
-        GraphqlUrl: stack.graphqlUrl,
-        RealtimeUrl: stack.realtimeUrl,
-        UserPoolId: stack.cognito.poolId,
-        UserPoolClientId: stack.cognito.clientId,
-      },
-    }),
-  );
+  await writeCdkOutputs(outputsFile, {
+    Region: stack.iam.location.region,
+    GraphqlUrl: stack.graphqlUrl,
+    RealtimeUrl: stack.realtimeUrl,
+    UserPoolId: stack.cognito.poolId,
+    UserPoolClientId: stack.cognito.clientId,
+  });
 });
 afterAll(async () => {
   await stack?.stop();

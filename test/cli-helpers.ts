@@ -1,5 +1,7 @@
 /** Runs the project's CLIs as a person does (`node --import tsx <script>`), for the CLI suites. */
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { STACK_NAME } from '../infra/aws/outputs.ts';
 
 export interface CliResult {
   code: number | null;
@@ -26,4 +28,9 @@ export function runCli(script: string, args: readonly string[], options: { env?:
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Writes a cdk-outputs.json as `npm run deploy` does, holding `outputs` for the stack. */
+export async function writeCdkOutputs(file: string, outputs: Record<string, string>): Promise<void> {
+  await writeFile(file, JSON.stringify({ [STACK_NAME]: outputs }));
 }

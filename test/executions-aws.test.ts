@@ -5,11 +5,11 @@
  * plus a local CloudWatch Logs holding the executions' records in the shape Step Functions writes
  * for an Express state machine (ListExecutions and GetExecutionHistory are not used in this mode).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './cli-helpers.ts';
+import { runCli, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import { Edge } from '../infra/local/edge.ts';
 import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
@@ -65,17 +65,12 @@ beforeAll(async () => {
   logsEdge = new Edge({ iam: stack.iam, services: { logs }, clock: () => new Date(), logger: silentLogger });
   logsUrl = await logsEdge.listen(0);
   outputsFile = path.join(dir, 'cdk-outputs.json');
-  await writeFile(
-    outputsFile,
-    JSON.stringify({
-      MultiTenantAiAssistantStack: {
-        Region: stack.iam.location.region,
-        StateMachineArn: stack.iam.resources.stateMachineArn,
-        StateMachineLogGroupName: LOG_GROUP,
-        RunsTableName: stack.tables.runs,
-      },
-    }),
-  );
+  await writeCdkOutputs(outputsFile, {
+    Region: stack.iam.location.region,
+    StateMachineArn: stack.iam.resources.stateMachineArn,
+    StateMachineLogGroupName: LOG_GROUP,
+    RunsTableName: stack.tables.runs,
+  });
   const events: AnswerEventRecord[] = recordEvents(stack);
   failed = await ask(stack, events, 'tenant3-user', 'x'.repeat(2001));
   answered = await ask(stack, events, 'tenant1-user', "What's your return policy?");
@@ -139,10 +134,12 @@ describe('npm run executions -- --target aws', () => {
 
   it('says what is wrong: a log group that does not exist, no outputs file', async () => {
     const wrongGroup = path.join(dir, 'wrong-group.json');
-    await writeFile(
-      wrongGroup,
-      JSON.stringify({ MultiTenantAiAssistantStack: { Region: 'us-east-1', StateMachineArn: stack.iam.resources.stateMachineArn, StateMachineLogGroupName: '/aws/vendedlogs/states/gone', RunsTableName: stack.tables.runs } }),
-    );
+    await writeCdkOutputs(wrongGroup, {
+      Region: 'us-east-1',
+      StateMachineArn: stack.iam.resources.stateMachineArn,
+      StateMachineLogGroupName: '/aws/vendedlogs/states/gone',
+      RunsTableName: stack.tables.runs,
+    });
     const gone = await cli(['list', '--outputs-file', wrongGroup]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('log group /aws/vendedlogs/states/gone');
