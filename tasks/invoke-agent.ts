@@ -22,8 +22,7 @@ import type { TaskLog } from './handler.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
 import type { TableNames } from './tables.ts';
 import { runTool, TOOLS_IMPL, type ToolRegistry } from './tools.ts';
-import { describeIssues, parseWorkflowInput } from './validate-context.ts';
-import { CONTROL_CHARACTERS, ContextSchema, SealedSchema, type Answer } from './workflow-input.ts';
+import { CONTROL_CHARACTERS, ContextSchema, describeIssues, parseWorkflowInput, SealedSchema, type Answer } from './workflow-input.ts';
 import './zod-locale.ts';
 
 export const MAX_ANSWER_CHARS = 4000;

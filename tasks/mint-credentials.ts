@@ -11,8 +11,7 @@ import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import type { AwsLocation, TableNames } from './tables.ts';
 import { assumeTenantRole, type ScopedCredentials } from './tenant-credentials.ts';
-import { parseWorkflowInput } from './validate-context.ts';
-import type { Sealed } from './workflow-input.ts';
+import { parseWorkflowInput, type Sealed } from './workflow-input.ts';
 import './zod-locale.ts';
 
 export interface MintCredentialsDeps {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorName } from './errors.ts';
-import { parseWorkflowInput } from './validate-context.ts';
+import { parseWorkflowInput } from './workflow-input.ts';
 
 describe('parseWorkflowInput', () => {
   it('fails with InvalidRequest naming each bad field and why, in English, never its value', () => {

@@ -9,13 +9,12 @@ import { createHash } from 'node:crypto';
 import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type * as z from 'zod/mini';
 import { AnswerEvents, answerEventsClient, FIRST_SEQ, type PublishPort } from './answer-events.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import type { TaskLog } from './handler.ts';
 import type { TableNames, TenantConfig } from './tables.ts';
-import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS, WorkflowInputSchema, type ValidatedContext, type WorkflowInput } from './workflow-input.ts';
+import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS, parseWorkflowInput, type ValidatedContext } from './workflow-input.ts';
 
 export interface ValidateContextDeps {
   /** Signed with the validate-context role (GetItem on the config table). */
@@ -53,18 +52,6 @@ const ANSWER_SUFFIX = /^[\w.-]{1,128}$/;
 
 function invalid(reason: string): WorkflowError {
   return new WorkflowError(ErrorName.InvalidRequest, reason);
-}
-
-/** Names the failing fields, never their values (they may hold anything a client sent). */
-export function describeIssues(error: z.core.$ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
-}
-
-/** The parsed workflow input, or InvalidRequest naming what is wrong. */
-export function parseWorkflowInput(input: unknown): WorkflowInput {
-  const parsed = WorkflowInputSchema.safeParse(input);
-  if (!parsed.success) throw invalid(`The request is malformed: ${describeIssues(parsed.error)}`);
-  return parsed.data;
 }
 
 /** The agent session: a function of who asks and which conversation, never of client input alone. */

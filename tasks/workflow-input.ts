@@ -3,6 +3,7 @@
  * `replay` from a recorded run), and the shapes that travel between states.
  */
 import * as z from 'zod/mini';
+import { ErrorName, WorkflowError } from './errors.ts';
 import './zod-locale.ts';
 import { TENANT_ID_PATTERN } from './tables.ts';
 
@@ -68,3 +69,18 @@ export type Answer = z.infer<typeof AnswerSchema>;
 /** The Catch's error output: `$.error`. */
 export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 export type CaughtError = z.infer<typeof CaughtErrorSchema>;
+
+/** Names the failing fields, never their values (they may hold anything a client sent). */
+export function describeIssues(error: z.core.$ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+}
+
+/**
+ * The parsed workflow input, or InvalidRequest naming what is wrong. Here, not in
+ * validate-context.ts, so that the tasks that parse it again do not bundle that task's clients.
+ */
+export function parseWorkflowInput(input: unknown): WorkflowInput {
+  const parsed = WorkflowInputSchema.safeParse(input);
+  if (!parsed.success) throw new WorkflowError(ErrorName.InvalidRequest, `The request is malformed: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

@@ -14,7 +14,8 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; 
  * environment one. The SDK reaches them only through a dynamic `import()` when no credentials are
  * in the environment, and Lambda always puts the function role's credentials there, so they are
  * never loaded (bundling.test.ts checks that no bundle imports them statically). Were one ever
- * loaded, the runtime's own SDK copy would serve it. About 130 KB less per bundle.
+ * loaded, the runtime's own SDK copy would serve it. About 130 KB less per bundle (and 13 KB less
+ * for invoke-agent with the OIDC client below).
  */
 export const LAMBDA_EXTERNAL_MODULES = [
   '@aws-sdk/credential-provider-http',
@@ -23,6 +24,9 @@ export const LAMBDA_EXTERNAL_MODULES = [
   '@aws-sdk/credential-provider-sso',
   '@aws-sdk/credential-provider-web-identity',
   '@smithy/credential-provider-imds',
+  // The SSO token provider's OIDC client, in the Bedrock clients' bearer-token chain (Bedrock API
+  // keys), likewise reached only by `import()`: the functions sign with their role, never a token.
+  '@aws-sdk/nested-clients/sso-oidc',
 ] as const;
 
 /**
