@@ -25,6 +25,7 @@ const LAMBDA_ENV = {
   AWS_REGION: 'us-east-1',
   TABLE_PREFIX: 'bench-',
   TENANT_ACCESS_ROLE_ARN: 'arn:aws:iam::111111111111:role/bench-tenant-access',
+  PUBLISH_ROLE_ARN: 'arn:aws:iam::111111111111:role/bench-publish-answer',
   SEAL_KEY_ID: 'arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000',
   GRAPHQL_URL: 'https://example.appsync-api.us-east-1.amazonaws.com/graphql',
   USER_POOL_ID: 'us-east-1_bench',

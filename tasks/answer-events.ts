@@ -17,11 +17,13 @@
  * (the DONE event carries the whole answer anyway). The target of every event is the asker of the
  * validated state input, never anything the agent or the model said.
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { STSClient } from '@aws-sdk/client-sts';
 import type { ToolName } from './agent-definition.ts';
-import type { ClientOptions, TaskConfig } from './config.ts';
+import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
 import type { TaskLog } from './handler.ts';
+import type { PUBLISH_ROLE_ASSUMERS } from './policies.ts';
+import { publishRoleCredentials } from './publish-role.ts';
 
 export const PUBLISH_ANSWER = /* GraphQL */ `
   mutation PublishAnswer($answerId: ID!, $userId: ID!, $status: AnswerStatus!, $seq: Int!, $text: String, $error: String, $step: String) {
@@ -194,12 +196,15 @@ export class AnswerEvents {
   }
 }
 
-/** The client a task publishes its best-effort events with: its own role, a short timeout. */
-export function answerEventsClient(config: TaskConfig, clients: ClientOptions): PublishPort {
+/**
+ * The client validate-context and invoke-agent publish their best-effort events with: sessions of
+ * the publish role (tasks/publish-role.ts), assumed with the task's own role; a short timeout.
+ */
+export function answerEventsClient(config: TaskConfig, clients: ClientOptions, task: (typeof PUBLISH_ROLE_ASSUMERS)[number]): PublishPort {
   return new IamGraphqlClient({
     url: config.graphqlUrl,
     region: clients.region,
-    credentials: clients.credentials ?? defaultProvider(),
+    credentials: publishRoleCredentials(new STSClient(sdkConfig(clients)), config.publishRoleArn, task),
     timeoutMs: PROGRESS_TIMEOUT_MS,
   });
 }

@@ -4,6 +4,7 @@ import { taskConfigFromEnv } from './config.ts';
 const ENV = {
   AWS_REGION: 'eu-west-1',
   TENANT_ACCESS_ROLE_ARN: 'arn:aws:iam::111111111111:role/tenant-access',
+  PUBLISH_ROLE_ARN: 'arn:aws:iam::111111111111:role/publish-answer',
   SEAL_KEY_ID: 'alias/seal',
   GRAPHQL_URL: 'https://example.appsync-api.eu-west-1.amazonaws.com/graphql',
   USER_POOL_ID: 'eu-west-1_AbC123',
@@ -16,6 +17,7 @@ describe('taskConfigFromEnv', () => {
       tables: { prefix: '' },
       agentRuntime: 'bedrock-agent',
       agentId: '',
+      publishRoleArn: 'arn:aws:iam::111111111111:role/publish-answer',
       userPoolId: 'eu-west-1_AbC123',
     });
   });

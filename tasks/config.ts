@@ -15,6 +15,11 @@ export interface TaskConfig {
   readonly location: AwsLocation;
   readonly tables: TableNames;
   readonly tenantAccessRoleArn: string;
+  /**
+   * The publish role (publish-answer's), the only one allowed to call `publishAnswer`: the other
+   * publishing tasks publish their progress events as sessions of it.
+   */
+  readonly publishRoleArn: string;
   /** Key id, ARN or alias of the KMS key that seals minted credentials. */
   readonly sealKeyId: string;
   /** The AppSync GraphQL endpoint the answers are published to. */
@@ -39,6 +44,7 @@ const EnvSchema = z.object({
   AWS_REGION: z.string().check(z.minLength(1)),
   TABLE_PREFIX: z._default(z.string(), ''),
   TENANT_ACCESS_ROLE_ARN: z.string().check(z.regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')),
+  PUBLISH_ROLE_ARN: z.string().check(z.regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')),
   SEAL_KEY_ID: z.string().check(z.minLength(1)),
   GRAPHQL_URL: z.url(),
   AGENT_RUNTIME: z._default(z.enum(AGENT_RUNTIMES), 'bedrock-agent'),
@@ -61,6 +67,7 @@ export function taskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TaskCon
     location: { partition, region: e.AWS_REGION, accountId },
     tables: new TableNames(e.TABLE_PREFIX),
     tenantAccessRoleArn: e.TENANT_ACCESS_ROLE_ARN,
+    publishRoleArn: e.PUBLISH_ROLE_ARN,
     sealKeyId: e.SEAL_KEY_ID,
     graphqlUrl: e.GRAPHQL_URL,
     agentRuntime: e.AGENT_RUNTIME,
@@ -76,6 +83,7 @@ export function taskEnvironment(config: Omit<TaskConfig, 'location'> & { tablePr
   return {
     TABLE_PREFIX: config.tablePrefix,
     TENANT_ACCESS_ROLE_ARN: config.tenantAccessRoleArn,
+    PUBLISH_ROLE_ARN: config.publishRoleArn,
     SEAL_KEY_ID: config.sealKeyId,
     GRAPHQL_URL: config.graphqlUrl,
     AGENT_RUNTIME: config.agentRuntime,

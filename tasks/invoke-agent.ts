@@ -190,7 +190,7 @@ export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log:
         ...sdkConfig({ ...clients, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } }),
         requestHandler,
       }),
-    events: answerEventsClient(config, clients),
+    events: answerEventsClient(config, clients, 'invoke-agent'),
     log,
   };
 }

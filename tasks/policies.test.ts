@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   executionArnPattern,
   operatorPolicy,
+  PUBLISH_ROLE_ASSUMERS,
+  PUBLISHING_TASKS,
+  publishRoleTrustPolicy,
   sealKeyPolicy,
   taskRolePolicies,
   tenantAccessRolePolicy,
@@ -20,6 +23,8 @@ const res: PolicyResources = {
   tenantAccessRoleArn: 'arn:aws:iam::111122223333:role/tenant-access',
   mintCredentialsRoleArn: 'arn:aws:iam::111122223333:role/mint',
   invokeAgentRoleArn: 'arn:aws:iam::111122223333:role/invoke',
+  validateContextRoleArn: 'arn:aws:iam::111122223333:role/validate',
+  publishRoleArn: 'arn:aws:iam::111122223333:role/publish',
   accountRootArn: 'arn:aws:iam::111122223333:root',
   sealKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k',
   graphqlApiArn: 'arn:aws:appsync:eu-west-1:111122223333:apis/api1',
@@ -33,6 +38,7 @@ const allDocuments = (): [string, PolicyDocument][] => [
   ['isolation', tenantIsolationPolicy(res, 'tenant1', 'user-1')],
   ['tenant-access', tenantAccessRolePolicy(res)],
   ['trust', tenantAccessRoleTrustPolicy(res)],
+  ['publish-trust', publishRoleTrustPolicy(res)],
   ['operator', operatorPolicy(res)],
   ...Object.entries(taskRolePolicies(res)),
 ];
@@ -94,5 +100,27 @@ describe('policy documents', () => {
     for (const st of dynamoGrants) {
       for (const r of [st.Resource ?? []].flat()) expect(r).not.toMatch(/-orders$/);
     }
+  });
+
+  it('give appsync:GraphQL (on publishAnswer only) to the publish role alone; the other publishers may only assume it', () => {
+    const policies = taskRolePolicies(res);
+    const holders = Object.entries(policies).filter(([, p]) => p.Statement.some((s) => [s.Action].flat().includes('appsync:GraphQL')));
+    expect(holders.map(([task]) => task)).toEqual(['publish-answer']);
+    expect(policies['publish-answer'].Statement).toEqual([
+      { Sid: 'PublishAnswer', Effect: 'Allow', Action: 'appsync:GraphQL', Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer` },
+    ]);
+    const assumers = Object.entries(policies).filter(([, p]) => p.Statement.some((s) => [s.Resource].flat().includes(res.publishRoleArn)));
+    expect(assumers.map(([task]) => task).sort()).toEqual([...PUBLISH_ROLE_ASSUMERS].sort());
+    for (const [, p] of assumers) {
+      expect(p.Statement.filter((s) => [s.Resource].flat().includes(res.publishRoleArn))).toEqual([
+        { Sid: 'PublishAsThePublishRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: res.publishRoleArn },
+      ]);
+    }
+    expect([...PUBLISH_ROLE_ASSUMERS, 'publish-answer'].sort()).toEqual([...PUBLISHING_TASKS].sort());
+    // Trusted: its own Lambda function, and exactly those two roles.
+    expect(publishRoleTrustPolicy(res).Statement.map((s) => s.Principal)).toEqual([
+      { Service: 'lambda.amazonaws.com' },
+      { AWS: [res.validateContextRoleArn, res.invokeAgentRoleArn] },
+    ]);
   });
 });

@@ -47,6 +47,9 @@ export interface PolicyResources {
   readonly tenantAccessRoleArn: string;
   readonly mintCredentialsRoleArn: string;
   readonly invokeAgentRoleArn: string;
+  readonly validateContextRoleArn: string;
+  /** The publish-answer task's role: the only role that may call `publishAnswer`. */
+  readonly publishRoleArn: string;
   /** The account's root principal, which administers the seal key. */
   readonly accountRootArn: string;
   /** The KMS key that seals minted credentials between states. */
@@ -167,8 +170,14 @@ export function tenantAccessRoleTrustPolicy(res: Pick<PolicyResources, 'mintCred
 /**
  * The tasks that publish events to the asker (tasks/answer-events.ts): ACCEPTED and PROGRESS from
  * validate-context, PROGRESS and CHUNK from invoke-agent, DONE and FAILED from publish-answer.
+ * Only the publish role (publish-answer's) may call `publishAnswer`; the other two publish as
+ * sessions of that role (`sts:AssumeRole`, named after the task), so that the permission to write
+ * to an asker's screen is held by exactly one role, and every publish names the task that made it.
  */
 export const PUBLISHING_TASKS = ['validate-context', 'invoke-agent', 'publish-answer'] as const satisfies readonly TaskName[];
+
+/** The publishing tasks that are not publish-answer: they assume the publish role to publish. */
+export const PUBLISH_ROLE_ASSUMERS = ['validate-context', 'invoke-agent'] as const satisfies readonly TaskName[];
 
 /** `appsync:GraphQL` on the `publishAnswer` mutation field only: no query, no other field. */
 function publishAnswerStatement(res: Pick<PolicyResources, 'graphqlApiArn'>): PolicyStatement {
@@ -178,6 +187,27 @@ function publishAnswerStatement(res: Pick<PolicyResources, 'graphqlApiArn'>): Po
     Action: 'appsync:GraphQL',
     Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer`,
   };
+}
+
+/** For validate-context and invoke-agent: sessions of the publish role, to publish their events. */
+function assumePublishRoleStatement(res: Pick<PolicyResources, 'publishRoleArn'>): PolicyStatement {
+  return { Sid: 'PublishAsThePublishRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: res.publishRoleArn };
+}
+
+/**
+ * The publish role's trust policy: its Lambda function, and sessions for the two other publishing
+ * tasks' roles. (Locally the roles sign with their own keys; only the role statement is used.)
+ */
+export function publishRoleTrustPolicy(res: Pick<PolicyResources, 'validateContextRoleArn' | 'invokeAgentRoleArn'>): PolicyDocument {
+  return doc(
+    { Sid: 'PublishAnswerFunction', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    {
+      Sid: 'ProgressPublishers',
+      Effect: 'Allow',
+      Principal: { AWS: [res.validateContextRoleArn, res.invokeAgentRoleArn] },
+      Action: 'sts:AssumeRole',
+    },
+  );
 }
 
 /** One identity policy per task role. */
@@ -198,7 +228,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Action: 'cognito-idp:AdminGetUser',
         Resource: res.userPoolArn,
       },
-      publishAnswerStatement(res),
+      assumePublishRoleStatement(res),
     ),
     'mint-credentials': doc(
       {
@@ -242,7 +272,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
         Resource: res.modelArn,
       },
-      publishAnswerStatement(res),
+      assumePublishRoleStatement(res),
     ),
     'publish-answer': doc(publishAnswerStatement(res)),
     'record-failure': doc({

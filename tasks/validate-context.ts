@@ -105,7 +105,7 @@ export function validateContextDeps(config: TaskConfig, clients: ClientOptions, 
     tables: config.tables,
     cognito: new CognitoIdentityProviderClient(sdkConfig(clients)),
     userPoolId: config.userPoolId,
-    events: answerEventsClient(config, clients),
+    events: answerEventsClient(config, clients, 'validate-context'),
     log,
   };
 }

@@ -17,7 +17,8 @@ import {
   apiDataSourcePolicy,
   sealKeyPolicy,
   TASK_NAMES,
-  PUBLISHING_TASKS,
+  PUBLISH_ROLE_ASSUMERS,
+  publishRoleTrustPolicy,
   taskRolePolicies,
   tenantAccessRolePolicy,
   tenantAccessRoleTrustPolicy,
@@ -209,16 +210,41 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       expect(wild.map((w) => w.where)).toEqual([]);
     });
 
-    it('lets only the publishing task roles call AppSync, and only publishAnswer', () => {
-      const publishRoles = PUBLISHING_TASKS.map((task) => [{ Ref: logicalId(stack.workflow.taskRoles[task]) }]);
+    it('lets only the publish role call AppSync, and only publishAnswer', () => {
       const callers = ofType('AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes('appsync:'));
-      expect(callers.map(([, r]) => r.Properties.Roles)).toEqual(expect.arrayContaining(publishRoles));
-      expect(callers).toHaveLength(PUBLISHING_TASKS.length);
-      for (const [, caller] of callers) {
-        const statements = (caller.Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((st) => JSON.stringify(st.Action).includes('appsync:'));
-        expect(statements).toHaveLength(1);
-        expect(statements[0]!.Action).toBe('appsync:GraphQL');
-        expect(resourceText(statements[0]!.Resource)).toMatch(/\/types\/Mutation\/fields\/publishAnswer$/);
+      expect(callers.map(([, r]) => r.Properties.Roles)).toEqual([[{ Ref: logicalId(stack.workflow.taskRoles['publish-answer']) }]]);
+      const statements = (callers[0]![1].Properties.PolicyDocument as { Statement: Json[] }).Statement;
+      expect(statements).toHaveLength(1);
+      expect(statements[0]!.Action).toBe('appsync:GraphQL');
+      expect(resourceText(statements[0]!.Resource)).toMatch(/\/types\/Mutation\/fields\/publishAnswer$/);
+      // Nothing else grants it: no inline role policy, no managed policy.
+      const inline = ofType('AWS::IAM::Role').filter(([, r]) => JSON.stringify(r.Properties.Policies ?? []).includes('appsync:'));
+      expect(inline).toEqual([]);
+      expect(ofType('AWS::IAM::ManagedPolicy').filter(([, r]) => JSON.stringify(r.Properties).includes('appsync:'))).toEqual([]);
+    });
+
+    it('lets the other publishing tasks publish only as sessions of the publish role, which trusts exactly them and its function', () => {
+      const publishRole = stack.workflow.taskRoles['publish-answer'];
+      const publishRoleArn = { 'Fn::GetAtt': [logicalId(publishRole), 'Arn'] };
+      const assumers = ofType('AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes(JSON.stringify(publishRoleArn)));
+      const assumerRoles = PUBLISH_ROLE_ASSUMERS.map((task) => [{ Ref: logicalId(stack.workflow.taskRoles[task]) }]);
+      expect(assumers.map(([, r]) => r.Properties.Roles)).toEqual(expect.arrayContaining(assumerRoles));
+      expect(assumers).toHaveLength(PUBLISH_ROLE_ASSUMERS.length);
+      for (const [, assumer] of assumers) {
+        const grants = (assumer.Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((st) => JSON.stringify(st.Resource).includes(JSON.stringify(publishRoleArn)));
+        expect(grants).toEqual([{ Sid: 'PublishAsThePublishRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: publishRoleArn }]);
+      }
+      const role = resources[logicalId(publishRole)]!.Properties;
+      expect(normalise(role.AssumeRolePolicyDocument)).toEqual(rendered(publishRoleTrustPolicy(stack.workflow.policyResources)));
+      const principals = (role.AssumeRolePolicyDocument as { Statement: Json[] }).Statement.map((st) => st.Principal);
+      expect(principals).toEqual([
+        { Service: 'lambda.amazonaws.com' },
+        { AWS: PUBLISH_ROLE_ASSUMERS.map((task) => ({ 'Fn::GetAtt': [logicalId(stack.workflow.taskRoles[task]), 'Arn'] })) },
+      ]);
+      // The functions know which role to assume.
+      for (const task of PUBLISH_ROLE_ASSUMERS) {
+        const fn = resources[logicalId(stack.workflow.functions[task])]!.Properties as { Environment: { Variables: Record<string, Json> } };
+        expect(fn.Environment.Variables.PUBLISH_ROLE_ARN).toEqual(publishRoleArn);
       }
     });
   });

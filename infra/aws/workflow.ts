@@ -18,6 +18,7 @@ import { lambdaBundling } from './bundling.ts';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
 import { taskEnvironment, type AgentRuntimeKind } from '../../tasks/config.ts';
 import {
+  publishRoleTrustPolicy,
   sealKeyPolicy,
   TASK_NAMES,
   taskRolePolicies,
@@ -83,6 +84,11 @@ export class Workflow extends Construct {
       ]),
     ) as Record<TaskName, iam.Role>;
     this.taskRoles = taskRoles;
+    // The publish role is also assumed by the other publishing tasks: its trust policy is the shared document.
+    (taskRoles['publish-answer'].node.defaultChild as iam.CfnRole).assumeRolePolicyDocument = publishRoleTrustPolicy({
+      validateContextRoleArn: taskRoles['validate-context'].roleArn,
+      invokeAgentRoleArn: taskRoles['invoke-agent'].roleArn,
+    });
 
     this.tenantAccessRole = new iam.Role(this, 'TenantAccessRole', {
       assumedBy: new iam.ArnPrincipal(taskRoles['mint-credentials'].roleArn),
@@ -110,6 +116,8 @@ export class Workflow extends Construct {
       tenantAccessRoleArn: this.tenantAccessRole.roleArn,
       mintCredentialsRoleArn: taskRoles['mint-credentials'].roleArn,
       invokeAgentRoleArn: taskRoles['invoke-agent'].roleArn,
+      validateContextRoleArn: taskRoles['validate-context'].roleArn,
+      publishRoleArn: taskRoles['publish-answer'].roleArn,
       accountRootArn: `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:root`,
       sealKeyArn: this.sealKey.keyArn,
       graphqlApiArn: props.graphqlApiArn,
@@ -126,6 +134,7 @@ export class Workflow extends Construct {
       tablePrefix: props.tables.prefix,
       tables: props.tables,
       tenantAccessRoleArn: this.tenantAccessRole.roleArn,
+      publishRoleArn: taskRoles['publish-answer'].roleArn,
       sealKeyId: this.sealKey.keyArn,
       graphqlUrl: props.graphqlUrl,
       agentRuntime: props.agentRuntime,

@@ -22,6 +22,7 @@ export function localTaskConfig(iam: LocalIam, graphqlUrl: string, agentRuntime:
     location: iam.location,
     tables: iam.tables,
     tenantAccessRoleArn: iam.resources.tenantAccessRoleArn,
+    publishRoleArn: iam.resources.publishRoleArn,
     sealKeyId: SEAL_KEY_ALIAS,
     graphqlUrl,
     agentRuntime,

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   apiDataSourcePolicy,
   operatorPolicy,
+  publishRoleTrustPolicy,
   taskRolePolicies,
   tenantAccessRolePolicy,
   tenantAccessRoleTrustPolicy,
@@ -116,6 +117,8 @@ export class LocalIam {
       tenantAccessRoleArn: roleArn(TENANT_ACCESS_ROLE),
       mintCredentialsRoleArn: roleArn('mint-credentials'),
       invokeAgentRoleArn: roleArn('invoke-agent'),
+      validateContextRoleArn: roleArn('validate-context'),
+      publishRoleArn: roleArn('publish-answer'),
       accountRootArn: `arn:${partition}:iam::${accountId}:root`,
       sealKeyArn: `arn:${partition}:kms:${region}:${accountId}:key/${SEAL_KEY_ID}`,
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
@@ -129,7 +132,14 @@ export class LocalIam {
 
     const taskPolicies = taskRolePolicies(this.resources);
     for (const task of TASK_NAMES) {
-      this.addRole({ name: task, arn: roleArn(task), roleId: uniqueId('AROA'), identityPolicies: [{ name: `${task}-policy`, policy: taskPolicies[task] }] });
+      this.addRole({
+        name: task,
+        arn: roleArn(task),
+        roleId: uniqueId('AROA'),
+        identityPolicies: [{ name: `${task}-policy`, policy: taskPolicies[task] }],
+        // The publish role is also assumed by the other publishing tasks (tasks/answer-events.ts).
+        ...(task === 'publish-answer' ? { trustPolicy: publishRoleTrustPolicy(this.resources) } : {}),
+      });
     }
     this.addRole({
       name: TENANT_ACCESS_ROLE,

@@ -1,0 +1,52 @@
+/**
+ * The credentials validate-context and invoke-agent publish their events with: sessions of the
+ * publish role (publish-answer's), the only role allowed to call `publishAnswer`
+ * (tasks/policies.ts). A session lives 15 minutes and is shared by the runs of a warm function;
+ * a new one is assumed 5 minutes before it expires, and after a failure on the next publish.
+ */
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { TaskName } from './policies.ts';
+
+/** STS's minimum, and the most a publish session needs. */
+export const PUBLISH_SESSION_SECONDS = 900;
+/** How long before its expiry a session is replaced. */
+export const PUBLISH_SESSION_REFRESH_MS = 5 * 60_000;
+
+export function publishRoleCredentials(
+  sts: Pick<STSClient, 'send'>,
+  roleArn: string,
+  /** The session name: the task, so that every publish names who made it (CloudTrail, AppSync logs). */
+  task: TaskName,
+  now: () => number = Date.now,
+): AwsCredentialIdentityProvider {
+  let current: Promise<AwsCredentialIdentity> | undefined;
+  let refreshAt = 0;
+
+  const assume = async (): Promise<AwsCredentialIdentity> => {
+    const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: task, DurationSeconds: PUBLISH_SESSION_SECONDS }));
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
+      throw new Error('STS AssumeRole returned no credentials for the publish role');
+    }
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+  };
+
+  return () => {
+    if (!current || now() >= refreshAt) {
+      const pending = assume();
+      current = pending;
+      // While the call is in flight every caller shares it.
+      refreshAt = Number.POSITIVE_INFINITY;
+      pending.then(
+        (c) => {
+          if (current === pending) refreshAt = c.expiration!.getTime() - PUBLISH_SESSION_REFRESH_MS;
+        },
+        () => {
+          if (current === pending) current = undefined;
+        },
+      );
+    }
+    return current;
+  };
+}
