@@ -16,7 +16,7 @@ import * as z from 'zod/mini';
 import { toolDefinition } from './agent-definition.ts';
 import { agentRuntimeFor, type AgentRuntime } from './agent-runtime.ts';
 import { AnswerEvents, answerEventsClient, type PublishPort } from './answer-events.ts';
-import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import { dynamoConfig, sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import type { TaskLog } from './handler.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
@@ -187,7 +187,7 @@ export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log:
     tables: config.tables,
     scopedDynamo: (c) =>
       new DynamoDBClient({
-        ...sdkConfig({ ...clients, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } }),
+        ...dynamoConfig({ ...clients, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } }),
         requestHandler,
       }),
     events: answerEventsClient(config, clients, 'invoke-agent'),

@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import { dynamoConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName } from './errors.ts';
 import type { TableNames } from './tables.ts';
 import { CaughtErrorSchema } from './workflow-input.ts';
@@ -74,5 +74,5 @@ export async function recordFailure(input: unknown, deps: RecordFailureDeps): Pr
 }
 
 export function recordFailureDeps(config: TaskConfig, clients: ClientOptions): RecordFailureDeps {
-  return { dynamodb: new DynamoDBClient(sdkConfig(clients)), tables: config.tables };
+  return { dynamodb: new DynamoDBClient(dynamoConfig(clients)), tables: config.tables };
 }

@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { AnswerEvents, answerEventsClient, FIRST_SEQ, type PublishPort } from './answer-events.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
-import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import { dynamoConfig, sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import type { TaskLog } from './handler.ts';
 import type { TableNames, TenantConfig } from './tables.ts';
 import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS, parseWorkflowInput, type ValidatedContext } from './workflow-input.ts';
@@ -101,7 +101,7 @@ export async function validateContext(input: unknown, deps: ValidateContextDeps)
 
 export function validateContextDeps(config: TaskConfig, clients: ClientOptions, log: TaskLog): ValidateContextDeps {
   return {
-    dynamodb: new DynamoDBClient(sdkConfig(clients)),
+    dynamodb: new DynamoDBClient(dynamoConfig(clients)),
     tables: config.tables,
     cognito: new CognitoIdentityProviderClient(sdkConfig(clients)),
     userPoolId: config.userPoolId,
