@@ -22,6 +22,7 @@ import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local
 import type { TaskHandler } from '../tasks/handlers.ts';
 import type { TaskName } from '../tasks/policies.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
+import { machineBoundLines, measureSdkCallCost, RequestCounter } from './machine.ts';
 import { type Stats, positiveIntEnv, sequential, summarise, table, throughput } from './stats.ts';
 
 export const name = 'workflow';
@@ -32,6 +33,8 @@ const WARMUP = 50;
 /** Timed runs are taken in blocks, alternating the variants, so that drift hits both alike. */
 const BLOCK = 50;
 const CONCURRENCY = 16;
+/** Executions whose requests are counted for the machine bound. */
+const COUNTED_RUNS = 20;
 
 /** The questions, alternated; each with what its DONE event's text must look like. */
 const QUESTIONS: readonly { question: string; answer: RegExp }[] = [
@@ -162,7 +165,9 @@ export async function run(): Promise<void> {
   const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
   const started = performance.now();
 
-  const stack = await startLocalStack({ port: 0, logger: silentLogger, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
+  // Counts the edge's requests and AppSync's publishes (for the machine bound); logs nothing.
+  const counter = new RequestCounter();
+  const stack = await startLocalStack({ port: 0, logger: counter, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
   const sfn = new SFNClient(stack.clientConfig('operator'));
   const published = new Published(stack);
   // The floor: the same functions, built the same way, but called here, in this thread.
@@ -189,6 +194,9 @@ export async function run(): Promise<void> {
 
     for (const v of VARIANTS) await sequential(send[v], WARMUP);
     for (const list of Object.values(taskSamples)) list.length = 0;
+    counter.reset();
+    await sequential(send['state machine'], COUNTED_RUNS);
+    const counted = Object.assign(new RequestCounter(), { publishes: counter.publishes, byService: new Map(counter.byService) });
 
     const samples: Record<VariantName, number[]> = { 'state machine': [], floor: [] };
     for (let done = 0; done < iterations; done += BLOCK) {
@@ -196,10 +204,23 @@ export async function run(): Promise<void> {
     }
     const latency = Object.fromEntries(VARIANTS.map((v) => [v, summarise(samples[v])])) as Record<VariantName, Stats>;
     const rps = {} as Record<VariantName, number>;
-    for (const v of VARIANTS) rps[v] = await throughput(send[v], throughputMs, CONCURRENCY);
+    const cpuPerRun = {} as Record<VariantName, number>;
+    for (const v of VARIANTS) {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      rps[v] = await throughput(send[v], throughputMs, CONCURRENCY);
+      const cpu = process.cpuUsage(cpu0);
+      cpuPerRun[v] = (cpu.user + cpu.system) / 1000 / (rps[v] * ((performance.now() - t0) / 1000));
+    }
 
-    const rows = VARIANTS.map((v) => [v, ms(latency[v].p50), ms(latency[v].p99), ms(latency[v].mean), rps[v].toFixed(0)]);
-    process.stdout.write(`${table(['variant', 'p50 ms', 'p99 ms', 'mean ms', `exec/s @${CONCURRENCY}`], rows)}\n\n`);
+    const rows = VARIANTS.map((v) => [v, ms(latency[v].p50), ms(latency[v].p99), ms(latency[v].mean), rps[v].toFixed(0), ms(cpuPerRun[v])]);
+    process.stdout.write(`${table(['variant', 'p50 ms', 'p99 ms', 'mean ms', `exec/s @${CONCURRENCY}`, 'CPU ms/exec'], rows)}\n`);
+    // The process's CPU time (every thread, GC included) over the throughput runs, per completed run.
+    const cpus = os.cpus().length;
+    process.stdout.write(
+      `CPU ms/exec: the process's CPU time (all threads) per execution at concurrency ${CONCURRENCY}; ` +
+        `${TARGET.minRps} executions/s on ${cpus} CPUs leaves at most ${ms((cpus * 1000) / TARGET.minRps)} ms per execution\n\n`,
+    );
 
     // The floor's tasks, from its sequential runs only (the throughput runs overlap).
     const floorRuns = samples.floor.length;
@@ -211,6 +232,8 @@ export async function run(): Promise<void> {
 
     const ratio = latency['state machine'].p50 / latency.floor.p50;
     process.stdout.write(`ratio state machine / floor at p50: ${ratio.toFixed(2)}x (+${ms(latency['state machine'].p50 - latency.floor.p50)} ms)\n\n`);
+
+    process.stdout.write(machineBoundLines(counted, COUNTED_RUNS, await measureSdkCallCost(), cpus) + '\n');
 
     process.stdout.write(
       `target: p50 at most ${TARGET.maxP50Ms} ms per execution at concurrency 1; at least ${TARGET.minRps} executions/s at concurrency ${CONCURRENCY}; ratio to the floor at most ${TARGET.maxRatio}\n`,
