@@ -13,8 +13,8 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AssistantApi } from '../client/api.ts';
 import { signIn } from '../client/auth.ts';
 import type { RealtimeConnection } from '../client/realtime.ts';
-import { silentLogger } from '../infra/local/log.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
+import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
 import { ms, openLoop, positiveIntEnv, sequential, summarise, table, throughput, type Stats } from './stats.ts';
 
 export const name = 'api';
@@ -22,13 +22,17 @@ export const description = 'ask -> DONE over the realtime WebSocket through the 
 
 const TARGET = { maxP50Ms: 25, maxP99AtConcurrencyMs: 150, minRps: 100 };
 const CONCURRENCY = 32;
+/** Answers whose requests are counted for the machine bound. */
+const COUNTED_RUNS = 20;
 const QUESTION = "What's your return policy?";
 
 export async function run(): Promise<void> {
   const iterations = positiveIntEnv('BENCH_ITERATIONS', 200);
   const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
   const started = performance.now();
-  const stack = await startLocalStack({ port: 0, logger: silentLogger, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
+  // Counts the edge's requests and AppSync's publishes (for the machine bound); logs nothing.
+  const counter = new RequestCounter();
+  const stack = await startLocalStack({ port: 0, logger: counter, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
   const connections: RealtimeConnection[] = [];
   const sfn = new SFNClient(stack.clientConfig('operator'));
   try {
@@ -67,23 +71,41 @@ export async function run(): Promise<void> {
       done.delete(answerId);
     };
 
+    const stackCalls = await measureStackCallCost(stack);
     const variants = { 'api (ask -> DONE over WebSocket)': askOnce, 'workflow alone (floor)': workflowOnce };
     const rows: string[][] = [];
-    const results: Record<string, { c1: Stats; c32: Stats; rps: number }> = {};
+    const results: Record<string, { c1: Stats; c32: Stats; rps: number; cpuMs: number }> = {};
+    let counted: RequestCounter | undefined;
     for (const [label, send] of Object.entries(variants)) {
       await sequential(send, 30);
+      if (!counted) {
+        counter.reset();
+        await sequential(send, COUNTED_RUNS);
+        counted = Object.assign(new RequestCounter(), { publishes: counter.publishes, byService: new Map(counter.byService) });
+      }
       const c1: number[] = [];
       await sequential(send, iterations, c1);
       const c32: number[] = [];
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
       const rps = await throughput(send, throughputMs, CONCURRENCY, c32);
-      results[label] = { c1: summarise(c1), c32: summarise(c32), rps };
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000 / (rps * ((performance.now() - t0) / 1000));
+      results[label] = { c1: summarise(c1), c32: summarise(c32), rps, cpuMs };
       const r = results[label]!;
-      rows.push([label, ms(r.c1.p50), ms(r.c1.p99), ms(r.c32.p50), ms(r.c32.p99), r.rps.toFixed(0)]);
+      rows.push([label, ms(r.c1.p50), ms(r.c1.p99), ms(r.c32.p50), ms(r.c32.p99), r.rps.toFixed(0), ms(r.cpuMs)]);
     }
     process.stdout.write(
       `node ${process.version}, ${os.cpus().length} CPUs; ${iterations} sequential runs per variant, then ${CONCURRENCY} in flight for ${throughputMs} ms\n\n`,
     );
-    process.stdout.write(`${table(['variant', 'c1 p50 ms', 'c1 p99 ms', `c${CONCURRENCY} p50 ms`, `c${CONCURRENCY} p99 ms`, `answers/s @${CONCURRENCY}`], rows)}\n\n`);
+    process.stdout.write(`${table(['variant', 'c1 p50 ms', 'c1 p99 ms', `c${CONCURRENCY} p50 ms`, `c${CONCURRENCY} p99 ms`, `answers/s @${CONCURRENCY}`, 'CPU ms/answer'], rows)}\n`);
+    const cpus = os.cpus().length;
+    process.stdout.write(
+      `CPU ms/answer: the process's CPU time (all threads) per answer at concurrency ${CONCURRENCY}; ` +
+        `${TARGET.minRps} answers/s on ${cpus} CPUs leaves at most ${ms((cpus * 1000) / TARGET.minRps)} ms per answer\n\n`,
+    );
+    // The ask mutation itself (token check, resolver) is not in the count: it is no edge request.
+    process.stdout.write(machineBoundLines(counted!, COUNTED_RUNS, await measureSdkCallCost(), stackCalls, cpus).replace('one execution makes', 'one answer (api) makes') + '\n');
     const apiR = results['api (ask -> DONE over WebSocket)']!;
     const floor = results['workflow alone (floor)']!;
     process.stdout.write(`the API layer adds ${ms(apiR.c1.p50 - floor.c1.p50)} ms at p50 (concurrency 1) over the workflow alone (${(apiR.c1.p50 / floor.c1.p50).toFixed(2)}x)\n\n`);

@@ -8,8 +8,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Logger } from '../infra/local/log.ts';
+import type { LocalStack } from '../infra/local/stack.ts';
+import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import { sdkConfig } from '../tasks/config.ts';
+import { IamGraphqlClient } from '../tasks/graphql-client.ts';
 
 export interface SdkCallCost {
   /** Wall time of one call, made one after the other. */
@@ -70,6 +74,31 @@ export async function measureSdkCallCost(n = 2000): Promise<SdkCallCost> {
   }
 }
 
+export interface StackCallCost {
+  /** STS GetCallerIdentity through the edge (signature checked, principal resolved, tiny reply): client and server. */
+  edgeCall: { wallUs: number; cpuUs: number };
+  /** One PROGRESS event published to the local AppSync (signed, checked, resolved, filtered), no subscriber. */
+  publish: { wallUs: number; cpuUs: number };
+}
+
+/**
+ * The cheapest real calls of the local stack: whatever an execution's calls do beyond these is the
+ * services' own work. Publishes go to an answer nobody asked, under the asker prefix of no user.
+ */
+export async function measureStackCallCost(stack: LocalStack, n = 1000): Promise<StackCallCost> {
+  const sts = new STSClient({ ...sdkConfig(stack.clientConfig('validate-context')) });
+  const graphql = new IamGraphqlClient({ url: stack.graphqlUrl, region: stack.iam.location.region, credentials: stack.iam.credentials('publish-answer') });
+  let seq = 1;
+  const variables = { answerId: 'bench-machine.calls', userId: 'bench-machine', status: 'PROGRESS', text: 'benchmark', error: null, step: 'ValidateContext' };
+  try {
+    const edgeCall = await perCall(() => sts.send(new GetCallerIdentityCommand({})), n);
+    const publish = await perCall(() => graphql.request(PUBLISH_ANSWER, { ...variables, seq: (seq++ % 900) + 1 }), n);
+    return { edgeCall, publish };
+  } finally {
+    sts.destroy();
+  }
+}
+
 /**
  * A stack logger that counts the signed requests the edge served, by service, and the events
  * published to AppSync; everything else is dropped, as with `silentLogger`.
@@ -100,20 +129,22 @@ export class RequestCounter implements Logger {
 }
 
 /**
- * The lines the workflow and API benchmarks print: per execution, `calls` SDK calls to the edge
- * (and `publishes` AppSync publishes, not counted in the bound), and what they cost at least.
+ * The lines the workflow and API benchmarks print: per execution, the signed SDK calls to the edge
+ * and the AppSync publishes, and what they cost at least here.
  */
-export function machineBoundLines(counter: RequestCounter, executions: number, cost: SdkCallCost, cpus: number): string {
+export function machineBoundLines(counter: RequestCounter, executions: number, sdk: SdkCallCost, stackCalls: StackCallCost, cpus: number): string {
   const per = (x: number) => x / executions;
   const calls = per(counter.edgeRequests);
+  const publishes = per(counter.publishes);
   const services = [...counter.byService].sort((a, b) => b[1] - a[1]).map(([s, v]) => `${s} ${per(v).toFixed(1)}`).join(', ');
-  const cpuMs = (calls * cost.cpuUs) / 1000;
-  const wallMs = (calls * cost.wallUs) / 1000;
+  const sdkCpuMs = (calls * sdk.cpuUs) / 1000;
+  const floorCpuMs = (calls * stackCalls.edgeCall.cpuUs + publishes * stackCalls.publish.cpuUs) / 1000;
+  const us = (x: { wallUs: number; cpuUs: number }) => `${x.wallUs.toFixed(0)} us wall, ${x.cpuUs.toFixed(0)} us CPU`;
   return (
-    `machine bound: one execution makes ${calls.toFixed(1)} signed AWS SDK calls to the edge (${services}) and ${per(counter.publishes).toFixed(1)} IAM-signed publishes to AppSync\n` +
-    `  one SDK call, configured as the tasks' clients, against a loopback server that does nothing: ${cost.wallUs.toFixed(0)} us wall, ${cost.cpuUs.toFixed(0)} us CPU ` +
-    `(a bare HTTP round trip: ${cost.bareHttpWallUs.toFixed(0)} us wall, ${cost.bareHttpCpuUs.toFixed(0)} us CPU)\n` +
-    `  so the SDK calls alone take ${wallMs.toFixed(1)} ms per execution made one after the other, and >= ${cpuMs.toFixed(1)} ms of CPU: ` +
-    `at most ${((cpus * 1000) / cpuMs).toFixed(0)} executions/s on ${cpus} CPUs, before any stand-in, signature check, policy evaluation, publish or engine work\n`
+    `machine bound: one execution makes ${calls.toFixed(1)} signed AWS SDK calls to the edge (${services}) and ${publishes.toFixed(1)} IAM-signed publishes to AppSync\n` +
+    `  one SDK call as the tasks make them, to a loopback server that does nothing: ${us(sdk)} (a bare HTTP round trip: ${us({ wallUs: sdk.bareHttpWallUs, cpuUs: sdk.bareHttpCpuUs })})\n` +
+    `  the cheapest signed call through the edge (STS GetCallerIdentity): ${us(stackCalls.edgeCall)}; one publish to the local AppSync: ${us(stackCalls.publish)}\n` +
+    `  so the SDK calls alone need >= ${sdkCpuMs.toFixed(1)} ms of CPU per execution; as the cheapest edge calls, with the publishes, >= ${floorCpuMs.toFixed(1)} ms: ` +
+    `at most ${((cpus * 1000) / floorCpuMs).toFixed(0)} executions/s on ${cpus} CPUs before any service, policy evaluation or engine work\n`
   );
 }
