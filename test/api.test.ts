@@ -99,6 +99,23 @@ describe('what a signed-in user cannot do', () => {
     }
   });
 
+  it('subscribe with a malformed or invalid document: BadRequestException / ValidationError, every time (documents are cached)', async () => {
+    const connection = await api('tenant1-user2').connect();
+    const answerId = `${stack.user('tenant1-user2').sub}.docs`;
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await expect(connection.subscribe('subscription { onAnswer(answerId: ', { answerId }, () => undefined)).rejects.toMatchObject({ errorType: 'BadRequestException' });
+        const unknownField = 'subscription S($answerId: ID!) { onAnswer(answerId: $answerId) { answerId secret } }';
+        await expect(connection.subscribe(unknownField, { answerId }, () => undefined)).rejects.toMatchObject({ errorType: 'ValidationError' });
+        // Control: the valid document, also served twice from the cache.
+        const ok = await connection.subscribe(ON_ANSWER, { answerId }, () => undefined);
+        await ok.unsubscribe();
+      }
+    } finally {
+      connection.close();
+    }
+  });
+
   it('call publishAnswer: Unauthorized (only the workflow\'s IAM role may publish)', async () => {
     const me = stack.user('tenant1-user');
     await expect(

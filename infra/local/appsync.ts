@@ -322,14 +322,13 @@ export class LocalAppSync {
    */
   private async subscribe(identity: CognitoIdentity, doc: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) {
     const bad = (message: string) => new AppSyncError('BadRequestException', message);
-    let document: DocumentNode;
-    try {
-      document = parse(doc.query);
-    } catch (err) {
-      throw bad((err as Error).message);
+    // Each ask subscribes anew with the same document: parsed and validated once (validDocument).
+    const document = this.validDocument(doc.query);
+    if ('errors' in document) {
+      const errors = document.errors as { errorType: string; message: string }[];
+      if (errors[0]?.errorType === 'MalformedHttpRequestException') throw bad(errors[0].message);
+      throw new AppSyncError('ValidationError', errors.map((e) => e.message).join('; '));
     }
-    const errors = validate(this.schema, document);
-    if (errors.length > 0) throw new AppSyncError('ValidationError', errors.map((e) => e.message).join('; '));
     const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     if (!operation || operation.operation !== 'subscription') throw bad('Only subscription operations are served here.');
     const selection = operation.selectionSet.selections[0];
