@@ -71,7 +71,6 @@ export async function run(): Promise<void> {
       done.delete(answerId);
     };
 
-    const stackCalls = await measureStackCallCost(stack);
     const variants = { 'api (ask -> DONE over WebSocket)': askOnce, 'workflow alone (floor)': workflowOnce };
     const rows: string[][] = [];
     const results: Record<string, { c1: Stats; c32: Stats; rps: number; cpuMs: number }> = {};
@@ -105,7 +104,7 @@ export async function run(): Promise<void> {
         `${TARGET.minRps} answers/s on ${cpus} CPUs leaves at most ${ms((cpus * 1000) / TARGET.minRps)} ms per answer\n\n`,
     );
     // The ask mutation itself (token check, resolver) is not in the count: it is no edge request.
-    process.stdout.write(machineBoundLines(counted!, COUNTED_RUNS, await measureSdkCallCost(), stackCalls, cpus).replace('one execution makes', 'one answer (api) makes') + '\n');
+    process.stdout.write(machineBoundLines(counted!, COUNTED_RUNS, await measureSdkCallCost(), await measureStackCallCost(stack), cpus).replace('one execution makes', 'one answer (api) makes') + '\n');
     const apiR = results['api (ask -> DONE over WebSocket)']!;
     const floor = results['workflow alone (floor)']!;
     process.stdout.write(`the API layer adds ${ms(apiR.c1.p50 - floor.c1.p50)} ms at p50 (concurrency 1) over the workflow alone (${(apiR.c1.p50 / floor.c1.p50).toFixed(2)}x)\n\n`);

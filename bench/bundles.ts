@@ -6,7 +6,7 @@
  * the runtime's SDK is on Lambda: the bundles sit beside a `node_modules` link to the project's.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,20 +47,42 @@ function coldLoadMs(file: string): number {
   return Number(child.stdout);
 }
 
+/** The Node built-ins a bundle imports statically (loaded with it; dynamic `import()`s are not). */
+function staticBuiltins(code: string): string[] {
+  const found = new Set<string>();
+  for (const m of code.matchAll(/\b(?:from|import)\s*["'](node:[\w/]+)["']/g)) found.add(m[1]!);
+  return [...found].sort();
+}
+
+/** Median cold load of a module, over `loads` fresh processes. */
+function medianLoadMs(file: string, loads: number): number {
+  const times = Array.from({ length: loads }, () => coldLoadMs(file)).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+}
+
 export async function run(): Promise<void> {
   const loads = positiveIntEnv('BENCH_ITERATIONS', 5);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-bundles-'));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   try {
     process.stdout.write(`target: < ${TARGET.maxKb} KB and < ${TARGET.maxLoadMs} ms each (median of ${loads} cold loads, Node ${process.version})\n`);
+    // The baseline, in the same run: what loading costs here before any of the bundle's own code.
+    const empty = path.join(dir, 'empty.mjs');
+    writeFileSync(empty, 'export {};\n');
+    process.stdout.write(`baseline: an empty module loads in ${medianLoadMs(empty, loads).toFixed(1)} ms; "built-ins" below is a module importing only the Node built-ins that bundle imports\n`);
+    process.stdout.write(`  ${'task'.padEnd(18)} ${'size'.padStart(8)}  ${'load'.padStart(9)}  ${'built-ins'.padStart(9)}  ${'own code'.padStart(9)}\n`);
     for (const task of TASK_NAMES) {
       const outfile = path.join(dir, task, 'index.mjs');
       await build({ ...LAMBDA_ESBUILD, mainFields: [...LAMBDA_ESBUILD.mainFields], external: [...LAMBDA_ESBUILD.external], entryPoints: [path.join(ROOT, 'tasks/lambda', `${task}.ts`)], outfile, logLevel: 'silent' });
       const kb = statSync(outfile).size / 1024;
-      const times = Array.from({ length: loads }, () => coldLoadMs(outfile)).sort((a, b) => a - b);
-      const median = times[Math.floor(times.length / 2)] ?? Number.NaN;
+      const median = medianLoadMs(outfile, loads);
+      const builtins = path.join(dir, task, 'builtins.mjs');
+      writeFileSync(builtins, staticBuiltins(readFileSync(outfile, 'utf8')).map((b) => `import ${JSON.stringify(b)};\n`).join('') + 'export {};\n');
+      const base = medianLoadMs(builtins, loads);
       const verdict = kb < TARGET.maxKb && median < TARGET.maxLoadMs ? 'ok' : 'OVER TARGET';
-      process.stdout.write(`  ${task.padEnd(18)} ${kb.toFixed(0).padStart(5)} KB  ${median.toFixed(1).padStart(6)} ms  ${verdict}\n`);
+      process.stdout.write(
+        `  ${task.padEnd(18)} ${`${kb.toFixed(0)} KB`.padStart(8)}  ${`${median.toFixed(1)} ms`.padStart(9)}  ${`${base.toFixed(1)} ms`.padStart(9)}  ${`${(median - base).toFixed(1)} ms`.padStart(9)}  ${verdict}\n`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -83,7 +83,9 @@ export interface StackCallCost {
 
 /**
  * The cheapest real calls of the local stack: whatever an execution's calls do beyond these is the
- * services' own work. Publishes go to an answer nobody asked, under the asker prefix of no user.
+ * services' own work. Publishes go to an answer nobody asked, under the asker prefix of no user
+ * (a benchmark's listener for published events sees them, and must ignore that answerId).
+ * Measured after the benchmark's own runs, with everything warm.
  */
 export async function measureStackCallCost(stack: LocalStack, n = 1000): Promise<StackCallCost> {
   const sts = new STSClient({ ...sdkConfig(stack.clientConfig('validate-context')) });
