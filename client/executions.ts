@@ -18,8 +18,32 @@ import {
 import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { FailedRun } from '../tasks/record-failure.ts';
-import type { WorkflowInput } from '../tasks/workflow-input.ts';
+
+/**
+ * A failed run as RecordFailure writes it to the runs table (the fields replay reads). The client
+ * keeps its own copy of this shape and of the state machine's input (client/ depends on nothing
+ * but the API's schema); test/client-schema.test.ts checks both against the tasks' own types.
+ */
+export interface RecordedRun {
+  tenantId: string;
+  answerId: string;
+  userId: string;
+  username: string;
+  question: string;
+  conversationId?: string;
+  errorName: string;
+  errorCause: string;
+  executionArn: string;
+  failedAt: string;
+  replayOf?: string;
+}
+
+/** The state machine input a replay starts (the resolver builds the same from a verified token). */
+export interface ReplayInput {
+  identity: { tenantId: string; userId: string; username: string };
+  request: { answerId: string; question: string; conversationId?: string };
+  replayOf: string;
+}
 
 export interface ExecutionRow {
   executionArn: string;
@@ -118,7 +142,7 @@ export async function showExecution(sfn: SFNClient, executionArn: string): Promi
 }
 
 /** The run recorded by RecordFailure for an execution, if any. */
-export async function findFailedRun(ddb: DynamoDBClient, runsTable: string, executionArn: string): Promise<FailedRun | undefined> {
+export async function findFailedRun(ddb: DynamoDBClient, runsTable: string, executionArn: string): Promise<RecordedRun | undefined> {
   const doc = DynamoDBDocumentClient.from(ddb);
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
@@ -126,7 +150,7 @@ export async function findFailedRun(ddb: DynamoDBClient, runsTable: string, exec
       new ScanCommand({ TableName: runsTable, FilterExpression: 'executionArn = :e', ExpressionAttributeValues: { ':e': executionArn }, ExclusiveStartKey }),
     );
     const hit = page.Items?.[0];
-    if (hit) return hit as FailedRun;
+    if (hit) return hit as RecordedRun;
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return undefined;
@@ -152,7 +176,7 @@ export async function replayExecution(
   if (!run) {
     throw new Error(`No failed run is recorded for ${target.executionArn}: only runs that reached RecordFailure can be replayed.`);
   }
-  const input: WorkflowInput = {
+  const input: ReplayInput = {
     identity: { tenantId: run.tenantId, userId: run.userId, username: run.username },
     request: { answerId: run.answerId, question: run.question, ...(run.conversationId ? { conversationId: run.conversationId } : {}) },
     replayOf: target.executionArn,

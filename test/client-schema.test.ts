@@ -1,8 +1,11 @@
 /** The client's answer types mirror the GraphQL schema it talks to (client/ depends on the schema only). */
 import { GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, type GraphQLOutputType } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { loadSchema } from '../infra/local/appsync.ts';
 import { ANSWER_STATUSES, type AnswerEvent } from '../client/api.ts';
+import type { RecordedRun, ReplayInput } from '../client/executions.ts';
+import type { FailedRun } from '../tasks/record-failure.ts';
+import type { WorkflowInput } from '../tasks/workflow-input.ts';
 
 const schema = loadSchema();
 
@@ -19,5 +22,16 @@ describe('client answer types', () => {
     // The client's view of the same fields: a value of each, and whether it may be null.
     const client: Record<keyof AnswerEvent, boolean> = { answerId: false, userId: false, status: false, seq: false, text: true, error: true, step: true };
     expect(client).toEqual(fields);
+  });
+});
+
+// Checked by `tsc` (npm run typecheck), as the shapes are types only.
+describe("the operator client's own copies of the workflow's record and input shapes", () => {
+  it('reads every field of a run as RecordFailure writes it, with the same types', () => {
+    expectTypeOf<FailedRun>().toEqualTypeOf<RecordedRun>();
+  });
+
+  it('starts replays with an input the state machine accepts', () => {
+    expectTypeOf<ReplayInput>().toExtend<WorkflowInput>();
   });
 });
