@@ -1,5 +1,6 @@
 // Lint guards the boundaries of ../shared/ARCHITECTURE.md: nothing imports infra/, states/ holds
-// no AWS SDK, the AGPL policy simulator stays in infra/local, and tasks/ (the Lambda code) uses zod/mini.
+// no AWS SDK, the AGPL policy simulator stays in infra/local, tasks/ (the Lambda code) uses zod/mini,
+// and client/ imports no workflow code (its types mirror the API schema).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import appsync from '@aws-appsync/eslint-plugin';
@@ -7,6 +8,10 @@ import appsync from '@aws-appsync/eslint-plugin';
 const noInfra = { group: ['**/infra/**', '../infra/*', '../../infra/*'], message: 'Nothing outside infra/ imports infra/.' };
 const noSimulator = { group: ['@cloud-copilot/*'], message: 'The AGPL policy simulator stays in infra/local.' };
 const classicZod = ['zod', 'zod/v4', 'zod/v3'].map((name) => ({ name, message: "Task code runs in the Lambda bundles: import 'zod/mini' (classic zod and its locales are ~440 KB)." }));
+const clientOwnTypes = {
+  group: ['**/tasks/**', '**/states/**', '**/resolvers/**'],
+  message: 'client/ depends on the API schema only (ARCHITECTURE.md): keep its own copy of a type, checked in test/client-schema.test.ts.',
+};
 const focusedOrSkipped = {
   selector: "MemberExpression[object.name=/^(it|test|describe|suite)$/][property.name=/^(only|skip|todo)$/]",
   message: 'No focused or skipped tests.',
@@ -31,6 +36,10 @@ export default tseslint.config(
   {
     files: ['tasks/**'],
     rules: { 'no-restricted-imports': ['error', { paths: classicZod, patterns: [noInfra, noSimulator] }] },
+  },
+  {
+    files: ['client/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noInfra, noSimulator, clientOwnTypes] }] },
   },
   {
     files: ['states/**'],
