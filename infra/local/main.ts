@@ -89,7 +89,8 @@ out(`  web UI:             ${web.url}${web.building ? '   (building it now; the 
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
 out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
-for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}`);
+const principalNotes: Record<string, string> = { 'publish-answer': ' (the publish role: validate-context and invoke-agent publish as its sessions)' };
+for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}${principalNotes[name] ?? ''}`);
 out(`  ${'tenant-access'.padEnd(17)} ${env.tenantAccessRoleArn} (assumed by mint-credentials only)`);
 out('tables:');
 out(`  ${stack.tables.config}, ${stack.tables.runs}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
