@@ -1,6 +1,6 @@
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { PUBLISH_SESSION_REFRESH_MS, PUBLISH_SESSION_SECONDS, publishRoleCredentials } from './publish-role.ts';
+import { PUBLISH_SESSION_REFRESH_MS, PUBLISH_SESSION_SECONDS, publishRoleCredentials, PublishRoleUnavailable } from './publish-role.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/publish';
 
@@ -50,12 +50,14 @@ describe('publishRoleCredentials', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('fails the call that met an STS error, and tries again on the next one', async () => {
+  it('fails the call that met an STS error, naming the publish role, and tries again on the next one', async () => {
     const clock = { now: 1_000_000 };
     const denied = Object.assign(new Error('not authorized to perform sts:AssumeRole'), { name: 'AccessDenied' });
     const { sts, calls } = fakeSts(clock, { next: denied });
     const provider = publishRoleCredentials(sts, ROLE, 'validate-context', () => clock.now);
-    await expect(provider()).rejects.toThrow(denied);
+    const err = (await provider().catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(PublishRoleUnavailable);
+    expect(err).toMatchObject({ name: 'PublishRoleUnavailable', message: `Could not assume the publish role ${ROLE}: AccessDenied`, cause: denied });
     expect((await provider()).accessKeyId).toBe('key-2');
     expect(calls).toHaveLength(2);
   });

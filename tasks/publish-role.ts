@@ -13,6 +13,17 @@ export const PUBLISH_SESSION_SECONDS = 900;
 /** How long before its expiry a session is replaced. */
 export const PUBLISH_SESSION_REFRESH_MS = 5 * 60_000;
 
+/**
+ * The publish role could not be assumed (its trust policy, the task role's policy, or STS itself):
+ * the publish fails under this name, so that its log line says where to look.
+ */
+export class PublishRoleUnavailable extends Error {
+  constructor(roleArn: string, cause: unknown) {
+    super(`Could not assume the publish role ${roleArn}: ${(cause as Error)?.name ?? 'Error'}`, { cause });
+    this.name = 'PublishRoleUnavailable';
+  }
+}
+
 export function publishRoleCredentials(
   sts: Pick<STSClient, 'send'>,
   roleArn: string,
@@ -24,10 +35,15 @@ export function publishRoleCredentials(
   let refreshAt = 0;
 
   const assume = async (): Promise<AwsCredentialIdentity> => {
-    const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: task, DurationSeconds: PUBLISH_SESSION_SECONDS }));
+    let out;
+    try {
+      out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: task, DurationSeconds: PUBLISH_SESSION_SECONDS }));
+    } catch (err) {
+      throw new PublishRoleUnavailable(roleArn, err);
+    }
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-      throw new Error('STS AssumeRole returned no credentials for the publish role');
+      throw new PublishRoleUnavailable(roleArn, new Error('STS AssumeRole returned no credentials'));
     }
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
   };

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerEventRecord } from '../infra/local/appsync.ts';
 import type { LocalCredentials, LocalPrincipalName } from '../infra/local/principals.ts';
 import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
-import { PUBLISH_ANSWER, type AnswerEventInput } from '../tasks/answer-events.ts';
+import { AnswerEvents, answerEventsClient, PUBLISH_ANSWER, type AnswerEventInput } from '../tasks/answer-events.ts';
+import { localTaskConfig } from '../infra/local/lambdas.ts';
 import { GraphqlRequestError, IamGraphqlClient } from '../tasks/graphql-client.ts';
 import { PUBLISH_ROLE_ASSUMERS } from '../tasks/policies.ts';
 import { publishRoleCredentials } from '../tasks/publish-role.ts';
@@ -65,5 +66,26 @@ describe('publishAnswer: the publish role only', () => {
     expect(await failure(assume(who))).toMatchObject({ name: 'AccessDenied', status: 403 });
     // The control: a trusted role's identical request.
     expect((await assume('validate-context')).Credentials?.AccessKeyId).toBeTruthy();
+  });
+
+  it("a role the task may not assume: the progress is dropped, logged as PublishRoleUnavailable, and nothing is published", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const send = async (publishRoleArn: string) => {
+      const config = { ...localTaskConfig(stack.iam, stack.graphqlUrl, 'bedrock-agent'), publishRoleArn };
+      const { answerId, userId } = progressEvent();
+      const events = new AnswerEvents(answerEventsClient(config, stack.clientConfig('validate-context'), 'validate-context'), { answerId, userId }, 1, (l) => lines.push(l));
+      events.accepted();
+      events.progress('ValidateContext');
+      expect(await events.flush()).toBeGreaterThan(0);
+      return published.filter((e) => e.answerId === answerId);
+    };
+    // The tenant access role trusts mint-credentials only.
+    expect(await send(stack.iam.resources.tenantAccessRoleArn)).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'answer_events.publish_failed')).toEqual([
+      expect.objectContaining({ level: 'warn', status: 'ACCEPTED', error: 'PublishRoleUnavailable' }),
+    ]);
+    expect(lines.filter((l) => l.msg === 'answer_events.dropped')).toEqual([expect.objectContaining({ dropped: 1 })]);
+    // The control: the publish role itself.
+    expect((await send(stack.iam.resources.publishRoleArn)).map((e) => e.status)).toEqual(['ACCEPTED', 'PROGRESS']);
   });
 });
