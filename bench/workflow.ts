@@ -33,6 +33,8 @@ const WARMUP = 50;
 /** Timed runs are taken in blocks, alternating the variants, so that drift hits both alike. */
 const BLOCK = 50;
 const CONCURRENCY = 16;
+/** Throughput is measured in this many rounds per variant, alternating; the median round is reported. */
+const THROUGHPUT_ROUNDS = 3;
 /** Executions whose requests are counted for the machine bound. */
 const COUNTED_RUNS = 20;
 
@@ -185,7 +187,7 @@ export async function run(): Promise<void> {
     process.stdout.write(
       `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}); ` +
         `${iterations} sequential runs per variant after ${WARMUP} warm-up; ` +
-        `throughput: ${CONCURRENCY} in flight for ${throughputMs} ms per variant\n` +
+        `throughput: ${CONCURRENCY} in flight for ${throughputMs} ms per variant, in ${THROUGHPUT_ROUNDS} alternating rounds (median reported)\n` +
         `${stack.users.length} users rotated; questions alternated: ${QUESTIONS.map((q) => JSON.stringify(q.question)).join(', ')}; local agent (bedrock-agent runtime)\n` +
         (stack.lambdaRuntime
           ? `one process, loopback only: the state machine's task functions run in the Lambda sandbox thread, the floor's in the main thread with the client, edge, engine, dynalite and AppSync (BENCH_LAMBDA_SANDBOX=off runs both in the main thread)\n\n`
@@ -203,18 +205,28 @@ export async function run(): Promise<void> {
       for (const v of VARIANTS) await sequential(send[v], Math.min(BLOCK, iterations - done), samples[v]);
     }
     const latency = Object.fromEntries(VARIANTS.map((v) => [v, summarise(samples[v])])) as Record<VariantName, Stats>;
-    const rps = {} as Record<VariantName, number>;
-    const cpuPerRun = {} as Record<VariantName, number>;
-    for (const v of VARIANTS) {
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      rps[v] = await throughput(send[v], throughputMs, CONCURRENCY);
-      const cpu = process.cpuUsage(cpu0);
-      cpuPerRun[v] = (cpu.user + cpu.system) / 1000 / (rps[v] * ((performance.now() - t0) / 1000));
+    // Throughput in THROUGHPUT_ROUNDS rounds alternating the variants (this VM's speed drifts by
+    // tens of percent within a minute); each figure is the median round.
+    const rounds: Record<VariantName, { rps: number; cpuMs: number }[]> = { 'state machine': [], floor: [] };
+    const roundMs = Math.max(500, Math.round(throughputMs / THROUGHPUT_ROUNDS));
+    for (let r = 0; r < THROUGHPUT_ROUNDS; r++) {
+      for (const v of VARIANTS) {
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const perSecond = await throughput(send[v], roundMs, CONCURRENCY);
+        const cpu = process.cpuUsage(cpu0);
+        rounds[v].push({ rps: perSecond, cpuMs: (cpu.user + cpu.system) / 1000 / (perSecond * ((performance.now() - t0) / 1000)) });
+      }
     }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const rps = Object.fromEntries(VARIANTS.map((v) => [v, median(rounds[v].map((x) => x.rps))])) as Record<VariantName, number>;
+    const cpuPerRun = Object.fromEntries(VARIANTS.map((v) => [v, median(rounds[v].map((x) => x.cpuMs))])) as Record<VariantName, number>;
 
     const rows = VARIANTS.map((v) => [v, ms(latency[v].p50), ms(latency[v].p99), ms(latency[v].mean), rps[v].toFixed(0), ms(cpuPerRun[v])]);
     process.stdout.write(`${table(['variant', 'p50 ms', 'p99 ms', 'mean ms', `exec/s @${CONCURRENCY}`, 'CPU ms/exec'], rows)}\n`);
+    process.stdout.write(
+      `throughput rounds (exec/s): ${VARIANTS.map((v) => `${v} ${rounds[v].map((x) => x.rps.toFixed(0)).join(', ')}`).join('; ')}\n`,
+    );
     // The process's CPU time (every thread, GC included) over the throughput runs, per completed run.
     const cpus = os.cpus().length;
     process.stdout.write(
