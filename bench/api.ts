@@ -15,7 +15,7 @@ import { signIn } from '../client/auth.ts';
 import type { RealtimeConnection } from '../client/realtime.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
-import { ms, openLoop, positiveIntEnv, sequential, summarise, table, throughput, type Stats } from './stats.ts';
+import { ms, openLoop, positiveIntEnv, sequential, summarise, table, throughputAndCpu, type Stats } from './stats.ts';
 
 export const name = 'api';
 export const description = 'ask -> DONE over the realtime WebSocket through the real client, beside the workflow alone';
@@ -80,16 +80,12 @@ export async function run(): Promise<void> {
       if (!counted) {
         counter.reset();
         await sequential(send, COUNTED_RUNS);
-        counted = Object.assign(new RequestCounter(), { publishes: counter.publishes, byService: new Map(counter.byService) });
+        counted = counter.snapshot();
       }
       const c1: number[] = [];
       await sequential(send, iterations, c1);
       const c32: number[] = [];
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const rps = await throughput(send, throughputMs, CONCURRENCY, c32);
-      const cpu = process.cpuUsage(cpu0);
-      const cpuMs = (cpu.user + cpu.system) / 1000 / (rps * ((performance.now() - t0) / 1000));
+      const { perSecond: rps, cpuMsPerRun: cpuMs } = await throughputAndCpu(send, throughputMs, CONCURRENCY, c32);
       results[label] = { c1: summarise(c1), c32: summarise(c32), rps, cpuMs };
       const r = results[label]!;
       rows.push([label, ms(r.c1.p50), ms(r.c1.p99), ms(r.c32.p50), ms(r.c32.p99), r.rps.toFixed(0), ms(r.cpuMs)]);
@@ -104,7 +100,7 @@ export async function run(): Promise<void> {
         `${TARGET.minRps} answers/s on ${cpus} CPUs leaves at most ${ms((cpus * 1000) / TARGET.minRps)} ms per answer\n\n`,
     );
     // The ask mutation itself (token check, resolver) is not in the count: it is no edge request.
-    process.stdout.write(machineBoundLines(counted!, COUNTED_RUNS, await measureSdkCallCost(), await measureStackCallCost(stack), cpus).replace('one execution makes', 'one answer (api) makes') + '\n');
+    process.stdout.write(machineBoundLines(counted!, COUNTED_RUNS, await measureSdkCallCost(), await measureStackCallCost(stack), cpus, 'answer') + '\n');
     const apiR = results['api (ask -> DONE over WebSocket)']!;
     const floor = results['workflow alone (floor)']!;
     process.stdout.write(`the API layer adds ${ms(apiR.c1.p50 - floor.c1.p50)} ms at p50 (concurrency 1) over the workflow alone (${(apiR.c1.p50 / floor.c1.p50).toFixed(2)}x)\n\n`);

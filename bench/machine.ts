@@ -123,6 +123,14 @@ export class RequestCounter implements Logger {
     this.publishes = 0;
   }
 
+  /** A copy of the counts so far (the stack keeps counting into this one). */
+  snapshot(): RequestCounter {
+    const copy = new RequestCounter();
+    copy.publishes = this.publishes;
+    for (const [service, n] of this.byService) copy.byService.set(service, n);
+    return copy;
+  }
+
   get edgeRequests(): number {
     let n = 0;
     for (const v of this.byService.values()) n += v;
@@ -131,11 +139,18 @@ export class RequestCounter implements Logger {
 }
 
 /**
- * The lines the workflow and API benchmarks print: per execution, the signed SDK calls to the edge
- * and the AppSync publishes, and what they cost at least here.
+ * The lines the workflow and API benchmarks print: per run (an execution, or an answer), the
+ * signed SDK calls to the edge and the AppSync publishes, and what they cost at least here.
  */
-export function machineBoundLines(counter: RequestCounter, executions: number, sdk: SdkCallCost, stackCalls: StackCallCost, cpus: number): string {
-  const per = (x: number) => x / executions;
+export function machineBoundLines(
+  counter: RequestCounter,
+  runs: number,
+  sdk: SdkCallCost,
+  stackCalls: StackCallCost,
+  cpus: number,
+  unit: 'execution' | 'answer' = 'execution',
+): string {
+  const per = (x: number) => x / runs;
   const calls = per(counter.edgeRequests);
   const publishes = per(counter.publishes);
   const services = [...counter.byService].sort((a, b) => b[1] - a[1]).map(([s, v]) => `${s} ${per(v).toFixed(1)}`).join(', ');
@@ -143,10 +158,10 @@ export function machineBoundLines(counter: RequestCounter, executions: number, s
   const floorCpuMs = (calls * stackCalls.edgeCall.cpuUs + publishes * stackCalls.publish.cpuUs) / 1000;
   const us = (x: { wallUs: number; cpuUs: number }) => `${x.wallUs.toFixed(0)} us wall, ${x.cpuUs.toFixed(0)} us CPU`;
   return (
-    `machine bound: one execution makes ${calls.toFixed(1)} signed AWS SDK calls to the edge (${services}) and ${publishes.toFixed(1)} IAM-signed publishes to AppSync\n` +
+    `machine bound: one ${unit} makes ${calls.toFixed(1)} signed AWS SDK calls to the edge (${services}) and ${publishes.toFixed(1)} IAM-signed publishes to AppSync\n` +
     `  one SDK call as the tasks make them, to a loopback server that does nothing: ${us(sdk)} (a bare HTTP round trip: ${us({ wallUs: sdk.bareHttpWallUs, cpuUs: sdk.bareHttpCpuUs })})\n` +
     `  the cheapest signed call through the edge (STS GetCallerIdentity): ${us(stackCalls.edgeCall)}; one publish to the local AppSync: ${us(stackCalls.publish)}\n` +
-    `  so the SDK calls alone need >= ${sdkCpuMs.toFixed(1)} ms of CPU per execution; as the cheapest edge calls, with the publishes, >= ${floorCpuMs.toFixed(1)} ms: ` +
-    `at most ${((cpus * 1000) / floorCpuMs).toFixed(0)} executions/s on ${cpus} CPUs before any service, policy evaluation or engine work\n`
+    `  so the SDK calls alone need >= ${sdkCpuMs.toFixed(1)} ms of CPU per ${unit}; as the cheapest edge calls, with the publishes, >= ${floorCpuMs.toFixed(1)} ms: ` +
+    `at most ${((cpus * 1000) / floorCpuMs).toFixed(0)} ${unit}s/s on ${cpus} CPUs before any service, policy evaluation or engine work\n`
   );
 }

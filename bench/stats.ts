@@ -19,7 +19,21 @@ export async function sequential(send: () => Promise<void>, n: number, into?: nu
 
 /** Completed operations per second with `concurrency` in flight for `ms` milliseconds; latencies into `into`. */
 export async function throughput(send: () => Promise<void>, ms: number, concurrency: number, into?: number[]): Promise<number> {
+  return (await throughputAndCpu(send, ms, concurrency, into)).perSecond;
+}
+
+/**
+ * `throughput`, and the process's CPU time (every thread, garbage collection included) per
+ * completed operation over the same window.
+ */
+export async function throughputAndCpu(
+  send: () => Promise<void>,
+  ms: number,
+  concurrency: number,
+  into?: number[],
+): Promise<{ perSecond: number; cpuMsPerRun: number }> {
   let completed = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ms;
   const worker = async () => {
@@ -31,7 +45,8 @@ export async function throughput(send: () => Promise<void>, ms: number, concurre
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return completed / ((performance.now() - start) / 1000);
+  const cpu = process.cpuUsage(cpu0);
+  return { perSecond: completed / ((performance.now() - start) / 1000), cpuMsPerRun: (cpu.user + cpu.system) / 1000 / completed };
 }
 
 export interface Stats {

@@ -23,7 +23,7 @@ import type { TaskHandler } from '../tasks/handlers.ts';
 import type { TaskName } from '../tasks/policies.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
 import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
-import { type Stats, positiveIntEnv, sequential, summarise, table, throughput } from './stats.ts';
+import { type Stats, positiveIntEnv, sequential, summarise, table, throughputAndCpu } from './stats.ts';
 
 export const name = 'workflow';
 export const description = 'One question through the Express state machine (StartExecution) vs the four task functions called in-process';
@@ -198,7 +198,7 @@ export async function run(): Promise<void> {
     for (const list of Object.values(taskSamples)) list.length = 0;
     counter.reset();
     await sequential(send['state machine'], COUNTED_RUNS);
-    const counted = Object.assign(new RequestCounter(), { publishes: counter.publishes, byService: new Map(counter.byService) });
+    const counted = counter.snapshot();
 
     const samples: Record<VariantName, number[]> = { 'state machine': [], floor: [] };
     for (let done = 0; done < iterations; done += BLOCK) {
@@ -211,11 +211,8 @@ export async function run(): Promise<void> {
     const roundMs = Math.max(500, Math.round(throughputMs / THROUGHPUT_ROUNDS));
     for (let r = 0; r < THROUGHPUT_ROUNDS; r++) {
       for (const v of VARIANTS) {
-        const cpu0 = process.cpuUsage();
-        const t0 = performance.now();
-        const perSecond = await throughput(send[v], roundMs, CONCURRENCY);
-        const cpu = process.cpuUsage(cpu0);
-        rounds[v].push({ rps: perSecond, cpuMs: (cpu.user + cpu.system) / 1000 / (perSecond * ((performance.now() - t0) / 1000)) });
+        const { perSecond, cpuMsPerRun } = await throughputAndCpu(send[v], roundMs, CONCURRENCY);
+        rounds[v].push({ rps: perSecond, cpuMs: cpuMsPerRun });
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
