@@ -4,7 +4,7 @@
  * and waits for `start_ack` BEFORE it sends the mutation, so that no event can be missed.
  */
 import { EventOrder } from './event-order.ts';
-import { connectRealtime, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
+import { connectRealtime, type RealtimeConnection, type RealtimeError, type WebSocketConstructor } from './realtime.ts';
 
 export const ASK = /* GraphQL */ `
   mutation Ask($answerId: ID!, $question: String!, $conversationId: ID) {
@@ -70,13 +70,19 @@ export interface ApiOptions {
   answerTimeoutMs?: number;
 }
 
+/** A JWT's payload claims, read without verification: for display and for the caller's own ids only. */
+export function jwtClaims(token: string): Record<string, unknown> {
+  const payload = token.split('.')[1];
+  if (!payload) throw new ApiError('The token is malformed.', 'InvalidToken', 0);
+  const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+}
+
 /** The `sub` claim of a JWT, read without verification: only to build the caller's own answerId. */
 export function subOf(idToken: string): string {
-  const payload = idToken.split('.')[1];
-  if (!payload) throw new ApiError('The ID token is malformed.', 'InvalidToken', 0);
-  const json = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payload.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)))) as { sub?: string };
-  if (!json.sub) throw new ApiError('The ID token has no sub.', 'InvalidToken', 0);
-  return json.sub;
+  const sub = jwtClaims(idToken).sub;
+  if (typeof sub !== 'string' || !sub) throw new ApiError('The ID token has no sub.', 'InvalidToken', 0);
+  return sub;
 }
 
 export class AssistantApi {
@@ -100,14 +106,18 @@ export class AssistantApi {
     return payload.data as T;
   }
 
-  /** Opens the realtime connection (one per client is enough for many questions). */
-  connect(): Promise<RealtimeConnection> {
+  /**
+   * Opens the realtime connection (one per client is enough for many questions: each subscribe
+   * sends the current token). `onConnectionError`: the connection ended without `close()`.
+   */
+  connect(options: { onConnectionError?: (error: RealtimeError) => void } = {}): Promise<RealtimeConnection> {
     const url = new URL(this.options.graphqlUrl);
     return connectRealtime({
       realtimeUrl: this.options.realtimeUrl,
       host: url.host,
       authorization: () => this.token(),
       ...(this.options.WebSocketImpl ? { WebSocketImpl: this.options.WebSocketImpl } : {}),
+      ...(options.onConnectionError ? { onConnectionError: options.onConnectionError } : {}),
     });
   }
 

@@ -191,11 +191,11 @@ describe('chat', () => {
       const turn = turns.nth(before);
       await expect.poll(() => answerId).not.toBe('');
       await publish('ACCEPTED', 1);
-      await publish('PROGRESS', 2, { step: 'ValidateContext' });
-      await turn.getByText('Checking your account').waitFor();
+      await publish('PROGRESS', 2, { step: 'ValidateContext', text: 'checking your account' });
+      await turn.getByText('checking your account').waitFor();
       await publish('PROGRESS', 3, { step: 'InvokeAgent', text: 'Looking up your orders' });
       await turn.getByText('Looking up your orders').waitFor();
-      // Chunks are joined in seq order, whatever order they arrive in.
+      // Chunks are joined in seq order, whatever order they arrive in (the client orders events).
       await publish('CHUNK', 5, { text: 'world.' });
       await publish('CHUNK', 4, { text: 'Hello, ' });
       await expect.poll(() => turn.getByTestId('answer-text').innerText()).toBe('Hello, world.');

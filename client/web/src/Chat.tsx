@@ -6,6 +6,7 @@
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type Ref } from 'react';
 import type { AnswerEvent, AssistantApi } from '../../api.ts';
+import type { RealtimeConnection } from '../../realtime.ts';
 import { applyEvent, newTurn, retried, type Turn } from './conversation.ts';
 import { askMessage, isAuthError } from './messages.ts';
 import type { TokenKeeper } from './session.ts';
@@ -42,18 +43,36 @@ export function Chat({ api, keeper }: Props) {
     if (mounted.current) setTurns((all) => all.map((t) => (t.id === id ? change(t) : t)));
   }, []);
 
+  // One realtime connection for the whole conversation (each subscribe sends the current token);
+  // opened on the first question, opened again after it ends, closed with the chat.
+  const connection = useRef<Promise<RealtimeConnection> | undefined>(undefined);
+  const dropConnection = useCallback((which = connection.current) => {
+    if (!which || connection.current !== which) return;
+    connection.current = undefined;
+    void which.then((c) => c.close(), () => undefined);
+  }, []);
+  const openConnection = useCallback(() => {
+    if (connection.current) return connection.current;
+    const opened: Promise<RealtimeConnection> = api.connect({ onConnectionError: () => dropConnection(opened) });
+    connection.current = opened;
+    opened.catch(() => dropConnection(opened));
+    return opened;
+  }, [api, dropConnection]);
+  useEffect(() => () => dropConnection(), [dropConnection]);
+
   const ask = useCallback(
     async (turn: Turn) => {
       const onEvent = (e: AnswerEvent) => update(turn.id, (t) => applyEvent(t.answerId ? t : { ...t, answerId: e.answerId }, e));
       for (let attempt = 0; ; attempt++) {
         try {
-          const { final } = await api.ask(turn.question, { conversationId, onEvent });
-          onEvent(final);
+          const { final } = await api.ask(turn.question, { conversationId, onEvent, connection: await openConnection() });
           setAnnouncement(final.status === 'DONE' ? 'The answer has arrived.' : 'The assistant could not answer.');
           return;
         } catch (err) {
           // An expired token: refresh once and ask again (nothing was started with the refused token).
           if (attempt === 0 && isAuthError(err)) {
+            // The connection was opened with the refused token too.
+            dropConnection();
             try {
               await keeper.refreshNow();
               continue;
@@ -68,7 +87,7 @@ export function Chat({ api, keeper }: Props) {
         }
       }
     },
-    [api, keeper, conversationId, update],
+    [api, keeper, conversationId, update, openConnection, dropConnection],
   );
 
   const busy = turns.some((t) => t.status === 'sending' || t.status === 'waiting');

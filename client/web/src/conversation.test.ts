@@ -16,23 +16,22 @@ const event = (status: AnswerEvent['status'], seq: number, fields: Partial<Answe
 const play = (events: AnswerEvent[]): Turn => events.reduce(applyEvent, { ...newTurn('t1', 'q'), answerId: 'u.a1' });
 
 describe('a turn and its answer events', () => {
-  it('collects progress in seq order and joins chunks in seq order, whatever the arrival order', () => {
+  it('collects progress and streamed text as ask hands them over (in seq order, once each)', () => {
     const t = play([
       event('ACCEPTED', 1),
-      event('PROGRESS', 3, { step: 'InvokeAgent' }),
-      event('PROGRESS', 2, { step: 'ValidateContext', text: 'Checking your account' }),
-      event('CHUNK', 5, { text: 'world' }),
+      event('PROGRESS', 2, { step: 'ValidateContext', text: 'checking your account' }),
+      event('PROGRESS', 3, { step: 'getReturnPolicy', text: "reading the store's return policy" }),
       event('CHUNK', 4, { text: 'Hello ' }),
+      event('CHUNK', 5, { text: 'world' }),
     ]);
     expect(t.status).toBe('waiting');
-    expect(t.steps.map((s) => s.label)).toEqual(['Checking your account', 'Looking things up and writing the answer']);
+    expect(t.steps.map((s) => s.label)).toEqual(['checking your account', "reading the store's return policy"]);
     expect(t.text).toBe('Hello world');
   });
 
-  it('ignores duplicates, other answers, and anything after the terminal event', () => {
+  it('ignores other answers, and anything after the terminal event', () => {
     const t = play([
       event('CHUNK', 4, { text: 'a' }),
-      event('CHUNK', 4, { text: 'b' }),
       event('CHUNK', 5, { answerId: 'u.other', text: 'x' }),
       event('DONE', 1000, { text: 'final' }),
       event('CHUNK', 6, { text: 'late' }),
@@ -46,14 +45,14 @@ describe('a turn and its answer events', () => {
     expect(play([event('FAILED', 1000, { error: 'The assistant could not answer.' })])).toMatchObject({ status: 'failed', error: 'The assistant could not answer.' });
   });
 
-  it('names unknown steps readably and prefers the event\'s own text', () => {
-    expect(stepLabel({ step: 'LookUpOrders', text: null })).toBe('Look Up Orders');
-    expect(stepLabel({ step: 'InvokeAgent', text: 'Writing the answer' })).toBe('Writing the answer');
-    expect(stepLabel({ step: null, text: null })).toBe('Working on it');
+  it("labels a step with the event's own words, or a neutral fallback", () => {
+    expect(stepLabel({ text: ' writing the answer ' })).toBe('writing the answer');
+    expect(stepLabel({ text: null })).toBe('Working on it');
+    expect(stepLabel({ text: '  ' })).toBe('Working on it');
   });
 
   it('a retried turn keeps its id and question and forgets the failed answer', () => {
     const failed = play([event('FAILED', 1000, { error: 'x' })]);
-    expect(retried(failed)).toEqual({ id: 't1', question: 'q', status: 'sending', steps: [], chunks: {}, text: '' });
+    expect(retried(failed)).toEqual({ id: 't1', question: 'q', status: 'sending', steps: [], text: '' });
   });
 });

@@ -4,6 +4,7 @@
  * with the refresh token, ahead of expiry and whenever the API refuses the current one.
  * Tokens live in memory only: a reload signs the user out.
  */
+import { jwtClaims } from '../../api.ts';
 import type { Tokens } from '../../auth.ts';
 
 export interface Claims {
@@ -13,16 +14,9 @@ export interface Claims {
   tenantId: string;
 }
 
-function base64UrlJson(part: string): Record<string, unknown> {
-  const binary = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
-}
-
 /** The ID token's identity claims, read without verification (display only). */
 export function claimsOf(idToken: string): Claims {
-  const payload = idToken.split('.')[1];
-  if (!payload) throw new Error('The ID token is malformed.');
-  const c = base64UrlJson(payload);
+  const c = jwtClaims(idToken);
   const sub = c.sub;
   const username = c['cognito:username'] ?? c.username;
   const tenantId = c['custom:tenantId'];
