@@ -204,7 +204,7 @@ export function answerEventsClient(config: TaskConfig, clients: ClientOptions, t
   return new IamGraphqlClient({
     url: config.graphqlUrl,
     region: clients.region,
-    credentials: publishRoleCredentials(new STSClient(sdkConfig(clients)), config.publishRoleArn, task),
+    credentials: publishRoleCredentials(new STSClient(sdkConfig(clients)), config.publishRoleArn, task, { timeoutMs: PROGRESS_TIMEOUT_MS }),
     timeoutMs: PROGRESS_TIMEOUT_MS,
   });
 }

@@ -24,22 +24,42 @@ export class PublishRoleUnavailable extends Error {
   }
 }
 
+export interface PublishRoleOptions {
+  /**
+   * How long AssumeRole may take before the publish fails: the credentials are fetched before the
+   * publish's own (timed) request, and a best-effort event must not hold its task up. @default 3000
+   */
+  timeoutMs?: number;
+  now?: () => number;
+}
+
 export function publishRoleCredentials(
   sts: Pick<STSClient, 'send'>,
   roleArn: string,
   /** The session name: the task, so that every publish names who made it (CloudTrail, AppSync logs). */
   task: TaskName,
-  now: () => number = Date.now,
+  { timeoutMs = 3000, now = Date.now }: PublishRoleOptions = {},
 ): AwsCredentialIdentityProvider {
   let current: Promise<AwsCredentialIdentity> | undefined;
   let refreshAt = 0;
 
   const assume = async (): Promise<AwsCredentialIdentity> => {
     let out;
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(Object.assign(new Error(`STS did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }));
+      }, timeoutMs);
+    });
     try {
-      out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: task, DurationSeconds: PUBLISH_SESSION_SECONDS }));
+      const command = new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: task, DurationSeconds: PUBLISH_SESSION_SECONDS });
+      out = await Promise.race([sts.send(command, { abortSignal: abort.signal }), timedOut]);
     } catch (err) {
       throw new PublishRoleUnavailable(roleArn, err);
+    } finally {
+      clearTimeout(timer);
     }
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
