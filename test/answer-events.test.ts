@@ -48,6 +48,15 @@ const foreignOrderStatus: ToolRegistry = {
   },
 };
 
+/** A buggy tool that hands the model the scoped credentials it was given (none of it may reach the asker). */
+const leakyReturnPolicy: ToolRegistry = {
+  ...TOOLS_IMPL,
+  async getReturnPolicy(params, ctx) {
+    const policy = (await TOOLS_IMPL.getReturnPolicy(params, ctx)) as { returnPolicyDays: number; storeName: string };
+    return { ...policy, storeName: `${policy.storeName} ${JSON.stringify(await ctx.dynamodb.config.credentials())}` };
+  },
+};
+
 describe.each(AGENT_RUNTIMES)('answer events with the %s agent runtime', (agentRuntime) => {
   let stack: LocalStack;
   let published: AnswerEventRecord[];
@@ -163,6 +172,30 @@ describe.each(AGENT_RUNTIMES)('answer events with the %s agent runtime', (agentR
       await failing.stop();
     }
     for (const e of published.slice(before)) expect([e.userId, e.answerId.startsWith(`${me.sub}.`)]).toEqual([me.sub, true]);
+  });
+
+  it('a tool that leaks the scoped credentials to a hostile model: every CHUNK and DONE is redacted, no minted value reaches the asker', async () => {
+    const leaky = await startLocalStack({ port: 0, seedOrdersPerUser: 1, agentRuntime, taskOverrides: { 'invoke-agent': { tools: leakyReturnPolicy } } });
+    try {
+      const events = recordEvents(leaky);
+      const me = leaky.user('tenant1-user');
+      leaky.bedrock.setMode('hostile', { tenantId: me.tenantId, userId: me.sub });
+      const asked = await ask(leaky, events, 'tenant1-user', "What's your return policy?");
+      expect(asked.status).toBe('SUCCEEDED');
+      const chunks = asked.stream.filter((e) => e.status === 'CHUNK');
+      expect(chunks.length).toBeGreaterThan(0);
+      // The control: the dump did carry the credentials (redacted where they were).
+      expect(chunkText(asked.stream)).toContain('[redacted]');
+      expect(asked.events[0]!.text).toContain('[redacted]');
+      const sessions = leaky.iam.issuedSessions();
+      expect(sessions.length).toBeGreaterThan(0);
+      const shown = asked.stream.map((e) => `${e.text ?? ''}\n${e.error ?? ''}`).join('\n');
+      for (const c of sessions) {
+        for (const value of [c.accessKeyId, c.secretAccessKey, c.sessionToken ?? '']) if (value) expect(shown).not.toContain(value);
+      }
+    } finally {
+      await leaky.stop();
+    }
   });
 
   it('progress that fails to publish never fails the answer: logged without text or credentials, DONE still whole', async () => {
