@@ -120,15 +120,8 @@ export interface AppSyncFault {
   statuses?: readonly string[];
 }
 
-/** The `status` variable of a request body (a publishAnswer event's status), or ''. */
-function publishedStatus(body: Buffer): string {
-  try {
-    const status = (JSON.parse(body.toString('utf8')) as { variables?: { status?: unknown } }).variables?.status;
-    return typeof status === 'string' ? status : '';
-  } catch {
-    return '';
-  }
-}
+/** A query that cannot be run: not GraphQL at all, or not valid against the schema. */
+type InvalidDocument = { invalid: 'malformed'; message: string } | { invalid: 'schema'; errors: readonly GraphQLError[] };
 
 /** Valid query documents kept by their text (the oldest dropped first). */
 const MAX_CACHED_DOCUMENTS = 64;
@@ -220,17 +213,19 @@ export class LocalAppSync {
       this.send(res, errorType === 'UnauthorizedException' ? 401 : 403, { errors: [{ errorType, message: e.message }] });
       return;
     }
-    const fault = this.faults.find((f) => f.times > 0 && (!f.statuses || f.statuses.includes(publishedStatus(body))));
-    if (fault) {
-      fault.times--;
-      this.send(res, fault.status, { errors: [{ errorType: fault.errorType, message: `Injected fault: ${fault.errorType}` }] });
-      return;
-    }
     let request: { query?: unknown; variables?: unknown; operationName?: unknown };
     try {
       request = JSON.parse(body.toString('utf8')) as typeof request;
     } catch {
       this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request body is not JSON.' }] });
+      return;
+    }
+    // A publishAnswer event's status, for faults that hit only some statuses.
+    const status = (request.variables as { status?: unknown } | null | undefined)?.status;
+    const fault = this.faults.find((f) => f.times > 0 && (!f.statuses || (typeof status === 'string' && f.statuses.includes(status))));
+    if (fault) {
+      fault.times--;
+      this.send(res, fault.status, { errors: [{ errorType: fault.errorType, message: `Injected fault: ${fault.errorType}` }] });
       return;
     }
     if (typeof request.query !== 'string') {
@@ -324,10 +319,9 @@ export class LocalAppSync {
     const bad = (message: string) => new AppSyncError('BadRequestException', message);
     // Each ask subscribes anew with the same document: parsed and validated once (validDocument).
     const document = this.validDocument(doc.query);
-    if ('errors' in document) {
-      const errors = document.errors as { errorType: string; message: string }[];
-      if (errors[0]?.errorType === 'MalformedHttpRequestException') throw bad(errors[0].message);
-      throw new AppSyncError('ValidationError', errors.map((e) => e.message).join('; '));
+    if ('invalid' in document) {
+      if (document.invalid === 'malformed') throw bad(document.message);
+      throw new AppSyncError('ValidationError', document.errors.map((e) => e.message).join('; '));
     }
     const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     if (!operation || operation.operation !== 'subscription') throw bad('Only subscription operations are served here.');
@@ -379,28 +373,29 @@ export class LocalAppSync {
    * pure function of the query text (the schema is fixed), so the valid documents of the last few
    * distinct queries are kept; callers send the same few mutations over and over.
    */
-  private validDocument(query: string): DocumentNode | { errors: object[]; data?: null } {
+  private validDocument(query: string): DocumentNode | InvalidDocument {
     const cached = this.documents.get(query);
     if (cached) return cached;
     let document: DocumentNode;
     try {
       document = parse(query);
     } catch (err) {
-      return { errors: [{ errorType: 'MalformedHttpRequestException', message: (err as Error).message }] };
+      return { invalid: 'malformed', message: (err as Error).message };
     }
-    const validationErrors = validate(this.schema, document);
-    if (validationErrors.length > 0) {
-      return { data: null, errors: validationErrors.map((e) => ({ errorType: 'ValidationError', message: e.message, locations: e.locations })) };
-    }
+    const errors = validate(this.schema, document);
+    if (errors.length > 0) return { invalid: 'schema', errors };
     if (this.documents.size >= MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
     this.documents.set(query, document);
     return document;
   }
 
   private async executeOperation(caller: Caller, query: string, variables: unknown, operationName: unknown) {
-    const valid = this.validDocument(query);
-    if ('errors' in valid) return valid;
-    const document = valid;
+    const document = this.validDocument(query);
+    if ('invalid' in document) {
+      return document.invalid === 'malformed'
+        ? { errors: [{ errorType: 'MalformedHttpRequestException', message: document.message }] }
+        : { data: null, errors: document.errors.map((e) => ({ errorType: 'ValidationError', message: e.message, locations: e.locations })) };
+    }
     const operation = document.definitions.find(
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (typeof operationName !== 'string' || d.name?.value === operationName),
     );
