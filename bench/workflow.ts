@@ -23,7 +23,7 @@ import type { TaskHandler } from '../tasks/handlers.ts';
 import type { TaskName } from '../tasks/policies.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
 import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
-import { type Stats, positiveIntEnv, sequential, summarise, table, throughputAndCpu } from './stats.ts';
+import { type Stats, positiveIntEnv, sequential, summarise, table, throughputAndCpu, median } from './stats.ts';
 
 export const name = 'workflow';
 export const description = 'One question through the Express state machine (StartExecution) vs the four task functions called in-process';
@@ -215,7 +215,6 @@ export async function run(): Promise<void> {
         rounds[v].push({ rps: perSecond, cpuMs: cpuMsPerRun });
       }
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const rps = Object.fromEntries(VARIANTS.map((v) => [v, median(rounds[v].map((x) => x.rps))])) as Record<VariantName, number>;
     const cpuPerRun = Object.fromEntries(VARIANTS.map((v) => [v, median(rounds[v].map((x) => x.cpuMs))])) as Record<VariantName, number>;
 

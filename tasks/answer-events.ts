@@ -59,7 +59,7 @@ export const TERMINAL_SEQ = 1000;
 export const PROGRESS_TIMEOUT_MS = 3000;
 
 /** The steps a PROGRESS event names, with the words a waiting asker reads. */
-export const PROGRESS_STEPS = {
+const PROGRESS_STEPS = {
   ValidateContext: 'checking your account',
   listMyOrders: 'looking up your orders',
   getReturnPolicy: "reading the store's return policy",
@@ -69,10 +69,10 @@ export const PROGRESS_STEPS = {
 export type ProgressStep = keyof typeof PROGRESS_STEPS;
 
 /** The words of the ACCEPTED event. */
-export const ACCEPTED_TEXT = 'your question was accepted';
+const ACCEPTED_TEXT = 'your question was accepted';
 
 /** The `step` of ACCEPTED and of CHUNK events: the state that sent them. */
-export const EVENT_STEPS = { accepted: 'ValidateContext', chunk: 'InvokeAgent' } as const;
+const EVENT_STEPS = { accepted: 'ValidateContext', chunk: 'InvokeAgent' } as const;
 
 export type PublishPort = Pick<IamGraphqlClient, 'request'>;
 

@@ -40,11 +40,13 @@ export interface ClientOptions {
   readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
 }
 
+const RoleArn = z.string().check(z.regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'));
+
 const EnvSchema = z.object({
   AWS_REGION: z.string().check(z.minLength(1)),
   TABLE_PREFIX: z._default(z.string(), ''),
-  TENANT_ACCESS_ROLE_ARN: z.string().check(z.regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')),
-  PUBLISH_ROLE_ARN: z.string().check(z.regex(/^arn:[\w-]+:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')),
+  TENANT_ACCESS_ROLE_ARN: RoleArn,
+  PUBLISH_ROLE_ARN: RoleArn,
   SEAL_KEY_ID: z.string().check(z.minLength(1)),
   GRAPHQL_URL: z.url(),
   AGENT_RUNTIME: z._default(z.enum(AGENT_RUNTIMES), 'bedrock-agent'),

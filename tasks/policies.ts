@@ -168,15 +168,12 @@ export function tenantAccessRoleTrustPolicy(res: Pick<PolicyResources, 'mintCred
 }
 
 /**
- * The tasks that publish events to the asker (tasks/answer-events.ts): ACCEPTED and PROGRESS from
- * validate-context, PROGRESS and CHUNK from invoke-agent, DONE and FAILED from publish-answer.
- * Only the publish role (publish-answer's) may call `publishAnswer`; the other two publish as
- * sessions of that role (`sts:AssumeRole`, named after the task), so that the permission to write
- * to an asker's screen is held by exactly one role, and every publish names the task that made it.
+ * The tasks that publish events to the asker (tasks/answer-events.ts) besides publish-answer (DONE
+ * and FAILED): validate-context (ACCEPTED, PROGRESS) and invoke-agent (PROGRESS, CHUNK). Only the
+ * publish role (publish-answer's) may call `publishAnswer`; these two publish as sessions of that
+ * role (`sts:AssumeRole`, named after the task), so that the permission to write to an asker's
+ * screen is held by exactly one role, and every publish names the task that made it.
  */
-export const PUBLISHING_TASKS = ['validate-context', 'invoke-agent', 'publish-answer'] as const satisfies readonly TaskName[];
-
-/** The publishing tasks that are not publish-answer: they assume the publish role to publish. */
 export const PUBLISH_ROLE_ASSUMERS = ['validate-context', 'invoke-agent'] as const satisfies readonly TaskName[];
 
 /** `appsync:GraphQL` on the `publishAnswer` mutation field only: no query, no other field. */

@@ -12,8 +12,6 @@ import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
 import { AnswerSchema, CaughtErrorSchema, IdentitySchema, RequestSchema } from './workflow-input.ts';
 import './zod-locale.ts';
 
-export { PUBLISH_ANSWER, TERMINAL_SEQ } from './answer-events.ts';
-
 /** Errors whose Cause is written for the asker (it names what was wrong with their request). */
 const USER_FACING: readonly string[] = [ErrorName.InvalidRequest, ErrorName.TenantUnavailable, ErrorName.QuotaExceeded];
 

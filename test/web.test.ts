@@ -18,7 +18,7 @@ import { ordersCommand } from '../infra/local/orders-cli.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { attachWebUi, type WebUi } from '../infra/local/web.ts';
 import { IamGraphqlClient } from '../tasks/graphql-client.ts';
-import { PUBLISH_ANSWER } from '../tasks/publish-answer.ts';
+import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 import { launchBrowser, screenshot } from './browser.ts';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphqlRequestError, IamGraphqlClient } from '../../tasks/graphql-client.ts';
-import { PUBLISH_ANSWER, publishAnswer } from '../../tasks/publish-answer.ts';
+import { PUBLISH_ANSWER } from '../../tasks/answer-events.ts';
+import { publishAnswer } from '../../tasks/publish-answer.ts';
 import { LocalAppSync, type AnswerEventRecord } from './appsync.ts';
 import { MAX_BODY_BYTES } from './http-body.ts';
 import { loadResolver } from './appsync-js.ts';
