@@ -48,7 +48,7 @@ export interface AgentReply {
 
 export interface AgentRuntime {
   /** `onText` sees every piece of the reply's text, in order, as soon as the runtime has it. */
-  ask(turn: AgentTurn, callTool: ToolCaller, onText?: TextSink): Promise<AgentReply>;
+  ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply>;
 }
 
 /** A model that keeps asking for tools is stopped: it is a defect or an attack, not an answer. */
@@ -69,7 +69,7 @@ export class BedrockAgentAdapter implements AgentRuntime {
    * The final response is streamed (`streamFinalResponse`): each chunk goes to `onText` as it
    * arrives. The reply's text is every chunk of the run, so it is exactly what `onText` saw.
    */
-  async ask(turn: AgentTurn, callTool: ToolCaller, onText?: TextSink): Promise<AgentReply> {
+  async ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply> {
     let sessionState: SessionState = { sessionAttributes: turn.sessionAttributes };
     let inputText: string | undefined = turn.question;
     let toolCalls = 0;
@@ -94,7 +94,7 @@ export class BedrockAgentAdapter implements AgentRuntime {
           if (event.chunk?.bytes) {
             const piece = decoder.decode(event.chunk.bytes, { stream: true });
             text += piece;
-            if (piece) onText?.(piece);
+            if (piece) onText(piece);
           }
           if (event.returnControl) {
             const results: InvocationResultMember[] = [];
@@ -117,7 +117,7 @@ export class BedrockAgentAdapter implements AgentRuntime {
       if (!control) {
         const rest = decoder.decode();
         text += rest;
-        if (rest) onText?.(rest);
+        if (rest) onText(rest);
         return { text, toolCalls };
       }
       sessionState = {
@@ -138,7 +138,7 @@ export class ConverseAdapter implements AgentRuntime {
   ) {}
 
   /** Converse answers in one message: its text goes to `onText` as one piece. */
-  async ask(turn: AgentTurn, callTool: ToolCaller, onText?: TextSink): Promise<AgentReply> {
+  async ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply> {
     const messages: Message[] = [{ role: 'user', content: [{ text: turn.question }] }];
     const toolConfig = converseToolConfig() as { tools: Tool[] };
     let toolCalls = 0;
@@ -155,7 +155,7 @@ export class ConverseAdapter implements AgentRuntime {
       const content = message.content ?? [];
       if (out.stopReason !== 'tool_use') {
         const text = content.map((b) => b.text ?? '').join('');
-        if (text) onText?.(text);
+        if (text) onText(text);
         return { text, toolCalls };
       }
       const results: ContentBlock[] = [];

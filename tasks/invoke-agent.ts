@@ -164,8 +164,6 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
       },
       write,
     );
-    // A runtime that did not stream its text hands it over whole.
-    if (!writing && reply.text) write(reply.text);
   } catch (err) {
     // This task's events are out before PublishFailure's FAILED.
     await events.flush();
