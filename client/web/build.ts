@@ -16,13 +16,15 @@ const REPO_ROOT = path.resolve(WEB_ROOT, '../..');
 const CLIENT_ROOT = path.join(REPO_ROOT, 'client');
 export const DEFAULT_CACHE_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'web-ui');
 const SKIP = new Set(['dist', 'node_modules']);
+/** Files under client/ that no build includes: tests, and the scripts that run the build. */
+const NOT_BUILT = /\.test\.tsx?$|^build(-cli)?\.ts$/;
 /** A temporary build folder this old belongs to a build that was interrupted. */
 const STALE_TEMP_MS = 10 * 60_000;
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (SKIP.has(entry.name) || entry.name.startsWith('.')) continue;
+    if (SKIP.has(entry.name) || entry.name.startsWith('.') || (entry.isFile() && NOT_BUILT.test(entry.name))) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...sourceFiles(full));
     else if (entry.isFile()) out.push(full);
@@ -45,6 +47,8 @@ export interface BuildOptions {
   outDir?: string;
   /** @default node_modules/.cache/web-ui */
   cacheDir?: string;
+  /** The sources' hash, when the caller has it already. @default webSourceHash() */
+  hash?: string;
 }
 
 export interface BuiltUi {
@@ -74,9 +78,9 @@ function viteBuild(outDir: string): Promise<void> {
   });
 }
 
-/** The folder of a cached build of the current sources, if one exists. */
-export function cachedWebUi(cacheDir = DEFAULT_CACHE_DIR): string | undefined {
-  const dir = path.join(cacheDir, webSourceHash());
+/** The folder of a cached build of the current sources (of `hash`), if one exists. */
+export function cachedWebUi(cacheDir = DEFAULT_CACHE_DIR, hash = webSourceHash()): string | undefined {
+  const dir = path.join(cacheDir, hash);
   return existsSync(path.join(dir, 'index.html')) ? dir : undefined;
 }
 
@@ -88,7 +92,7 @@ export async function buildWebUi(options: BuildOptions = {}): Promise<BuiltUi> {
     return { dir: path.resolve(options.outDir), cached: false, ms: elapsed() };
   }
   const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
-  const hash = webSourceHash();
+  const hash = options.hash ?? webSourceHash();
   const dir = path.join(cacheDir, hash);
   if (existsSync(path.join(dir, 'index.html'))) return { dir, cached: true, ms: elapsed() };
   // Build beside the target and move it in whole: a reader never sees half a build.

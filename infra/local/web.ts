@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
-import { buildWebUi, cachedWebUi } from '../../client/web/build.ts';
+import { buildWebUi, cachedWebUi, webSourceHash } from '../../client/web/build.ts';
 import type { WebConfig } from '../../client/web/src/config.ts';
 import type { Logger } from './log.ts';
 import type { LocalStack } from './stack.ts';
@@ -149,10 +149,11 @@ export interface WebUi {
  * cached build of the current sources, or builds it in the background (the page says so meanwhile).
  */
 export function attachWebUi(stack: LocalStack, options: { dir?: string; logger: Logger }): WebUi {
-  const cached = options.dir ?? cachedWebUi();
+  const hash = options.dir ? undefined : webSourceHash();
+  const cached = options.dir ?? cachedWebUi(undefined, hash);
   const ready = cached
     ? Promise.resolve(cached)
-    : buildWebUi().then((b) => {
+    : buildWebUi({ ...(hash ? { hash } : {}) }).then((b) => {
         options.logger.log('info', 'web.built', { ms: b.ms });
         return b.dir;
       });

@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { ExecutionStatus } from '@aws-sdk/client-sfn';
-import type { ExecutionDetail, StateRun } from '../../executions.ts';
+import { executionNameOf, type ExecutionDetail, type StateRun } from '../../executions.ts';
 import type { OperatorConfig } from './config.ts';
 import { FormFooter } from './FormFooter.tsx';
 import { durationMs, formatDuration, layout, outcomes, OUTCOME_LABELS, type AslDefinition } from './graph.ts';
@@ -248,7 +248,7 @@ function ExecutionView({ api, executionArn }: { api: OperatorApi; executionArn: 
         <a href={hrefOf({ view: 'executions' })}>← All executions</a>
       </p>
       <h3 id="execution-title" className="arn">
-        {executionArn.split(':').pop()}
+        {executionNameOf(executionArn)}
       </h3>
       {error && (
         <p role="alert" className="error">
@@ -284,7 +284,7 @@ function ExecutionView({ api, executionArn }: { api: OperatorApi; executionArn: 
               <>
                 <dt>Replay of</dt>
                 <dd>
-                  <a href={hrefOf({ view: 'execution', executionArn: asker.replayOf })}>{asker.replayOf.split(':').pop()}</a>
+                  <a href={hrefOf({ view: 'execution', executionArn: asker.replayOf })}>{executionNameOf(asker.replayOf)}</a>
                 </dd>
               </>
             )}
