@@ -7,7 +7,6 @@
  * log group instead (`*FromLogs` below), and `replay` is the same StartExecution.
  */
 import {
-  DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   StartExecutionCommand,
@@ -126,19 +125,9 @@ export function statesFromHistory(events: HistoryEvent[]): StateRun[] {
   return runs;
 }
 
+/** An execution with every state's run, from its history alone (the same reading as the log records'). */
 export async function showExecution(sfn: SFNClient, executionArn: string): Promise<ExecutionDetail> {
-  const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  return {
-    executionArn,
-    status: d.status ?? 'UNKNOWN',
-    ...(d.startDate ? { startDate: d.startDate } : {}),
-    ...(d.stopDate ? { stopDate: d.stopDate } : {}),
-    ...(d.input ? { input: d.input } : {}),
-    ...(d.output ? { output: d.output } : {}),
-    ...(d.error ? { error: d.error } : {}),
-    ...(d.cause ? { cause: d.cause } : {}),
-    states: statesFromHistory(await history(sfn, executionArn)),
-  };
+  return executionDetailOf(executionArn, await history(sfn, executionArn));
 }
 
 /** The run recorded by RecordFailure for an execution, if any. */
