@@ -164,6 +164,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 async function startStack(options: LocalStackOptions, logger: Logger, lambdaRuntime: LocalLambdaRuntime | undefined): Promise<LocalStack> {
+  // What has started, to be stopped last-started-first: by stop(), or at once if the start fails.
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    return await startServices(options, logger, lambdaRuntime, closers, closeAll);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function startServices(
+  options: LocalStackOptions,
+  logger: Logger,
+  lambdaRuntime: LocalLambdaRuntime | undefined,
+  closers: (() => Promise<void>)[],
+  closeAll: () => Promise<void>,
+): Promise<LocalStack> {
   const clock = options.clock ?? (() => new Date());
   const tables = new TableNames();
   const state = await loadState(options.dataDir);
@@ -175,12 +195,14 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
   const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
 
   const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  closers.push(() => cognito.flush());
   const dynamo = new DynamoService({
     ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}),
     location: iam.location,
     evaluator,
   });
   await dynamo.start();
+  closers.push(() => dynamo.stop());
   const bedrock = new BedrockService({ location: iam.location, evaluator, logger });
   // As on AWS (logging level ALL with execution data), each execution's records go to the state
   // machine's log group when it ends; the operator reads them with FilterLogEvents.
@@ -236,35 +258,24 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
       return edgeRef.dataSource(service, request);
     },
   });
-  let edgeUrl: string;
-  let graphqlUrl: string;
-  try {
-    edgeUrl = await edge.listen(options.port ?? 4566, options.host ?? '127.0.0.1');
-    edgeRef.url = edgeUrl;
-    cognito.setIssuerBase(edgeUrl);
-    graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
-  } catch (err) {
-    await edge.close();
-    await dynamo.stop();
-    throw err;
-  }
-  let lambdas: LocalFunctions;
-  try {
-    lambdas = await startLocalFunctions({
-      iam,
-      edgeUrl,
-      logger,
-      config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
-      ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
-      ...(options.lambdaSandbox !== undefined ? { sandbox: options.lambdaSandbox } : {}),
-      ...(lambdaRuntime ? { runtime: lambdaRuntime } : {}),
-    });
-  } catch (err) {
-    await appsync.close();
-    await edge.close();
-    await dynamo.stop();
-    throw err;
-  }
+  closers.push(() => edge.close());
+  const edgeUrl = await edge.listen(options.port ?? 4566, options.host ?? '127.0.0.1');
+  edgeRef.url = edgeUrl;
+  cognito.setIssuerBase(edgeUrl);
+  closers.push(() => appsync.close());
+  const graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
+  const lambdas: LocalFunctions = await startLocalFunctions({
+    iam,
+    edgeUrl,
+    logger,
+    config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
+    ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
+    ...(options.lambdaSandbox !== undefined ? { sandbox: options.lambdaSandbox } : {}),
+    ...(lambdaRuntime ? { runtime: lambdaRuntime } : {}),
+  });
+  closers.push(() => lambdas.stop());
+  // Stopped first: no execution may call a function that is gone.
+  closers.push(() => states.stop());
   const functions = lambdas.handlers;
   bound.functions = functions;
 
@@ -310,14 +321,7 @@ async function startStack(options: LocalStackOptions, logger: Logger, lambdaRunt
       if (!u) throw new Error(`Unknown local user '${username}'. Known: ${users.map((x) => x.username).join(', ')}`);
       return u;
     },
-    async stop() {
-      await states.stop();
-      await lambdas.stop();
-      await appsync.close();
-      await edge.close();
-      await cognito.flush();
-      await dynamo.stop();
-    },
+    stop: closeAll,
   };
 }
 
