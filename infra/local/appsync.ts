@@ -120,6 +120,9 @@ export interface AppSyncFault {
   statuses?: readonly string[];
 }
 
+/** Serves a request (a site beside the API); false when it is not one of its own. */
+export type SiteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+
 /** A query that cannot be run: not GraphQL at all, or not valid against the schema. */
 type InvalidDocument = { invalid: 'malformed'; message: string } | { invalid: 'schema'; errors: readonly GraphQLError[] };
 
@@ -134,10 +137,10 @@ export class LocalAppSync {
   private server?: http.Server;
   private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
   private faults: AppSyncFault[] = [];
-  private site?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  private site?: SiteHandler;
 
   /** Serves other GET requests on this port (the web UI, infra/local/web.ts); it answers false for what it does not serve. */
-  serveSite(site: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>): void {
+  serveSite(site: SiteHandler): void {
     this.site = site;
   }
 

@@ -130,15 +130,15 @@ export function jsonResponse(protocol: Protocol, payload: unknown, requestId: st
  * The JSON object a JSON-protocol request carries (an empty body is `{}`). Anything else is
  * refused as AWS refuses it: SerializationException.
  */
-export function parseJsonBody(body: Buffer): Record<string, unknown> {
+export function parseJsonBody(body: Buffer, message?: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8') || '{}');
   } catch {
-    throw new AwsError('SerializationException', 'Malformed request body.', 400);
+    throw new AwsError('SerializationException', message ?? 'Malformed request body.', 400);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new AwsError('SerializationException', 'The request body must be a JSON object.', 400);
+    throw new AwsError('SerializationException', message ?? 'The request body must be a JSON object.', 400);
   }
   return value as Record<string, unknown>;
 }

@@ -141,7 +141,7 @@ const WORDS_PER_CHUNK = 3;
  * The pieces a streamed final response arrives in: a few words each (Bedrock's own chunking is
  * the model's, by tokens). Joined, they are the text.
  */
-export function streamPieces(text: string): string[] {
+function streamPieces(text: string): string[] {
   const words = text.match(/\s*\S+\s*/g) ?? [text];
   const pieces: string[] = [];
   for (let i = 0; i < words.length; i += WORDS_PER_CHUNK) pieces.push(words.slice(i, i + WORDS_PER_CHUNK).join(''));

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
-import { AwsError, type Protocol, type WireResponse } from './aws-error.ts';
+import { AwsError, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { ContextValues, PolicyEvaluator } from './iam.ts';
 import type { EdgeCall } from './edge.ts';
 import type { AwsLocation } from '../../tasks/tables.ts';
@@ -292,15 +292,8 @@ export class DynamoService {
     if (api !== 'DynamoDB_20120810' || !operation) {
       throw new AwsError('UnknownOperationException', 'Unknown operation', 400);
     }
-    let parsed: Body;
-    try {
-      parsed = body.length ? (JSON.parse(body.toString('utf8')) as Body) : {};
-    } catch {
-      throw new AwsError('SerializationException', 'Start of structure or map found where not expected.', 400);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new AwsError('SerializationException', 'Start of structure or map found where not expected.', 400);
-    }
+    // DynamoDB's own wording for a body that is not a JSON object.
+    const parsed = parseJsonBody(body, 'Start of structure or map found where not expected.') as Body;
     const checks = await checksFor(operation, parsed, this.keys);
     for (const check of checks) {
       await this.options.evaluator.authorize({

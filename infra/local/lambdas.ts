@@ -58,7 +58,7 @@ export function runsInSandbox(task: TaskName, sandbox: boolean | undefined, over
 }
 
 /** Each function as its Lambda is configured: ARN, task, environment and its role's credentials. */
-export function localFunctionDefinitions(options: Pick<LocalFunctionsOptions, 'iam' | 'config'>): SandboxFunction[] {
+function localFunctionDefinitions(options: Pick<LocalFunctionsOptions, 'iam' | 'config'>): SandboxFunction[] {
   const { iam, config } = options;
   return TASK_NAMES.map((task) => ({
     functionArn: localFunctionArn(iam, task),

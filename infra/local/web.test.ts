@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from './log.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
-import { attachWebUi, localWebConfig, staticSite, uiOrigins, type SiteHandler } from './web.ts';
+import type { SiteHandler } from './appsync.ts';
+import { attachWebUi, localWebConfig, staticSite, uiOrigins } from './web.ts';
 
 let dir: string;
 let stack: LocalStack;

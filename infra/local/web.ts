@@ -5,10 +5,10 @@
  * answers CORS for the UI's origins (and only for them).
  */
 import { readFile, stat } from 'node:fs/promises';
-import type http from 'node:http';
 import path from 'node:path';
 import { buildWebUi, cachedWebUi, webSourceHash } from '../../client/web/build.ts';
 import type { WebConfig } from '../../client/web/src/config.ts';
+import type { SiteHandler } from './appsync.ts';
 import type { Logger } from './log.ts';
 import type { LocalStack } from './stack.ts';
 
@@ -42,28 +42,19 @@ export function uiOrigins(url: string): string[] {
   return [`${protocol}//localhost:${port}`, `${protocol}//127.0.0.1:${port}`];
 }
 
-/** Headers every UI response carries. Remote images, frames and foreign scripts are refused outright. */
-function securityHeaders(edgeUrl: string, host: string | undefined): Record<string, string> {
-  const ws = host && /^[\w.-]+(:\d+)?$/.test(host) ? ` ws://${host}` : '';
-  return {
-    'content-security-policy': [
-      "default-src 'self'",
-      "script-src 'self'",
-      "style-src 'self'",
-      "img-src 'self' data:",
-      `connect-src 'self'${ws} ${new URL(edgeUrl).origin}`,
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-      "form-action 'none'",
-      "object-src 'none'",
-    ].join('; '),
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'cross-origin-opener-policy': 'same-origin',
+/**
+ * The headers every UI response carries (built once per site; only the realtime socket's origin,
+ * the page's own host, varies): remote images, frames and foreign scripts are refused outright.
+ */
+function securityHeaders(edgeUrl: string): (host: string | undefined) => Record<string, string> {
+  const before = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'";
+  const after = ` ${new URL(edgeUrl).origin}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'`;
+  const fixed = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cross-origin-opener-policy': 'same-origin' };
+  return (host) => {
+    const ws = host && /^[\w.-]+(:\d+)?$/.test(host) ? ` ws://${host}` : '';
+    return { 'content-security-policy': before + ws + after, ...fixed };
   };
 }
-
-export type SiteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 
 export interface StaticSiteOptions {
   /** The built UI's folder, or a promise of it while it builds. */
@@ -86,10 +77,11 @@ export function staticSite(options: StaticSiteOptions): SiteHandler {
       },
     );
   }
+  const headersFor = securityHeaders(options.edgeUrl);
   const serve: SiteHandler = async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const url = new URL(req.url ?? '/', 'http://local');
-    const headers = securityHeaders(options.edgeUrl, req.headers.host);
+    const headers = headersFor(req.headers.host);
     const send = (status: number, type: string, body: string | Buffer, cache = 'no-cache') => {
       res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': cache, 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
