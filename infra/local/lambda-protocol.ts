@@ -1,4 +1,10 @@
-/** Messages between the local Lambda runtime (lambda-runtime.ts) and its sandbox (lambda-worker.ts). */
+/**
+ * Messages between the local Lambda runtime (lambda-runtime.ts) and its sandbox (lambda-worker.ts),
+ * and how a function is built from its definition, in the sandbox and in the stack's own thread alike.
+ */
+import { taskConfigFromEnv } from '../../tasks/config.ts';
+import type { HandlerOptions } from '../../tasks/handler.ts';
+import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
 import type { TaskName } from '../../tasks/policies.ts';
 import type { LocalCredentials } from './principals.ts';
 
@@ -9,6 +15,15 @@ export interface SandboxFunction {
   /** The environment CDK gives the function (`taskEnvironment`), plus AWS_REGION. */
   environment: Record<string, string>;
   credentials: LocalCredentials;
+}
+
+/**
+ * A function as its Lambda runs it: configured from its environment (`taskConfigFromEnv`), signing
+ * with its role's credentials, every SDK call sent to `endpoint` (the edge).
+ */
+export function buildFunction(fn: SandboxFunction, endpoint: string, options: HandlerOptions): TaskHandler {
+  const config = taskConfigFromEnv(fn.environment);
+  return createTaskHandler(fn.task, config, { region: config.location.region, endpoint, credentials: fn.credentials }, options);
 }
 
 export interface SandboxInit {

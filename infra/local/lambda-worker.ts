@@ -7,9 +7,8 @@
  * and receives results, errors and log lines.
  */
 import { parentPort } from 'node:worker_threads';
-import { taskConfigFromEnv } from '../../tasks/config.ts';
-import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
-import type { SandboxInit, SandboxReply, SandboxRequest } from './lambda-protocol.ts';
+import type { TaskHandler } from '../../tasks/handlers.ts';
+import { buildFunction, type SandboxInit, type SandboxReply, type SandboxRequest } from './lambda-protocol.ts';
 
 if (!parentPort) throw new Error('lambda-worker.ts runs only as a worker thread (see lambda-runtime.ts)');
 const port = parentPort;
@@ -19,14 +18,8 @@ const handlers = new Map<string, TaskHandler>();
 /** Builds the functions (the code is loaded already: the sandbox starts while the stack does). */
 function init(message: SandboxInit): void {
   for (const fn of message.functions) {
-    const config = taskConfigFromEnv(fn.environment);
-    const handler = createTaskHandler(
-      fn.task,
-      config,
-      { region: config.location.region, endpoint: message.endpoint, credentials: fn.credentials },
-      { log: (line) => port.postMessage({ kind: 'log', functionArn: fn.functionArn, line } satisfies SandboxReply) },
-    );
-    handlers.set(fn.functionArn, handler);
+    const log = (line: Record<string, unknown>) => port.postMessage({ kind: 'log', functionArn: fn.functionArn, line } satisfies SandboxReply);
+    handlers.set(fn.functionArn, buildFunction(fn, message.endpoint, { log }));
   }
   port.postMessage({ kind: 'ready' } satisfies SandboxReply);
 }

@@ -1,13 +1,13 @@
 /**
- * The local "Lambda" functions: each task's handler, built by the same `createTaskHandler` the
- * Lambda entries use, from the same environment CDK sets, with that task's own role credentials
+ * The local "Lambda" functions: each task's handler, built (`buildFunction`) by the same
+ * `createTaskHandler` the Lambda entries use, from the same environment CDK sets, with that task's own role credentials
  * and the edge as its endpoint. Every SDK call a task makes is therefore signed and checked by the
  * edge, as on AWS. They run in a sandbox thread of their own (lambda-runtime.ts).
  */
-import { taskConfigFromEnv, taskEnvironment, type AgentRuntimeKind, type TaskConfig } from '../../tasks/config.ts';
-import { createTaskHandler, type TaskHandler } from '../../tasks/handlers.ts';
+import { taskEnvironment, type AgentRuntimeKind, type TaskConfig } from '../../tasks/config.ts';
+import type { TaskHandler } from '../../tasks/handlers.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
-import type { SandboxFunction } from './lambda-protocol.ts';
+import { buildFunction, type SandboxFunction } from './lambda-protocol.ts';
 import { LocalLambdaRuntime } from './lambda-runtime.ts';
 import { logFunctionLine, type Logger } from './log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, localUserPoolId, SEAL_KEY_ALIAS, type LocalIam } from './principals.ts';
@@ -89,18 +89,9 @@ export async function startLocalFunctions(options: LocalFunctionsOptions): Promi
   await runtime?.start({ endpoint: options.edgeUrl, functions: sandboxed });
   const handlers = new Map(runtime?.handlers());
   for (const d of inThread) {
-    const task = d.task;
-    const config = taskConfigFromEnv(d.environment);
-    const handler = createTaskHandler(
-      task,
-      config,
-      { region: config.location.region, endpoint: options.edgeUrl, credentials: d.credentials },
-      {
-        ...(options.overrides?.[task] ? { override: options.overrides[task] } : {}),
-        log: (line) => logFunctionLine(options.logger, d.functionArn, line),
-      },
-    );
-    handlers.set(d.functionArn, handler);
+    const override = options.overrides?.[d.task];
+    const log = (line: Record<string, unknown>) => logFunctionLine(options.logger, d.functionArn, line);
+    handlers.set(d.functionArn, buildFunction(d, options.edgeUrl, { log, ...(override ? { override } : {}) }));
   }
   return {
     handlers,
