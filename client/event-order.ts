@@ -12,8 +12,6 @@ export interface OrderedEvent {
 }
 
 export interface EventOrderOptions {
-  /** The seq of the first event. @default 1 */
-  firstSeq?: number;
   /** How long a missing seq holds up the events after it. @default 500 */
   gapMs?: number;
 }
@@ -28,7 +26,8 @@ export class EventOrder<E extends OrderedEvent> {
     private readonly deliver: (event: E) => void,
     private readonly options: EventOrderOptions = {},
   ) {
-    this.next = options.firstSeq ?? 1;
+    // The workflow numbers an answer's events from 1 (tasks/answer-events.ts FIRST_SEQ).
+    this.next = 1;
   }
 
   accept(event: E): void {

@@ -7,7 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, DescribeStateMachineCommand, SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
 import { mapLimited } from '../../concurrency.ts';
-import { listExecutions, replayExecution, showExecution, type ExecutionDetail, type ReplayResult } from '../../executions.ts';
+import { listExecutions, replayExecution, showExecution, type ExecutionDetail, type ExecutionRow, type ReplayResult } from '../../executions.ts';
 import type { OperatorConfig } from './config.ts';
 import { parseDefinition, type AslDefinition } from './graph.ts';
 
@@ -17,17 +17,15 @@ export interface OperatorCredentials {
   sessionToken?: string;
 }
 
-export interface ExecutionSummary {
-  executionArn: string;
-  name: string;
-  status: string;
-  startDate?: Date;
-  stopDate?: Date;
+/** Who asked, and which run a replay replays. */
+export interface Asker {
   tenantId?: string;
   username?: string;
   userId?: string;
   replayOf?: string;
 }
+
+export type ExecutionSummary = ExecutionRow & Asker;
 
 interface ExecutionInput {
   identity?: { tenantId?: unknown; userId?: unknown; username?: unknown };
@@ -35,7 +33,7 @@ interface ExecutionInput {
 }
 
 /** Who asked, from an execution's input (built by the resolver from the verified token). */
-export function askerOf(input: string | undefined): Pick<ExecutionSummary, 'tenantId' | 'username' | 'userId' | 'replayOf'> {
+export function askerOf(input: string | undefined): Asker {
   if (!input) return {};
   let parsed: ExecutionInput;
   try {
@@ -44,7 +42,7 @@ export function askerOf(input: string | undefined): Pick<ExecutionSummary, 'tena
     return {};
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const out: Pick<ExecutionSummary, 'tenantId' | 'username' | 'userId' | 'replayOf'> = {};
+  const out: Asker = {};
   const tenantId = str(parsed.identity?.tenantId);
   const username = str(parsed.identity?.username);
   const userId = str(parsed.identity?.userId);

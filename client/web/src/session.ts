@@ -36,7 +36,6 @@ export interface TokenKeeperDeps {
   clearTimer(handle: unknown): void;
   /** The session cannot be kept (no refresh token, or the refresh was refused). */
   onEnded(reason: unknown): void;
-  onRefreshed?(tokens: Tokens): void;
 }
 
 export class TokenKeeper {
@@ -77,7 +76,6 @@ export class TokenKeeper {
         if (this.stopped) return;
         this.tokens = { ...next, refreshToken: next.refreshToken ?? refreshToken };
         this.expiresAt = this.deps.now() + next.expiresIn * 1000;
-        this.deps.onRefreshed?.(this.tokens);
         this.schedule();
       } catch (err) {
         if (!this.stopped) {
