@@ -11,6 +11,7 @@
  * (`maxEventsPerGroup`), as retention would. Groups keep ingestion order; a read sorts what it matches.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import type { ExpressLogRecord } from '../../client/executions.ts';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from './aws-error.ts';
 import type { EdgeCall } from './edge.ts';
 import type { PolicyEvaluator } from './iam.ts';
@@ -21,16 +22,20 @@ export const LOGS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPref
 /** FilterLogEvents' default and maximum page size. */
 const MAX_PAGE = 10_000;
 
-export interface LogEvent {
-  timestamp: number;
-  message: string;
-}
+/**
+ * An event as a source delivers it: a text message, or a JSON record (Step Functions' vended logs),
+ * kept as an object and written out only when read, so that delivering costs no serialization and
+ * filtering no parsing.
+ */
+export type LogEvent = { timestamp: number; message: string } | { timestamp: number; json: object };
 
-interface StoredEvent extends LogEvent {
+type StoredEvent = LogEvent & {
   logStreamName: string;
   ingestionTime: number;
   eventId: string;
-}
+};
+
+const messageOf = (e: LogEvent) => ('json' in e ? JSON.stringify(e.json) : e.message);
 
 type Comparison = { path: string[]; op: '=' | '!='; value: string };
 /** OR of ANDs of comparisons. */
@@ -58,13 +63,16 @@ export function parseFilterPattern(text: string): Pattern | undefined {
   }
 }
 
-function matches(pattern: Pattern | undefined, message: string): boolean {
+function matches(pattern: Pattern | undefined, event: LogEvent): boolean {
   if (!pattern) return true;
   let doc: unknown;
-  try {
-    doc = JSON.parse(message);
-  } catch {
-    return false; // JSON patterns never match non-JSON events
+  if ('json' in event) doc = event.json;
+  else {
+    try {
+      doc = JSON.parse(event.message);
+    } catch {
+      return false; // JSON patterns never match non-JSON events
+    }
   }
   const at = (path: string[]) => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), doc);
   return pattern.some((all) =>
@@ -141,13 +149,13 @@ export class LogsService {
     const offset = typeof input.nextToken === 'string' ? Number(Buffer.from(input.nextToken, 'base64url').toString('utf8')) : 0;
     if (!Number.isInteger(offset) || offset < 0) throw new AwsError('InvalidParameterException', 'The specified nextToken is invalid.', 400);
     const matched = group
-      .filter((e) => e.timestamp >= start && e.timestamp <= end && matches(pattern, e.message))
+      .filter((e) => e.timestamp >= start && e.timestamp <= end && matches(pattern, e))
       .sort((a, b) => a.timestamp - b.timestamp || a.eventId.localeCompare(b.eventId));
     const size = Math.min(limit, this.options.pageSize ?? MAX_PAGE);
     const page = matched.slice(offset, offset + size);
     const more = offset + size < matched.length;
     return {
-      events: page.map((e) => ({ logStreamName: e.logStreamName, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, eventId: e.eventId })),
+      events: page.map((e) => ({ logStreamName: e.logStreamName, timestamp: e.timestamp, message: messageOf(e), ingestionTime: e.ingestionTime, eventId: e.eventId })),
       searchedLogStreams: [],
       ...(more ? { nextToken: Buffer.from(String(offset + size), 'utf8').toString('base64url') } : {}),
     };
@@ -164,15 +172,15 @@ export function stepFunctionsLogEvents(
 ): LogEvent[] {
   return history.map((e) => {
     const detailsKey = Object.keys(e).find((k) => k.endsWith('EventDetails'));
-    const record = {
+    const record: ExpressLogRecord = {
       id: String(e.id),
-      type: e.type,
-      details: detailsKey ? (e as unknown as Record<string, unknown>)[detailsKey] : {},
+      type: e.type ?? '',
+      details: detailsKey ? ((e as unknown as Record<string, unknown>)[detailsKey] as Record<string, unknown>) : {},
       previous_event_id: String(e.previousEventId ?? 0),
       event_timestamp: String(e.timestamp!.getTime()),
       execution_arn: executionArn,
       redrive_count: '0',
     };
-    return { timestamp: e.timestamp!.getTime(), message: JSON.stringify(record) };
+    return { timestamp: e.timestamp!.getTime(), json: record };
   });
 }
