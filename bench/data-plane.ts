@@ -10,7 +10,7 @@ import os from 'node:os';
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
-import type { LocalCredentials } from '../infra/local/principals.ts';
+import type { LocalCredentials } from '../infra/local/iam/principals.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 import { type Stats, ms, positiveIntEnv, sequential, summarise, table, throughput } from './stats.ts';
 

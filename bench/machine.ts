@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { Logger } from '../infra/local/log.ts';
+import type { Logger } from '../infra/local/edge/log.ts';
 import type { LocalStack } from '../infra/local/stack.ts';
 import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import { sdkConfig } from '../tasks/config.ts';

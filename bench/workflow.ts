@@ -15,10 +15,11 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { AnswerEventRecord } from '../infra/local/appsync.ts';
-import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunctions } from '../infra/local/lambdas.ts';
-import { silentLogger } from '../infra/local/log.ts';
-import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
+import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
+import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunctions } from '../infra/local/services/lambda/functions.ts';
+import { silentLogger } from '../infra/local/edge/log.ts';
+import type { LocalUser } from '../infra/local/services/cognito/service.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import type { TaskHandler } from '../tasks/handlers.ts';
 import type { TaskName } from '../tasks/policies.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';

@@ -18,7 +18,7 @@ import { ApiError, ASK, AssistantApi, ON_ANSWER } from '../client/api.ts';
 import { signIn, type Tokens } from '../client/auth.ts';
 import { listExecutions } from '../client/executions.ts';
 import { RealtimeError } from '../client/realtime.ts';
-import { COGNITO_STATE_FILE } from '../infra/local/cognito.ts';
+import { COGNITO_STATE_FILE } from '../infra/local/services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
 const NEW_PASSWORD = 'Correct-Horse-Battery-9!';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, AssistantApi, ON_ANSWER, type AnswerEvent } from '../client/api.ts';
 import { signIn, type Tokens } from '../client/auth.ts';
 import { localEnvOf } from '../infra/local/local-env.ts';
-import { ordersCommand } from '../infra/local/orders-cli.ts';
+import { ordersCommand } from '../infra/local/cli/orders.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
 let stack: LocalStack;

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
-import { readLocalUsers, writeLocalUsers } from '../infra/local/cognito.ts';
+import { readLocalUsers } from '../client/cli/targets.ts';
+import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
 let stack: LocalStack;
@@ -16,7 +17,7 @@ let dir: string;
 let outputsFile: string;
 
 function askAws(stdin: string | undefined, ...args: string[]): Promise<CliResult> {
-  return runCli('infra/local/ask-cli.ts', ['--target', 'aws', '--outputs-file', outputsFile, ...args], {
+  return runCli('client/cli/ask.ts', ['--target', 'aws', '--outputs-file', outputsFile, ...args], {
     env: { AWS_ENDPOINT_URL: stack.edgeUrl, AWS_REGION: undefined, AWS_PROFILE: undefined },
     ...(stdin !== undefined ? { stdin } : {}),
   });

@@ -7,15 +7,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './cli-helpers.ts';
-import { readLocalUsers, writeLocalUsers } from '../infra/local/cognito.ts';
-import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
+import { readLocalUsers, writeLocalEnv } from '../client/cli/targets.ts';
+import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
+import { localEnvOf } from '../infra/local/local-env.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
 let stack: LocalStack | undefined;
 let dataDir: string;
 
 function askCli(...args: string[]): Promise<CliResult> {
-  return runCli('infra/local/ask-cli.ts', ['--data-dir', dataDir, ...args]);
+  return runCli('client/cli/ask.ts', ['--data-dir', dataDir, ...args]);
 }
 
 beforeAll(async () => {

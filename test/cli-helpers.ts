@@ -1,7 +1,7 @@
 /** Runs the project's CLIs as a person does (`node --import tsx <script>`), for the CLI suites. */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { STACK_NAME } from '../infra/aws/outputs.ts';
+import { STACK_NAME } from '../client/cli/targets.ts';
 
 export interface CliResult {
   code: number | null;

@@ -1,7 +1,7 @@
 /** The client's answer types mirror the GraphQL schema it talks to (client/ depends on the schema only). */
 import { GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, type GraphQLOutputType } from 'graphql';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { loadSchema } from '../infra/local/appsync.ts';
+import { loadSchema } from '../infra/local/services/appsync/graphql.ts';
 import { ANSWER_STATUSES, type AnswerEvent } from '../client/api.ts';
 import type { RecordedRun, ReplayInput } from '../client/executions.ts';
 import type { FailedRun } from '../tasks/record-failure.ts';

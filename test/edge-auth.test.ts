@@ -12,7 +12,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SEAL_KEY_ALIAS, type LocalCredentials, type LocalPrincipalName } from '../infra/local/principals.ts';
+import { SEAL_KEY_ALIAS, type LocalCredentials, type LocalPrincipalName } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { assumeTenantRole, type ScopedCredentials } from '../tasks/tenant-credentials.ts';
 import { failure } from './aws-failure.ts';

@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
-import type { AnswerEventRecord } from '../infra/local/appsync.ts';
-import { Edge } from '../infra/local/edge.ts';
-import { localEnvOf, writeLocalEnv } from '../infra/local/local-env.ts';
-import { silentLogger } from '../infra/local/log.ts';
-import { LogsService, stepFunctionsLogEvents } from '../infra/local/logs.ts';
-import { STATE_MACHINE_LOG_GROUP } from '../infra/local/principals.ts';
+import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
+import { Edge } from '../infra/local/edge/edge.ts';
+import { writeLocalEnv } from '../client/cli/targets.ts';
+import { localEnvOf } from '../infra/local/local-env.ts';
+import { silentLogger } from '../infra/local/edge/log.ts';
+import { LogsService, stepFunctionsLogEvents } from '../infra/local/services/logs/service.ts';
+import { STATE_MACHINE_LOG_GROUP } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { ask, historyOf, recordEvents, type Asked } from './workflow-helpers.ts';
 
@@ -46,7 +47,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
     AWS_SESSION_TOKEN: undefined,
     ...env,
   };
-  return runCli('infra/local/executions-cli.ts', [...targetArgs, ...args], { env: childEnv });
+  return runCli('client/cli/executions.ts', [...targetArgs, ...args], { env: childEnv });
 }
 
 /** Step Functions' delivery of an execution's records to the state machine's log group. */

@@ -18,7 +18,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
+import type { LocalUser } from '../infra/local/services/cognito/service.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 
 const CALLERS = ['tenant1-user', 'tenant1-user2', 'tenant2-user'] as const;

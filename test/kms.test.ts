@@ -6,7 +6,7 @@
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEAL_KEY_ALIAS, type LocalCredentials, type LocalPrincipalName } from '../infra/local/principals.ts';
+import { SEAL_KEY_ALIAS, type LocalCredentials, type LocalPrincipalName } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 import { failure, startsWith } from './aws-failure.ts';

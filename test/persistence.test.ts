@@ -8,8 +8,8 @@ import path from 'node:path';
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, it } from 'vitest';
 import { localEnvOf } from '../infra/local/local-env.ts';
-import { ordersCommand } from '../infra/local/orders-cli.ts';
-import { SEAL_KEY_ALIAS } from '../infra/local/principals.ts';
+import { ordersCommand } from '../infra/local/cli/orders.ts';
+import { SEAL_KEY_ALIAS } from '../infra/local/iam/principals.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { ask, historyOf, recordEvents, statesEntered } from './workflow-helpers.ts';
 

@@ -5,11 +5,12 @@
  */
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnswerEventRecord } from '../infra/local/appsync.ts';
-import type { LocalCredentials, LocalPrincipalName } from '../infra/local/principals.ts';
-import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
+import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
+import type { LocalCredentials, LocalPrincipalName } from '../infra/local/iam/principals.ts';
+import type { LocalUser } from '../infra/local/services/cognito/service.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { AnswerEvents, answerEventsClient, PUBLISH_ANSWER, type AnswerEventInput } from '../tasks/answer-events.ts';
-import { localTaskConfig } from '../infra/local/lambdas.ts';
+import { localTaskConfig } from '../infra/local/services/lambda/functions.ts';
 import { GraphqlRequestError, IamGraphqlClient } from '../tasks/graphql-client.ts';
 import { PUBLISH_ROLE_ASSUMERS } from '../tasks/policies.ts';
 import { publishRoleCredentials } from '../tasks/publish-role.ts';

@@ -3,7 +3,7 @@
  * from the verified token only, and a user can only ask and subscribe as themselves.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadResolver, matchesFilter, ResolverError, runResolver, type LoadedResolver } from '../infra/local/appsync-js.ts';
+import { loadResolver, matchesFilter, ResolverError, runResolver, type LoadedResolver } from '../infra/local/services/appsync/resolver-runtime.ts';
 import { RESOLVERS } from '../infra/resolvers.ts';
 
 const resolvers = new Map<string, LoadedResolver>();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readLocalEnv, principalConfig } from '../infra/local/local-env.ts';
+import { readLocalEnv, principalConfig } from '../client/cli/targets.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {

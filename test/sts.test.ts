@@ -6,8 +6,9 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleCommandInput, type Tag } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCredentials, LocalPrincipalName } from '../infra/local/principals.ts';
-import { startLocalStack, type LocalStack, type LocalUser } from '../infra/local/stack.ts';
+import type { LocalCredentials, LocalPrincipalName } from '../infra/local/iam/principals.ts';
+import type { LocalUser } from '../infra/local/services/cognito/service.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { tenantIsolationPolicy } from '../tasks/policies.ts';
 import { assumeTenantRole, roleSessionName } from '../tasks/tenant-credentials.ts';
 import { failure, startsWith } from './aws-failure.ts';

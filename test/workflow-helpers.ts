@@ -1,7 +1,7 @@
 /** Helpers for the workflow suites: ask a question through StartExecution, as the resolver will. */
 import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import type { AnswerEventRecord } from '../infra/local/appsync.ts';
+import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
 import type { LocalStack } from '../infra/local/stack.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
 

@@ -7,9 +7,9 @@ import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cl
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnswerEventRecord } from '../infra/local/appsync.ts';
-import type { LogLevel } from '../infra/local/log.ts';
-import { STATE_MACHINE_LOG_GROUP } from '../infra/local/principals.ts';
+import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
+import type { LogLevel } from '../infra/local/edge/log.ts';
+import { STATE_MACHINE_LOG_GROUP } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { AGENT_RUNTIMES } from '../tasks/config.ts';
 import { ErrorName } from '../tasks/errors.ts';

@@ -27,7 +27,7 @@ import {
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
-import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from './outputs.ts';
+import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
 import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
 

@@ -10,10 +10,11 @@ import './node-compat.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
-import { jsonLogger, type LogLevel } from './log.ts';
-import { readLocalUsers, writeLocalUsers } from './cognito.ts';
+import { jsonLogger, type LogLevel } from './edge/log.ts';
+import { LOCAL_ENV_FILE, readLocalUsers, writeLocalEnv } from '../../client/cli/targets.ts';
+import { writeLocalUsers } from './services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
-import { LOCAL_ENV_FILE, localEnvOf, writeLocalEnv } from './local-env.ts';
+import { localEnvOf } from './local-env.ts';
 import { attachWebUi } from './web.ts';
 
 const { values } = parseArgs({

@@ -19,33 +19,27 @@ import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../t
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/handlers.ts';
-import { LocalAppSync } from './appsync.ts';
-import { writePrivateFile } from './private-file.ts';
-import { CognitoService } from './cognito.ts';
-import { loadResolver } from './appsync-js.ts';
-import { signedHttpDataSource } from './http-data-source.ts';
+import { LocalAppSync } from './services/appsync/graphql.ts';
+import { writePrivateFile } from '../../client/cli/private-file.ts';
+import { CognitoService, type LocalUser } from './services/cognito/service.ts';
+import type { LocalClientConfig } from '../../client/cli/targets.ts';
+import { loadResolver } from './services/appsync/resolver-runtime.ts';
+import { signedHttpDataSource } from './services/appsync/http-data-source.ts';
 import { RESOLVERS } from '../resolvers.ts';
-import { BedrockService } from './bedrock.ts';
-import { DynamoService } from './dynamodb.ts';
-import { LocalLambdaRuntime } from './lambda-runtime.ts';
-import { LogsService, stepFunctionsLogEvents } from './logs.ts';
-import { localFunctionArn, localTaskConfig, runsInSandbox, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './lambdas.ts';
-import { StepFunctionsService, type StepFunctionsOptions } from './stepfunctions.ts';
+import { BedrockService } from './services/bedrock/service.ts';
+import { DynamoService } from './services/dynamodb/service.ts';
+import { LocalLambdaRuntime } from './services/lambda/runtime.ts';
+import { LogsService, stepFunctionsLogEvents } from './services/logs/service.ts';
+import { localFunctionArn, localTaskConfig, runsInSandbox, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './services/lambda/functions.ts';
+import { StepFunctionsService, type StepFunctionsOptions } from './services/stepfunctions/service.ts';
 import { substituteFunctionArns } from '../../states/definition.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
-import { Edge } from './edge.ts';
-import { PolicyEvaluator } from './iam.ts';
-import { KmsService, type KmsKey } from './kms.ts';
-import { jsonLogger, type Logger, type LogLevel } from './log.ts';
-import { API_DATA_SOURCE, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './principals.ts';
-import { StsService } from './sts.ts';
-
-export interface LocalUser {
-  username: string;
-  tenantId: string;
-  /** The user's stable id (the token `sub`); assigned on first start. */
-  sub: string;
-}
+import { Edge } from './edge/edge.ts';
+import { PolicyEvaluator } from './iam/evaluator.ts';
+import { KmsService, type KmsKey } from './services/kms/service.ts';
+import { jsonLogger, type Logger, type LogLevel } from './edge/log.ts';
+import { API_DATA_SOURCE, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
+import { StsService } from './services/sts/service.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
 interface StackState {
@@ -107,13 +101,6 @@ export interface LocalStack {
   clientConfig(who: LocalPrincipalName | LocalCredentials): LocalClientConfig;
   user(username: string): LocalUser;
   stop(): Promise<void>;
-}
-
-export interface LocalClientConfig {
-  endpoint: string;
-  region: string;
-  credentials: LocalCredentials;
-  maxAttempts: number;
 }
 
 const STATE_FILE = 'stack.json';

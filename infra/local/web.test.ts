@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from './log.ts';
+import { silentLogger } from './edge/log.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
-import type { SiteHandler } from './appsync.ts';
+import type { SiteHandler } from './services/appsync/graphql.ts';
 import { attachWebUi, localWebConfig, staticSite, uiOrigins } from './web.ts';
 
 let dir: string;

@@ -8,8 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { buildWebUi, cachedWebUi, webSourceHash } from '../../client/web/build.ts';
 import type { WebConfig } from '../../client/web/src/config.ts';
-import type { SiteHandler } from './appsync.ts';
-import type { Logger } from './log.ts';
+import type { SiteHandler } from './services/appsync/graphql.ts';
+import type { Logger } from './edge/log.ts';
 import type { LocalStack } from './stack.ts';
 
 const TYPES: Record<string, string> = {

@@ -1,0 +1,150 @@
+/**
+ * `npm run executions -- list [--status FAILED] | show <executionArn> | replay <executionArn>`:
+ * the operator's view of the assistant's executions on the running local stack, as the operator
+ * principal, through the edge. The logic lives in client/executions.ts and is not local-specific.
+ *
+ * `--target aws` reads the deployment from cdk-outputs.json (`npm run deploy` writes it) and signs
+ * with the SDK's default credential chain (the operator's own profile). Express executions have no
+ * history API on AWS, so list and show read the state machine's CloudWatch log group (within
+ * `--since`, default 24h for list); replay is the same code as locally (runs table + StartExecution).
+ */
+import { parseArgs } from 'node:util';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
+import {
+  formatExecution,
+  listExecutions,
+  listExecutionsFromLogs,
+  replayExecution,
+  showExecution,
+  showExecutionFromLogs,
+  type ExecutionDetail,
+  type ExecutionRow,
+} from '../executions.ts';
+import { EXECUTIONS_OUTPUTS, readDeployOutputsOrExit } from './targets.ts';
+import { explainConnectionError, principalConfig, readLocalEnvOrExit } from './targets.ts';
+
+const USAGE =
+  'Usage: npm run executions -- [--target local|aws] list [--status RUNNING|SUCCEEDED|FAILED|ABORTED] [--json] | show <executionArn> [--json] | replay <executionArn>\n' +
+  '  --target aws: [--outputs-file cdk-outputs.json] [--since 24h|7d|90m] (log window of list and show)';
+const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    status: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: '.data' },
+    target: { type: 'string', default: 'local' },
+    'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
+    since: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+const [command, arn] = positionals;
+if (values.help || !command || ((command === 'show' || command === 'replay') && !arn) || !['list', 'show', 'replay'].includes(command)) {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(values.help ? 0 : 2);
+}
+if (values.status && !STATUSES.includes(values.status)) {
+  process.stderr.write(`--status must be one of ${STATUSES.join(', ')}\n`);
+  process.exit(2);
+}
+if (values.target !== 'local' && values.target !== 'aws') {
+  process.stderr.write('--target must be local or aws\n');
+  process.exit(2);
+}
+const sinceOrNull = values.since === undefined ? undefined : sinceDate(values.since);
+if (sinceOrNull === null) {
+  process.stderr.write('--since must be a duration such as 90m, 24h or 7d\n');
+  process.exit(2);
+}
+const since = sinceOrNull;
+
+/** `90m`, `24h`, `7d` before now; null when unreadable. */
+function sinceDate(text: string): Date | null {
+  const m = /^(\d+)([mhd])$/.exec(text);
+  if (!m) return null;
+  return new Date(Date.now() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']);
+}
+
+/** Where the executions live, and how to read them: the local stack, or a deployment's log group. */
+interface Target {
+  sfn: SFNClient;
+  dynamodb: DynamoDBClient;
+  stateMachineArn: string;
+  runsTable: string;
+  list(status?: ExecutionStatus): Promise<ExecutionRow[]>;
+  show(executionArn: string): Promise<ExecutionDetail>;
+  explain(err: unknown): string;
+  destroy(): void;
+}
+
+function localTarget(): Target {
+  const env = readLocalEnvOrExit(values['data-dir']);
+  const config = principalConfig(env, 'operator');
+  const sfn = new SFNClient(config);
+  const dynamodb = new DynamoDBClient(config);
+  return {
+    sfn,
+    dynamodb,
+    stateMachineArn: env.stateMachineArn,
+    runsTable: env.runsTable,
+    list: (status) => listExecutions(sfn, env.stateMachineArn, status),
+    show: (executionArn) => showExecution(sfn, executionArn),
+    explain: (err) => explainConnectionError(err, env),
+    destroy: () => (sfn.destroy(), dynamodb.destroy()),
+  };
+}
+
+/** The deployment named by cdk-outputs.json, with the SDK's default credentials and endpoints. */
+function awsTarget(): Target {
+  const outputs = readDeployOutputsOrExit(EXECUTIONS_OUTPUTS, values['outputs-file']);
+  const config = { region: outputs.Region };
+  const sfn = new SFNClient(config);
+  const dynamodb = new DynamoDBClient(config);
+  const logs = new CloudWatchLogsClient(config);
+  const logGroup = outputs.StateMachineLogGroupName;
+  return {
+    sfn,
+    dynamodb,
+    stateMachineArn: outputs.StateMachineArn,
+    runsTable: outputs.RunsTableName,
+    list: (status) => listExecutionsFromLogs(logs, logGroup, status, { ...(since ? { since } : {}) }),
+    show: (executionArn) => showExecutionFromLogs(logs, logGroup, executionArn, since),
+    explain: (err) => {
+      const e = err as { name?: string; message?: string };
+      if (e.name === 'CredentialsProviderError') return `No AWS credentials: set AWS_PROFILE (or sign in with aws sso login) for the account of ${outputs.StateMachineArn}.`;
+      if (e.name === 'ResourceNotFoundException') return `${e.message ?? 'Not found'} (region ${outputs.Region}, log group ${logGroup}): is ${values['outputs-file']} from the current deployment? npm run deploy rewrites it.`;
+      return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
+    },
+    destroy: () => (sfn.destroy(), dynamodb.destroy(), logs.destroy()),
+  };
+}
+
+const target = values.target === 'aws' ? awsTarget() : localTarget();
+const { sfn, dynamodb } = target;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+try {
+  if (command === 'list') {
+    const rows = await target.list(values.status as ExecutionStatus | undefined);
+    if (values.json) out(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) out(`No executions${values.status ? ` with status ${values.status}` : ''}.`);
+    else for (const r of rows) out(`${r.status.padEnd(9)} ${r.startDate?.toISOString() ?? '-'}  ${r.executionArn}`);
+  } else if (command === 'show') {
+    const detail = await target.show(arn!);
+    out(values.json ? JSON.stringify(detail, null, 2) : formatExecution(detail));
+  } else {
+    const result = await replayExecution({ sfn, dynamodb }, { stateMachineArn: target.stateMachineArn, runsTable: target.runsTable, executionArn: arn! });
+    out(`Started ${result.executionArn}\n  replayOf ${result.replayOf} (identity and request from the recorded run; validated again)`);
+    out(`  follow it with: npm run executions --${values.target === 'aws' ? ' --target aws' : ''} show ${result.executionArn}`);
+  }
+} catch (err) {
+  const e = err as Error;
+  process.stderr.write(`${e.name === 'Error' || e.name === 'ExecutionNotFoundError' ? e.message : target.explain(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  target.destroy();
+}

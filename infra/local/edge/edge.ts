@@ -1,0 +1,226 @@
+/**
+ * The local edge: one HTTP server for every AWS stand-in. It reads the SigV4 credential scope,
+ * finds the principal that owns the access key, verifies the signature and the session, and
+ * routes the request by the scope's service name. Unsigned, forged or expired requests never
+ * reach a service.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AuthError, AwsError, newRequestId, renderError, type Protocol, type WireResponse } from './aws-error.ts';
+import type { Logger } from './log.ts';
+import type { LocalIam, Principal } from '../iam/principals.ts';
+import { authenticateSigned, parseAuthorization, type IncomingSignedRequest } from './sigv4.ts';
+import { BodyTooLargeError, readBody } from './http-body.ts';
+
+
+export interface EdgeCall {
+  principal: Principal;
+  body: Buffer;
+  headers: Record<string, string>;
+  /** `X-Amz-Target` for JSON-protocol services. */
+  target: string;
+  requestId: string;
+  /** HTTP method, for REST services (Bedrock) that route by method and path. */
+  method: string;
+  /** Path and query as received (`req.url`, still percent-encoded). */
+  path: string;
+}
+
+/** A call that carries no SigV4 signature, hence no principal (see `anonymousRoute`). */
+export type AnonymousEdgeCall = Omit<EdgeCall, 'principal'>;
+
+export interface EdgeService {
+  readonly protocol: Protocol;
+  handle(call: EdgeCall): Promise<WireResponse>;
+  /**
+   * Unsigned calls, for a service some of whose operations AWS serves without SigV4 (Cognito's
+   * sign-in operations carry a password or a token instead). Only a service that defines this
+   * receives them; it decides which operations it serves so, and refuses the others.
+   */
+  handleAnonymous?(call: AnonymousEdgeCall): Promise<WireResponse>;
+}
+
+export interface EdgeOptions {
+  iam: LocalIam;
+  /** Services by SigV4 signing name (`dynamodb`, `sts`, `kms`, ...). */
+  services: Record<string, EdgeService>;
+  clock: () => Date;
+  logger: Logger;
+}
+
+const FALLBACK_JSON: Protocol = { kind: 'json', version: '1.0', errorPrefix: '' };
+const FALLBACK_QUERY: Protocol = { kind: 'query', xmlns: 'https://sts.amazonaws.com/doc/2011-06-15/' };
+
+/**
+ * The only unsigned requests the edge routes: Cognito user pool API calls (the SDK sends
+ * InitiateAuth, GetUser, ... without SigV4) and a user pool's JWKS. Both go to `cognito-idp`, and
+ * only when the request has no Authorization header at all; any other unsigned request is refused
+ * with MissingAuthenticationToken, as before.
+ */
+const COGNITO_IDP = 'cognito-idp';
+const COGNITO_TARGET_PREFIX = 'AWSCognitoIdentityProviderService.';
+const JWKS_PATH = /^\/[a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]+\/\.well-known\/jwks\.json$/;
+
+function anonymousRoute(method: string, url: string, headers: Record<string, string>): string | undefined {
+  if (headers.authorization !== undefined) return undefined;
+  const target = headers['x-amz-target'];
+  if (target !== undefined) return method === 'POST' && target.startsWith(COGNITO_TARGET_PREFIX) ? COGNITO_IDP : undefined;
+  return method === 'GET' && JWKS_PATH.test(new URL(url, 'http://edge.local').pathname) ? COGNITO_IDP : undefined;
+}
+
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+/**
+ * A fault the edge answers instead of the service, for the next `times` authenticated requests to
+ * `service` (tests of the workflow's retries and failure path).
+ */
+export interface EdgeFault {
+  service: string;
+  code: string;
+  status: number;
+  message?: string;
+  times: number;
+}
+
+export class Edge {
+  private server?: http.Server;
+  private faults: EdgeFault[] = [];
+  private readonly browserOrigins = new Set<string>();
+
+  constructor(private readonly options: EdgeOptions) {}
+
+  /**
+   * Lets pages of these origins (the local web UI) call the edge, as AWS endpoints answer CORS for
+   * browsers. Only CORS: every request still needs its signature (or is a public Cognito call).
+   */
+  allowBrowserOrigins(origins: readonly string[]): void {
+    for (const o of origins) this.browserOrigins.add(o);
+  }
+
+  /** CORS response headers for an allowed Origin; undefined for any other (or none). */
+  private corsHeaders(origin: string | undefined): Record<string, string> | undefined {
+    if (!origin || !this.browserOrigins.has(origin)) return undefined;
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-expose-headers': 'x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, x-amz-request-id, date',
+      vary: 'origin',
+    };
+  }
+
+  /** A CORS preflight: allowed origins get the methods and the requested (token-shaped) headers. */
+  private preflight(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const cors = this.corsHeaders(req.headers.origin);
+    const requested = String(req.headers['access-control-request-headers'] ?? '');
+    if (!cors || !/^[\w-]+(\s*,\s*[\w-]+)*$|^$/.test(requested)) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('CORS origin not allowed');
+      return;
+    }
+    res.writeHead(204, {
+      ...cors,
+      'access-control-allow-methods': 'GET, POST',
+      ...(requested ? { 'access-control-allow-headers': requested } : {}),
+      'access-control-max-age': '600',
+    });
+    res.end();
+  }
+
+  injectFault(fault: EdgeFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  private takeFault(service: string): AwsError | undefined {
+    const fault = this.faults.find((f) => f.service === service && f.times > 0);
+    if (!fault) return undefined;
+    fault.times--;
+    return new AwsError(fault.code, fault.message ?? `Injected fault: ${fault.code}`, fault.status);
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    return `http://${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) return this.preflight(req, res);
+    const started = performance.now();
+    const requestId = newRequestId();
+    const headers = flatHeaders(req.headers);
+    const target = headers['x-amz-target'] ?? '';
+    let protocol: Protocol = target ? FALLBACK_JSON : FALLBACK_QUERY;
+    let service = '';
+    let principalArn: string | undefined;
+    let response: WireResponse;
+    try {
+      const body = await readBody(req).catch((err: unknown) => {
+        throw err instanceof BodyTooLargeError ? new AwsError('RequestEntityTooLarge', err.message, 413) : err;
+      });
+      const signed: IncomingSignedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+      const anonymous = anonymousRoute(signed.method, signed.url, headers);
+      const publicHandler = anonymous === undefined ? undefined : this.options.services[anonymous];
+      if (anonymous !== undefined && publicHandler?.handleAnonymous) {
+        service = anonymous;
+        protocol = publicHandler.protocol;
+        response = await publicHandler.handleAnonymous({ body, headers, target, requestId, method: signed.method, path: signed.url });
+      } else {
+        const auth = parseAuthorization(signed);
+        service = auth.service;
+        const handler = this.options.services[service];
+        if (!handler) throw new AwsError('UnknownServiceException', `The local edge has no service named '${service}'.`, 400);
+        protocol = handler.protocol;
+        const principal = await authenticateSigned(signed, auth, {
+          region: this.options.iam.location.region,
+          now: this.options.clock(),
+          resolve: (key, token, now) => this.options.iam.resolve(key, token, now),
+        });
+        principalArn = principal.arn;
+        const fault = this.takeFault(service);
+        if (fault) throw fault;
+        response = await handler.handle({ principal, body, headers, target, requestId, method: signed.method, path: signed.url });
+      }
+    } catch (err) {
+      const error =
+        err instanceof AuthError
+          ? err.toAwsError(protocol)
+          : err instanceof AwsError
+            ? err
+            : new AwsError('InternalFailure', 'The request processing has failed because of an unknown error.', 500);
+      if (!(err instanceof AuthError) && !(err instanceof AwsError)) {
+        this.options.logger.log('error', 'edge.internal_error', { service, error: err instanceof Error ? err.message : String(err) });
+      }
+      response = renderError(protocol, error, requestId);
+    }
+    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin) });
+    res.end(response.body);
+    this.options.logger.log('debug', 'edge.request', {
+      requestId,
+      service,
+      operation: target || undefined,
+      principal: principalArn,
+      status: response.status,
+      errorType: response.headers['x-amzn-errortype'],
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The policy evaluator's memo: a decision is reused only for requests that the policies cannot tell
+ * apart. Context keys no policy reads (a KMS encryption context's answerId) do not split the cache;
+ * keys a policy reads, as a condition key or as a policy variable, always do.
+ */
+import { describe, expect, it } from 'vitest';
+import { SESSION_TAG_KEYS, sealKeyPolicy, tenantIsolationPolicy } from '../../../tasks/policies.ts';
+import { tableArn } from '../../../tasks/tables.ts';
+import { PolicyEvaluator, type AuthorizationRequest } from './evaluator.ts';
+import { LocalIam, SEAL_KEY_ID, TENANT_ACCESS_ROLE, type Principal } from './principals.ts';
+
+const iam = new LocalIam({ tenantIds: ['tenant1', 'tenant2'] });
+const now = new Date();
+const principalOf = (who: 'mint-credentials' | 'invoke-agent') => iam.resolve(iam.credentials(who).accessKeyId, undefined, now).principal;
+const keyArn = `arn:aws:kms:us-east-1:000000000000:key/${SEAL_KEY_ID}`;
+
+function encrypt(principal: Principal, context: Record<string, string>): AuthorizationRequest {
+  const ctx: Record<string, string | string[]> = { 'kms:EncryptionContextKeys': Object.keys(context) };
+  for (const [k, v] of Object.entries(context)) ctx[`kms:EncryptionContext:${k}`] = v;
+  return { principal, action: 'kms:Encrypt', resource: keyArn, context: ctx, resourcePolicy: sealKeyPolicy(iam.resources) };
+}
+
+/** A tenant access role session, as STS creates it for (tenant, user). */
+function tenantSession(tenantId: string, userId: string): Principal {
+  const role = iam.roles.get(TENANT_ACCESS_ROLE)!;
+  return {
+    arn: `arn:aws:sts::000000000000:assumed-role/${role.name}/t-${tenantId}.${userId}`,
+    ownerArn: role.arn,
+    userId: `${role.roleId}:t-${tenantId}.${userId}`,
+    identityPolicies: role.identityPolicies,
+    sessionPolicy: tenantIsolationPolicy({ location: iam.location, tables: iam.tables }, tenantId, userId),
+    tags: { [SESSION_TAG_KEYS.tenantId]: tenantId, [SESSION_TAG_KEYS.userId]: userId },
+  };
+}
+
+const getConfigRow = (principal: Principal, leadingKey: string): AuthorizationRequest => ({
+  principal,
+  action: 'dynamodb:GetItem',
+  resource: tableArn(iam.location, iam.tables.config),
+  context: { 'dynamodb:LeadingKeys': [leadingKey] },
+});
+
+describe('policy decision cache', () => {
+  it('reuses a decision across values of a context key that no policy reads', async () => {
+    const evaluator = new PolicyEvaluator();
+    const mint = principalOf('mint-credentials');
+    const first = await evaluator.evaluate(encrypt(mint, { tenantId: 'tenant1', userId: 'u1', answerId: 'u1.a' }));
+    const second = await evaluator.evaluate(encrypt(mint, { tenantId: 'tenant1', userId: 'u1', answerId: 'u1.b' }));
+    expect(first).toEqual({ allowed: true });
+    expect(second).toEqual({ allowed: true });
+    expect(evaluator.stats).toEqual({ evaluations: 1, cacheHits: 1 });
+  });
+
+  it('keeps decisions apart when a key the policies read differs (the set of encryption context keys)', async () => {
+    const evaluator = new PolicyEvaluator();
+    const mint = principalOf('mint-credentials');
+    expect(await evaluator.evaluate(encrypt(mint, { tenantId: 'tenant1', userId: 'u1', answerId: 'u1.a' }))).toEqual({ allowed: true });
+    const extra = await evaluator.evaluate(encrypt(mint, { tenantId: 'tenant1', userId: 'u1', answerId: 'u1.a', other: 'x' }));
+    expect(extra.allowed).toBe(false);
+    expect(evaluator.stats.evaluations).toBe(2);
+  });
+
+  it('keeps decisions apart when a condition key value differs (dynamodb:LeadingKeys)', async () => {
+    const evaluator = new PolicyEvaluator();
+    const session = tenantSession('tenant1', 'u1');
+    expect(await evaluator.evaluate(getConfigRow(session, 'tenant1'))).toEqual({ allowed: true });
+    expect((await evaluator.evaluate(getConfigRow(session, 'tenant2'))).allowed).toBe(false);
+    expect(await evaluator.evaluate(getConfigRow(session, 'tenant1'))).toEqual({ allowed: true });
+    expect(evaluator.stats).toEqual({ evaluations: 2, cacheHits: 1 });
+  });
+
+  it('keeps decisions apart when a value read through a policy variable differs (aws:PrincipalTag)', async () => {
+    const evaluator = new PolicyEvaluator();
+    const session = tenantSession('tenant1', 'u1');
+    // The role policy reads ${aws:PrincipalTag/TenantId}: the same session with another tag value
+    // (and nothing else changed) must be evaluated, and denied by the role policy.
+    const retagged: Principal = { ...session, tags: { ...session.tags, [SESSION_TAG_KEYS.tenantId]: 'tenant2' } };
+    expect(await evaluator.evaluate(getConfigRow(session, 'tenant1'))).toEqual({ allowed: true });
+    const denied = await evaluator.evaluate(getConfigRow(retagged, 'tenant1'));
+    expect(denied).toMatchObject({ allowed: false, deniedBy: 'identity-based policy' });
+    expect(evaluator.stats.evaluations).toBe(2);
+  });
+});

@@ -1,6 +1,0 @@
-// Entry of the local Lambda sandbox's worker thread. A TypeScript loader is registered per thread,
-// so the worker registers tsx's own before it loads the sandbox (lambda-worker.ts).
-import { register } from 'tsx/esm/api';
-
-register();
-await import('./lambda-worker.ts');

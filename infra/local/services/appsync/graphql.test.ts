@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphqlRequestError, IamGraphqlClient } from '../../../../tasks/graphql-client.ts';
+import { PUBLISH_ANSWER } from '../../../../tasks/answer-events.ts';
+import { publishAnswer } from '../../../../tasks/publish-answer.ts';
+import { LocalAppSync, type AnswerEventRecord } from './graphql.ts';
+import { MAX_BODY_BYTES } from '../../edge/http-body.ts';
+import { loadResolver } from './resolver-runtime.ts';
+import { RESOLVERS } from '../../../resolvers.ts';
+import { PolicyEvaluator } from '../../iam/evaluator.ts';
+import { silentLogger } from '../../edge/log.ts';
+import { LocalIam, type LocalPrincipalName } from '../../iam/principals.ts';
+
+const iam = new LocalIam({ tenantIds: ['tenant1'] });
+let appsync: LocalAppSync;
+let url: string;
+const published: AnswerEventRecord[] = [];
+
+beforeAll(async () => {
+  appsync = new LocalAppSync({
+    iam,
+    evaluator: new PolicyEvaluator(),
+    clock: () => new Date(),
+    logger: silentLogger,
+    apiArn: iam.resources.graphqlApiArn,
+    resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
+    env: {},
+    httpDataSource: () => Promise.reject(new Error('no HTTP data source in this test')),
+  });
+  url = await appsync.listen(0);
+  appsync.events.on('publish', (e: AnswerEventRecord) => published.push(e));
+});
+afterAll(() => appsync.close());
+
+const client = (who: LocalPrincipalName) => new IamGraphqlClient({ url, region: 'us-east-1', credentials: iam.credentials(who) });
+
+describe('local AppSync: publishAnswer over IAM', () => {
+  it('delivers a DONE event published by the publish-answer role, with any Unicode intact', async () => {
+    const text = 'Ret\u00fcrns within 10 days \u2705 \u05e9\u05dc\u05d5\u05dd \u4f60\u597d "quoted" \\ back\\slash } { $var \ud83d\udce6';
+    const event = await publishAnswer(
+      { identity: { userId: 'u-1' }, request: { answerId: 'u-1.a1' }, answer: { text, toolCalls: 1 } },
+      { graphql: client('publish-answer') },
+    );
+    expect(event.status).toBe('DONE');
+    expect(published.at(-1)).toMatchObject({ answerId: 'u-1.a1', userId: 'u-1', status: 'DONE', text });
+  });
+
+  it('refuses the same mutation from a task role that does not publish (no appsync:GraphQL on the field)', async () => {
+    const before = published.length;
+    const err = await client('mint-credentials')
+      .request(PUBLISH_ANSWER, { answerId: 'u-1.a2', userId: 'u-1', status: 'DONE', seq: 1, text: 'forged' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GraphqlRequestError);
+    expect((err as GraphqlRequestError).errors[0]).toMatchObject({ errorType: 'Unauthorized', message: 'Not Authorized to access publishAnswer on type Mutation' });
+    expect(published.length).toBe(before);
+  });
+
+  it('refuses unsigned and wrongly signed requests', async () => {
+    const unsigned = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PUBLISH_ANSWER, variables: {} }) });
+    expect(unsigned.status).toBe(401);
+    const wrong = new IamGraphqlClient({ url, region: 'us-east-1', credentials: { ...iam.credentials('publish-answer'), secretAccessKey: 'not-the-secret' } });
+    const err = (await wrong.request(PUBLISH_ANSWER, { answerId: 'a', userId: 'u', status: 'DONE', seq: 1 }).catch((e: unknown) => e)) as GraphqlRequestError;
+    expect(err.status).toBe(403);
+    expect(err.errors[0]?.errorType).toBe('InvalidSignatureException');
+  });
+
+  it('refuses a body over the size limit before reading it all (413), and still serves the next request', async () => {
+    const huge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(MAX_BODY_BYTES + 1) }).catch((e: Error) => e);
+    // The server answers 413 and drops the connection; depending on timing the client sees either.
+    if (huge instanceof Response) expect(huge.status).toBe(413);
+    else expect(huge).toBeInstanceOf(Error);
+    const after = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(after.status).toBe(401);
+  });
+});

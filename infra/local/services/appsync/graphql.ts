@@ -1,0 +1,448 @@
+/**
+ * The local AppSync GraphQL endpoint (POST /graphql), executing resolvers/schema.graphql with the
+ * `graphql` library. This first part serves IAM-signed callers: the SigV4 signature is verified
+ * like at the edge (service `appsync`), each top-level field must carry `@aws_iam`, and the caller
+ * needs `appsync:GraphQL` on that field's ARN. `publishAnswer` is a NONE data source: it returns its
+ * arguments and hands the event to the subscribers of `events`.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import {
+  buildSchema,
+  execute,
+  executeSync,
+  valueFromASTUntyped,
+  GraphQLError,
+  Kind,
+  parse,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import { AuthError } from '../../edge/aws-error.ts';
+import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './resolver-runtime.ts';
+import { RealtimeServer } from './realtime.ts';
+import type { PolicyEvaluator } from '../../iam/evaluator.ts';
+import type { Logger } from '../../edge/log.ts';
+import type { LocalIam, Principal } from '../../iam/principals.ts';
+import { authenticateSigned, parseAuthorization } from '../../edge/sigv4.ts';
+import { BodyTooLargeError, readBody } from '../../edge/http-body.ts';
+
+export const SCHEMA_FILE = fileURLToPath(new URL('../../../../resolvers/schema.graphql', import.meta.url));
+
+/** AppSync's built-in directives and scalars, which its schemas use without declaring. */
+const APPSYNC_PRELUDE = `
+directive @aws_iam on OBJECT | FIELD_DEFINITION
+directive @aws_cognito_user_pools(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION
+directive @aws_api_key on OBJECT | FIELD_DEFINITION
+directive @aws_oidc on OBJECT | FIELD_DEFINITION
+directive @aws_lambda on OBJECT | FIELD_DEFINITION
+directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION
+scalar AWSDate
+scalar AWSTime
+scalar AWSDateTime
+scalar AWSTimestamp
+scalar AWSEmail
+scalar AWSJSON
+scalar AWSURL
+scalar AWSPhone
+scalar AWSIPAddress
+`;
+
+export function loadSchema(source = readFileSync(SCHEMA_FILE, 'utf8')): GraphQLSchema {
+  return buildSchema(APPSYNC_PRELUDE + source);
+}
+
+export interface AnswerEventRecord {
+  answerId: string;
+  userId: string;
+  status: string;
+  seq: number;
+  text?: string | null;
+  error?: string | null;
+  step?: string | null;
+}
+
+/** The identity a Cognito user pool caller gets in `ctx.identity`, as AppSync builds it. */
+export interface CognitoIdentity {
+  sub: string;
+  username: string;
+  issuer: string;
+  claims: Record<string, unknown>;
+  sourceIp: string[];
+  groups: string[] | null;
+  defaultAuthStrategy: 'ALLOW';
+}
+
+export interface LocalAppSyncOptions {
+  iam: LocalIam;
+  evaluator: PolicyEvaluator;
+  clock: () => Date;
+  logger: Logger;
+  apiArn: string;
+  /** The resolvers, loaded from their bundles. */
+  resolvers: readonly LoadedResolver[];
+  /** `ctx.env` of the API. */
+  env: Record<string, string>;
+  /** Performs an HTTP data source request, signed with the API's data source role. */
+  httpDataSource(service: string, request: HttpDataSourceRequest): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  /** Verifies a Cognito user pool token (signature, issuer, client, token_use, expiry). */
+  verifyUserPoolToken?(token: string): Promise<Record<string, unknown>>;
+}
+
+export interface HttpDataSourceRequest {
+  method: string;
+  resourcePath: string;
+  params?: { headers?: Record<string, string>; query?: Record<string, string>; body?: string };
+}
+
+
+type Caller = { mode: 'aws_iam'; principal: Principal } | { mode: 'aws_cognito_user_pools'; identity: CognitoIdentity };
+
+class AppSyncError extends Error {
+  constructor(
+    readonly errorType: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A fault for the next `times` requests (only of `publishAnswer` events with one of `statuses`, if set). */
+export interface AppSyncFault {
+  status: number;
+  errorType: string;
+  times: number;
+  statuses?: readonly string[];
+}
+
+/** Serves a request (a site beside the API); false when it is not one of its own. */
+export type SiteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+
+/** A query that cannot be run: not GraphQL at all, or not valid against the schema. */
+type InvalidDocument = { invalid: 'malformed'; message: string } | { invalid: 'schema'; errors: readonly GraphQLError[] };
+
+/** Valid query documents kept by their text (the oldest dropped first). */
+const MAX_CACHED_DOCUMENTS = 64;
+
+export class LocalAppSync {
+  /** 'publish' events: every AnswerEvent published through `publishAnswer`. */
+  readonly events = new EventEmitter();
+  private readonly schema = loadSchema();
+  private readonly documents = new Map<string, DocumentNode>();
+  private server?: http.Server;
+  private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
+  private faults: AppSyncFault[] = [];
+  private site?: SiteHandler;
+
+  /** Serves other GET requests on this port (the web UI, infra/local/web.ts); it answers false for what it does not serve. */
+  serveSite(site: SiteHandler): void {
+    this.site = site;
+  }
+
+  /**
+   * The next `times` authenticated requests fail with `status` (tests of the failure path); with
+   * `statuses`, only the `publishAnswer` requests of events with one of those statuses.
+   */
+  injectFault(fault: AppSyncFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  constructor(private readonly options: LocalAppSyncOptions) {
+    this.events.setMaxListeners(0);
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.realtime = new RealtimeServer<CognitoIdentity, AnswerEventRecord>(this.server, {
+      authenticate: (headers) => this.authenticateUserPool(headers.Authorization ?? headers.authorization ?? ''),
+      subscribe: (identity, doc) => this.subscribe(identity, doc),
+      logger: this.options.logger,
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    return `http://${host}:${(this.server.address() as AddressInfo).port}/graphql`;
+  }
+
+  /** The realtime endpoint's URL (`ws://.../graphql/realtime`) for an HTTP endpoint URL. */
+  static realtimeUrl(graphqlUrl: string): string {
+    return `${graphqlUrl.replace(/^http/, 'ws')}/realtime`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await this.realtime?.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private send(res: http.ServerResponse, status: number, payload: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(payload));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (req.method !== 'POST' || url.pathname !== '/graphql') {
+      if (this.site && (await this.site(req, res))) return;
+      this.send(res, 404, { errors: [{ errorType: 'NotFoundException', message: 'POST /graphql' }] });
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      this.send(res, 413, { errors: [{ errorType: 'PayloadTooLargeException', message: err.message }] });
+      return;
+    }
+    let caller: Caller;
+    try {
+      caller = await this.authenticate(req, body);
+    } catch (err) {
+      const e = err as AuthError | AppSyncError;
+      const errorType = e instanceof AuthError ? e.toAwsError({ kind: 'json', version: '1.1', errorPrefix: '' }).code : e.errorType;
+      this.send(res, errorType === 'UnauthorizedException' ? 401 : 403, { errors: [{ errorType, message: e.message }] });
+      return;
+    }
+    let request: { query?: unknown; variables?: unknown; operationName?: unknown };
+    try {
+      request = JSON.parse(body.toString('utf8')) as typeof request;
+    } catch {
+      this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request body is not JSON.' }] });
+      return;
+    }
+    // A publishAnswer event's status, for faults that hit only some statuses.
+    const status = (request.variables as { status?: unknown } | null | undefined)?.status;
+    const fault = this.faults.find((f) => f.times > 0 && (!f.statuses || (typeof status === 'string' && f.statuses.includes(status))));
+    if (fault) {
+      fault.times--;
+      this.send(res, fault.status, { errors: [{ errorType: fault.errorType, message: `Injected fault: ${fault.errorType}` }] });
+      return;
+    }
+    if (typeof request.query !== 'string') {
+      this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request has no query.' }] });
+      return;
+    }
+    this.send(res, 200, await this.executeOperation(caller, request.query, request.variables, request.operationName));
+  }
+
+  /** A user pool caller, from the JWT in the Authorization header (or a realtime auth header). */
+  async authenticateUserPool(token: string, sourceIp = '127.0.0.1'): Promise<CognitoIdentity> {
+    if (!this.options.verifyUserPoolToken) throw new AppSyncError('UnauthorizedException', 'This API has no user pool.');
+    let claims: Record<string, unknown>;
+    try {
+      claims = await this.options.verifyUserPoolToken(token.replace(/^Bearer /i, ''));
+    } catch (err) {
+      this.options.logger.log('info', 'appsync.token_rejected', { reason: (err as Error).name });
+      throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
+    }
+    const sub = claims.sub;
+    const username = claims['cognito:username'] ?? claims.username;
+    if (typeof sub !== 'string' || typeof username !== 'string') {
+      throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
+    }
+    return {
+      sub,
+      username,
+      issuer: String(claims.iss),
+      claims,
+      sourceIp: [sourceIp],
+      groups: Array.isArray(claims['cognito:groups']) ? (claims['cognito:groups'] as string[]) : null,
+      defaultAuthStrategy: 'ALLOW',
+    };
+  }
+
+  private async authenticate(req: http.IncomingMessage, body: Buffer): Promise<Caller> {
+    const auth = req.headers.authorization;
+    if (!auth) throw new AppSyncError('UnauthorizedException', 'Valid authorization header not provided.');
+    if (!auth.startsWith('AWS4-HMAC-SHA256')) {
+      return { mode: 'aws_cognito_user_pools', identity: await this.authenticateUserPool(auth, req.socket.remoteAddress ?? '127.0.0.1') };
+    }
+    const signed = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body };
+    const principal = await authenticateSigned(signed, parseAuthorization(signed), {
+      region: this.options.iam.location.region,
+      service: 'appsync',
+      now: this.options.clock(),
+      resolve: (key, token, now) => this.options.iam.resolve(key, token, now),
+    });
+    return { mode: 'aws_iam', principal };
+  }
+
+  /** Field-level auth: the caller's mode must be allowed on the field; IAM callers also need the policy. */
+  async authorizeField(caller: Caller, typeName: string, field: string): Promise<boolean> {
+    if (!this.fieldAuthModes(typeName, field).has(caller.mode)) return false;
+    if (caller.mode !== 'aws_iam') return true;
+    const decision = await this.options.evaluator.evaluate({
+      principal: caller.principal,
+      action: 'appsync:GraphQL',
+      resource: `${this.options.apiArn}/types/${typeName}/fields/${field}`,
+    });
+    return decision.allowed;
+  }
+
+  private identityOf(caller: Caller): unknown {
+    if (caller.mode === 'aws_cognito_user_pools') return caller.identity;
+    const p = caller.principal;
+    return { accountId: p.arn.split(':')[4], userArn: p.arn, username: p.userId, sourceIp: ['127.0.0.1'], cognitoIdentityPoolId: null, cognitoIdentityId: null };
+  }
+
+  private async dataSource(resolver: LoadedResolver, request: unknown): Promise<unknown> {
+    const ds = resolver.definition.dataSource;
+    if (ds.kind === 'NONE') return (request as { payload?: unknown } | null)?.payload ?? null;
+    return this.options.httpDataSource(ds.service, request as HttpDataSourceRequest);
+  }
+
+  /** A mutation's result goes to the subscribers of that mutation. */
+  private published(field: string, result: unknown): void {
+    if (field !== 'publishAnswer' || !result) return;
+    const event = result as AnswerEventRecord;
+    this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
+    this.events.emit('publish', event);
+    this.realtime?.publish(field, event);
+  }
+
+  /**
+   * A realtime `start`: validates the subscription document, checks the field's auth directive, runs
+   * the field's resolver (which may refuse, and sets the enhanced filter), and returns the filter
+   * (resolver filter and argument equality, as AppSync applies them) and the projection.
+   */
+  private async subscribe(identity: CognitoIdentity, doc: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) {
+    const bad = (message: string) => new AppSyncError('BadRequestException', message);
+    // Each ask subscribes anew with the same document: parsed and validated once (validDocument).
+    const document = this.validDocument(doc.query);
+    if ('invalid' in document) {
+      if (document.invalid === 'malformed') throw bad(document.message);
+      throw new AppSyncError('ValidationError', document.errors.map((e) => e.message).join('; '));
+    }
+    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    if (!operation || operation.operation !== 'subscription') throw bad('Only subscription operations are served here.');
+    const selection = operation.selectionSet.selections[0];
+    if (operation.selectionSet.selections.length !== 1 || !selection || selection.kind !== Kind.FIELD) throw bad('Subscribe to exactly one field.');
+    const fieldName = selection.name.value;
+    const field = this.schema.getSubscriptionType()?.getFields()[fieldName];
+    const resolver = this.options.resolvers.find((r) => r.definition.typeName === 'Subscription' && r.definition.fieldName === fieldName);
+    if (!field || !resolver) throw bad(`No subscription field ${fieldName}.`);
+    if (!(await this.authorizeField({ mode: 'aws_cognito_user_pools', identity }, 'Subscription', fieldName))) {
+      throw new AppSyncError('Unauthorized', `Not Authorized to access ${fieldName} on type Subscription`);
+    }
+    const variables = doc.variables ?? {};
+    const args: Record<string, unknown> = {};
+    for (const arg of selection.arguments ?? []) {
+      args[arg.name.value] = valueFromASTUntyped(arg.value, variables);
+    }
+    const run = await runResolver(resolver, { args, identity, env: this.options.env }, async (request) => (request as { payload?: unknown } | null)?.payload ?? null);
+    const subscribeDirective = field.astNode?.directives?.find((d) => d.name.value === 'aws_subscribe');
+    const mutationsArg = subscribeDirective?.arguments?.find((a) => a.name.value === 'mutations');
+    const mutations = mutationsArg ? (valueFromASTUntyped(mutationsArg.value) as string[]) : [];
+    return {
+      fieldName,
+      mutations,
+      filter: (event: AnswerEventRecord) => {
+        const record = event as unknown as Record<string, unknown>;
+        const argsMatch = Object.entries(args).every(([k, v]) => v === null || v === undefined || record[k] === v);
+        return argsMatch && (!run.subscriptionFilter || matchesFilter(run.subscriptionFilter, record));
+      },
+      project: (event: AnswerEventRecord) => {
+        const result = executeSync({ schema: this.schema, document, rootValue: { [fieldName]: event }, variableValues: variables });
+        return (result.data ?? {}) as Record<string, unknown>;
+      },
+    };
+  }
+
+  private fieldAuthModes(typeName: string, fieldName: string): Set<string> {
+    const type = this.schema.getType(typeName);
+    const modes = new Set<string>();
+    if (type && 'getFields' in type) {
+      const field = (type.getFields() as Record<string, { astNode?: { directives?: readonly { name: { value: string } }[] } }>)[fieldName];
+      for (const d of field?.astNode?.directives ?? []) modes.add(d.name.value);
+    }
+    return modes;
+  }
+
+  /**
+   * The parsed document of a query that is valid against the schema. Parsing and validation are a
+   * pure function of the query text (the schema is fixed), so the valid documents of the last few
+   * distinct queries are kept; callers send the same few mutations over and over.
+   */
+  private validDocument(query: string): DocumentNode | InvalidDocument {
+    const cached = this.documents.get(query);
+    if (cached) return cached;
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (err) {
+      return { invalid: 'malformed', message: (err as Error).message };
+    }
+    const errors = validate(this.schema, document);
+    if (errors.length > 0) return { invalid: 'schema', errors };
+    if (this.documents.size >= MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
+    this.documents.set(query, document);
+    return document;
+  }
+
+  private async executeOperation(caller: Caller, query: string, variables: unknown, operationName: unknown) {
+    const document = this.validDocument(query);
+    if ('invalid' in document) {
+      return document.invalid === 'malformed'
+        ? { errors: [{ errorType: 'MalformedHttpRequestException', message: document.message }] }
+        : { data: null, errors: document.errors.map((e) => ({ errorType: 'ValidationError', message: e.message, locations: e.locations })) };
+    }
+    const operation = document.definitions.find(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (typeof operationName !== 'string' || d.name?.value === operationName),
+    );
+    if (!operation) return { errors: [{ errorType: 'ValidationError', message: 'No operation to execute.' }] };
+    if (operation.operation === 'subscription') {
+      return { errors: [{ errorType: 'UnsupportedOperation', message: 'Subscriptions are served over the realtime WebSocket endpoint.' }] };
+    }
+    const typeName = operation.operation === 'mutation' ? 'Mutation' : 'Query';
+    const denied = new Set<string>();
+    for (const selection of operation.selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD || selection.name.value.startsWith('__')) continue;
+      if (!(await this.authorizeField(caller, typeName, selection.name.value))) denied.add(selection.name.value);
+    }
+    const rootValue: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {};
+    for (const resolver of this.options.resolvers) {
+      if (resolver.definition.typeName !== typeName) continue;
+      const field = resolver.definition.fieldName;
+      rootValue[field] = async (args) => {
+        if (denied.has(field)) throw new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
+        const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (request) => this.dataSource(resolver, request));
+        if (typeName === 'Mutation') this.published(field, run.result);
+        return run.result;
+      };
+    }
+    const result = await execute({
+      schema: this.schema,
+      document,
+      rootValue,
+      variableValues: (variables ?? {}) as Record<string, unknown>,
+      ...(typeof operationName === 'string' ? { operationName } : {}),
+    });
+    return {
+      data: result.data ?? null,
+      ...(result.errors?.length
+        ? {
+            errors: result.errors.map((e: GraphQLError) => ({
+              errorType:
+                e.originalError instanceof AppSyncError || e.originalError instanceof ResolverError ? e.originalError.errorType : 'GraphQLError',
+              message: e.message,
+              path: e.path,
+              locations: e.locations,
+            })),
+          }
+        : {}),
+    };
+  }
+}

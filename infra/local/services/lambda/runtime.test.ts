@@ -1,0 +1,103 @@
+/**
+ * The local Lambda sandbox: the task functions run in a worker thread of their own, their errors
+ * keep their names across the boundary (Retry and Catch match them), their log lines reach the
+ * stack's logger, and a sandbox that dies fails only the invocations in flight, with a transient
+ * error the state machine retries, after which a fresh sandbox serves.
+ */
+import { threadId } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { historyOf, recordEvents, run, workflowInput } from '../../../../test/workflow-helpers.ts';
+import { ErrorName } from '../../../../tasks/errors.ts';
+import type { AnswerEventRecord } from '../appsync/graphql.ts';
+import { localFunctionArn } from './functions.ts';
+import type { Logger } from '../../edge/log.ts';
+import { startLocalStack, type LocalStack } from '../../stack.ts';
+
+const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+const logger: Logger = { log: (level, msg, fields = {}) => lines.push({ level, msg, fields }) };
+
+let stack: LocalStack;
+let events: AnswerEventRecord[];
+
+beforeAll(async () => {
+  stack = await startLocalStack({ port: 0, logger, seedOrdersPerUser: 0, retryIntervalOverrides: 0 });
+  events = recordEvents(stack);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const validate = () => stack.functions.get(localFunctionArn(stack.iam, 'validate-context'))!;
+
+describe('the local Lambda sandbox', () => {
+  it('runs the task functions in a worker thread, apart from the stand-ins', async () => {
+    const result = (await validate()(workflowInput(stack, 'tenant1-user', "What's your return policy?"))) as { sessionId: string };
+    expect(result.sessionId).toMatch(/\S/);
+    const sandboxThread = stack.lambdaRuntime?.threadId;
+    expect(sandboxThread).toBeGreaterThan(0);
+    expect(sandboxThread).not.toBe(threadId);
+  });
+
+  it("keeps a function's error name and message across the boundary", async () => {
+    const input = workflowInput(stack, 'tenant1-user', 'hello', { answerId: 'someone-else.1' });
+    const err = (await validate()(input).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe(ErrorName.InvalidRequest);
+    expect(err.message).toMatch(/answerId/);
+  });
+
+  it('forwards the functions’ structured log lines, naming the function', async () => {
+    lines.length = 0;
+    await validate()(workflowInput(stack, 'tenant2-user', "What's your return policy?"));
+    const line = lines.find((l) => l.msg === 'task.succeeded');
+    expect(line?.fields).toMatchObject({ task: 'validate-context', functionArn: localFunctionArn(stack.iam, 'validate-context') });
+  });
+
+  it('fails the invocations in flight when the sandbox dies, then serves from a fresh one', async () => {
+    const before = stack.lambdaRuntime!.threadId;
+    const inFlight = validate()(workflowInput(stack, 'tenant1-user', "What's your return policy?")).catch((e: unknown) => e);
+    await stack.lambdaRuntime!.recycle();
+    const err = (await inFlight) as Error;
+    expect(err.name).toBe('Lambda.ServiceException');
+    expect(lines.some((l) => l.msg === 'lambda.sandbox.failed' && l.level === 'warn')).toBe(true);
+
+    const again = (await validate()(workflowInput(stack, 'tenant1-user', "What's your return policy?"))) as { sessionId: string };
+    expect(again.sessionId).toMatch(/\S/);
+    expect(stack.lambdaRuntime!.threadId).not.toBe(before);
+  });
+
+  it('an execution whose sandbox dies mid-task is retried by the state machine and answers', async () => {
+    // The sandbox dies while InvokeAgent waits for the agent: the first attempt fails with
+    // Lambda.ServiceException, the definition's Retry runs the task again in a fresh sandbox.
+    const bedrock = stack.bedrock;
+    const original = bedrock.handle.bind(bedrock);
+    let recycled = false;
+    bedrock.handle = async (call) => {
+      if (!recycled) {
+        recycled = true;
+        await stack.lambdaRuntime!.recycle();
+      }
+      return original(call);
+    };
+    try {
+      const asked = await run(stack, events, workflowInput(stack, 'tenant2-user', "What's your return policy?"));
+      expect(recycled).toBe(true);
+      expect(asked.status).toBe('SUCCEEDED');
+      expect(asked.events.map((e) => e.status).at(-1)).toBe('DONE');
+      expect(asked.events.at(-1)?.text).toContain('20 days');
+      const failures = (await historyOf(stack, asked.executionArn)).filter((e) => e.type === 'LambdaFunctionFailed');
+      expect(failures.map((e) => e.lambdaFunctionFailedEventDetails?.error)).toEqual(['Lambda.ServiceException']);
+    } finally {
+      bedrock.handle = original;
+    }
+  });
+
+  it('control: without a dying sandbox the same question has no failed task', async () => {
+    const asked = await run(stack, events, workflowInput(stack, 'tenant2-user', "What's your return policy?"));
+    expect(asked.status).toBe('SUCCEEDED');
+    const history = await historyOf(stack, asked.executionArn);
+    expect(history.filter((e) => e.type === 'LambdaFunctionSucceeded').length).toBe(4);
+    expect(history.filter((e) => e.type === 'LambdaFunctionFailed')).toEqual([]);
+  });
+});
