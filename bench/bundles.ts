@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { LAMBDA_ESBUILD } from '../infra/aws/bundling.ts';
-import { TASK_NAMES } from '../tasks/policies.ts';
+import { TASK_NAMES } from '../tasks/task-names.ts';
 import { median, positiveIntEnv } from './stats.ts';
 
 export const name = 'bundles';

@@ -20,8 +20,8 @@ import { localFunctionArn, localTaskConfig, startLocalFunctions, type LocalFunct
 import { silentLogger } from '../infra/local/edge/log.ts';
 import type { LocalUser } from '../infra/local/services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
-import type { TaskHandler } from '../tasks/handlers.ts';
-import type { TaskName } from '../tasks/policies.ts';
+import type { TaskHandler } from '../tasks/task-modules.ts';
+import type { TaskName } from '../tasks/task-names.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
 import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
 import { type Stats, positiveIntEnv, sequential, summarise, table, throughputAndCpu, median } from './stats.ts';

@@ -2,7 +2,7 @@ import aslValidator from 'asl-validator';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { ErrorName, TRANSIENT_ERRORS } from '../tasks/errors.ts';
-import { TASK_NAMES } from '../tasks/policies.ts';
+import { TASK_NAMES } from '../tasks/task-names.ts';
 import { definition, FUNCTION_ARN_VARIABLES, STATE_NAMES, substituteFunctionArns } from './definition.ts';
 
 const arns = Object.fromEntries(TASK_NAMES.map((t) => [t, `arn:aws:lambda:us-east-1:000000000000:function:${t}`])) as Record<(typeof TASK_NAMES)[number], string>;

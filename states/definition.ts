@@ -13,7 +13,7 @@
  * and parse what they need.
  */
 import { TRANSIENT_ERRORS } from '../tasks/errors.ts';
-import type { TaskName } from '../tasks/policies.ts';
+import type { TaskName } from '../tasks/task-names.ts';
 
 /** The definition substitution variable that names each task's function. */
 export const FUNCTION_ARN_VARIABLES: Readonly<Record<TaskName, string>> = {

@@ -24,7 +24,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { DocumentType } from '@smithy/types';
 import { ACTION_GROUP, AGENT_INSTRUCTION, converseToolConfig } from './agent-definition.ts';
-import { sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
+import { sdkConfig, type AgentRuntimeKind, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 
 export interface AgentTurn {
@@ -180,12 +180,19 @@ export class ConverseAdapter implements AgentRuntime {
  */
 const http1 = () => ({ requestHandler: new NodeHttpHandler() });
 
-/** The configured adapter, with clients signed by the invoke-agent role. */
-export function agentRuntimeFor(config: TaskConfig, clients: ClientOptions): AgentRuntime {
-  if (config.agentRuntime === 'converse') {
+/** Each runtime's adapter, keyed by kind: a new runtime cannot compile into another's adapter. */
+const ADAPTERS: Record<AgentRuntimeKind, (config: TaskConfig, clients: ClientOptions) => AgentRuntime> = {
+  'bedrock-agent': (config, clients) => {
+    if (!config.agentId || !config.agentAliasId) throw new Error('AGENT_RUNTIME=bedrock-agent needs AGENT_ID and AGENT_ALIAS_ID');
+    return new BedrockAgentAdapter(new BedrockAgentRuntimeClient({ ...sdkConfig(clients), ...http1() }), config.agentId, config.agentAliasId);
+  },
+  converse: (config, clients) => {
     if (!config.modelId) throw new Error('AGENT_RUNTIME=converse needs MODEL_ID');
     return new ConverseAdapter(new BedrockRuntimeClient({ ...sdkConfig(clients), ...http1() }), config.modelId);
-  }
-  if (!config.agentId || !config.agentAliasId) throw new Error('AGENT_RUNTIME=bedrock-agent needs AGENT_ID and AGENT_ALIAS_ID');
-  return new BedrockAgentAdapter(new BedrockAgentRuntimeClient({ ...sdkConfig(clients), ...http1() }), config.agentId, config.agentAliasId);
+  },
+};
+
+/** The configured adapter, with clients signed by the invoke-agent role. */
+export function agentRuntimeFor(config: TaskConfig, clients: ClientOptions): AgentRuntime {
+  return ADAPTERS[config.agentRuntime](config, clients);
 }

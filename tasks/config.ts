@@ -5,11 +5,18 @@
  */
 import * as z from 'zod/mini';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { TableNames, type AwsLocation } from './tables.ts';
+import { TableNames } from './tables.ts';
+import type { AwsLocation } from './aws-location.ts';
 import './zod-locale.ts';
 
 export const AGENT_RUNTIMES = ['bedrock-agent', 'converse'] as const;
 export type AgentRuntimeKind = (typeof AGENT_RUNTIMES)[number];
+
+/** What each agent runtime is, in one line (help texts). Keyed by kind: a new runtime must say what it is. */
+export const AGENT_RUNTIME_SUMMARIES: Record<AgentRuntimeKind, string> = {
+  'bedrock-agent': 'Bedrock Agents (Classic) InvokeAgent with return of control; needs an agent and an alias',
+  converse: 'the Bedrock Converse API on the model, with the tool loop in the invoke-agent task',
+};
 
 export interface TaskConfig {
   readonly location: AwsLocation;

@@ -2,10 +2,10 @@
  * One handler per task: build the task's dependencies once (clients signed with the task's own
  * role), then call the pure task function per invocation. Each Lambda entry (tasks/lambda/) wraps
  * only its own task module, so its bundle holds only that task's code and clients; the local stack
- * wraps all five through tasks/handlers.ts.
+ * wraps all five through tasks/task-modules.ts.
  */
 import type { ClientOptions, TaskConfig } from './config.ts';
-import type { TaskName } from './policies.ts';
+import type { TaskName } from './task-names.ts';
 
 export type TaskHandler = (event: unknown) => Promise<unknown>;
 

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  executionArnPattern,
-  operatorPolicy,
-  PUBLISH_ROLE_ASSUMERS,
-  publishRoleTrustPolicy,
-  sealKeyPolicy,
-  taskRolePolicies,
-  tenantAccessRolePolicy,
-  tenantAccessRoleTrustPolicy,
-  tenantIsolationPolicy,
-  TASK_NAMES,
-  type PolicyDocument,
-  type PolicyResources,
-} from './policies.ts';
+import { executionArnPattern, operatorPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, tenantIsolationPolicy, type PolicyDocument, type PolicyResources } from './policies.ts';
+import { TASK_NAMES } from './task-names.ts';
 import { TableNames } from './tables.ts';
 
 const res: PolicyResources = {
@@ -27,6 +15,7 @@ const res: PolicyResources = {
   accountRootArn: 'arn:aws:iam::111122223333:root',
   sealKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k',
   graphqlApiArn: 'arn:aws:appsync:eu-west-1:111122223333:apis/api1',
+  agentRuntime: 'bedrock-agent',
   agentAliasArn: 'arn:aws:bedrock:eu-west-1:111122223333:agent-alias/AGENT/ALIAS',
   modelArn: 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x',
   stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:assistant',
@@ -120,5 +109,15 @@ describe('policy documents', () => {
       { Service: 'lambda.amazonaws.com' },
       { AWS: [res.validateContextRoleArn, res.invokeAgentRoleArn] },
     ]);
+  });
+});
+
+describe('the invoke-agent role, by agent runtime', () => {
+  const bedrockActions = (runtime: PolicyResources['agentRuntime']) =>
+    taskRolePolicies({ ...res, agentRuntime: runtime })['invoke-agent'].Statement.flatMap((st) => [st.Action].flat().filter((a) => a.startsWith('bedrock:')).map((a) => `${a} ${String(st.Resource)}`));
+
+  it('may call InvokeAgent on the alias only with bedrock-agent, and InvokeModel on the model only with converse', () => {
+    expect(bedrockActions('bedrock-agent')).toEqual([`bedrock:InvokeAgent ${res.agentAliasArn}`]);
+    expect(bedrockActions('converse')).toEqual([`bedrock:InvokeModel ${res.modelArn}`, `bedrock:InvokeModelWithResponseStream ${res.modelArn}`]);
   });
 });

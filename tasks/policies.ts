@@ -3,7 +3,10 @@
  * these documents (with tokens for the ARNs); the local edge enforces exactly these documents
  * (with local ARNs). Nothing here uses `*` in an action or a resource, nor a prefix match.
  */
-import { tableArn, type AwsLocation, type TableNames } from './tables.ts';
+import { tableArn, type TableNames } from './tables.ts';
+import type { AwsLocation } from './aws-location.ts';
+import type { AgentRuntimeKind } from './config.ts';
+import type { TaskName } from './task-names.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -18,16 +21,6 @@ export interface PolicyDocument {
   Version: '2012-10-17';
   Statement: PolicyStatement[];
 }
-
-/** The tasks of the workflow; each runs as its own IAM role. */
-export const TASK_NAMES = [
-  'validate-context',
-  'mint-credentials',
-  'invoke-agent',
-  'publish-answer',
-  'record-failure',
-] as const;
-export type TaskName = (typeof TASK_NAMES)[number];
 
 /** Session tags that carry the asker's identity on the tenant access role's sessions. */
 export const SESSION_TAG_KEYS = { tenantId: 'TenantId', userId: 'UserId' } as const;
@@ -56,6 +49,8 @@ export interface PolicyResources {
   readonly sealKeyArn: string;
   /** The AppSync GraphQL API, for the publish-answer role. */
   readonly graphqlApiArn: string;
+  /** Which agent runtime the invoke-agent task uses: its role may call that runtime's API only. */
+  readonly agentRuntime: AgentRuntimeKind;
   /** The Bedrock agent alias InvokeAgent calls (the `bedrock-agent` runtime). */
   readonly agentAliasArn: string;
   /** The foundation model (or inference profile) the `converse` runtime calls. */
@@ -207,6 +202,21 @@ export function publishRoleTrustPolicy(res: Pick<PolicyResources, 'validateConte
   );
 }
 
+/**
+ * What the invoke-agent role may call to ask the model, by agent runtime: that runtime's API only
+ * (an agent alias for InvokeAgent, the model for Converse). Keyed by kind, so a new runtime cannot
+ * compile without saying what its role may call.
+ */
+const AGENT_RUNTIME_STATEMENTS: Record<AgentRuntimeKind, (res: PolicyResources) => PolicyStatement> = {
+  'bedrock-agent': (res) => ({ Sid: 'InvokeTheAgent', Effect: 'Allow', Action: 'bedrock:InvokeAgent', Resource: res.agentAliasArn }),
+  converse: (res) => ({
+    Sid: 'ConverseWithTheModel',
+    Effect: 'Allow',
+    Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+    Resource: res.modelArn,
+  }),
+};
+
 /** One identity policy per task role. */
 export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyDocument> {
   const tagKeys = Object.values(SESSION_TAG_KEYS);
@@ -257,18 +267,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Resource: res.sealKeyArn,
         Condition: sealContextCondition(),
       },
-      {
-        Sid: 'InvokeTheAgent',
-        Effect: 'Allow',
-        Action: 'bedrock:InvokeAgent',
-        Resource: res.agentAliasArn,
-      },
-      {
-        Sid: 'ConverseWithTheModel',
-        Effect: 'Allow',
-        Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-        Resource: res.modelArn,
-      },
+      AGENT_RUNTIME_STATEMENTS[res.agentRuntime](res),
       assumePublishRoleStatement(res),
     ),
     'publish-answer': doc(publishAnswerStatement(res)),

@@ -6,7 +6,7 @@
  */
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { TaskName } from './policies.ts';
+import type { TaskName } from './task-names.ts';
 
 /** STS's minimum, and the most a publish session needs. */
 export const PUBLISH_SESSION_SECONDS = 900;

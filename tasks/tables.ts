@@ -2,13 +2,7 @@
  * The data contract: table names and key schemas. One source, read by infra/aws (CDK) and
  * infra/local (the stand-ins), and by the tasks and tools that read the tables.
  */
-
-/** Where a deployment lives; the local stack uses the LocalStack-style account 000000000000. */
-export interface AwsLocation {
-  readonly partition: string;
-  readonly region: string;
-  readonly accountId: string;
-}
+import type { AwsLocation } from './aws-location.ts';
 
 export interface KeySchema {
   /** Partition (hash) key attribute; it is what `dynamodb:LeadingKeys` compares. */

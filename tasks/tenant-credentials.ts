@@ -6,7 +6,8 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import * as z from 'zod/mini';
 import { SESSION_TAG_KEYS, tenantIsolationPolicy } from './policies.ts';
-import type { AwsLocation, TableNames } from './tables.ts';
+import type { TableNames } from './tables.ts';
+import type { AwsLocation } from './aws-location.ts';
 import { IdentitySchema } from './workflow-input.ts';
 import './zod-locale.ts';
 

@@ -31,7 +31,6 @@ export const RequestSchema = z.object({
   question: z.string(),
   conversationId: z.nullish(z.string().check(z.maxLength(128))),
 });
-export type AskRequest = z.infer<typeof RequestSchema>;
 
 export const WorkflowInputSchema = z.object({
   identity: IdentitySchema,
@@ -68,7 +67,6 @@ export type Answer = z.infer<typeof AnswerSchema>;
 
 /** The Catch's error output: `$.error`. */
 export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
-export type CaughtError = z.infer<typeof CaughtErrorSchema>;
 
 /** Names the failing fields, never their values (they may hold anything a client sent). */
 export function describeIssues(error: z.core.$ZodError): string {

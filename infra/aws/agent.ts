@@ -19,42 +19,34 @@ export interface AgentProps {
   readonly namePrefix: string;
 }
 
-export class Agent extends Construct {
-  /** Empty for the `converse` runtime. */
+/** What the invoke-agent task is given to reach the model: the agent and its alias, or none. */
+interface AgentResources {
   readonly agentId: string;
   readonly agentAliasId: string;
-  /**
-   * What the invoke-agent role may call InvokeAgent on: this alias, or for `converse` an alias ARN
-   * that names no agent (the shared policy keeps its statement; it grants nothing).
-   */
   readonly agentAliasArn: string;
-  readonly modelArn: string;
+}
 
-  constructor(scope: Construct, id: string, props: AgentProps) {
-    super(scope, id);
-    const stack = Stack.of(this);
-    this.modelArn = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: props.modelId });
-
-    if (props.runtime === 'converse') {
-      this.agentId = '';
-      this.agentAliasId = '';
-      this.agentAliasArn = stack.formatArn({ service: 'bedrock', resource: 'agent-alias', resourceName: 'NONE/NONE' });
-      return;
-    }
-
-    const role = new iam.Role(this, 'AgentRole', {
+/**
+ * The resources each runtime needs, keyed by kind: a new runtime cannot compile into another's
+ * resources. `converse` needs none: the task calls Converse on the model itself.
+ */
+const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: AgentProps, modelArn: string) => AgentResources> = {
+  converse: () => ({ agentId: '', agentAliasId: '', agentAliasArn: '' }),
+  'bedrock-agent': (scope, props, modelArn) => {
+    const stack = Stack.of(scope);
+    const role = new iam.Role(scope, 'AgentRole', {
       assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
       }),
       description: 'The Bedrock agent: invokes its foundation model only',
       inlinePolicies: {
         InvokeModel: new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({ actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: [this.modelArn] })],
+          statements: [new iam.PolicyStatement({ actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: [modelArn] })],
         }),
       },
     });
 
-    const agent = new bedrock.CfnAgent(this, 'Agent', {
+    const agent = new bedrock.CfnAgent(scope, 'Agent', {
       agentName: `${props.namePrefix}${AGENT_NAME}`,
       agentResourceRoleArn: role.roleArn,
       foundationModel: props.modelId,
@@ -69,9 +61,26 @@ export class Agent extends Construct {
         },
       ],
     });
-    const alias = new bedrock.CfnAgentAlias(this, 'Alias', { agentId: agent.attrAgentId, agentAliasName: 'live' });
-    this.agentId = agent.attrAgentId;
-    this.agentAliasId = alias.attrAgentAliasId;
-    this.agentAliasArn = alias.attrAgentAliasArn;
+    const alias = new bedrock.CfnAgentAlias(scope, 'Alias', { agentId: agent.attrAgentId, agentAliasName: 'live' });
+    return { agentId: agent.attrAgentId, agentAliasId: alias.attrAgentAliasId, agentAliasArn: alias.attrAgentAliasArn };
+  },
+};
+
+export class Agent extends Construct {
+  /** Empty for the `converse` runtime. */
+  readonly agentId: string;
+  readonly agentAliasId: string;
+  /** What the invoke-agent role may call InvokeAgent on (`bedrock-agent`); empty for `converse`, whose role may not call InvokeAgent at all. */
+  readonly agentAliasArn: string;
+  readonly modelArn: string;
+
+  constructor(scope: Construct, id: string, props: AgentProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.modelArn = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: props.modelId });
+    const resources = RUNTIME_RESOURCES[props.runtime](this, props, this.modelArn);
+    this.agentId = resources.agentId;
+    this.agentAliasId = resources.agentAliasId;
+    this.agentAliasArn = resources.agentAliasArn;
   }
 }

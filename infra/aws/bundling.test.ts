@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { TASK_NAMES } from '../../tasks/policies.ts';
+import { TASK_NAMES } from '../../tasks/task-names.ts';
 import { LAMBDA_ESBUILD, LAMBDA_EXTERNAL_MODULES, lambdaBundling } from './bundling.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -13,17 +13,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
-import {
-  apiDataSourcePolicy,
-  sealKeyPolicy,
-  TASK_NAMES,
-  PUBLISH_ROLE_ASSUMERS,
-  publishRoleTrustPolicy,
-  taskRolePolicies,
-  tenantAccessRolePolicy,
-  tenantAccessRoleTrustPolicy,
-  type TaskName,
-} from '../../tasks/policies.ts';
+import { apiDataSourcePolicy, sealKeyPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../../tasks/policies.ts';
+import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
@@ -424,8 +415,19 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
   });
 });
 
+/** The actions of the invoke-agent role's task policy in `of`'s template. */
+function invokeAgentStatements(of: MultiTenantAiAssistantStack): Json[] {
+  const t = Template.fromStack(of);
+  const invokeRole = of.getLogicalId(of.workflow.taskRoles['invoke-agent'].node.defaultChild as CfnResource);
+  const policy = Object.values(t.toJSON().Resources as Record<string, Resource>).find(
+    (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.PolicyName === TASK_POLICY_NAME && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: invokeRole }]),
+  )!;
+  return (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement;
+}
+const bedrockActions = (statements: Json[]) => statements.flatMap((s) => asArray(s.Action as string | string[])).filter((a) => a.startsWith('bedrock:')).sort();
+
 describe('MultiTenantAiAssistantStack with agentRuntime converse', () => {
-  it('creates no agent, and lets invoke-agent call the chosen model only', () => {
+  it('creates no agent, and lets invoke-agent call the chosen model only (never InvokeAgent)', () => {
     // Bundling is skipped here: the assets are the same as above, only the agent differs.
     const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')), context: { 'aws:cdk:bundling-stacks': [] } });
     const converse = new MultiTenantAiAssistantStack(app, 'ConverseTest', { agentRuntime: 'converse' });
@@ -435,15 +437,15 @@ describe('MultiTenantAiAssistantStack with agentRuntime converse', () => {
     t.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: { AGENT_RUNTIME: 'converse', AGENT_ID: '', AGENT_ALIAS_ID: '' } },
     });
-    const invokeRole = converse.getLogicalId(converse.workflow.taskRoles['invoke-agent'].node.defaultChild as CfnResource);
-    const policy = Object.values(t.toJSON().Resources as Record<string, Resource>).find(
-      (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.PolicyName === TASK_POLICY_NAME && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: invokeRole }]),
-    )!;
-    const statements = (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement;
+    const statements = invokeAgentStatements(converse);
     const converseStatement = statements.find((s) => s.Sid === 'ConverseWithTheModel')!;
     expect(resourceText(converseStatement.Resource)).toMatch(/:bedrock:<token>::foundation-model\/<token>$/);
-    const agentStatement = statements.find((s) => s.Sid === 'InvokeTheAgent')!;
-    expect(resourceText(agentStatement.Resource)).toMatch(/:agent-alias\/NONE\/NONE$/);
+    expect(bedrockActions(statements)).toEqual(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream']);
+  });
+
+  it('control: with bedrock-agent, invoke-agent may call InvokeAgent on the alias only (never InvokeModel)', () => {
+    const statements = invokeAgentStatements(stack);
+    expect(bedrockActions(statements)).toEqual(['bedrock:InvokeAgent']);
+    expect(statements.find((s) => s.Sid === 'InvokeTheAgent')).toBeDefined();
   });
 });
-

@@ -17,16 +17,8 @@ import { Construct } from 'constructs';
 import { lambdaBundling } from './bundling.ts';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
 import { taskEnvironment, type AgentRuntimeKind } from '../../tasks/config.ts';
-import {
-  publishRoleTrustPolicy,
-  sealKeyPolicy,
-  TASK_NAMES,
-  taskRolePolicies,
-  tenantAccessRolePolicy,
-  tenantAccessRoleTrustPolicy,
-  type PolicyResources,
-  type TaskName,
-} from '../../tasks/policies.ts';
+import { publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyResources } from '../../tasks/policies.ts';
+import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import type { TableNames } from '../../tasks/tables.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -121,6 +113,7 @@ export class Workflow extends Construct {
       accountRootArn: `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:root`,
       sealKeyArn: this.sealKey.keyArn,
       graphqlApiArn: props.graphqlApiArn,
+      agentRuntime: props.agentRuntime,
       agentAliasArn: props.agentAliasArn,
       modelArn: props.modelArn,
       stateMachineArn: stateMachineArn(this, props.stateMachineName),

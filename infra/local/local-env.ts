@@ -3,7 +3,7 @@
  * client/cli/targets.ts): endpoints, the local principals' keys and the users. Local keys only.
  */
 import type { LocalEnv } from '../../client/cli/targets.ts';
-import { TASK_NAMES } from '../../tasks/policies.ts';
+import { TASK_NAMES } from '../../tasks/task-names.ts';
 import type { LocalStack } from './stack.ts';
 import { API_DATA_SOURCE, OPERATOR, type LocalPrincipalName } from './iam/principals.ts';
 

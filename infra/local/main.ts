@@ -9,7 +9,7 @@
 import './node-compat.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
+import { AGENT_RUNTIME_SUMMARIES, AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { jsonLogger, type LogLevel } from './edge/log.ts';
 import { LOCAL_ENV_FILE, readLocalUsers, writeLocalEnv } from '../../client/cli/targets.ts';
 import { writeLocalUsers } from './services/cognito/service.ts';
@@ -28,7 +28,10 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write('Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime bedrock-agent|converse]\n');
+  process.stdout.write(
+    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}]\n` +
+      `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n`,
+  );
   process.exit(0);
 }
 

@@ -18,7 +18,7 @@ import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
-import type { TaskHandler } from '../../tasks/handlers.ts';
+import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
 import { writePrivateFile } from '../../client/cli/private-file.ts';
 import { CognitoService, type LocalUser } from './services/cognito/service.ts';
@@ -33,7 +33,7 @@ import { LogsService, stepFunctionsLogEvents } from './services/logs/service.ts'
 import { localFunctionArn, localTaskConfig, runsInSandbox, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './services/lambda/functions.ts';
 import { StepFunctionsService, type StepFunctionsOptions } from './services/stepfunctions/service.ts';
 import { substituteFunctionArns } from '../../states/definition.ts';
-import { TASK_NAMES, type TaskName } from '../../tasks/policies.ts';
+import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { Edge } from './edge/edge.ts';
 import { PolicyEvaluator } from './iam/evaluator.ts';
 import { KmsService, type KmsKey } from './services/kms/service.ts';
@@ -176,7 +176,7 @@ async function startServices(
   const state = await loadState(options.dataDir);
   const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
 
-  const iam = new LocalIam({ tenantIds, tables, ...(state ? { keys: state.keys } : {}) });
+  const iam = new LocalIam({ tenantIds, tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', ...(state ? { keys: state.keys } : {}) });
   const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
   const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));

@@ -81,3 +81,25 @@ describe('policy decision cache', () => {
     expect(evaluator.stats.evaluations).toBe(2);
   });
 });
+
+describe('the invoke-agent role, as the local IAM enforces it per agent runtime', () => {
+  const ask = (runtime: 'bedrock-agent' | 'converse') => {
+    const local = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: runtime });
+    const principal = local.resolve(local.credentials('invoke-agent').accessKeyId, undefined, now).principal;
+    const evaluator = new PolicyEvaluator();
+    const decide = (action: string, resource: string) => evaluator.evaluate({ principal, action, resource, context: {} }).then((d) => d.allowed);
+    return { invokeAgent: decide('bedrock:InvokeAgent', local.resources.agentAliasArn), converse: decide('bedrock:InvokeModel', local.resources.modelArn) };
+  };
+
+  it('bedrock-agent: InvokeAgent on the alias is allowed, InvokeModel denied', async () => {
+    const { invokeAgent, converse } = ask('bedrock-agent');
+    expect(await invokeAgent).toBe(true);
+    expect(await converse).toBe(false);
+  });
+
+  it('converse: InvokeModel on the model is allowed, InvokeAgent denied', async () => {
+    const { invokeAgent, converse } = ask('converse');
+    expect(await invokeAgent).toBe(false);
+    expect(await converse).toBe(true);
+  });
+});

@@ -4,19 +4,11 @@
  * sessions that STS AssumeRole creates. Keys are generated at run time, never committed.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  apiDataSourcePolicy,
-  operatorPolicy,
-  publishRoleTrustPolicy,
-  taskRolePolicies,
-  tenantAccessRolePolicy,
-  tenantAccessRoleTrustPolicy,
-  TASK_NAMES,
-  type PolicyDocument,
-  type PolicyResources,
-  type TaskName,
-} from '../../../tasks/policies.ts';
-import { TableNames, type AwsLocation } from '../../../tasks/tables.ts';
+import { apiDataSourcePolicy, operatorPolicy, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyDocument, type PolicyResources } from '../../../tasks/policies.ts';
+import type { AgentRuntimeKind } from '../../../tasks/config.ts';
+import { TASK_NAMES, type TaskName } from '../../../tasks/task-names.ts';
+import { TableNames } from '../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../tasks/aws-location.ts';
 import { AuthError } from '../edge/aws-error.ts';
 
 export const LOCAL_LOCATION: AwsLocation = { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
@@ -93,6 +85,8 @@ export interface LocalIamOptions {
   location?: AwsLocation;
   /** Keys from an earlier start (persisted mode), so that scripts keep working. */
   keys?: PersistedKeys;
+  /** The invoke-agent role may call this runtime's API only. @default 'bedrock-agent' */
+  agentRuntime?: AgentRuntimeKind;
 }
 
 export class LocalIam {
@@ -122,6 +116,7 @@ export class LocalIam {
       accountRootArn: `arn:${partition}:iam::${accountId}:root`,
       sealKeyArn: `arn:${partition}:kms:${region}:${accountId}:key/${SEAL_KEY_ID}`,
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
+      agentRuntime: options.agentRuntime ?? 'bedrock-agent',
       agentAliasArn: `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${LOCAL_AGENT_ID}/${LOCAL_AGENT_ALIAS_ID}`,
       modelArn: `arn:${partition}:bedrock:${region}::foundation-model/${LOCAL_MODEL_ID}`,
       stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,

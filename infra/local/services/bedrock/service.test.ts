@@ -15,31 +15,38 @@ import { CANNOT_HELP } from './local-agent.ts';
 import { silentLogger } from '../../edge/log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, LocalIam, type LocalCredentials, type LocalPrincipalName } from '../../iam/principals.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'] });
+// The invoke-agent role may call one runtime's API only: InvokeAgent with bedrock-agent (`iam`),
+// Converse with converse (`converseIam`). One Bedrock service behind two edges, one per account setup.
+const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'bedrock-agent' });
+const converseIam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'converse' });
 const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator() });
 const edge = new Edge({ iam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });
+const converseEdge = new Edge({ iam: converseIam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });
 let endpoint: string;
+let converseEndpoint: string;
 
 beforeAll(async () => {
   endpoint = await edge.listen(0);
+  converseEndpoint = await converseEdge.listen(0);
 });
 afterAll(async () => {
   await edge.close();
+  await converseEdge.close();
 });
 beforeEach(() => bedrock.reset());
 
 /** The SDK's default handler speaks HTTP/2, which the local edge does not: adapters pass an HTTP/1.1 handler. */
-function config(who: LocalPrincipalName | LocalCredentials) {
+function config(who: LocalPrincipalName | LocalCredentials, on: { endpoint: string; iam: LocalIam } = { endpoint, iam }) {
   return {
-    endpoint,
-    region: iam.location.region,
-    credentials: typeof who === 'string' ? iam.credentials(who) : who,
+    endpoint: on.endpoint,
+    region: on.iam.location.region,
+    credentials: typeof who === 'string' ? on.iam.credentials(who) : who,
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler(),
   };
 }
 const agentClient = (who: LocalPrincipalName | LocalCredentials = 'invoke-agent') => new BedrockAgentRuntimeClient(config(who));
-const modelClient = (who: LocalPrincipalName = 'invoke-agent') => new BedrockRuntimeClient(config(who));
+const modelClient = (who: LocalPrincipalName = 'invoke-agent') => new BedrockRuntimeClient(config(who, { endpoint: converseEndpoint, iam: converseIam }));
 
 interface Invocation {
   sessionId: string | undefined;
@@ -449,18 +456,21 @@ describe('authorization and errors on the wire', () => {
     // The caller is allowed on the local agent and model, which this service does not serve.
     const other = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator(), agentId: 'OTHERAGENT', modelId: 'other.model-v1' });
     const otherEdge = new Edge({ iam, services: { bedrock: other }, clock: () => new Date(), logger: silentLogger });
+    const otherConverseEdge = new Edge({ iam: converseIam, services: { bedrock: other }, clock: () => new Date(), logger: silentLogger });
     const url = await otherEdge.listen(0);
+    const converseUrl = await otherConverseEdge.listen(0);
     try {
       const err = await failure(invoke({ sessionId: 'nf-1', inputText: 'hi' }, new BedrockAgentRuntimeClient({ ...config('invoke-agent'), endpoint: url })));
       expect(err).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
       const model = await failure(
-        new BedrockRuntimeClient({ ...config('invoke-agent'), endpoint: url }).send(
+        new BedrockRuntimeClient({ ...config('invoke-agent', { endpoint: converseUrl, iam: converseIam }) }).send(
           new ConverseCommand({ modelId: LOCAL_MODEL_ID, messages: [{ role: 'user', content: [{ text: 'hi' }] }] }),
         ),
       );
       expect(model).toMatchObject({ name: 'ValidationException', status: 400, message: 'The provided model identifier is invalid.' });
     } finally {
       await otherEdge.close();
+      await otherConverseEdge.close();
     }
   });
 });

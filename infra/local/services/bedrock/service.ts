@@ -13,7 +13,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { ACTION_GROUP, toolDefinition, type ToolName } from '../../../../tasks/agent-definition.ts';
-import type { AwsLocation } from '../../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import { accessDenied, type PolicyEvaluator } from '../../iam/evaluator.ts';

@@ -24,7 +24,7 @@ import { NonRetryableFetchError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { calculateJwkThumbprint, errors as joseErrors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
-import type { AwsLocation } from '../../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AuthError, AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { AnonymousEdgeCall, EdgeCall } from '../../edge/edge.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';

@@ -9,7 +9,7 @@ import dynalite from 'dynalite';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
-import type { AwsLocation } from '../../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const DYNAMODB_PROTOCOL: Protocol = {
   kind: 'json',

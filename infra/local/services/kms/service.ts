@@ -10,7 +10,7 @@ import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import type { Principal } from '../../iam/principals.ts';
 import type { PolicyDocument } from '../../../../tasks/policies.ts';
-import type { AwsLocation } from '../../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const KMS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
 

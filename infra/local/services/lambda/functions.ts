@@ -5,8 +5,8 @@
  * edge, as on AWS. They run in a sandbox thread of their own (lambda-runtime.ts).
  */
 import { taskEnvironment, type AgentRuntimeKind, type TaskConfig } from '../../../../tasks/config.ts';
-import type { TaskHandler } from '../../../../tasks/handlers.ts';
-import { TASK_NAMES, type TaskName } from '../../../../tasks/policies.ts';
+import type { TaskHandler } from '../../../../tasks/task-modules.ts';
+import { TASK_NAMES, type TaskName } from '../../../../tasks/task-names.ts';
 import { buildFunction, type SandboxFunction } from './protocol.ts';
 import { LocalLambdaRuntime } from './runtime.ts';
 import { logFunctionLine, type Logger } from '../../edge/log.ts';

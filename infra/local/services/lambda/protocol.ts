@@ -4,8 +4,8 @@
  */
 import { taskConfigFromEnv } from '../../../../tasks/config.ts';
 import type { HandlerOptions } from '../../../../tasks/handler.ts';
-import { createTaskHandler, type TaskHandler } from '../../../../tasks/handlers.ts';
-import type { TaskName } from '../../../../tasks/policies.ts';
+import { createTaskHandler, type TaskHandler } from '../../../../tasks/task-modules.ts';
+import type { TaskName } from '../../../../tasks/task-names.ts';
 import type { LocalCredentials } from '../../iam/principals.ts';
 
 /** One function as the sandbox builds it: its ARN, task, Lambda environment and role credentials. */

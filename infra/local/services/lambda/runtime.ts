@@ -13,7 +13,7 @@
  * a failed execution environment.
  */
 import { Worker } from 'node:worker_threads';
-import type { TaskHandler } from '../../../../tasks/handlers.ts';
+import type { TaskHandler } from '../../../../tasks/task-modules.ts';
 import type { SandboxFunction, SandboxInit, SandboxReply, SandboxRequest } from './protocol.ts';
 import { logFunctionLine, type Logger } from '../../edge/log.ts';
 

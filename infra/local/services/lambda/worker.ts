@@ -7,7 +7,7 @@
  * and receives results, errors and log lines.
  */
 import { parentPort } from 'node:worker_threads';
-import type { TaskHandler } from '../../../../tasks/handlers.ts';
+import type { TaskHandler } from '../../../../tasks/task-modules.ts';
 import { buildFunction, type SandboxInit, type SandboxReply, type SandboxRequest } from './protocol.ts';
 
 if (!parentPort) throw new Error('lambda-worker.ts runs only as a worker thread (see runtime.ts)');

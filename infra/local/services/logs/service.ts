@@ -15,7 +15,7 @@ import type { ExpressLogRecord } from '../../../../client/executions.ts';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
-import type { AwsLocation } from '../../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const LOGS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
 

@@ -42,7 +42,7 @@ import {
   type RunOptions,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
-import type { AwsLocation } from '../../../../tasks/tables.ts';
+import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { EdgeCall, EdgeService } from '../../edge/edge.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';

@@ -6,7 +6,7 @@ import type { ClientOptions, TaskConfig } from './config.ts';
 import { wrapTask, type HandlerOptions, type TaskHandler, type TaskModule } from './handler.ts';
 import { invokeAgent, invokeAgentDeps } from './invoke-agent.ts';
 import { mintCredentials, mintCredentialsDeps } from './mint-credentials.ts';
-import type { TaskName } from './policies.ts';
+import type { TaskName } from './task-names.ts';
 import { publishAnswer, publishAnswerDeps } from './publish-answer.ts';
 import { recordFailure, recordFailureDeps } from './record-failure.ts';
 import { validateContext, validateContextDeps } from './validate-context.ts';
