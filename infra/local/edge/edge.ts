@@ -211,7 +211,9 @@ export class Edge {
       }
       response = renderError(protocol, error, requestId);
     }
-    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin) });
+    // A body refused for its size was not read to the end: close the connection after the answer.
+    const close = response.status === 413 ? { connection: 'close' } : {};
+    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin), ...close });
     res.end(response.body);
     this.options.logger.log('debug', 'edge.request', {
       requestId,

@@ -11,19 +11,31 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/**
+ * The request's body, or BodyTooLargeError as soon as it is known to exceed `limit`: at once when
+ * Content-Length says so (nothing is read), else when the bytes read pass it. Either way reading
+ * stops and the connection stays open for the caller's 413, which should close it (`connection: close`).
+ */
 export function readBody(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new BodyTooLargeError(limit));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        req.off('data', onData);
+        req.pause();
         reject(new BodyTooLargeError(limit));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });

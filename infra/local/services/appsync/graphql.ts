@@ -187,8 +187,8 @@ export class LocalAppSync {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private send(res: http.ServerResponse, status: number, payload: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/json' });
+  private send(res: http.ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(payload));
   }
 
@@ -204,7 +204,8 @@ export class LocalAppSync {
       body = await readBody(req);
     } catch (err) {
       if (!(err instanceof BodyTooLargeError)) throw err;
-      this.send(res, 413, { errors: [{ errorType: 'PayloadTooLargeException', message: err.message }] });
+      // The rest of the body is never read: the connection closes after the answer.
+      this.send(res, 413, { errors: [{ errorType: 'PayloadTooLargeException', message: err.message }] }, { connection: 'close' });
       return;
     }
     let caller: Caller;

@@ -9,6 +9,7 @@ import dynalite from 'dynalite';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
+import { transactGetItems } from './transact-get.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const DYNAMODB_PROTOCOL: Protocol = {
@@ -306,6 +307,7 @@ export class DynamoService {
     if (operation === 'CreateTable' || operation === 'DeleteTable' || operation === 'UpdateTable') {
       for (const key of this.schemaCache.keys()) if (key === parsed.TableName || key.startsWith(`${String(parsed.TableName)}/`)) this.schemaCache.delete(key);
     }
+    if (operation === 'TransactGetItems') return transactGetItems(parsed, (op, json) => this.forward(op, json, headers));
     return this.forward(operation, body, headers);
   }
 
