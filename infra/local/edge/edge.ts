@@ -93,6 +93,11 @@ export class Edge {
 
   constructor(private readonly options: EdgeOptions) {}
 
+  /** The SigV4 signing names the edge routes (what `AWS_ENDPOINT_URL` reaches). */
+  get serviceNames(): string[] {
+    return Object.keys(this.options.services);
+  }
+
   /**
    * Lets pages of these origins (the local web UI) call the edge, as AWS endpoints answer CORS for
    * browsers. Only CORS: every request still needs its signature (or is a public Cognito call).
