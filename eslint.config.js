@@ -1,12 +1,21 @@
 // Lint guards the boundaries of ../shared/ARCHITECTURE.md: nothing imports infra/, states/ holds
-// no AWS SDK, the AGPL policy simulator stays in infra/local, tasks/ (the Lambda code) uses zod/mini,
-// and client/ imports no workflow code (its types mirror the API schema).
+// no AWS SDK, the AGPL policy simulator stays in infra/local/iam, tasks/ (the Lambda code) uses
+// zod/mini, client/ imports no workflow code (its types mirror the API schema), the local stand-ins
+// keep to their rooms (a service reaches another only through the edge), and no import cycles.
+// test/architecture.test.ts checks what lint cannot: type-only cycles and file sizes.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import appsync from '@aws-appsync/eslint-plugin';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 const noInfra = { group: ['**/infra/**', '../infra/*', '../../infra/*'], message: 'Nothing outside infra/ imports infra/.' };
-const noSimulator = { group: ['@cloud-copilot/*'], message: 'The AGPL policy simulator stays in infra/local.' };
+const noSimulator = { group: ['@cloud-copilot/*'], message: 'The AGPL policy simulator stays in infra/local/iam.' };
+const noLocalCli = { group: ['**/infra/local/cli/**', '../cli/*', '../../cli/*'], message: 'infra/local/cli/ holds developer tools: nothing imports them.' };
+/** A stand-in reaches another service only over the wire, through the edge, as AWS services do. */
+const otherServices = (own) => ({
+  regex: `^(\\.\\./(?!\\.\\./|${own}/)[^/]+/|\\.\\./\\.\\./services/)`,
+  message: 'A service room does not import another service: call it through the edge, or move the shared piece to edge/ or iam/.',
+});
 const classicZod = ['zod', 'zod/v4', 'zod/v3'].map((name) => ({ name, message: "Task code runs in the Lambda bundles: import 'zod/mini' (classic zod and its locales are ~440 KB)." }));
 const clientOwnTypes = {
   group: ['**/tasks/**', '**/states/**', '**/resolvers/**'],
@@ -28,6 +37,13 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', focusedOrSkipped],
       'no-empty': ['error', { allowEmptyCatch: false }],
     },
+  },
+  // No import cycles (value imports; test/architecture.test.ts also catches type-only ones).
+  {
+    files: ['**/*.ts', '**/*.tsx', '**/*.mjs'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx', '.mjs', '.js'] })] },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     files: ['tasks/**', 'states/**', 'resolvers/**', 'client/**'],
@@ -51,6 +67,22 @@ export default tseslint.config(
     files: ['infra/aws/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, { group: ['**/infra/local/**', '../local/*'], message: 'infra/aws never imports the local stand-ins.' }] }] },
   },
+  // The local twin's rooms: the edge and the CLIs know no service; IAM is the only room with the
+  // simulator; each service room imports edge/ and iam/, never another service room.
+  {
+    files: ['infra/local/edge/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, noLocalCli, { group: ['../services/**', '../stack.ts', '../main.ts'], message: 'edge/ knows no service: services plug into it.' }] }] },
+  },
+  {
+    files: ['infra/local/*.ts', 'infra/local/cli/**', 'infra/local/services/**'],
+    ignores: ['infra/local/services/*/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, noLocalCli] }] },
+  },
+  ...['dynamodb', 'sts', 'kms', 'logs', 'cognito', 'bedrock', 'stepfunctions', 'appsync', 'lambda'].map((own) => ({
+    files: [`infra/local/services/${own}/**`],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, noLocalCli, otherServices(own)] }] },
+  })),
   // Resolvers run in AppSync's APPSYNC_JS runtime: its restrictions, checked with type information.
   {
     ...appsync.configs.recommended,
