@@ -362,6 +362,37 @@ describe('Converse', () => {
   });
 });
 
+describe('request validation, worded as AWS words it', () => {
+  it('InvokeAgent: quotes the path members it refuses, never inputText; a wrongly typed member does not deserialize', async () => {
+    const badSession = await failure(invoke({ sessionId: 'x', inputText: 'hi' }));
+    expect(badSession).toMatchObject({ name: 'ValidationException', status: 400 });
+    expect(badSession.message).toBe(
+      "1 validation error detected: Value 'x' at 'sessionId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z._:-]+ and have length between 2 and 100",
+    );
+    const missing = await failure(invoke({ sessionId: 'valid-1' }));
+    expect(missing.message).toBe("1 validation error detected: Value null at 'inputText' failed to satisfy constraint: Member must not be null");
+    const long = await failure(invoke({ sessionId: 'valid-1', inputText: 'a'.repeat(25_001) }));
+    expect(long.message).toBe("1 validation error detected: Value at 'inputText' failed to satisfy constraint: Member must have length less than or equal to 25000");
+    const notStrings = await failure(
+      invoke({ sessionId: 'valid-1', inputText: 'hi', sessionState: { sessionAttributes: { n: 5 as unknown as string } } }),
+    );
+    expect(notStrings).toMatchObject({ name: 'SerializationException', status: 400 });
+    expect(bedrock.session('valid-1')).toBeUndefined();
+  });
+
+  it('Converse: names the member of the message it refuses', async () => {
+    const converse = (input: Record<string, unknown>) =>
+      failure(modelClient().send(new ConverseCommand({ modelId: LOCAL_MODEL_ID, ...input } as ConstructorParameters<typeof ConverseCommand>[0])));
+    const role = await converse({ messages: [{ role: 'system', content: [{ text: 'hi' }] }] });
+    expect(role).toMatchObject({ name: 'ValidationException', status: 400 });
+    expect(role.message).toBe("1 validation error detected: Value 'system' at 'messages.0.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]");
+    const empty = await converse({ messages: [{ role: 'user', content: [] }] });
+    expect(empty.message).toBe("1 validation error detected: Value at 'messages.0.member.content' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    const noTools = await converse({ messages: [{ role: 'user', content: [{ text: 'hi' }] }], toolConfig: {} });
+    expect(noTools.message).toBe("1 validation error detected: Value null at 'toolConfig.tools' failed to satisfy constraint: Member must not be null");
+  });
+});
+
 describe('hostile mode', () => {
   it('injects tenant and user parameters into every tool call, and dumps the raw results', async () => {
     bedrock.setMode('hostile', { tenantId: 'tenant2', userId: 'victim-sub' });

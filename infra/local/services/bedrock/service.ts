@@ -11,11 +11,12 @@
  * session's turns. It never records credentials, request bodies or tool results.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EventStreamCodec } from '@smithy/eventstream-codec';
-import { ACTION_GROUP, toolDefinition, type ToolName } from '../../../../tasks/agent-definition.ts';
+import { ACTION_GROUP, type ToolName } from '../../../../tasks/agent-definition.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
+import type { Logger } from '../../edge/log.ts';
+import { optionalArray, optionalObject, optionalString, optionalStringMap, requiredString, validationError } from '../../edge/wire.ts';
 import { accessDenied, type PolicyEvaluator } from '../../iam/evaluator.ts';
 import {
   AgentInputError,
@@ -26,8 +27,10 @@ import {
   type PlannedCall,
   type ToolExchange,
 } from './local-agent.ts';
-import type { Logger } from '../../edge/log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, type Principal } from '../../iam/principals.ts';
+import { approxTokens, offeredTools, readConversation } from './converse.ts';
+import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces } from './event-stream.ts';
+import { matchResults, returnControlPayload } from './return-control.ts';
 
 export const BEDROCK_PROTOCOL: Protocol = { kind: 'rest-json' };
 
@@ -109,71 +112,9 @@ const ALIAS_ID = /^[0-9a-zA-Z]{1,10}$/;
 const MODEL_ID = /^[\w.:/-]{1,2048}$/;
 const CREDENTIAL_KEY = /secret|token|password|credential|accesskey|session.?key/i;
 
-const codec = new EventStreamCodec(
-  (input) => (typeof input === 'string' ? input : Buffer.from(input).toString('utf8')),
-  (input) => new Uint8Array(Buffer.from(input, 'utf8')),
-);
-
-const validation = (message: string) => new AwsError('ValidationException', message, 400);
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function stringMap(value: unknown, field: string): Record<string, string> | undefined {
-  if (value === undefined) return undefined;
-  if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
-    throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must be a map of strings`);
-  }
-  return value as Record<string, string>;
-}
-
 function redact(attrs: Record<string, string> | undefined): Record<string, string> | undefined {
   if (!attrs) return undefined;
   return Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, CREDENTIAL_KEY.test(k) ? '[redacted]' : v]));
-}
-
-
-/** Words per chunk when InvokeAgent streams its final response. */
-const WORDS_PER_CHUNK = 3;
-
-/**
- * The pieces a streamed final response arrives in: a few words each (Bedrock's own chunking is
- * the model's, by tokens). Joined, they are the text.
- */
-function streamPieces(text: string): string[] {
-  const words = text.match(/\s*\S+\s*/g) ?? [text];
-  const pieces: string[] = [];
-  for (let i = 0; i < words.length; i += WORDS_PER_CHUNK) pieces.push(words.slice(i, i + WORDS_PER_CHUNK).join(''));
-  return pieces;
-}
-
-function approxTokens(text: string): number {
-  return Math.ceil(text.length / 4);
-}
-
-function eventMessage(eventType: string, payload: unknown): Uint8Array {
-  return codec.encode({
-    headers: {
-      ':message-type': { type: 'string', value: 'event' },
-      ':event-type': { type: 'string', value: eventType },
-      ':content-type': { type: 'string', value: 'application/json' },
-    },
-    body: new Uint8Array(Buffer.from(JSON.stringify(payload), 'utf8')),
-  });
-}
-
-/** An error inside the event stream: `:exception-type` names the ResponseStream union member. */
-function exceptionMessage(error: AwsError): Uint8Array {
-  const member = error.code.charAt(0).toLowerCase() + error.code.slice(1);
-  return codec.encode({
-    headers: {
-      ':message-type': { type: 'string', value: 'exception' },
-      ':exception-type': { type: 'string', value: member },
-      ':content-type': { type: 'string', value: 'application/json' },
-    },
-    body: new Uint8Array(Buffer.from(JSON.stringify({ message: error.message }), 'utf8')),
-  });
 }
 
 function faultError(fault: BedrockFault): AwsError {
@@ -181,7 +122,7 @@ function faultError(fault: BedrockFault): AwsError {
     case 'throttle':
       return new AwsError('ThrottlingException', 'Your request was denied due to exceeding the account quotas for Amazon Bedrock. (injected fault)', 429);
     case 'fail':
-      return validation('The request failed validation. (injected fault)');
+      return new AwsError('ValidationException', 'The request failed validation. (injected fault)');
     case 'internal':
       return new AwsError('InternalServerException', 'An internal server error occurred. Retry your request. (injected fault)', 500);
     case 'error':
@@ -277,7 +218,7 @@ export class BedrockService {
     try {
       segments = rawPath.split('/').slice(1).map(decodeURIComponent);
     } catch {
-      throw validation('The request path is not valid percent-encoding.');
+      throw new AwsError('ValidationException', 'The request path is not valid percent-encoding.');
     }
     if (call.method === 'POST' && segments.length === 7 && segments[0] === 'agents' && segments[2] === 'agentAliases' && segments[4] === 'sessions' && segments[6] === 'text') {
       return this.invokeAgent(call, segments[1]!, segments[3]!, segments[5]!);
@@ -325,29 +266,30 @@ export class BedrockService {
   private async invokeAgent(call: EdgeCall, agentId: string, agentAliasId: string, sessionId: string): Promise<WireResponse> {
     const rec: BedrockCallRecord = { operation: 'InvokeAgent', principalArn: call.principal.arn, sessionId, resumed: false, outcome: '' };
     try {
-      if (!AGENT_ID.test(agentId)) throw validation(`1 validation error detected: Value '${agentId.slice(0, 64)}' at 'agentId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z]{10}`);
-      if (!ALIAS_ID.test(agentAliasId)) throw validation(`1 validation error detected: Value at 'agentAliasId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z]{1,10}`);
-      if (!SESSION_ID.test(sessionId)) throw validation(`1 validation error detected: Value at 'sessionId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z._:-]+ and have length between 2 and 100`);
+      // The path's members are quoted back, cut short: the message must stay small whatever the path.
+      if (!AGENT_ID.test(agentId)) throw validationError('agentId', 'satisfy regular expression pattern: [0-9a-zA-Z]{10}', { value: agentId.slice(0, 64) });
+      if (!ALIAS_ID.test(agentAliasId)) throw validationError('agentAliasId', 'satisfy regular expression pattern: [0-9a-zA-Z]{1,10}', { value: agentAliasId.slice(0, 64) });
+      if (!SESSION_ID.test(sessionId)) {
+        throw validationError('sessionId', 'satisfy regular expression pattern: [0-9a-zA-Z._:-]+ and have length between 2 and 100', { value: sessionId.slice(0, 64) });
+      }
       await this.authorize(call.principal, 'bedrock:InvokeAgent', this.agentAliasArn(agentId, agentAliasId));
       if (agentId !== this.agentId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Agent ${agentId} was not found.`, 404);
       if (agentAliasId !== this.agentAliasId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Alias ${agentAliasId} of agent ${agentId} was not found.`, 404);
 
       const input = parseJsonBody(call.body);
-      const state = input.sessionState === undefined ? {} : input.sessionState;
-      if (!isObject(state)) throw validation(`1 validation error detected: Value at 'sessionState' failed to satisfy constraint: Member must be a structure`);
-      const sessionAttributes = stringMap(state.sessionAttributes, 'sessionState.sessionAttributes');
-      const promptSessionAttributes = stringMap(state.promptSessionAttributes, 'sessionState.promptSessionAttributes');
+      const state = optionalObject(input, 'sessionState') ?? {};
+      const sessionAttributes = optionalStringMap(state, 'sessionAttributes');
+      const promptSessionAttributes = optionalStringMap(state, 'promptSessionAttributes');
       if (sessionAttributes) rec.sessionAttributes = redact(sessionAttributes)!;
       if (promptSessionAttributes) rec.promptSessionAttributes = redact(promptSessionAttributes)!;
-      const results = state.returnControlInvocationResults;
-      if (results !== undefined && !Array.isArray(results)) throw validation(`Value at 'sessionState.returnControlInvocationResults' must be a list`);
-      rec.resumed = Array.isArray(results) && results.length > 0;
+      const results = optionalArray(state, 'returnControlInvocationResults') ?? [];
+      rec.resumed = results.length > 0;
 
       const fault = this.takeFault('InvokeAgent');
       if (fault && fault.at === 'stream') {
         const error = faultError(fault);
         rec.outcome = error.code;
-        return this.eventStreamResponse(sessionId, [exceptionMessage(error)]);
+        return eventStreamResponse(sessionId, [exceptionMessage(error)]);
       }
       if (fault) throw faultError(fault);
 
@@ -355,17 +297,20 @@ export class BedrockService {
       let rounds: ToolExchange[][];
       if (rec.resumed) {
         const pending = this.sessions.get(sessionId)?.pending;
-        if (!pending) throw validation(`Session ${sessionId} has no pending return of control; returnControlInvocationResults cannot be accepted.`);
-        if (typeof state.invocationId !== 'string' || state.invocationId !== pending.invocationId) {
-          throw validation(`The invocationId in sessionState does not match the pending invocation of session ${sessionId}.`);
+        if (!pending) throw new AwsError('ValidationException', `Session ${sessionId} has no pending return of control; returnControlInvocationResults cannot be accepted.`);
+        if (optionalString(state, 'invocationId') !== pending.invocationId) {
+          throw new AwsError('ValidationException', `The invocationId in sessionState does not match the pending invocation of session ${sessionId}.`);
         }
         question = pending.question;
-        rounds = [...pending.rounds, this.matchResults(pending, results as unknown[])];
+        rounds = [...pending.rounds, matchResults(pending.calls, results)];
       } else {
-        if (state.invocationId !== undefined) throw validation('sessionState.invocationId is set but sessionState.returnControlInvocationResults is empty.');
-        const text = input.inputText;
-        if (typeof text !== 'string' || text.trim().length === 0) throw validation(`1 validation error detected: Value at 'inputText' failed to satisfy constraint: Member must not be null`);
-        if (text.length > MAX_INPUT_TEXT) throw validation(`1 validation error detected: Value at 'inputText' failed to satisfy constraint: Member must have length less than or equal to ${MAX_INPUT_TEXT}`);
+        if (optionalString(state, 'invocationId') !== undefined) {
+          throw new AwsError('ValidationException', 'sessionState.invocationId is set but sessionState.returnControlInvocationResults is empty.');
+        }
+        // inputText is sensitive: AWS never quotes it back.
+        const text = requiredString(input, 'inputText');
+        if (text.trim().length === 0) throw validationError('inputText', 'not be null');
+        if (text.length > MAX_INPUT_TEXT) throw validationError('inputText', `have length less than or equal to ${MAX_INPUT_TEXT}`);
         question = text;
         rounds = [];
       }
@@ -380,20 +325,20 @@ export class BedrockService {
       if (step.kind === 'tools') {
         const invocationId = randomUUID();
         session.pending = { invocationId, question, rounds, calls: step.calls };
-        events.push(eventMessage('returnControl', this.returnControlPayload(invocationId, step.calls)));
+        events.push(eventMessage('returnControl', returnControlPayload(this.agentId, invocationId, step.calls)));
         rec.outcome = 'returnControl';
       } else {
         session.turns.push({ question, rounds: rounds.map((r) => r.map((e) => ({ name: e.name, input: stringInputs(e.input) }))), answer: step.text });
         if (session.turns.length > MAX_TURNS) session.turns.shift();
         // With streamingConfigurations.streamFinalResponse the answer arrives in pieces, else in one chunk.
-        const streaming = isObject(input.streamingConfigurations) && input.streamingConfigurations.streamFinalResponse === true;
+        const streaming = (input.streamingConfigurations as Json | undefined)?.streamFinalResponse === true;
         for (const piece of streaming ? streamPieces(step.text) : [step.text]) {
           events.push(eventMessage('chunk', { bytes: Buffer.from(piece, 'utf8').toString('base64') }));
         }
         rec.outcome = 'chunk';
       }
       if (input.endSession === true) this.sessions.delete(sessionId);
-      return this.eventStreamResponse(sessionId, events);
+      return eventStreamResponse(sessionId, events);
     } catch (err) {
       rec.outcome = err instanceof AwsError ? err.code : 'InternalFailure';
       throw err;
@@ -406,55 +351,9 @@ export class BedrockService {
     try {
       return this.agent.step(question, rounds);
     } catch (err) {
-      if (err instanceof AgentInputError) throw validation(err.message);
+      if (err instanceof AgentInputError) throw new AwsError('ValidationException', err.message);
       throw err;
     }
-  }
-
-  /** Pairs each functionResult with the pending call it answers; anything else is refused. */
-  private matchResults(pending: PendingInvocation, results: unknown[]): ToolExchange[] {
-    const open = [...pending.calls];
-    const exchanges: ToolExchange[] = [];
-    for (const [i, member] of results.entries()) {
-      const where = `sessionState.returnControlInvocationResults.${i}`;
-      if (!isObject(member)) throw validation(`${where} must be a structure.`);
-      if (member.apiResult !== undefined) throw validation(`${where}: the ${ACTION_GROUP} action group defines functions, not APIs; send a functionResult.`);
-      const fr = member.functionResult;
-      if (!isObject(fr)) throw validation(`${where} must hold a functionResult.`);
-      if (fr.actionGroup !== ACTION_GROUP) throw validation(`${where}.functionResult.actionGroup must be ${ACTION_GROUP}.`);
-      const fn = fr.function;
-      if (typeof fn !== 'string' || !toolDefinition(fn)) throw validation(`${where}.functionResult.function names no function of ${ACTION_GROUP}.`);
-      const at = open.findIndex((c) => c.name === fn);
-      if (at < 0) throw validation(`${where}: function ${fn} was not invoked by the pending invocation (or was answered twice).`);
-      const body = isObject(fr.responseBody) && isObject(fr.responseBody.TEXT) ? fr.responseBody.TEXT.body : undefined;
-      if (typeof body !== 'string') throw validation(`${where}.functionResult.responseBody.TEXT.body must be a string.`);
-      if (fr.responseState === 'FAILURE') {
-        throw new AwsError('DependencyFailedException', `The action group function ${fn} reported FAILURE.`, 424);
-      }
-      const [planned] = open.splice(at, 1);
-      exchanges.push({ name: planned!.name, input: planned!.input, result: body });
-    }
-    if (open.length > 0) throw validation(`Missing results for pending function(s): ${open.map((c) => c.name).join(', ')}.`);
-    return exchanges;
-  }
-
-  private returnControlPayload(invocationId: string, calls: PlannedCall[]) {
-    return {
-      invocationId,
-      invocationInputs: calls.map((c) => ({
-        functionInvocationInput: {
-          actionGroup: ACTION_GROUP,
-          actionInvocationType: 'RESULT',
-          agentId: this.agentId,
-          function: c.name,
-          parameters: Object.entries(c.input).map(([name, value]) => ({
-            name,
-            type: toolDefinition(c.name)?.parameters[name]?.type ?? 'string',
-            value,
-          })),
-        },
-      })),
-    };
   }
 
   private trace(sessionId: string, step: AgentStep) {
@@ -471,33 +370,21 @@ export class BedrockService {
     };
   }
 
-  private eventStreamResponse(sessionId: string, messages: Uint8Array[]): WireResponse {
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'application/vnd.amazon.eventstream',
-        'x-amzn-bedrock-agent-content-type': 'application/json',
-        'x-amz-bedrock-agent-session-id': sessionId,
-      },
-      body: Buffer.concat(messages),
-    };
-  }
-
   // ----- Converse -----
 
   private async converse(call: EdgeCall, modelId: string): Promise<WireResponse> {
     const started = performance.now();
     const rec: BedrockCallRecord = { operation: 'Converse', principalArn: call.principal.arn, resumed: false, outcome: '' };
     try {
-      if (!MODEL_ID.test(modelId)) throw validation('The provided model identifier is invalid.');
+      if (!MODEL_ID.test(modelId)) throw new AwsError('ValidationException', 'The provided model identifier is invalid.');
       const resource = modelId.startsWith('arn:') ? modelId : this.modelArn(modelId);
       await this.authorize(call.principal, 'bedrock:InvokeModel', resource);
-      if (modelId !== this.modelId && modelId !== this.modelArn()) throw validation('The provided model identifier is invalid.');
+      if (modelId !== this.modelId && modelId !== this.modelArn()) throw new AwsError('ValidationException', 'The provided model identifier is invalid.');
 
       const input = parseJsonBody(call.body);
-      const { question, rounds, resumed } = readConversation(input.messages);
+      const { question, rounds, resumed } = readConversation(input);
       rec.resumed = resumed;
-      const offered = offeredTools(input.toolConfig, resumed);
+      const offered = offeredTools(input, resumed);
 
       const fault = this.takeFault('Converse');
       if (fault) throw faultError(fault);
@@ -506,7 +393,7 @@ export class BedrockService {
       let content: Json[];
       if (step.kind === 'tools') {
         const missing = step.calls.map((c) => c.name).filter((n) => !offered.has(n));
-        if (missing.length > 0) throw validation(`The local model needs these tools in toolConfig: ${[...new Set(missing)].join(', ')}.`);
+        if (missing.length > 0) throw new AwsError('ValidationException', `The local model needs these tools in toolConfig: ${[...new Set(missing)].join(', ')}.`);
         content = step.calls.map((c) => ({ toolUse: { toolUseId: `tooluse_${randomBytes(16).toString('base64url').slice(0, 22)}`, name: c.name, input: c.input } }));
         rec.outcome = 'tool_use';
       } else {
@@ -533,91 +420,4 @@ export class BedrockService {
 
 function stringInputs(input: Readonly<Record<string, unknown>>): Record<string, string> {
   return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-}
-
-function blocks(message: Json, i: number): Json[] {
-  const content = message.content;
-  if (!Array.isArray(content) || content.length === 0 || !content.every(isObject)) {
-    throw validation(`1 validation error detected: Value at 'messages.${i}.member.content' failed to satisfy constraint: Member must have length greater than or equal to 1`);
-  }
-  return content;
-}
-
-function toolResultText(block: Json, where: string): string {
-  const content = block.content;
-  if (!Array.isArray(content) || content.length === 0) throw validation(`${where}.toolResult.content must not be empty.`);
-  const parts = content.map((c, j) => {
-    if (isObject(c) && c.json !== undefined) return JSON.stringify(c.json);
-    if (isObject(c) && typeof c.text === 'string') return c.text;
-    throw validation(`${where}.toolResult.content.${j}: the local model reads json and text tool results only.`);
-  });
-  return parts.join('\n');
-}
-
-/**
- * The question (the last user message with text and no tool results) and the rounds of tool use
- * that followed it: each an assistant message of toolUse blocks and a user message with a
- * toolResult for every one of them.
- */
-function readConversation(value: unknown): { question: string; rounds: ToolExchange[][]; resumed: boolean } {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw validation(`1 validation error detected: Value at 'messages' failed to satisfy constraint: Member must have length greater than or equal to 1`);
-  }
-  const messages = value.map((m, i) => {
-    if (!isObject(m) || (m.role !== 'user' && m.role !== 'assistant')) {
-      throw validation(`1 validation error detected: Value at 'messages.${i}.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]`);
-    }
-    return { role: m.role, blocks: blocks(m, i) };
-  });
-  if (messages[0]!.role !== 'user') throw validation('A conversation must start with a user message. Try again with a conversation that starts with a user message.');
-  for (let i = 1; i < messages.length; i++) {
-    if (messages[i]!.role === messages[i - 1]!.role) throw validation('A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.');
-  }
-  if (messages.at(-1)!.role !== 'user') throw validation('The local model needs the conversation to end with a user message.');
-
-  let q = -1;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if (m.role === 'user' && m.blocks.some((b) => typeof b.text === 'string') && !m.blocks.some((b) => b.toolResult !== undefined)) {
-      q = i;
-      break;
-    }
-  }
-  if (q < 0) throw validation('The conversation has no user message with a question.');
-  const question = messages[q]!.blocks.flatMap((b) => (typeof b.text === 'string' ? [b.text] : [])).join('\n');
-
-  const rounds: ToolExchange[][] = [];
-  for (let i = q + 1; i < messages.length; i += 2) {
-    const uses = messages[i]!.blocks.flatMap((b) => (isObject(b.toolUse) ? [b.toolUse] : []));
-    const answer = messages[i + 1]!;
-    const results = answer.blocks.flatMap((b) => (isObject(b.toolResult) ? [b.toolResult] : []));
-    if (uses.length === 0) throw validation(`messages.${i}: the local model expects an assistant message with toolUse blocks after the question.`);
-    if (results.length !== uses.length) {
-      throw validation(`Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${uses.map((u) => String(u.toolUseId)).join(', ')}`);
-    }
-    const round: ToolExchange[] = [];
-    for (const use of uses) {
-      const name = use.name;
-      if (typeof name !== 'string' || !toolDefinition(name)) throw validation(`messages.${i}: toolUse names no tool of the agent definition.`);
-      const result = results.find((r) => r.toolUseId === use.toolUseId);
-      if (!result) throw validation(`Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${String(use.toolUseId)}`);
-      const input = isObject(use.input) ? use.input : {};
-      round.push({ name: name as ToolName, input, result: toolResultText(result, `messages.${i + 1}`), ...(result.status === 'error' ? { failed: true } : {}) });
-    }
-    rounds.push(round);
-  }
-  return { question, rounds, resumed: rounds.length > 0 };
-}
-
-function offeredTools(toolConfig: unknown, required: boolean): Set<string> {
-  if (toolConfig === undefined) {
-    if (required) throw validation('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
-    return new Set();
-  }
-  if (!isObject(toolConfig) || !Array.isArray(toolConfig.tools)) throw validation(`Value at 'toolConfig.tools' must be a list.`);
-  const names = new Set<string>();
-  for (const t of toolConfig.tools) {
-    if (isObject(t) && isObject(t.toolSpec) && typeof t.toolSpec.name === 'string') names.add(t.toolSpec.name);
-  }
-  return names;
 }

@@ -1,0 +1,121 @@
+/**
+ * Reading a Converse request for the local agent: the question, the rounds of tool use that
+ * followed it (each an assistant message of toolUse blocks answered by a user message of
+ * toolResult blocks), and the tools the caller offers in toolConfig. Converse is stateless: the
+ * whole conversation travels in every request, so this is all the agent knows of it.
+ */
+import { toolDefinition, type ToolName } from '../../../../tasks/agent-definition.ts';
+import { AwsError } from '../../edge/aws-error.ts';
+import { optionalArray, optionalObject, optionalString, serializationError, validationError, type Fields } from '../../edge/wire.ts';
+import type { ToolExchange } from './local-agent.ts';
+
+type Json = Record<string, unknown>;
+
+export interface Conversation {
+  question: string;
+  rounds: ToolExchange[][];
+  /** The request carried tool results (it continues a tool loop). */
+  resumed: boolean;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Bedrock bills by the model's tokens; the stand-in approximates four characters per token. */
+export function approxTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+function readMessage(value: unknown, i: number): { role: 'user' | 'assistant'; blocks: Json[] } {
+  const where = `messages.${i}.member`;
+  if (!isObject(value)) throw serializationError(`messages.${i}`, 'an object');
+  const role = optionalString(value, 'role');
+  if (role === undefined) throw validationError(`${where}.role`, 'not be null', { value: null });
+  if (role !== 'user' && role !== 'assistant') throw validationError(`${where}.role`, 'satisfy enum value set: [user, assistant]', { value: role });
+  const content = optionalArray(value, 'content');
+  if (content === undefined) throw validationError(`${where}.content`, 'not be null', { value: null });
+  if (content.length === 0) throw validationError(`${where}.content`, 'have length greater than or equal to 1');
+  if (!content.every(isObject)) throw serializationError(`${where}.content`, 'a list of content blocks');
+  return { role, blocks: content };
+}
+
+function toolResultText(block: Json, where: string): string {
+  const content = block.content;
+  if (!Array.isArray(content) || content.length === 0) throw new AwsError('ValidationException', `${where}.toolResult.content must not be empty.`);
+  const parts = content.map((c, j) => {
+    if (isObject(c) && c.json !== undefined) return JSON.stringify(c.json);
+    if (isObject(c) && typeof c.text === 'string') return c.text;
+    throw new AwsError('ValidationException', `${where}.toolResult.content.${j}: the local model reads json and text tool results only.`);
+  });
+  return parts.join('\n');
+}
+
+/**
+ * The question (the last user message with text and no tool results) and the rounds of tool use
+ * that followed it: each an assistant message of toolUse blocks and a user message with a
+ * toolResult for every one of them.
+ */
+export function readConversation(input: Fields): Conversation {
+  const value = optionalArray(input, 'messages');
+  if (value === undefined || value.length === 0) throw validationError('messages', 'have length greater than or equal to 1');
+  const messages = value.map(readMessage);
+  if (messages[0]!.role !== 'user') {
+    throw new AwsError('ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
+  }
+  for (let i = 1; i < messages.length; i++) {
+    if (messages[i]!.role === messages[i - 1]!.role) {
+      throw new AwsError('ValidationException', 'A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.');
+    }
+  }
+  if (messages.at(-1)!.role !== 'user') throw new AwsError('ValidationException', 'The local model needs the conversation to end with a user message.');
+
+  let q = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'user' && m.blocks.some((b) => typeof b.text === 'string') && !m.blocks.some((b) => b.toolResult !== undefined)) {
+      q = i;
+      break;
+    }
+  }
+  if (q < 0) throw new AwsError('ValidationException', 'The conversation has no user message with a question.');
+  const question = messages[q]!.blocks.flatMap((b) => (typeof b.text === 'string' ? [b.text] : [])).join('\n');
+
+  const rounds: ToolExchange[][] = [];
+  for (let i = q + 1; i < messages.length; i += 2) {
+    const uses = messages[i]!.blocks.flatMap((b) => (isObject(b.toolUse) ? [b.toolUse] : []));
+    const answer = messages[i + 1]!;
+    const results = answer.blocks.flatMap((b) => (isObject(b.toolResult) ? [b.toolResult] : []));
+    if (uses.length === 0) throw new AwsError('ValidationException', `messages.${i}: the local model expects an assistant message with toolUse blocks after the question.`);
+    if (results.length !== uses.length) {
+      throw new AwsError('ValidationException', `Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${uses.map((u) => String(u.toolUseId)).join(', ')}`);
+    }
+    const round: ToolExchange[] = [];
+    for (const use of uses) {
+      const name = use.name;
+      if (typeof name !== 'string' || !toolDefinition(name)) throw new AwsError('ValidationException', `messages.${i}: toolUse names no tool of the agent definition.`);
+      const result = results.find((r) => r.toolUseId === use.toolUseId);
+      if (!result) throw new AwsError('ValidationException', `Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${String(use.toolUseId)}`);
+      const toolInput = isObject(use.input) ? use.input : {};
+      round.push({ name: name as ToolName, input: toolInput, result: toolResultText(result, `messages.${i + 1}`), ...(result.status === 'error' ? { failed: true } : {}) });
+    }
+    rounds.push(round);
+  }
+  return { question, rounds, resumed: rounds.length > 0 };
+}
+
+/** The names of the tools toolConfig offers; a conversation with tool results must offer some. */
+export function offeredTools(input: Fields, required: boolean): Set<string> {
+  const toolConfig = optionalObject(input, 'toolConfig');
+  if (toolConfig === undefined) {
+    if (required) throw new AwsError('ValidationException', 'The toolConfig field must be defined when using toolUse and toolResult content blocks.');
+    return new Set();
+  }
+  const tools = optionalArray(toolConfig, 'tools');
+  if (tools === undefined) throw validationError('toolConfig.tools', 'not be null', { value: null });
+  const names = new Set<string>();
+  for (const t of tools) {
+    if (isObject(t) && isObject(t.toolSpec) && typeof t.toolSpec.name === 'string') names.add(t.toolSpec.name);
+  }
+  return names;
+}
