@@ -1,13 +1,15 @@
 /**
  * `npm run ask -- --target aws`, as a person runs it against a deployment: endpoints and ids from a
- * cdk-outputs.json, sign-in with the user pool (here the local one, reached through
- * AWS_ENDPOINT_URL as the SDK's own setting), the seeded user's secret piped to --password-stdin.
+ * cdk-outputs.json, sign-in with the user pool (here the local one, its endpoint given to the
+ * command in-process as AWS_ENDPOINT_URL would give it to the SDK), the seeded user's secret piped
+ * to --password-stdin.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
+import { runCommand, stdinOf, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
+import { askCommand } from '../client/cli/ask.ts';
 import { readLocalUsers } from '../client/cli/targets.ts';
 import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
@@ -17,9 +19,9 @@ let dir: string;
 let outputsFile: string;
 
 function askAws(stdin: string | undefined, ...args: string[]): Promise<CliResult> {
-  return runCli('client/cli/ask.ts', ['--target', 'aws', '--outputs-file', outputsFile, ...args], {
-    env: { AWS_ENDPOINT_URL: stack.edgeUrl, AWS_REGION: undefined, AWS_PROFILE: undefined },
-    ...(stdin !== undefined ? { stdin } : {}),
+  return runCommand(askCommand, ['--target', 'aws', '--outputs-file', outputsFile, ...args], {
+    stdin: stdinOf(stdin),
+    aws: { endpoints: { cognito: stack.edgeUrl } },
   });
 }
 

@@ -1,12 +1,14 @@
 /**
  * `npm run ask` as a user runs it, against a running local stack: the answer on stdout, progress on
- * stderr, the first sign-in's new password remembered, and clear errors with non-zero exits.
+ * stderr, the first sign-in's new password remembered, and clear errors with non-zero exits. The
+ * command runs in-process; one test runs the script itself.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './cli-helpers.ts';
+import { runCli, runCommand, type CliResult } from './cli-helpers.ts';
+import { askCommand } from '../client/cli/ask.ts';
 import { readLocalUsers, writeLocalEnv } from '../client/cli/targets.ts';
 import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
 import { localEnvOf } from '../infra/local/local-env.ts';
@@ -16,7 +18,7 @@ let stack: LocalStack | undefined;
 let dataDir: string;
 
 function askCli(...args: string[]): Promise<CliResult> {
-  return runCli('client/cli/ask.ts', ['--data-dir', dataDir, ...args]);
+  return runCommand(askCommand, ['--data-dir', dataDir, ...args], {});
 }
 
 beforeAll(async () => {
@@ -60,6 +62,15 @@ describe('npm run ask', () => {
     const out = await askCli('--user', 'nobody', 'hi');
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("Unknown user 'nobody'. Local users: tenant1-user, tenant1-user2, tenant2-user, tenant3-user");
+  });
+
+  it('runs as a script: a usage error exits 2 with the usage, --help exits 0', async () => {
+    const script = await runCli('client/cli/ask.ts', ['--user', 'tenant2-user']);
+    expect(script).toMatchObject({ code: 2, stdout: '' });
+    expect(script.stderr).toContain('Usage: npm run ask --');
+    const help = await askCli('--help');
+    expect(help).toMatchObject({ code: 0, stdout: '' });
+    expect(help.stderr).toContain('Usage: npm run ask --');
   });
 
   it('exits 1 with advice when the stack is not running', async () => {

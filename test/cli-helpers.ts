@@ -1,6 +1,11 @@
-/** Runs the project's CLIs as a person does (`node --import tsx <script>`), for the CLI suites. */
+/**
+ * Runs the project's CLIs for the CLI suites: their commands in-process with captured streams
+ * (`runCommand`), or a script as a person does (`node --import tsx <script>`, `runCli`).
+ */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { Readable, Writable } from 'node:stream';
+import type { CommandIo } from '../client/cli/command.ts';
 import { STACK_NAME } from '../client/cli/targets.ts';
 
 export interface CliResult {
@@ -28,6 +33,33 @@ export function runCli(script: string, args: readonly string[], options: { env?:
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A writable stream that keeps what is written to it. */
+class Captured extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/** Runs a CLI command in-process with stdout and stderr captured; `io` gives the rest of its surroundings. */
+export async function runCommand<Rest extends Omit<CommandIo, 'stdout' | 'stderr'>>(
+  command: (argv: string[], io: CommandIo & Rest) => Promise<number>,
+  argv: string[],
+  io: Rest,
+): Promise<CliResult> {
+  const stdout = new Captured();
+  const stderr = new Captured();
+  const code = await command(argv, { ...io, stdout, stderr });
+  await Promise.all([stdout, stderr].map((s) => new Promise<void>((resolve) => s.end(resolve))));
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** Standard input that is not a terminal (a pipe), holding `text`, or nothing. */
+export function stdinOf(text?: string): NodeJS.ReadStream {
+  return Object.assign(Readable.from(text === undefined ? [] : [Buffer.from(text)]), { isTTY: false }) as unknown as NodeJS.ReadStream;
 }
 
 /** Writes a cdk-outputs.json as `npm run deploy` does, holding `outputs` for the stack. */

@@ -1,7 +1,8 @@
 /**
  * `npm run executions -- --target aws`, as an operator runs it against a deployment, over the wire:
- * the endpoints and names come from a cdk-outputs.json, credentials from the SDK's default chain
- * (environment keys here), endpoints from AWS_ENDPOINT_URL*. The deployment is the local stack,
+ * the endpoints and names come from a cdk-outputs.json. The command runs in-process with the
+ * operator's keys and the endpoints given to it; one test runs the script itself, with credentials
+ * from the SDK's default chain (environment keys) and endpoints from AWS_ENDPOINT_URL*. The deployment is the local stack,
  * plus a local CloudWatch Logs holding the executions' records in the shape Step Functions writes
  * for an Express state machine (ListExecutions and GetExecutionHistory are not used in this mode).
  */
@@ -9,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
+import { runCli, runCommand, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
+import { executionsCommand } from '../client/cli/executions.ts';
 import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
 import { Edge } from '../infra/local/edge/edge.ts';
 import { writeLocalEnv } from '../client/cli/targets.ts';
@@ -32,10 +34,19 @@ let answered: Asked;
 /** Ran, but its records were not delivered: listing it would mean the CLI asked Step Functions, not the logs. */
 let undelivered: Asked;
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+function targetArgs(args: string[]): string[] {
+  return args[0] === '--target' ? args : ['--target', 'aws', '--outputs-file', outputsFile, ...args];
+}
+
+function cli(args: string[]): Promise<CliResult> {
+  const aws = { credentials: stack.iam.credentials('operator'), endpoints: { sfn: stack.edgeUrl, dynamodb: stack.edgeUrl, logs: logsUrl } };
+  return runCommand(executionsCommand, targetArgs(args), { aws });
+}
+
+/** The script as an operator runs it: credentials from the SDK's default chain, endpoints from AWS_ENDPOINT_URL*. */
+function script(args: string[]): Promise<CliResult> {
   const creds = stack.iam.credentials('operator');
-  const targetArgs = args[0] === '--target' ? [] : ['--target', 'aws', '--outputs-file', outputsFile];
-  const childEnv: Record<string, string | undefined> = {
+  const env: Record<string, string | undefined> = {
     AWS_ACCESS_KEY_ID: creds.accessKeyId,
     AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
     AWS_ENDPOINT_URL: stack.edgeUrl,
@@ -45,9 +56,8 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
     AWS_PROFILE: undefined,
     AWS_REGION: undefined,
     AWS_SESSION_TOKEN: undefined,
-    ...env,
   };
-  return runCli('client/cli/executions.ts', [...targetArgs, ...args], { env: childEnv });
+  return runCli('client/cli/executions.ts', targetArgs(args), { env });
 }
 
 /** Step Functions' delivery of an execution's records to the state machine's log group. */
@@ -131,6 +141,12 @@ describe('npm run executions -- --target aws', () => {
     const history = await historyOf(stack, newArn);
     expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!)).toMatchObject({ replayOf: failed.executionArn });
     await stack.states.waitForExecution(newArn);
+  });
+
+  it('runs as a script with the default credential chain and AWS_ENDPOINT_URL*, and exits 1 when the logs lack the execution', async () => {
+    const out = await script(['show', undelivered.executionArn]);
+    expect(out).toMatchObject({ code: 1, stdout: '' });
+    expect(out.stderr).toContain(`No log events for ${undelivered.executionArn}`);
   });
 
   it('says what is wrong: a log group that does not exist, no outputs file', async () => {

@@ -11,36 +11,23 @@
  * Exit codes: 0 answered, 1 the answer FAILED or the stack is unreachable, 2 bad usage or unknown user.
  */
 import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ApiError, AssistantApi } from '../api.ts';
 import { signIn, SignInError, type Tokens } from '../auth.ts';
-import { ASK_OUTPUTS, readDeployOutputsOrExit } from './targets.ts';
-import { readLocalEnvOrExit, readLocalUsers, rememberLocalPassword } from './targets.ts';
+import { CommandExit, type CommandIo } from './command.ts';
+import { ASK_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
+import { readLocalEnvForCommand, readLocalUsers, rememberLocalPassword } from './targets.ts';
 import { parseStdinPasswords, promptHidden, readStdin } from './password-input.ts';
 
 const USAGE =
   'Usage: npm run ask -- [--target local|aws] --user <username> [--json] [--conversation <id>] "<question>"\n' +
   '  --target aws: [--outputs-file cdk-outputs.json] [--password-stdin]';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    user: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    conversation: { type: 'string' },
-    'data-dir': { type: 'string', default: '.data' },
-    target: { type: 'string', default: 'local' },
-    'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
-    'password-stdin': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-const question = positionals.join(' ').trim();
-if (values.help || !values.user || !question || (values.target !== 'local' && values.target !== 'aws')) {
-  process.stderr.write(`${USAGE}\n`);
-  process.exit(values.help ? 0 : 2);
+export interface AskIo extends CommandIo {
+  /** Where `--password-stdin` and the password prompt read: process.stdin unless given. */
+  stdin?: NodeJS.ReadStream;
 }
-const username = values.user;
 
 /** Where the question goes and how its user signs in: the local stack, or a deployment. */
 interface Target {
@@ -51,18 +38,15 @@ interface Target {
   unreachable: string;
 }
 
-async function localTarget(): Promise<Target> {
-  const dataDir = values['data-dir'];
-  const env = readLocalEnvOrExit(dataDir);
+type Progress = (line: string) => void;
+
+async function localTarget(dataDir: string, username: string, progress: Progress): Promise<Target> {
+  const env = readLocalEnvForCommand(dataDir);
   const users = await readLocalUsers(dataDir).catch((err: Error) => {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
+    throw new CommandExit(err.message, 1);
   });
   const user = users.users.find((u) => u.username === username);
-  if (!user) {
-    process.stderr.write(`Unknown user '${username}'. Local users: ${users.users.map((u) => u.username).join(', ')}\n`);
-    process.exit(2);
-  }
+  if (!user) throw new CommandExit(`Unknown user '${username}'. Local users: ${users.users.map((u) => u.username).join(', ')}`, 2);
   const pool = { region: env.region, clientId: env.userPool.clientId, endpoint: env.endpoints.edge };
   return {
     graphqlUrl: env.endpoints.graphql,
@@ -86,16 +70,18 @@ async function localTarget(): Promise<Target> {
 }
 
 /** The deployment of cdk-outputs.json and its Cognito user pool; the password is the person's. */
-async function awsTarget(): Promise<Target> {
-  const outputs = readDeployOutputsOrExit(ASK_OUTPUTS, values['outputs-file']);
-  const fromStdin = values['password-stdin'] ? parseStdinPasswords(await readStdin()) : undefined;
-  const pool = { region: outputs.Region, clientId: outputs.UserPoolClientId };
+async function awsTarget(outputsFile: string, username: string, passwordStdin: boolean, io: AskIo, progress: Progress): Promise<Target> {
+  const outputs = readDeployOutputsForCommand(ASK_OUTPUTS, outputsFile);
+  const stdin = io.stdin ?? process.stdin;
+  const fromStdin = passwordStdin ? parseStdinPasswords(await readStdin(stdin)) : undefined;
+  const endpoint = io.aws?.endpoints?.cognito;
+  const pool = { region: outputs.Region, clientId: outputs.UserPoolClientId, ...(endpoint ? { endpoint } : {}) };
   return {
     graphqlUrl: outputs.GraphqlUrl,
     realtimeUrl: outputs.RealtimeUrl,
     unreachable: `The deployment is not reachable (${outputs.GraphqlUrl}): check your network, or redeploy with npm run deploy.`,
     async signIn() {
-      const password = fromStdin?.password ?? (await promptHidden(`Password for ${username}: `));
+      const password = fromStdin?.password ?? (await promptHidden(`Password for ${username}: `, stdin, io.stderr));
       progress(`signing in as ${username} (user pool ${outputs.UserPoolId})`);
       return signIn(pool, username, password, async () => {
         progress('first sign-in: the temporary password must be replaced');
@@ -103,45 +89,83 @@ async function awsTarget(): Promise<Target> {
           if (!fromStdin.newPassword) throw new SignInError('First sign-in: give the new password as the second line of --password-stdin, or omit --password-stdin to be prompted.', 'NewPasswordRequired');
           return fromStdin.newPassword;
         }
-        return promptHidden('New password: ');
+        return promptHidden('New password: ', stdin, io.stderr);
       });
     },
   };
 }
-
-const target = values.target === 'aws' ? await awsTarget() : await localTarget();
-const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 /** A password that satisfies the pool's policy: upper, lower, digit, symbol, 24+ characters. */
 function newPassword(): string {
   return `Aa1!${randomBytes(18).toString('base64url')}`;
 }
 
-try {
-  const tokens = await target.signIn();
-  const api = new AssistantApi({ graphqlUrl: target.graphqlUrl, realtimeUrl: target.realtimeUrl, idToken: tokens.idToken });
-  progress('subscribing to the answer, then asking');
-  const result = await api.ask(question, {
-    ...(values.conversation ? { conversationId: values.conversation } : {}),
-    onEvent: (e) => {
-      if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-      // Progress in words ("checking your account", "looking up your orders"); the answer comes whole with DONE.
-      else if (e.status === 'ACCEPTED' || e.status === 'PROGRESS') progress(`… ${e.text ?? e.step ?? e.status.toLowerCase()}`);
+/** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
+export async function askCommand(argv: string[], io: AskIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      user: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      conversation: { type: 'string' },
+      'data-dir': { type: 'string', default: '.data' },
+      target: { type: 'string', default: 'local' },
+      'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
+      'password-stdin': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  progress(`execution ${result.executionId}`);
-  if (result.final.status === 'FAILED') {
-    if (!values.json) process.stderr.write(`FAILED: ${result.final.error ?? 'the assistant could not answer'}\n`);
-    process.exitCode = 1;
-  } else if (!values.json) {
-    process.stdout.write(`${result.final.text ?? ''}\n`);
+  const question = positionals.join(' ').trim();
+  if (values.help || !values.user || !question || (values.target !== 'local' && values.target !== 'aws')) {
+    io.stderr.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
   }
-} catch (err) {
-  const e = err as Error & { code?: string; errorType?: string; cause?: { code?: string } };
-  const refused = e.cause?.code === 'ECONNREFUSED' || /ECONNREFUSED|fetch failed/.test(e.message);
-  if (refused) process.stderr.write(`${target.unreachable}\n`);
-  else if (e instanceof SignInError) process.stderr.write(`Sign-in failed (${e.code}): ${e.message}\n`);
-  else if (e instanceof ApiError) process.stderr.write(`The API refused the question (${e.errorType}): ${e.message}\n`);
-  else process.stderr.write(`${e.name}: ${e.message}\n`);
-  process.exitCode = 1;
+  const username = values.user;
+  const progress: Progress = (line) => io.stderr.write(`${line}\n`);
+
+  let target: Target;
+  try {
+    target =
+      values.target === 'aws'
+        ? await awsTarget(values['outputs-file'], username, values['password-stdin'], io, progress)
+        : await localTarget(values['data-dir'], username, progress);
+  } catch (err) {
+    if (!(err instanceof CommandExit)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return err.code;
+  }
+
+  try {
+    const tokens = await target.signIn();
+    const api = new AssistantApi({ graphqlUrl: target.graphqlUrl, realtimeUrl: target.realtimeUrl, idToken: tokens.idToken });
+    progress('subscribing to the answer, then asking');
+    const result = await api.ask(question, {
+      ...(values.conversation ? { conversationId: values.conversation } : {}),
+      onEvent: (e) => {
+        if (values.json) io.stdout.write(`${JSON.stringify(e)}\n`);
+        // Progress in words ("checking your account", "looking up your orders"); the answer comes whole with DONE.
+        else if (e.status === 'ACCEPTED' || e.status === 'PROGRESS') progress(`… ${e.text ?? e.step ?? e.status.toLowerCase()}`);
+      },
+    });
+    progress(`execution ${result.executionId}`);
+    if (result.final.status === 'FAILED') {
+      if (!values.json) io.stderr.write(`FAILED: ${result.final.error ?? 'the assistant could not answer'}\n`);
+      return 1;
+    }
+    if (!values.json) io.stdout.write(`${result.final.text ?? ''}\n`);
+    return 0;
+  } catch (err) {
+    const e = err as Error & { code?: string; errorType?: string; cause?: { code?: string } };
+    const refused = e.cause?.code === 'ECONNREFUSED' || /ECONNREFUSED|fetch failed/.test(e.message);
+    if (refused) io.stderr.write(`${target.unreachable}\n`);
+    else if (e instanceof SignInError) io.stderr.write(`Sign-in failed (${e.code}): ${e.message}\n`);
+    else if (e instanceof ApiError) io.stderr.write(`The API refused the question (${e.errorType}): ${e.message}\n`);
+    else io.stderr.write(`${e.name}: ${e.message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await askCommand(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 }

@@ -8,6 +8,7 @@
  * history API on AWS, so list and show read the state machine's CloudWatch log group (within
  * `--since`, default 24h for list); replay is the same code as locally (runs table + StartExecution).
  */
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -22,45 +23,14 @@ import {
   type ExecutionDetail,
   type ExecutionRow,
 } from '../executions.ts';
-import { EXECUTIONS_OUTPUTS, readDeployOutputsOrExit } from './targets.ts';
-import { explainConnectionError, principalConfig, readLocalEnvOrExit } from './targets.ts';
+import { awsClientConfig, CommandExit, type AwsOverrides, type CommandIo } from './command.ts';
+import { EXECUTIONS_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
+import { explainConnectionError, principalConfig, readLocalEnvForCommand } from './targets.ts';
 
 const USAGE =
   'Usage: npm run executions -- [--target local|aws] list [--status RUNNING|SUCCEEDED|FAILED|ABORTED] [--json] | show <executionArn> [--json] | replay <executionArn>\n' +
   '  --target aws: [--outputs-file cdk-outputs.json] [--since 24h|7d|90m] (log window of list and show)';
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
-
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    status: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: '.data' },
-    target: { type: 'string', default: 'local' },
-    'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
-    since: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-const [command, arn] = positionals;
-if (values.help || !command || ((command === 'show' || command === 'replay') && !arn) || !['list', 'show', 'replay'].includes(command)) {
-  process.stderr.write(`${USAGE}\n`);
-  process.exit(values.help ? 0 : 2);
-}
-if (values.status && !STATUSES.includes(values.status)) {
-  process.stderr.write(`--status must be one of ${STATUSES.join(', ')}\n`);
-  process.exit(2);
-}
-if (values.target !== 'local' && values.target !== 'aws') {
-  process.stderr.write('--target must be local or aws\n');
-  process.exit(2);
-}
-const sinceOrNull = values.since === undefined ? undefined : sinceDate(values.since);
-if (sinceOrNull === null) {
-  process.stderr.write('--since must be a duration such as 90m, 24h or 7d\n');
-  process.exit(2);
-}
-const since = sinceOrNull;
 
 /** `90m`, `24h`, `7d` before now; null when unreadable. */
 function sinceDate(text: string): Date | null {
@@ -81,8 +51,8 @@ interface Target {
   destroy(): void;
 }
 
-function localTarget(): Target {
-  const env = readLocalEnvOrExit(values['data-dir']);
+function localTarget(dataDir: string): Target {
+  const env = readLocalEnvForCommand(dataDir);
   const config = principalConfig(env, 'operator');
   const sfn = new SFNClient(config);
   const dynamodb = new DynamoDBClient(config);
@@ -98,13 +68,12 @@ function localTarget(): Target {
   };
 }
 
-/** The deployment named by cdk-outputs.json, with the SDK's default credentials and endpoints. */
-function awsTarget(): Target {
-  const outputs = readDeployOutputsOrExit(EXECUTIONS_OUTPUTS, values['outputs-file']);
-  const config = { region: outputs.Region };
-  const sfn = new SFNClient(config);
-  const dynamodb = new DynamoDBClient(config);
-  const logs = new CloudWatchLogsClient(config);
+/** The deployment named by cdk-outputs.json, with the SDK's default credentials and endpoints (unless overridden). */
+function awsTarget(outputsFile: string, since: Date | undefined, aws?: AwsOverrides): Target {
+  const outputs = readDeployOutputsForCommand(EXECUTIONS_OUTPUTS, outputsFile);
+  const sfn = new SFNClient(awsClientConfig(outputs.Region, 'sfn', aws));
+  const dynamodb = new DynamoDBClient(awsClientConfig(outputs.Region, 'dynamodb', aws));
+  const logs = new CloudWatchLogsClient(awsClientConfig(outputs.Region, 'logs', aws));
   const logGroup = outputs.StateMachineLogGroupName;
   return {
     sfn,
@@ -116,35 +85,82 @@ function awsTarget(): Target {
     explain: (err) => {
       const e = err as { name?: string; message?: string };
       if (e.name === 'CredentialsProviderError') return `No AWS credentials: set AWS_PROFILE (or sign in with aws sso login) for the account of ${outputs.StateMachineArn}.`;
-      if (e.name === 'ResourceNotFoundException') return `${e.message ?? 'Not found'} (region ${outputs.Region}, log group ${logGroup}): is ${values['outputs-file']} from the current deployment? npm run deploy rewrites it.`;
+      if (e.name === 'ResourceNotFoundException') return `${e.message ?? 'Not found'} (region ${outputs.Region}, log group ${logGroup}): is ${outputsFile} from the current deployment? npm run deploy rewrites it.`;
       return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
     },
     destroy: () => (sfn.destroy(), dynamodb.destroy(), logs.destroy()),
   };
 }
 
-const target = values.target === 'aws' ? awsTarget() : localTarget();
-const { sfn, dynamodb } = target;
-const out = (s: string) => process.stdout.write(`${s}\n`);
-
-try {
-  if (command === 'list') {
-    const rows = await target.list(values.status as ExecutionStatus | undefined);
-    if (values.json) out(JSON.stringify(rows, null, 2));
-    else if (rows.length === 0) out(`No executions${values.status ? ` with status ${values.status}` : ''}.`);
-    else for (const r of rows) out(`${r.status.padEnd(9)} ${r.startDate?.toISOString() ?? '-'}  ${r.executionArn}`);
-  } else if (command === 'show') {
-    const detail = await target.show(arn!);
-    out(values.json ? JSON.stringify(detail, null, 2) : formatExecution(detail));
-  } else {
-    const result = await replayExecution({ sfn, dynamodb }, { stateMachineArn: target.stateMachineArn, runsTable: target.runsTable, executionArn: arn! });
-    out(`Started ${result.executionArn}\n  replayOf ${result.replayOf} (identity and request from the recorded run; validated again)`);
-    out(`  follow it with: npm run executions --${values.target === 'aws' ? ' --target aws' : ''} show ${result.executionArn}`);
+/** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
+export async function executionsCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      status: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string', default: '.data' },
+      target: { type: 'string', default: 'local' },
+      'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
+      since: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, arn] = positionals;
+  if (values.help || !command || ((command === 'show' || command === 'replay') && !arn) || !['list', 'show', 'replay'].includes(command)) {
+    io.stderr.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
   }
-} catch (err) {
-  const e = err as Error;
-  process.stderr.write(`${e.name === 'Error' || e.name === 'ExecutionNotFoundError' ? e.message : target.explain(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  target.destroy();
+  if (values.status && !STATUSES.includes(values.status)) {
+    io.stderr.write(`--status must be one of ${STATUSES.join(', ')}\n`);
+    return 2;
+  }
+  if (values.target !== 'local' && values.target !== 'aws') {
+    io.stderr.write('--target must be local or aws\n');
+    return 2;
+  }
+  const since = values.since === undefined ? undefined : sinceDate(values.since);
+  if (since === null) {
+    io.stderr.write('--since must be a duration such as 90m, 24h or 7d\n');
+    return 2;
+  }
+
+  let target: Target;
+  try {
+    target = values.target === 'aws' ? awsTarget(values['outputs-file'], since, io.aws) : localTarget(values['data-dir']);
+  } catch (err) {
+    if (!(err instanceof CommandExit)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return err.code;
+  }
+  const { sfn, dynamodb } = target;
+  const out = (s: string) => io.stdout.write(`${s}\n`);
+
+  try {
+    if (command === 'list') {
+      const rows = await target.list(values.status as ExecutionStatus | undefined);
+      if (values.json) out(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) out(`No executions${values.status ? ` with status ${values.status}` : ''}.`);
+      else for (const r of rows) out(`${r.status.padEnd(9)} ${r.startDate?.toISOString() ?? '-'}  ${r.executionArn}`);
+    } else if (command === 'show') {
+      const detail = await target.show(arn!);
+      out(values.json ? JSON.stringify(detail, null, 2) : formatExecution(detail));
+    } else {
+      const result = await replayExecution({ sfn, dynamodb }, { stateMachineArn: target.stateMachineArn, runsTable: target.runsTable, executionArn: arn! });
+      out(`Started ${result.executionArn}\n  replayOf ${result.replayOf} (identity and request from the recorded run; validated again)`);
+      out(`  follow it with: npm run executions --${values.target === 'aws' ? ' --target aws' : ''} show ${result.executionArn}`);
+    }
+    return 0;
+  } catch (err) {
+    const e = err as Error;
+    io.stderr.write(`${e.name === 'Error' || e.name === 'ExecutionNotFoundError' ? e.message : target.explain(err)}\n`);
+    return 1;
+  } finally {
+    target.destroy();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await executionsCommand(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
 }

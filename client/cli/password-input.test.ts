@@ -17,10 +17,15 @@ describe('--password-stdin', () => {
     expect(() => parseStdinPasswords('')).toThrow('standard input held no password');
     expect(() => parseStdinPasswords('{"username":"u","pw":"secret-value"}')).toThrow(/has no "password"/);
     expect(() => parseStdinPasswords('{not json secret-value')).toThrow(/not valid JSON/);
-    try {
-      parseStdinPasswords('{"pw":"secret-value"}');
-    } catch (err) {
-      expect((err as Error).message).not.toContain('secret-value');
+    for (const input of ['{"pw":"secret-value"}', '{not json secret-value']) {
+      let message: string | undefined;
+      try {
+        parseStdinPasswords(input);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/^--password-stdin: /);
+      expect(message).not.toContain('secret-value');
     }
   });
 

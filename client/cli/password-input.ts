@@ -39,7 +39,7 @@ export async function readStdin(stream: NodeJS.ReadableStream = process.stdin): 
 }
 
 /** Prompts on stderr and reads one line from the terminal without echoing it. */
-export function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+export function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<string> {
   if (!input.isTTY) return Promise.reject(new Error('No terminal to prompt for a password: pass it with --password-stdin.'));
   output.write(question);
   input.setRawMode(true);

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CommandExit } from './command.ts';
 import { writePrivateFile } from './private-file.ts';
 
 // --- cdk-outputs.json ------------------------------------------------------------------------------
@@ -53,14 +54,13 @@ export function readDeployOutputs<K extends string>(keys: readonly K[], file = C
   return Object.fromEntries(keys.map((k) => [k, values[k] as string])) as Record<K, string>;
 }
 
-/** For the CLIs: the outputs, or the reason they cannot be read on stderr and exit code 1. */
-export function readDeployOutputsOrExit<K extends string>(keys: readonly K[], file?: string): Record<K, string> {
+/** For the CLI commands: the outputs, or a CommandExit (code 1) with the reason they cannot be read. */
+export function readDeployOutputsForCommand<K extends string>(keys: readonly K[], file?: string): Record<K, string> {
   try {
     return readDeployOutputs(keys, file);
   } catch (err) {
     if (!(err instanceof DeployOutputsError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
+    throw new CommandExit(err.message, 1);
   }
 }
 
@@ -113,13 +113,23 @@ export function readLocalEnv(dataDir = '.data'): LocalEnv {
   return JSON.parse(readFileSync(file, 'utf8')) as LocalEnv;
 }
 
-/** For the CLIs: the local env, or a one-line explanation on stderr and exit code 1. */
-export function readLocalEnvOrExit(dataDir: string): LocalEnv {
+/** For the CLI commands: the local env, or a CommandExit (code 1) with a one-line explanation. */
+export function readLocalEnvForCommand(dataDir: string): LocalEnv {
   try {
     return readLocalEnv(dataDir);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(1);
+    throw new CommandExit((err as Error).message, 1);
+  }
+}
+
+/** For the CLI scripts: the local env, or a one-line explanation on stderr and exit code 1. */
+export function readLocalEnvOrExit(dataDir: string): LocalEnv {
+  try {
+    return readLocalEnvForCommand(dataDir);
+  } catch (err) {
+    if (!(err instanceof CommandExit)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(err.code);
   }
 }
 

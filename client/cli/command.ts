@@ -1,0 +1,38 @@
+/**
+ * What the CLI commands share. Each command is a function of its arguments and its surroundings
+ * that returns its exit code; only its entry point (the main guard) touches the process, so the
+ * tests run the commands in-process with streams of their own.
+ */
+
+/**
+ * For `--target aws` in tests: what replaces the SDK's defaults. On an operator's machine both are
+ * unset, and the SDK takes credentials from its default chain and endpoints from its own settings.
+ */
+export interface AwsOverrides {
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  endpoints?: Partial<Record<'cognito' | 'sfn' | 'dynamodb' | 'logs', string>>;
+}
+
+/** A command's surroundings: where it writes, and (tests) what replaces the SDK's defaults. */
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  aws?: AwsOverrides;
+}
+
+/** Ends a command before its work, as a script's process.exit did: `message` on stderr, then `code`. */
+export class CommandExit extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+    this.name = 'CommandExit';
+  }
+}
+
+/** The SDK client configuration of `--target aws`: the deployment's region, and the overrides if any. */
+export function awsClientConfig(region: string, service: keyof NonNullable<AwsOverrides['endpoints']>, aws: AwsOverrides = {}) {
+  const endpoint = aws.endpoints?.[service];
+  return { region, ...(endpoint ? { endpoint } : {}), ...(aws.credentials ? { credentials: aws.credentials } : {}) };
+}
