@@ -15,7 +15,7 @@
  * with the same NotAuthorizedException as a wrong password, and `custom:tenantId` is written only
  * by the administrator (the stack), never by the user.
  */
-import { createHash, randomBytes, randomInt, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,6 +31,7 @@ import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger, type Logger } from '../../edge/log.ts';
 import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principals.ts';
 import { writePrivateFile } from '../../../../client/cli/private-file.ts';
+import { decoyHash, hashPassword, passwordPolicyViolation, temporaryPassword, verifyPassword } from './passwords.ts';
 import { writeLocalUsersFile, type LocalEnvUser, type LocalUsersFile, type LocalUserStatus } from '../../../../client/cli/targets.ts';
 
 /** A user of the local pool, as the stack seeds it: the token `sub` is assigned on first start. */
@@ -130,63 +131,6 @@ export interface PublicJwk {
   use: 'sig';
   n: string;
   e: string;
-}
-
-// --- passwords ---------------------------------------------------------------------------------
-
-/** scrypt cost: N=2^14, r=8 (16 MiB), p=1. Encoded in each hash, so it can be raised later. */
-const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
-
-function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFKC'), salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = encoded.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64');
-  const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p), expected.length);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
-
-/** Compared against when the user does not exist, so that both answers take as long. */
-let dummyHash: Promise<string> | undefined;
-
-/** Cognito's special characters for the "symbol" requirement. */
-const SYMBOLS = `^$*.[]{}()?"!@#%&/\\,><':;|_~\`=+- `;
-
-/** The pool's policy: at least 12 characters, with upper and lower case letters, a digit and a symbol. */
-export function passwordPolicyViolation(password: string): string | undefined {
-  const prefix = 'Password did not conform with policy: ';
-  if ([...password].length < 12) return `${prefix}Password not long enough`;
-  if ([...password].length > 256) return `${prefix}Password too long`;
-  if (/^\s|\s$/.test(password)) return `${prefix}Password must not begin or end with a space`;
-  if (!/[A-Z]/.test(password)) return `${prefix}Password must have uppercase characters`;
-  if (!/[a-z]/.test(password)) return `${prefix}Password must have lowercase characters`;
-  if (!/[0-9]/.test(password)) return `${prefix}Password must have numeric characters`;
-  if (![...password].some((c) => SYMBOLS.includes(c))) return `${prefix}Password must have symbol characters`;
-  return undefined;
-}
-
-/** A random password that meets the policy, with symbols that need no quoting in a shell. */
-export function temporaryPassword(length = 20): string {
-  const classes = ['ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz', '23456789', '-_.:+=@%'];
-  const all = classes.join('');
-  const chars = classes.map((c) => c[randomInt(c.length)]!);
-  while (chars.length < length) chars.push(all[randomInt(all.length)]!);
-  for (let i = chars.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
-  }
-  return chars.join('');
 }
 
 // --- helpers -----------------------------------------------------------------------------------
@@ -482,7 +426,7 @@ export class CognitoService {
     if (!password) throw invalidParameter('Missing required parameter PASSWORD');
     const found = this.findUser(username);
     // An unknown user costs one scrypt too, and gets the wrong password's answer (no user enumeration).
-    const ok = await verifyPassword(password, found?.[1].passwordHash || (await (dummyHash ??= hashPassword(opaque(16)))));
+    const ok = await verifyPassword(password, found?.[1].passwordHash || (await decoyHash()));
     if (!found || !ok) {
       // The attempted name of an unknown user is not logged: people type passwords into that field.
       this.logger.log('info', 'cognito.sign_in_failed', found ? { username: found[1].username, reason: 'password' } : { reason: 'unknown-user' });
