@@ -17,10 +17,10 @@ import {
   COGNITO_STATE_FILE,
   CognitoService,
   LOCAL_APP_CLIENT_ID,
-  localJwtVerifiers,
   writeLocalUsers,
   type LocalUser,
 } from './service.ts';
+import { localJwtVerifiers } from './verifiers.ts';
 import { LOCAL_USERS_FILE, type LocalUsersFile } from '../../../../client/cli/targets.ts';
 import { Edge } from '../../edge/edge.ts';
 import { PolicyEvaluator } from '../../iam/evaluator.ts';

@@ -19,10 +19,6 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { JwtVerifier } from 'aws-jwt-verify';
-import { NonRetryableFetchError } from 'aws-jwt-verify/error';
-import type { Fetcher } from 'aws-jwt-verify/https';
-import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { calculateJwkThumbprint, errors as joseErrors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AuthError, AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
@@ -31,6 +27,7 @@ import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger, type Logger } from '../../edge/log.ts';
 import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principals.ts';
 import { writePrivateFile } from '../../../../client/cli/private-file.ts';
+import { localJwtVerifiers } from './verifiers.ts';
 import { decoyHash, hashPassword, passwordPolicyViolation, temporaryPassword, verifyPassword } from './passwords.ts';
 import { writeLocalUsersFile, type LocalEnvUser, type LocalUsersFile, type LocalUserStatus } from '../../../../client/cli/targets.ts';
 
@@ -657,66 +654,6 @@ export class CognitoService {
       UserStatus: user.status,
     };
   }
-}
-
-// --- verifying tokens (the local AppSync, tests) -------------------------------------------------
-
-/** aws-jwt-verify's fetcher speaks HTTPS only; the local edge is plain HTTP. */
-class HttpFetcher implements Fetcher {
-  async fetch(uri: string): Promise<ArrayBuffer> {
-    const res = await fetch(uri, { signal: AbortSignal.timeout(5000) });
-    if (res.status !== 200) throw new NonRetryableFetchError(uri, `Status code is ${res.status}, expected 200`);
-    return res.arrayBuffer();
-  }
-}
-
-export interface LocalPoolIdentity {
-  /** `<edgeUrl>/<userPoolId>` */
-  issuer: string;
-  clientId: string;
-  /** @default `<issuer>/.well-known/jwks.json` */
-  jwksUri?: string;
-}
-
-function claimCheck(ok: boolean, message: string): void {
-  if (!ok) throw new Error(message);
-}
-
-/**
- * Verifiers for the local pool's tokens (`aws-jwt-verify`'s JwtVerifier, which v5 also exports as
- * JwtRsaVerifier): signature against the pool's JWKS, issuer, expiry, and for ID tokens audience =
- * the app client and token_use 'id'; for access tokens client_id = the app client and token_use
- * 'access'. Pass the CognitoService itself once its issuer is set, or the values from local-users.json.
- */
-export function localJwtVerifiers(pool: LocalPoolIdentity) {
-  const { issuer, clientId } = pool;
-  const jwksUri = pool.jwksUri ?? `${issuer}/.well-known/jwks.json`;
-  const jwksCache = new SimpleJwksCache({ fetcher: new HttpFetcher() });
-  const idToken = JwtVerifier.create(
-    {
-      issuer,
-      jwksUri,
-      audience: clientId,
-      customJwtCheck: ({ payload }) => {
-        claimCheck(payload.token_use === 'id', 'Not an ID token');
-        claimCheck(typeof payload.sub === 'string' && typeof payload['custom:tenantId'] === 'string', 'ID token without sub or custom:tenantId');
-      },
-    },
-    { jwksCache },
-  );
-  const accessToken = JwtVerifier.create(
-    {
-      issuer,
-      jwksUri,
-      audience: null,
-      customJwtCheck: ({ payload }) => {
-        claimCheck(payload.token_use === 'access', 'Not an access token');
-        claimCheck(payload.client_id === clientId, 'Access token for another client');
-      },
-    },
-    { jwksCache },
-  );
-  return { idToken, accessToken };
 }
 
 // --- local-users.json (its format: client/cli/targets.ts) -----------------------------------------
