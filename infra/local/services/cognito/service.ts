@@ -5,48 +5,35 @@
  * AdminGetUser; and the pool's JWKS at `GET /<userPoolId>/.well-known/jwks.json`.
  *
  * Tokens are RS256 JWTs with Cognito's claims (`custom:tenantId` among them), signed with a key made
- * on first start. Passwords are kept as salted scrypt hashes; refresh tokens are opaque random
- * strings kept as SHA-256 hashes. Seeded users start in FORCE_CHANGE_PASSWORD with a random
- * temporary password, made anew at each start (like an administrator's "resend invitation"); the
- * plaintext lives only in memory, for `temporaryPasswords()` and `.data/local-users.json`.
+ * on first start. Seeded users start in FORCE_CHANGE_PASSWORD with a random temporary password.
+ * The pool's state, and how its secrets are kept: pool.ts; passwords: passwords.ts; verifying
+ * tokens as a resource server does: verifiers.ts.
  *
  * As on AWS: the sign-in operations are public (the SDK sends them unsigned: the edge hands them to
  * `handleAnonymous`), the admin operations need SigV4 and an IAM grant, an unknown user signs in
  * with the same NotAuthorizedException as a wrong password, and `custom:tenantId` is written only
  * by the administrator (the stack), never by the user.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { calculateJwkThumbprint, errors as joseErrors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AuthError, AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { AnonymousEdgeCall, EdgeCall } from '../../edge/edge.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger, type Logger } from '../../edge/log.ts';
 import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principals.ts';
-import { writePrivateFile } from '../../../../client/cli/private-file.ts';
+import { writeLocalUsersFile, type LocalUsersFile } from '../../../../client/cli/targets.ts';
+import { decoyHash, passwordPolicyViolation, verifyPassword } from './passwords.ts';
+import { UserPool, type LocalUser, type PublicJwk, type StoredUser, type UserStatus } from './pool.ts';
 import { localJwtVerifiers } from './verifiers.ts';
-import { decoyHash, hashPassword, passwordPolicyViolation, temporaryPassword, verifyPassword } from './passwords.ts';
-import { writeLocalUsersFile, type LocalEnvUser, type LocalUsersFile, type LocalUserStatus } from '../../../../client/cli/targets.ts';
 
-/** A user of the local pool, as the stack seeds it: the token `sub` is assigned on first start. */
-export type LocalUser = LocalEnvUser;
+// The stack, the CLIs' tests and the benches import these with the service.
+export { COGNITO_STATE_FILE, type LocalUser } from './pool.ts';
 
 export const COGNITO_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
 const TARGET_PREFIX = 'AWSCognitoIdentityProviderService.';
 
 /** The local pool's one app client (public: no client secret). 26 lower-case letters and digits, as Cognito's. */
 export const LOCAL_APP_CLIENT_ID = 'localassistantwebclient001';
-/** The pool's state under the stack's data directory. */
-export const COGNITO_STATE_FILE = 'cognito.json';
-
-const TOKEN_SECONDS = 3600;
-const REFRESH_TOKEN_SECONDS = 30 * 24 * 3600;
-/** Cognito's default AuthSessionValidity: a challenge must be answered within 3 minutes. */
-const AUTH_SESSION_SECONDS = 180;
-const STATE_VERSION = 1;
 
 /** Operations callable without SigV4 (they carry a password, a session or an access token). */
 const PUBLIC_OPERATIONS = new Set(['InitiateAuth', 'RespondToAuthChallenge', 'GetUser', 'UpdateUserAttributes']);
@@ -69,47 +56,6 @@ const MSG = {
   noUser: 'User does not exist.',
 } as const;
 
-export type UserStatus = LocalUserStatus;
-
-interface StoredUser {
-  username: string;
-  sub: string;
-  tenantId: string;
-  status: UserStatus;
-  /** `scrypt$N$r$p$<salt b64>$<hash b64>` */
-  passwordHash: string;
-  enabled: boolean;
-  /** User-writable standard attributes. */
-  attributes: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-}
-
-interface StoredRefreshToken {
-  /** Lower-cased username (the user map's key). */
-  user: string;
-  sub: string;
-  clientId: string;
-  originJti: string;
-  authTime: number;
-  expiresAt: number;
-}
-
-interface PoolState {
-  version: typeof STATE_VERSION;
-  signingKey: { kid: string; privateJwk: JWK };
-  /** By lower-cased username (user names are case-insensitive, as in new Cognito pools). */
-  users: Record<string, StoredUser>;
-  /** By SHA-256 (hex) of the refresh token. */
-  refreshTokens: Record<string, StoredRefreshToken>;
-}
-
-interface AuthSession {
-  user: string;
-  clientId: string;
-  expiresAt: number;
-}
-
 export interface CognitoServiceOptions {
   location: AwsLocation;
   evaluator: PolicyEvaluator;
@@ -121,20 +67,7 @@ export interface CognitoServiceOptions {
   logger?: Logger;
 }
 
-export interface PublicJwk {
-  kty: 'RSA';
-  kid: string;
-  alg: 'RS256';
-  use: 'sig';
-  n: string;
-  e: string;
-}
-
 // --- helpers -----------------------------------------------------------------------------------
-
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
-const opaque = (bytes: number) => randomBytes(bytes).toString('base64url');
 
 function invalidParameter(message: string): AwsError {
   return new AwsError('InvalidParameterException', message, 400);
@@ -172,110 +105,28 @@ export class CognitoService {
   readonly clientId = LOCAL_APP_CLIENT_ID;
   readonly userPoolArn: string;
   private issuerBase?: string;
-  private readonly sessions = new Map<string, AuthSession>();
-  private readonly temporary = new Map<string, string>();
-  private writes: Promise<void> = Promise.resolve();
   private verifierCache?: ReturnType<typeof localJwtVerifiers>;
   private readonly clock: () => Date;
   private readonly logger: Logger;
-  private readonly file: string | undefined;
 
   private constructor(
     private readonly options: CognitoServiceOptions,
-    private readonly state: PoolState,
-    private readonly signingKey: CryptoKey,
-    private readonly verifyingKey: CryptoKey,
-    private readonly publicJwk: PublicJwk,
+    private readonly pool: UserPool,
+    clock: () => Date,
   ) {
     this.region = options.location.region;
     this.poolId = localUserPoolId(this.region);
     this.userPoolArn = userPoolArn(options.location, this.poolId);
-    this.clock = options.clock ?? (() => new Date());
+    this.clock = clock;
     this.logger = options.logger ?? silentLogger;
-    this.file = options.dataDir ? path.join(options.dataDir, COGNITO_STATE_FILE) : undefined;
   }
 
   /** Loads the pool from `<dataDir>/cognito.json` (or starts a new one), and syncs it with `users`. */
   static async create(options: CognitoServiceOptions): Promise<CognitoService> {
-    const file = options.dataDir ? path.join(options.dataDir, COGNITO_STATE_FILE) : undefined;
-    let state: PoolState;
-    if (file && existsSync(file)) {
-      state = JSON.parse(await readFile(file, 'utf8')) as PoolState;
-      if (state.version !== STATE_VERSION) throw new Error(`${file}: unsupported version ${String(state.version)}`);
-    } else {
-      const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
-      const privateJwk = await exportJWK(privateKey);
-      const kid = await calculateJwkThumbprint({ kty: 'RSA', n: privateJwk.n!, e: privateJwk.e! });
-      state = { version: STATE_VERSION, signingKey: { kid, privateJwk }, users: {}, refreshTokens: {} };
-    }
-    const { kid, privateJwk } = state.signingKey;
-    const signingKey = (await importJWK({ ...privateJwk, alg: 'RS256' }, 'RS256')) as CryptoKey;
-    const publicJwk: PublicJwk = { kty: 'RSA', kid, alg: 'RS256', use: 'sig', n: privateJwk.n!, e: privateJwk.e! };
-    const verifyingKey = (await importJWK({ ...publicJwk }, 'RS256')) as CryptoKey;
-    const service = new CognitoService(options, state, signingKey, verifyingKey, publicJwk);
-    await service.sync(options.users);
-    return service;
-  }
-
-  /** Makes the pool's users exactly `users`, and gives those yet to set a password a new temporary one. */
-  private async sync(users: readonly LocalUser[]): Promise<void> {
-    const now = this.clock().getTime();
-    const wanted = new Map(users.map((u) => [u.username.toLowerCase(), u]));
-    for (const key of Object.keys(this.state.users)) {
-      const u = wanted.get(key);
-      if (!u || u.sub !== this.state.users[key]!.sub) this.removeUser(key);
-    }
-    for (const [key, u] of wanted) {
-      const existing = this.state.users[key];
-      if (existing) {
-        existing.tenantId = u.tenantId;
-        continue;
-      }
-      this.state.users[key] = {
-        username: u.username,
-        sub: u.sub,
-        tenantId: u.tenantId,
-        status: 'FORCE_CHANGE_PASSWORD',
-        passwordHash: '',
-        enabled: true,
-        attributes: {},
-        createdAt: now,
-        updatedAt: now,
-      };
-    }
-    await Promise.all(
-      Object.entries(this.state.users)
-        .filter(([, u]) => u.status === 'FORCE_CHANGE_PASSWORD')
-        .map(async ([key, u]) => {
-          const password = temporaryPassword();
-          u.passwordHash = await hashPassword(password);
-          this.temporary.set(key, password);
-        }),
-    );
-    this.pruneRefreshTokens();
-    await this.persist();
-  }
-
-  private removeUser(key: string): void {
-    delete this.state.users[key];
-    this.temporary.delete(key);
-    for (const [hash, t] of Object.entries(this.state.refreshTokens)) if (t.user === key) delete this.state.refreshTokens[hash];
-    for (const [hash, s] of this.sessions) if (s.user === key) this.sessions.delete(hash);
-  }
-
-  private pruneRefreshTokens(): void {
-    const now = this.clock().getTime();
-    for (const [hash, t] of Object.entries(this.state.refreshTokens)) if (t.expiresAt <= now) delete this.state.refreshTokens[hash];
-  }
-
-  /** Writes the state (when persisted), one write at a time, each atomic and owner-only. */
-  private persist(): Promise<void> {
-    if (!this.file) return Promise.resolve();
-    const file = this.file;
-    const content = JSON.stringify(this.state, null, 2);
-    const run = this.writes.then(() => writePrivateFile(file, content));
-    this.writes = run.catch(() => undefined);
-    return run;
+    const clock = options.clock ?? (() => new Date());
+    const pool = await UserPool.open({ dataDir: options.dataDir, clock });
+    await pool.sync(options.users);
+    return new CognitoService(options, pool, clock);
   }
 
   // --- in-process helpers (stack, tests, CLI) --------------------------------------------------
@@ -304,33 +155,27 @@ export class CognitoService {
   }
 
   jwks(): { keys: PublicJwk[] } {
-    return { keys: [{ ...this.publicJwk }] };
+    return { keys: [{ ...this.pool.publicJwk }] };
   }
 
   /** username → temporary password, for the users who have not set their own password yet. */
   temporaryPasswords(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [key, password] of this.temporary) {
-      const u = this.state.users[key];
-      if (u?.status === 'FORCE_CHANGE_PASSWORD') out[u.username] = password;
-    }
-    return out;
+    return this.pool.temporaryPasswords();
   }
 
   /** The pool's users as an administrator sees them (no secrets). */
   listUsers(): { username: string; sub: string; tenantId: string; status: UserStatus }[] {
-    return Object.values(this.state.users).map((u) => ({ username: u.username, sub: u.sub, tenantId: u.tenantId, status: u.status }));
+    return this.pool.listUsers();
   }
 
   /** Removes a user, with their refresh tokens (tests of a replayed run whose user is gone). */
-  async deleteUser(username: string): Promise<void> {
-    this.removeUser(username.toLowerCase());
-    await this.persist();
+  deleteUser(username: string): Promise<void> {
+    return this.pool.deleteUser(username);
   }
 
   /** Waits for pending writes of the state file. */
-  async flush(): Promise<void> {
-    await this.writes;
+  flush(): Promise<void> {
+    return this.pool.flush();
   }
 
   // --- the wire ---------------------------------------------------------------------------------
@@ -385,12 +230,6 @@ export class CognitoService {
     return clientId;
   }
 
-  private findUser(name: string): [string, StoredUser] | undefined {
-    const key = name.toLowerCase();
-    const u = this.state.users[key];
-    return u ? [key, u] : undefined;
-  }
-
   private async initiateAuth(input: Record<string, unknown>) {
     const flow = requiredString(input, 'AuthFlow', 'authFlow');
     const clientId = this.requireClient(input);
@@ -421,7 +260,7 @@ export class CognitoService {
     const password = params.PASSWORD;
     if (!username) throw invalidParameter('Missing required parameter USERNAME');
     if (!password) throw invalidParameter('Missing required parameter PASSWORD');
-    const found = this.findUser(username);
+    const found = this.pool.findUser(username);
     // An unknown user costs one scrypt too, and gets the wrong password's answer (no user enumeration).
     const ok = await verifyPassword(password, found?.[1].passwordHash || (await decoyHash()));
     if (!found || !ok) {
@@ -432,9 +271,7 @@ export class CognitoService {
     const [key, user] = found;
     if (!user.enabled) throw notAuthorized(MSG.disabled);
     if (user.status === 'FORCE_CHANGE_PASSWORD') {
-      const session = opaque(96);
-      this.pruneSessions();
-      this.sessions.set(sha256(session), { user: key, clientId, expiresAt: this.clock().getTime() + AUTH_SESSION_SECONDS * 1000 });
+      const session = this.pool.openSession(key, clientId);
       this.logger.log('info', 'cognito.challenge', { username: user.username, challenge: 'NEW_PASSWORD_REQUIRED' });
       return {
         ChallengeName: 'NEW_PASSWORD_REQUIRED',
@@ -446,7 +283,7 @@ export class CognitoService {
         },
       };
     }
-    const result = await this.issueTokens(key, user, clientId, { originJti: randomUUID(), authTime: seconds(this.clock()) }, true);
+    const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
     this.logger.log('info', 'cognito.signed_in', { username: user.username, flow: 'USER_PASSWORD_AUTH' });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
@@ -454,20 +291,17 @@ export class CognitoService {
   private async refreshAuth(clientId: string, params: Record<string, string>) {
     const token = params.REFRESH_TOKEN;
     if (!token) throw invalidParameter('Missing required parameter REFRESH_TOKEN');
-    const stored = this.state.refreshTokens[sha256(token)];
+    const stored = this.pool.refreshToken(token);
     if (!stored || stored.clientId !== clientId) throw notAuthorized(MSG.invalidRefresh);
     if (stored.expiresAt <= this.clock().getTime()) throw notAuthorized(MSG.expiredRefresh);
-    const user = this.state.users[stored.user];
+    const user = this.pool.findUser(stored.user)?.[1];
     if (!user || user.sub !== stored.sub) throw notAuthorized(MSG.invalidRefresh);
     if (!user.enabled) throw notAuthorized(MSG.disabled);
-    const result = await this.issueTokens(stored.user, user, clientId, { originJti: stored.originJti, authTime: stored.authTime }, false);
+    // A refresh continues the sign-in: same origin_jti and auth_time, and no new refresh token.
+    const origin = { originJti: stored.originJti, authTime: stored.authTime };
+    const result = await this.pool.issueTokens(stored.user, user, { issuer: this.issuer, clientId, origin, withRefreshToken: false });
     this.logger.log('info', 'cognito.signed_in', { username: user.username, flow: 'REFRESH_TOKEN_AUTH' });
     return { ChallengeParameters: {}, AuthenticationResult: result };
-  }
-
-  private pruneSessions(): void {
-    const now = this.clock().getTime();
-    for (const [hash, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(hash);
   }
 
   private async respondToAuthChallenge(input: Record<string, unknown>) {
@@ -480,14 +314,13 @@ export class CognitoService {
     if (!responses.USERNAME) throw invalidParameter('Missing required parameter USERNAME');
     if (!responses.NEW_PASSWORD) throw invalidParameter('Missing required parameter NEW_PASSWORD');
 
-    const sessionKey = sha256(session);
-    const pending = this.sessions.get(sessionKey);
+    const pending = this.pool.session(session);
     if (!pending) throw notAuthorized(MSG.invalidSession);
     if (pending.expiresAt <= this.clock().getTime()) {
-      this.sessions.delete(sessionKey);
+      this.pool.closeSession(session);
       throw notAuthorized(MSG.expiredSession);
     }
-    const found = this.findUser(responses.USERNAME);
+    const found = this.pool.findUser(responses.USERNAME);
     if (pending.clientId !== clientId || !found || found[0] !== pending.user || found[1].status !== 'FORCE_CHANGE_PASSWORD') {
       throw notAuthorized(MSG.invalidSession);
     }
@@ -501,13 +334,10 @@ export class CognitoService {
     // The session stays valid after a refused answer, so the user can try another password.
     if (violation) throw new AwsError('InvalidPasswordException', violation, 400);
 
-    this.sessions.delete(sessionKey);
-    user.passwordHash = await hashPassword(responses.NEW_PASSWORD);
-    user.status = 'CONFIRMED';
-    user.attributes = { ...user.attributes, ...updates };
-    user.updatedAt = this.clock().getTime();
-    this.temporary.delete(key);
-    const result = await this.issueTokens(key, user, clientId, { originJti: randomUUID(), authTime: seconds(this.clock()) }, true);
+    this.pool.closeSession(session);
+    await this.pool.setPassword(key, user, responses.NEW_PASSWORD);
+    this.pool.updateAttributes(user, updates);
+    const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
     this.logger.log('info', 'cognito.password_set', { username: user.username });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
@@ -522,80 +352,17 @@ export class CognitoService {
     return attributes;
   }
 
-  private async issueTokens(
-    key: string,
-    user: StoredUser,
-    clientId: string,
-    origin: { originJti: string; authTime: number },
-    withRefreshToken: boolean,
-  ) {
-    const iss = this.issuer;
-    const iat = seconds(this.clock());
-    const exp = iat + TOKEN_SECONDS;
-    const sign = (claims: Record<string, unknown>) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: this.publicJwk.kid }).sign(this.signingKey);
-    const idToken = await sign({
-      ...user.attributes,
-      sub: user.sub,
-      email_verified: false,
-      iss,
-      'cognito:username': user.username,
-      'custom:tenantId': user.tenantId,
-      origin_jti: origin.originJti,
-      aud: clientId,
-      token_use: 'id',
-      auth_time: origin.authTime,
-      exp,
-      iat,
-      jti: randomUUID(),
-    });
-    const accessToken = await sign({
-      sub: user.sub,
-      iss,
-      client_id: clientId,
-      origin_jti: origin.originJti,
-      token_use: 'access',
-      scope: 'aws.cognito.signin.user.admin',
-      auth_time: origin.authTime,
-      exp,
-      iat,
-      jti: randomUUID(),
-      username: user.username,
-    });
-    let refreshToken: string | undefined;
-    if (withRefreshToken) {
-      refreshToken = opaque(96);
-      this.pruneRefreshTokens();
-      this.state.refreshTokens[sha256(refreshToken)] = {
-        user: key,
-        sub: user.sub,
-        clientId,
-        originJti: origin.originJti,
-        authTime: origin.authTime,
-        expiresAt: this.clock().getTime() + REFRESH_TOKEN_SECONDS * 1000,
-      };
-    }
-    await this.persist();
-    return {
-      AccessToken: accessToken,
-      ExpiresIn: TOKEN_SECONDS,
-      TokenType: 'Bearer',
-      IdToken: idToken,
-      ...(refreshToken ? { RefreshToken: refreshToken } : {}),
-    };
-  }
-
   /** The user an access token names, after checking its signature, issuer, expiry, use and client. */
   private async userOfAccessToken(input: Record<string, unknown>): Promise<[string, StoredUser]> {
     const token = requiredString(input, 'AccessToken', 'accessToken');
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.verifyingKey, { issuer: this.issuer, algorithms: ['RS256'], currentDate: this.clock() }));
+      ({ payload } = await jwtVerify(token, this.pool.verifyingKey, { issuer: this.issuer, algorithms: ['RS256'], currentDate: this.clock() }));
     } catch (err) {
       throw notAuthorized(err instanceof joseErrors.JWTExpired ? MSG.expiredAccess : MSG.invalidAccess);
     }
     if (payload.token_use !== 'access' || payload.client_id !== this.clientId || typeof payload.username !== 'string') throw notAuthorized(MSG.invalidAccess);
-    const found = this.findUser(payload.username);
+    const found = this.pool.findUser(payload.username);
     if (!found || found[1].sub !== payload.sub) throw new AwsError('UserNotFoundException', MSG.noUser, 400);
     if (!found[1].enabled) throw notAuthorized(MSG.disabled);
     return found;
@@ -625,9 +392,8 @@ export class CognitoService {
       attributes[Name] = typeof Value === 'string' ? Value : '';
     }
     const updates = this.checkWritable(attributes);
-    user.attributes = { ...user.attributes, ...updates };
-    user.updatedAt = this.clock().getTime();
-    await this.persist();
+    this.pool.updateAttributes(user, updates);
+    await this.pool.persist();
     this.logger.log('info', 'cognito.attributes_updated', { username: user.username, attributes: Object.keys(updates) });
     return { CodeDeliveryDetailsList: [] };
   }
@@ -643,7 +409,7 @@ export class CognitoService {
     if (poolId !== this.poolId) throw new AwsError('ResourceNotFoundException', `User pool ${poolId} does not exist.`, 400);
     const name = requiredString(input, 'Username', 'username');
     // As on AWS, a user's `sub` names them as well as their username.
-    const user = this.findUser(name)?.[1] ?? Object.values(this.state.users).find((u) => u.sub === name);
+    const user = this.pool.findUser(name)?.[1] ?? this.pool.findUserBySub(name);
     if (!user) throw new AwsError('UserNotFoundException', MSG.noUser, 400);
     return {
       Username: user.username,
