@@ -346,6 +346,23 @@ describe('sign-in failures', () => {
     );
     expect(noPassword).toMatchObject({ name: 'InvalidParameterException', message: 'Missing required parameter PASSWORD' });
   });
+
+  it("words validation failures as AWS's validation layer does, with Cognito's InvalidParameterException", async () => {
+    const target = 'AWSCognitoIdentityProviderService.InitiateAuth';
+    const invalid = (message: string) => ({ status: 400, body: { __type: 'InvalidParameterException', message: `1 validation error detected: ${message}` } });
+    expect(await rawCall(target, { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: '' })).toEqual(
+      invalid("Value null at 'clientId' failed to satisfy constraint: Member must not be null"),
+    );
+    expect(await rawCall(target, { AuthFlow: 'PASSWORDLESS', ClientId: LOCAL_APP_CLIENT_ID })).toEqual(
+      invalid(
+        "Value 'PASSWORDLESS' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: " +
+          '[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]',
+      ),
+    );
+    // A member of the wrong JSON type does not deserialize: it never reaches validation.
+    const wrongType = await rawCall(target, { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: LOCAL_APP_CLIENT_ID, AuthParameters: { USERNAME: 7 } });
+    expect(wrongType).toMatchObject({ status: 400, body: { __type: 'SerializationException' } });
+  });
 });
 
 describe('GetUser and UpdateUserAttributes (with the access token)', () => {

@@ -18,6 +18,7 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AuthError, AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { AnonymousEdgeCall, EdgeCall } from '../../edge/edge.ts';
+import { optionalArray, optionalString, optionalStringMap, requiredString, validationError, type FieldOptions } from '../../edge/wire.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger, type Logger } from '../../edge/log.ts';
 import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principals.ts';
@@ -69,30 +70,18 @@ export interface CognitoServiceOptions {
 
 // --- helpers -----------------------------------------------------------------------------------
 
+const INVALID_PARAMETER = 'InvalidParameterException';
+
 function invalidParameter(message: string): AwsError {
-  return new AwsError('InvalidParameterException', message, 400);
+  return new AwsError(INVALID_PARAMETER, message, 400);
 }
 
 function notAuthorized(message: string): AwsError {
   return new AwsError('NotAuthorizedException', message, 400);
 }
 
-function requiredString(input: Record<string, unknown>, member: string, wireName = member): string {
-  const v = input[member];
-  if (typeof v !== 'string' || v.length === 0) {
-    throw invalidParameter(`1 validation error detected: Value at '${wireName}' failed to satisfy constraint: Member must not be null`);
-  }
-  return v;
-}
-
-function stringMap(input: Record<string, unknown>, member: string): Record<string, string> {
-  const v = input[member];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
-    throw invalidParameter(`${member} must be a map of strings.`);
-  }
-  return v as Record<string, string>;
-}
+/** A required member: Cognito refuses it missing or empty, with its camel-cased name. */
+const required = (wireName: string): FieldOptions => ({ wireName, code: INVALID_PARAMETER, emptyIsMissing: true });
 
 const USER_POOL_ID = /^[\w-]+_[0-9a-zA-Z]+$/;
 
@@ -225,15 +214,15 @@ export class CognitoService {
   }
 
   private requireClient(input: Record<string, unknown>): string {
-    const clientId = requiredString(input, 'ClientId', 'clientId');
+    const clientId = requiredString(input, 'ClientId', required('clientId'));
     if (clientId !== this.clientId) throw new AwsError('ResourceNotFoundException', `User pool client ${clientId} does not exist.`, 400);
     return clientId;
   }
 
   private async initiateAuth(input: Record<string, unknown>) {
-    const flow = requiredString(input, 'AuthFlow', 'authFlow');
+    const flow = requiredString(input, 'AuthFlow', required('authFlow'));
     const clientId = this.requireClient(input);
-    const params = stringMap(input, 'AuthParameters');
+    const params = optionalStringMap(input, 'AuthParameters') ?? {};
     switch (flow) {
       case 'USER_PASSWORD_AUTH':
         return this.passwordAuth(clientId, params);
@@ -248,9 +237,10 @@ export class CognitoService {
       case 'ADMIN_USER_PASSWORD_AUTH':
         throw invalidParameter('Initiate Auth method not supported.');
       default:
-        throw invalidParameter(
-          `1 validation error detected: Value '${flow}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: ` +
-            '[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]',
+        throw validationError(
+          'authFlow',
+          'satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]',
+          { value: flow, code: INVALID_PARAMETER },
         );
     }
   }
@@ -306,11 +296,12 @@ export class CognitoService {
 
   private async respondToAuthChallenge(input: Record<string, unknown>) {
     const clientId = this.requireClient(input);
-    const challenge = requiredString(input, 'ChallengeName', 'challengeName');
+    const challenge = requiredString(input, 'ChallengeName', required('challengeName'));
     if (challenge !== 'NEW_PASSWORD_REQUIRED') throw invalidParameter(`Challenge ${challenge} is not supported by the local user pool.`);
-    const responses = stringMap(input, 'ChallengeResponses');
-    const session = input.Session;
-    if (typeof session !== 'string' || session.length === 0) throw invalidParameter('Missing required parameter Session');
+    const responses = optionalStringMap(input, 'ChallengeResponses') ?? {};
+    // Session is optional in the API's shape (other challenges have none), hence this message.
+    const session = optionalString(input, 'Session');
+    if (!session) throw invalidParameter('Missing required parameter Session');
     if (!responses.USERNAME) throw invalidParameter('Missing required parameter USERNAME');
     if (!responses.NEW_PASSWORD) throw invalidParameter('Missing required parameter NEW_PASSWORD');
 
@@ -354,7 +345,7 @@ export class CognitoService {
 
   /** The user an access token names, after checking its signature, issuer, expiry, use and client. */
   private async userOfAccessToken(input: Record<string, unknown>): Promise<[string, StoredUser]> {
-    const token = requiredString(input, 'AccessToken', 'accessToken');
+    const token = requiredString(input, 'AccessToken', required('accessToken'));
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.pool.verifyingKey, { issuer: this.issuer, algorithms: ['RS256'], currentDate: this.clock() }));
@@ -383,10 +374,10 @@ export class CognitoService {
 
   private async updateUserAttributes(input: Record<string, unknown>) {
     const [, user] = await this.userOfAccessToken(input);
-    const list = input.UserAttributes;
-    if (!Array.isArray(list)) throw invalidParameter("1 validation error detected: Value at 'userAttributes' failed to satisfy constraint: Member must not be null");
+    const list = optionalArray(input, 'UserAttributes');
+    if (!list) throw validationError('userAttributes', 'not be null', { value: null, code: INVALID_PARAMETER });
     const attributes: Record<string, string> = {};
-    for (const item of list as unknown[]) {
+    for (const item of list) {
       const { Name, Value } = (item ?? {}) as { Name?: unknown; Value?: unknown };
       if (typeof Name !== 'string' || Name.length === 0) throw invalidParameter('Attribute name must not be empty.');
       attributes[Name] = typeof Value === 'string' ? Value : '';
@@ -399,15 +390,13 @@ export class CognitoService {
   }
 
   private async adminGetUser(principal: Principal, input: Record<string, unknown>) {
-    const poolId = requiredString(input, 'UserPoolId', 'userPoolId');
+    const poolId = requiredString(input, 'UserPoolId', required('userPoolId'));
     if (!USER_POOL_ID.test(poolId)) {
-      throw invalidParameter(
-        `1 validation error detected: Value '${poolId}' at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+`,
-      );
+      throw validationError('userPoolId', 'satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+', { value: poolId, code: INVALID_PARAMETER });
     }
     await this.options.evaluator.authorize({ principal, action: 'cognito-idp:AdminGetUser', resource: userPoolArn(this.options.location, poolId) });
     if (poolId !== this.poolId) throw new AwsError('ResourceNotFoundException', `User pool ${poolId} does not exist.`, 400);
-    const name = requiredString(input, 'Username', 'username');
+    const name = requiredString(input, 'Username', required('username'));
     // As on AWS, a user's `sub` names them as well as their username.
     const user = this.pool.findUser(name)?.[1] ?? this.pool.findUserBySub(name);
     if (!user) throw new AwsError('UserNotFoundException', MSG.noUser, 400);
