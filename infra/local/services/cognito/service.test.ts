@@ -17,10 +17,10 @@ import {
   COGNITO_STATE_FILE,
   CognitoService,
   LOCAL_APP_CLIENT_ID,
-  localJwtVerifiers,
   writeLocalUsers,
   type LocalUser,
 } from './service.ts';
+import { localJwtVerifiers } from './verifiers.ts';
 import { LOCAL_USERS_FILE, type LocalUsersFile } from '../../../../client/cli/targets.ts';
 import { Edge } from '../../edge/edge.ts';
 import { PolicyEvaluator } from '../../iam/evaluator.ts';
@@ -345,6 +345,23 @@ describe('sign-in failures', () => {
       publicClient().send(new InitiateAuthCommand({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: LOCAL_APP_CLIENT_ID, AuthParameters: { USERNAME: 'tenant1-user' } })),
     );
     expect(noPassword).toMatchObject({ name: 'InvalidParameterException', message: 'Missing required parameter PASSWORD' });
+  });
+
+  it("words validation failures as AWS's validation layer does, with Cognito's InvalidParameterException", async () => {
+    const target = 'AWSCognitoIdentityProviderService.InitiateAuth';
+    const invalid = (message: string) => ({ status: 400, body: { __type: 'InvalidParameterException', message: `1 validation error detected: ${message}` } });
+    expect(await rawCall(target, { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: '' })).toEqual(
+      invalid("Value null at 'clientId' failed to satisfy constraint: Member must not be null"),
+    );
+    expect(await rawCall(target, { AuthFlow: 'PASSWORDLESS', ClientId: LOCAL_APP_CLIENT_ID })).toEqual(
+      invalid(
+        "Value 'PASSWORDLESS' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: " +
+          '[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]',
+      ),
+    );
+    // A member of the wrong JSON type does not deserialize: it never reaches validation.
+    const wrongType = await rawCall(target, { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: LOCAL_APP_CLIENT_ID, AuthParameters: { USERNAME: 7 } });
+    expect(wrongType).toMatchObject({ status: 400, body: { __type: 'SerializationException' } });
   });
 });
 

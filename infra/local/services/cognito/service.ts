@@ -5,50 +5,36 @@
  * AdminGetUser; and the pool's JWKS at `GET /<userPoolId>/.well-known/jwks.json`.
  *
  * Tokens are RS256 JWTs with Cognito's claims (`custom:tenantId` among them), signed with a key made
- * on first start. Passwords are kept as salted scrypt hashes; refresh tokens are opaque random
- * strings kept as SHA-256 hashes. Seeded users start in FORCE_CHANGE_PASSWORD with a random
- * temporary password, made anew at each start (like an administrator's "resend invitation"); the
- * plaintext lives only in memory, for `temporaryPasswords()` and `.data/local-users.json`.
+ * on first start. Seeded users start in FORCE_CHANGE_PASSWORD with a random temporary password.
+ * The pool's state, and how its secrets are kept: pool.ts; passwords: passwords.ts; verifying
+ * tokens as a resource server does: verifiers.ts.
  *
  * As on AWS: the sign-in operations are public (the SDK sends them unsigned: the edge hands them to
  * `handleAnonymous`), the admin operations need SigV4 and an IAM grant, an unknown user signs in
  * with the same NotAuthorizedException as a wrong password, and `custom:tenantId` is written only
  * by the administrator (the stack), never by the user.
  */
-import { createHash, randomBytes, randomInt, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { JwtVerifier } from 'aws-jwt-verify';
-import { NonRetryableFetchError } from 'aws-jwt-verify/error';
-import type { Fetcher } from 'aws-jwt-verify/https';
-import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
-import { calculateJwkThumbprint, errors as joseErrors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AuthError, AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { AnonymousEdgeCall, EdgeCall } from '../../edge/edge.ts';
+import { optionalArray, optionalString, optionalStringMap, requiredString, validationError, type FieldOptions } from '../../edge/wire.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger, type Logger } from '../../edge/log.ts';
 import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principals.ts';
-import { writePrivateFile } from '../../../../client/cli/private-file.ts';
-import { writeLocalUsersFile, type LocalEnvUser, type LocalUsersFile, type LocalUserStatus } from '../../../../client/cli/targets.ts';
+import { writeLocalUsersFile, type LocalUsersFile } from '../../../../client/cli/targets.ts';
+import { decoyHash, passwordPolicyViolation, verifyPassword } from './passwords.ts';
+import { UserPool, type LocalUser, type PublicJwk, type StoredUser, type UserStatus } from './pool.ts';
+import { localJwtVerifiers } from './verifiers.ts';
 
-/** A user of the local pool, as the stack seeds it: the token `sub` is assigned on first start. */
-export type LocalUser = LocalEnvUser;
+// The stack, the CLIs' tests and the benches import these with the service.
+export { COGNITO_STATE_FILE, type LocalUser } from './pool.ts';
 
 export const COGNITO_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
 const TARGET_PREFIX = 'AWSCognitoIdentityProviderService.';
 
 /** The local pool's one app client (public: no client secret). 26 lower-case letters and digits, as Cognito's. */
 export const LOCAL_APP_CLIENT_ID = 'localassistantwebclient001';
-/** The pool's state under the stack's data directory. */
-export const COGNITO_STATE_FILE = 'cognito.json';
-
-const TOKEN_SECONDS = 3600;
-const REFRESH_TOKEN_SECONDS = 30 * 24 * 3600;
-/** Cognito's default AuthSessionValidity: a challenge must be answered within 3 minutes. */
-const AUTH_SESSION_SECONDS = 180;
-const STATE_VERSION = 1;
 
 /** Operations callable without SigV4 (they carry a password, a session or an access token). */
 const PUBLIC_OPERATIONS = new Set(['InitiateAuth', 'RespondToAuthChallenge', 'GetUser', 'UpdateUserAttributes']);
@@ -71,47 +57,6 @@ const MSG = {
   noUser: 'User does not exist.',
 } as const;
 
-export type UserStatus = LocalUserStatus;
-
-interface StoredUser {
-  username: string;
-  sub: string;
-  tenantId: string;
-  status: UserStatus;
-  /** `scrypt$N$r$p$<salt b64>$<hash b64>` */
-  passwordHash: string;
-  enabled: boolean;
-  /** User-writable standard attributes. */
-  attributes: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-}
-
-interface StoredRefreshToken {
-  /** Lower-cased username (the user map's key). */
-  user: string;
-  sub: string;
-  clientId: string;
-  originJti: string;
-  authTime: number;
-  expiresAt: number;
-}
-
-interface PoolState {
-  version: typeof STATE_VERSION;
-  signingKey: { kid: string; privateJwk: JWK };
-  /** By lower-cased username (user names are case-insensitive, as in new Cognito pools). */
-  users: Record<string, StoredUser>;
-  /** By SHA-256 (hex) of the refresh token. */
-  refreshTokens: Record<string, StoredRefreshToken>;
-}
-
-interface AuthSession {
-  user: string;
-  clientId: string;
-  expiresAt: number;
-}
-
 export interface CognitoServiceOptions {
   location: AwsLocation;
   evaluator: PolicyEvaluator;
@@ -123,102 +68,20 @@ export interface CognitoServiceOptions {
   logger?: Logger;
 }
 
-export interface PublicJwk {
-  kty: 'RSA';
-  kid: string;
-  alg: 'RS256';
-  use: 'sig';
-  n: string;
-  e: string;
-}
-
-// --- passwords ---------------------------------------------------------------------------------
-
-/** scrypt cost: N=2^14, r=8 (16 MiB), p=1. Encoded in each hash, so it can be raised later. */
-const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
-
-function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFKC'), salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = encoded.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64');
-  const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p), expected.length);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
-
-/** Compared against when the user does not exist, so that both answers take as long. */
-let dummyHash: Promise<string> | undefined;
-
-/** Cognito's special characters for the "symbol" requirement. */
-const SYMBOLS = `^$*.[]{}()?"!@#%&/\\,><':;|_~\`=+- `;
-
-/** The pool's policy: at least 12 characters, with upper and lower case letters, a digit and a symbol. */
-export function passwordPolicyViolation(password: string): string | undefined {
-  const prefix = 'Password did not conform with policy: ';
-  if ([...password].length < 12) return `${prefix}Password not long enough`;
-  if ([...password].length > 256) return `${prefix}Password too long`;
-  if (/^\s|\s$/.test(password)) return `${prefix}Password must not begin or end with a space`;
-  if (!/[A-Z]/.test(password)) return `${prefix}Password must have uppercase characters`;
-  if (!/[a-z]/.test(password)) return `${prefix}Password must have lowercase characters`;
-  if (!/[0-9]/.test(password)) return `${prefix}Password must have numeric characters`;
-  if (![...password].some((c) => SYMBOLS.includes(c))) return `${prefix}Password must have symbol characters`;
-  return undefined;
-}
-
-/** A random password that meets the policy, with symbols that need no quoting in a shell. */
-export function temporaryPassword(length = 20): string {
-  const classes = ['ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz', '23456789', '-_.:+=@%'];
-  const all = classes.join('');
-  const chars = classes.map((c) => c[randomInt(c.length)]!);
-  while (chars.length < length) chars.push(all[randomInt(all.length)]!);
-  for (let i = chars.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
-  }
-  return chars.join('');
-}
-
 // --- helpers -----------------------------------------------------------------------------------
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
-const opaque = (bytes: number) => randomBytes(bytes).toString('base64url');
+const INVALID_PARAMETER = 'InvalidParameterException';
 
 function invalidParameter(message: string): AwsError {
-  return new AwsError('InvalidParameterException', message, 400);
+  return new AwsError(INVALID_PARAMETER, message, 400);
 }
 
 function notAuthorized(message: string): AwsError {
   return new AwsError('NotAuthorizedException', message, 400);
 }
 
-function requiredString(input: Record<string, unknown>, member: string, wireName = member): string {
-  const v = input[member];
-  if (typeof v !== 'string' || v.length === 0) {
-    throw invalidParameter(`1 validation error detected: Value at '${wireName}' failed to satisfy constraint: Member must not be null`);
-  }
-  return v;
-}
-
-function stringMap(input: Record<string, unknown>, member: string): Record<string, string> {
-  const v = input[member];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
-    throw invalidParameter(`${member} must be a map of strings.`);
-  }
-  return v as Record<string, string>;
-}
+/** A required member: Cognito refuses it missing or empty, with its camel-cased name. */
+const required = (wireName: string): FieldOptions => ({ wireName, code: INVALID_PARAMETER, emptyIsMissing: true });
 
 const USER_POOL_ID = /^[\w-]+_[0-9a-zA-Z]+$/;
 
@@ -231,110 +94,28 @@ export class CognitoService {
   readonly clientId = LOCAL_APP_CLIENT_ID;
   readonly userPoolArn: string;
   private issuerBase?: string;
-  private readonly sessions = new Map<string, AuthSession>();
-  private readonly temporary = new Map<string, string>();
-  private writes: Promise<void> = Promise.resolve();
   private verifierCache?: ReturnType<typeof localJwtVerifiers>;
   private readonly clock: () => Date;
   private readonly logger: Logger;
-  private readonly file: string | undefined;
 
   private constructor(
     private readonly options: CognitoServiceOptions,
-    private readonly state: PoolState,
-    private readonly signingKey: CryptoKey,
-    private readonly verifyingKey: CryptoKey,
-    private readonly publicJwk: PublicJwk,
+    private readonly pool: UserPool,
+    clock: () => Date,
   ) {
     this.region = options.location.region;
     this.poolId = localUserPoolId(this.region);
     this.userPoolArn = userPoolArn(options.location, this.poolId);
-    this.clock = options.clock ?? (() => new Date());
+    this.clock = clock;
     this.logger = options.logger ?? silentLogger;
-    this.file = options.dataDir ? path.join(options.dataDir, COGNITO_STATE_FILE) : undefined;
   }
 
   /** Loads the pool from `<dataDir>/cognito.json` (or starts a new one), and syncs it with `users`. */
   static async create(options: CognitoServiceOptions): Promise<CognitoService> {
-    const file = options.dataDir ? path.join(options.dataDir, COGNITO_STATE_FILE) : undefined;
-    let state: PoolState;
-    if (file && existsSync(file)) {
-      state = JSON.parse(await readFile(file, 'utf8')) as PoolState;
-      if (state.version !== STATE_VERSION) throw new Error(`${file}: unsupported version ${String(state.version)}`);
-    } else {
-      const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
-      const privateJwk = await exportJWK(privateKey);
-      const kid = await calculateJwkThumbprint({ kty: 'RSA', n: privateJwk.n!, e: privateJwk.e! });
-      state = { version: STATE_VERSION, signingKey: { kid, privateJwk }, users: {}, refreshTokens: {} };
-    }
-    const { kid, privateJwk } = state.signingKey;
-    const signingKey = (await importJWK({ ...privateJwk, alg: 'RS256' }, 'RS256')) as CryptoKey;
-    const publicJwk: PublicJwk = { kty: 'RSA', kid, alg: 'RS256', use: 'sig', n: privateJwk.n!, e: privateJwk.e! };
-    const verifyingKey = (await importJWK({ ...publicJwk }, 'RS256')) as CryptoKey;
-    const service = new CognitoService(options, state, signingKey, verifyingKey, publicJwk);
-    await service.sync(options.users);
-    return service;
-  }
-
-  /** Makes the pool's users exactly `users`, and gives those yet to set a password a new temporary one. */
-  private async sync(users: readonly LocalUser[]): Promise<void> {
-    const now = this.clock().getTime();
-    const wanted = new Map(users.map((u) => [u.username.toLowerCase(), u]));
-    for (const key of Object.keys(this.state.users)) {
-      const u = wanted.get(key);
-      if (!u || u.sub !== this.state.users[key]!.sub) this.removeUser(key);
-    }
-    for (const [key, u] of wanted) {
-      const existing = this.state.users[key];
-      if (existing) {
-        existing.tenantId = u.tenantId;
-        continue;
-      }
-      this.state.users[key] = {
-        username: u.username,
-        sub: u.sub,
-        tenantId: u.tenantId,
-        status: 'FORCE_CHANGE_PASSWORD',
-        passwordHash: '',
-        enabled: true,
-        attributes: {},
-        createdAt: now,
-        updatedAt: now,
-      };
-    }
-    await Promise.all(
-      Object.entries(this.state.users)
-        .filter(([, u]) => u.status === 'FORCE_CHANGE_PASSWORD')
-        .map(async ([key, u]) => {
-          const password = temporaryPassword();
-          u.passwordHash = await hashPassword(password);
-          this.temporary.set(key, password);
-        }),
-    );
-    this.pruneRefreshTokens();
-    await this.persist();
-  }
-
-  private removeUser(key: string): void {
-    delete this.state.users[key];
-    this.temporary.delete(key);
-    for (const [hash, t] of Object.entries(this.state.refreshTokens)) if (t.user === key) delete this.state.refreshTokens[hash];
-    for (const [hash, s] of this.sessions) if (s.user === key) this.sessions.delete(hash);
-  }
-
-  private pruneRefreshTokens(): void {
-    const now = this.clock().getTime();
-    for (const [hash, t] of Object.entries(this.state.refreshTokens)) if (t.expiresAt <= now) delete this.state.refreshTokens[hash];
-  }
-
-  /** Writes the state (when persisted), one write at a time, each atomic and owner-only. */
-  private persist(): Promise<void> {
-    if (!this.file) return Promise.resolve();
-    const file = this.file;
-    const content = JSON.stringify(this.state, null, 2);
-    const run = this.writes.then(() => writePrivateFile(file, content));
-    this.writes = run.catch(() => undefined);
-    return run;
+    const clock = options.clock ?? (() => new Date());
+    const pool = await UserPool.open({ dataDir: options.dataDir, clock });
+    await pool.sync(options.users);
+    return new CognitoService(options, pool, clock);
   }
 
   // --- in-process helpers (stack, tests, CLI) --------------------------------------------------
@@ -363,33 +144,27 @@ export class CognitoService {
   }
 
   jwks(): { keys: PublicJwk[] } {
-    return { keys: [{ ...this.publicJwk }] };
+    return { keys: [{ ...this.pool.publicJwk }] };
   }
 
   /** username → temporary password, for the users who have not set their own password yet. */
   temporaryPasswords(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [key, password] of this.temporary) {
-      const u = this.state.users[key];
-      if (u?.status === 'FORCE_CHANGE_PASSWORD') out[u.username] = password;
-    }
-    return out;
+    return this.pool.temporaryPasswords();
   }
 
   /** The pool's users as an administrator sees them (no secrets). */
   listUsers(): { username: string; sub: string; tenantId: string; status: UserStatus }[] {
-    return Object.values(this.state.users).map((u) => ({ username: u.username, sub: u.sub, tenantId: u.tenantId, status: u.status }));
+    return this.pool.listUsers();
   }
 
   /** Removes a user, with their refresh tokens (tests of a replayed run whose user is gone). */
-  async deleteUser(username: string): Promise<void> {
-    this.removeUser(username.toLowerCase());
-    await this.persist();
+  deleteUser(username: string): Promise<void> {
+    return this.pool.deleteUser(username);
   }
 
   /** Waits for pending writes of the state file. */
-  async flush(): Promise<void> {
-    await this.writes;
+  flush(): Promise<void> {
+    return this.pool.flush();
   }
 
   // --- the wire ---------------------------------------------------------------------------------
@@ -439,21 +214,15 @@ export class CognitoService {
   }
 
   private requireClient(input: Record<string, unknown>): string {
-    const clientId = requiredString(input, 'ClientId', 'clientId');
+    const clientId = requiredString(input, 'ClientId', required('clientId'));
     if (clientId !== this.clientId) throw new AwsError('ResourceNotFoundException', `User pool client ${clientId} does not exist.`, 400);
     return clientId;
   }
 
-  private findUser(name: string): [string, StoredUser] | undefined {
-    const key = name.toLowerCase();
-    const u = this.state.users[key];
-    return u ? [key, u] : undefined;
-  }
-
   private async initiateAuth(input: Record<string, unknown>) {
-    const flow = requiredString(input, 'AuthFlow', 'authFlow');
+    const flow = requiredString(input, 'AuthFlow', required('authFlow'));
     const clientId = this.requireClient(input);
-    const params = stringMap(input, 'AuthParameters');
+    const params = optionalStringMap(input, 'AuthParameters') ?? {};
     switch (flow) {
       case 'USER_PASSWORD_AUTH':
         return this.passwordAuth(clientId, params);
@@ -468,9 +237,10 @@ export class CognitoService {
       case 'ADMIN_USER_PASSWORD_AUTH':
         throw invalidParameter('Initiate Auth method not supported.');
       default:
-        throw invalidParameter(
-          `1 validation error detected: Value '${flow}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: ` +
-            '[USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]',
+        throw validationError(
+          'authFlow',
+          'satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]',
+          { value: flow, code: INVALID_PARAMETER },
         );
     }
   }
@@ -480,9 +250,9 @@ export class CognitoService {
     const password = params.PASSWORD;
     if (!username) throw invalidParameter('Missing required parameter USERNAME');
     if (!password) throw invalidParameter('Missing required parameter PASSWORD');
-    const found = this.findUser(username);
+    const found = this.pool.findUser(username);
     // An unknown user costs one scrypt too, and gets the wrong password's answer (no user enumeration).
-    const ok = await verifyPassword(password, found?.[1].passwordHash || (await (dummyHash ??= hashPassword(opaque(16)))));
+    const ok = await verifyPassword(password, found?.[1].passwordHash || (await decoyHash()));
     if (!found || !ok) {
       // The attempted name of an unknown user is not logged: people type passwords into that field.
       this.logger.log('info', 'cognito.sign_in_failed', found ? { username: found[1].username, reason: 'password' } : { reason: 'unknown-user' });
@@ -491,9 +261,7 @@ export class CognitoService {
     const [key, user] = found;
     if (!user.enabled) throw notAuthorized(MSG.disabled);
     if (user.status === 'FORCE_CHANGE_PASSWORD') {
-      const session = opaque(96);
-      this.pruneSessions();
-      this.sessions.set(sha256(session), { user: key, clientId, expiresAt: this.clock().getTime() + AUTH_SESSION_SECONDS * 1000 });
+      const session = this.pool.openSession(key, clientId);
       this.logger.log('info', 'cognito.challenge', { username: user.username, challenge: 'NEW_PASSWORD_REQUIRED' });
       return {
         ChallengeName: 'NEW_PASSWORD_REQUIRED',
@@ -505,7 +273,7 @@ export class CognitoService {
         },
       };
     }
-    const result = await this.issueTokens(key, user, clientId, { originJti: randomUUID(), authTime: seconds(this.clock()) }, true);
+    const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
     this.logger.log('info', 'cognito.signed_in', { username: user.username, flow: 'USER_PASSWORD_AUTH' });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
@@ -513,40 +281,37 @@ export class CognitoService {
   private async refreshAuth(clientId: string, params: Record<string, string>) {
     const token = params.REFRESH_TOKEN;
     if (!token) throw invalidParameter('Missing required parameter REFRESH_TOKEN');
-    const stored = this.state.refreshTokens[sha256(token)];
+    const stored = this.pool.refreshToken(token);
     if (!stored || stored.clientId !== clientId) throw notAuthorized(MSG.invalidRefresh);
     if (stored.expiresAt <= this.clock().getTime()) throw notAuthorized(MSG.expiredRefresh);
-    const user = this.state.users[stored.user];
+    const user = this.pool.findUser(stored.user)?.[1];
     if (!user || user.sub !== stored.sub) throw notAuthorized(MSG.invalidRefresh);
     if (!user.enabled) throw notAuthorized(MSG.disabled);
-    const result = await this.issueTokens(stored.user, user, clientId, { originJti: stored.originJti, authTime: stored.authTime }, false);
+    // A refresh continues the sign-in: same origin_jti and auth_time, and no new refresh token.
+    const origin = { originJti: stored.originJti, authTime: stored.authTime };
+    const result = await this.pool.issueTokens(stored.user, user, { issuer: this.issuer, clientId, origin, withRefreshToken: false });
     this.logger.log('info', 'cognito.signed_in', { username: user.username, flow: 'REFRESH_TOKEN_AUTH' });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
 
-  private pruneSessions(): void {
-    const now = this.clock().getTime();
-    for (const [hash, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(hash);
-  }
-
   private async respondToAuthChallenge(input: Record<string, unknown>) {
     const clientId = this.requireClient(input);
-    const challenge = requiredString(input, 'ChallengeName', 'challengeName');
+    const challenge = requiredString(input, 'ChallengeName', required('challengeName'));
     if (challenge !== 'NEW_PASSWORD_REQUIRED') throw invalidParameter(`Challenge ${challenge} is not supported by the local user pool.`);
-    const responses = stringMap(input, 'ChallengeResponses');
-    const session = input.Session;
-    if (typeof session !== 'string' || session.length === 0) throw invalidParameter('Missing required parameter Session');
+    const responses = optionalStringMap(input, 'ChallengeResponses') ?? {};
+    // Session is optional in the API's shape (other challenges have none), hence this message.
+    const session = optionalString(input, 'Session');
+    if (!session) throw invalidParameter('Missing required parameter Session');
     if (!responses.USERNAME) throw invalidParameter('Missing required parameter USERNAME');
     if (!responses.NEW_PASSWORD) throw invalidParameter('Missing required parameter NEW_PASSWORD');
 
-    const sessionKey = sha256(session);
-    const pending = this.sessions.get(sessionKey);
+    const pending = this.pool.session(session);
     if (!pending) throw notAuthorized(MSG.invalidSession);
     if (pending.expiresAt <= this.clock().getTime()) {
-      this.sessions.delete(sessionKey);
+      this.pool.closeSession(session);
       throw notAuthorized(MSG.expiredSession);
     }
-    const found = this.findUser(responses.USERNAME);
+    const found = this.pool.findUser(responses.USERNAME);
     if (pending.clientId !== clientId || !found || found[0] !== pending.user || found[1].status !== 'FORCE_CHANGE_PASSWORD') {
       throw notAuthorized(MSG.invalidSession);
     }
@@ -560,13 +325,10 @@ export class CognitoService {
     // The session stays valid after a refused answer, so the user can try another password.
     if (violation) throw new AwsError('InvalidPasswordException', violation, 400);
 
-    this.sessions.delete(sessionKey);
-    user.passwordHash = await hashPassword(responses.NEW_PASSWORD);
-    user.status = 'CONFIRMED';
-    user.attributes = { ...user.attributes, ...updates };
-    user.updatedAt = this.clock().getTime();
-    this.temporary.delete(key);
-    const result = await this.issueTokens(key, user, clientId, { originJti: randomUUID(), authTime: seconds(this.clock()) }, true);
+    this.pool.closeSession(session);
+    await this.pool.setPassword(key, user, responses.NEW_PASSWORD);
+    this.pool.updateAttributes(user, updates);
+    const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
     this.logger.log('info', 'cognito.password_set', { username: user.username });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
@@ -581,80 +343,17 @@ export class CognitoService {
     return attributes;
   }
 
-  private async issueTokens(
-    key: string,
-    user: StoredUser,
-    clientId: string,
-    origin: { originJti: string; authTime: number },
-    withRefreshToken: boolean,
-  ) {
-    const iss = this.issuer;
-    const iat = seconds(this.clock());
-    const exp = iat + TOKEN_SECONDS;
-    const sign = (claims: Record<string, unknown>) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: this.publicJwk.kid }).sign(this.signingKey);
-    const idToken = await sign({
-      ...user.attributes,
-      sub: user.sub,
-      email_verified: false,
-      iss,
-      'cognito:username': user.username,
-      'custom:tenantId': user.tenantId,
-      origin_jti: origin.originJti,
-      aud: clientId,
-      token_use: 'id',
-      auth_time: origin.authTime,
-      exp,
-      iat,
-      jti: randomUUID(),
-    });
-    const accessToken = await sign({
-      sub: user.sub,
-      iss,
-      client_id: clientId,
-      origin_jti: origin.originJti,
-      token_use: 'access',
-      scope: 'aws.cognito.signin.user.admin',
-      auth_time: origin.authTime,
-      exp,
-      iat,
-      jti: randomUUID(),
-      username: user.username,
-    });
-    let refreshToken: string | undefined;
-    if (withRefreshToken) {
-      refreshToken = opaque(96);
-      this.pruneRefreshTokens();
-      this.state.refreshTokens[sha256(refreshToken)] = {
-        user: key,
-        sub: user.sub,
-        clientId,
-        originJti: origin.originJti,
-        authTime: origin.authTime,
-        expiresAt: this.clock().getTime() + REFRESH_TOKEN_SECONDS * 1000,
-      };
-    }
-    await this.persist();
-    return {
-      AccessToken: accessToken,
-      ExpiresIn: TOKEN_SECONDS,
-      TokenType: 'Bearer',
-      IdToken: idToken,
-      ...(refreshToken ? { RefreshToken: refreshToken } : {}),
-    };
-  }
-
   /** The user an access token names, after checking its signature, issuer, expiry, use and client. */
   private async userOfAccessToken(input: Record<string, unknown>): Promise<[string, StoredUser]> {
-    const token = requiredString(input, 'AccessToken', 'accessToken');
+    const token = requiredString(input, 'AccessToken', required('accessToken'));
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.verifyingKey, { issuer: this.issuer, algorithms: ['RS256'], currentDate: this.clock() }));
+      ({ payload } = await jwtVerify(token, this.pool.verifyingKey, { issuer: this.issuer, algorithms: ['RS256'], currentDate: this.clock() }));
     } catch (err) {
       throw notAuthorized(err instanceof joseErrors.JWTExpired ? MSG.expiredAccess : MSG.invalidAccess);
     }
     if (payload.token_use !== 'access' || payload.client_id !== this.clientId || typeof payload.username !== 'string') throw notAuthorized(MSG.invalidAccess);
-    const found = this.findUser(payload.username);
+    const found = this.pool.findUser(payload.username);
     if (!found || found[1].sub !== payload.sub) throw new AwsError('UserNotFoundException', MSG.noUser, 400);
     if (!found[1].enabled) throw notAuthorized(MSG.disabled);
     return found;
@@ -675,34 +374,31 @@ export class CognitoService {
 
   private async updateUserAttributes(input: Record<string, unknown>) {
     const [, user] = await this.userOfAccessToken(input);
-    const list = input.UserAttributes;
-    if (!Array.isArray(list)) throw invalidParameter("1 validation error detected: Value at 'userAttributes' failed to satisfy constraint: Member must not be null");
+    const list = optionalArray(input, 'UserAttributes');
+    if (!list) throw validationError('userAttributes', 'not be null', { value: null, code: INVALID_PARAMETER });
     const attributes: Record<string, string> = {};
-    for (const item of list as unknown[]) {
+    for (const item of list) {
       const { Name, Value } = (item ?? {}) as { Name?: unknown; Value?: unknown };
       if (typeof Name !== 'string' || Name.length === 0) throw invalidParameter('Attribute name must not be empty.');
       attributes[Name] = typeof Value === 'string' ? Value : '';
     }
     const updates = this.checkWritable(attributes);
-    user.attributes = { ...user.attributes, ...updates };
-    user.updatedAt = this.clock().getTime();
-    await this.persist();
+    this.pool.updateAttributes(user, updates);
+    await this.pool.persist();
     this.logger.log('info', 'cognito.attributes_updated', { username: user.username, attributes: Object.keys(updates) });
     return { CodeDeliveryDetailsList: [] };
   }
 
   private async adminGetUser(principal: Principal, input: Record<string, unknown>) {
-    const poolId = requiredString(input, 'UserPoolId', 'userPoolId');
+    const poolId = requiredString(input, 'UserPoolId', required('userPoolId'));
     if (!USER_POOL_ID.test(poolId)) {
-      throw invalidParameter(
-        `1 validation error detected: Value '${poolId}' at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+`,
-      );
+      throw validationError('userPoolId', 'satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+', { value: poolId, code: INVALID_PARAMETER });
     }
     await this.options.evaluator.authorize({ principal, action: 'cognito-idp:AdminGetUser', resource: userPoolArn(this.options.location, poolId) });
     if (poolId !== this.poolId) throw new AwsError('ResourceNotFoundException', `User pool ${poolId} does not exist.`, 400);
-    const name = requiredString(input, 'Username', 'username');
+    const name = requiredString(input, 'Username', required('username'));
     // As on AWS, a user's `sub` names them as well as their username.
-    const user = this.findUser(name)?.[1] ?? Object.values(this.state.users).find((u) => u.sub === name);
+    const user = this.pool.findUser(name)?.[1] ?? this.pool.findUserBySub(name);
     if (!user) throw new AwsError('UserNotFoundException', MSG.noUser, 400);
     return {
       Username: user.username,
@@ -713,66 +409,6 @@ export class CognitoService {
       UserStatus: user.status,
     };
   }
-}
-
-// --- verifying tokens (the local AppSync, tests) -------------------------------------------------
-
-/** aws-jwt-verify's fetcher speaks HTTPS only; the local edge is plain HTTP. */
-class HttpFetcher implements Fetcher {
-  async fetch(uri: string): Promise<ArrayBuffer> {
-    const res = await fetch(uri, { signal: AbortSignal.timeout(5000) });
-    if (res.status !== 200) throw new NonRetryableFetchError(uri, `Status code is ${res.status}, expected 200`);
-    return res.arrayBuffer();
-  }
-}
-
-export interface LocalPoolIdentity {
-  /** `<edgeUrl>/<userPoolId>` */
-  issuer: string;
-  clientId: string;
-  /** @default `<issuer>/.well-known/jwks.json` */
-  jwksUri?: string;
-}
-
-function claimCheck(ok: boolean, message: string): void {
-  if (!ok) throw new Error(message);
-}
-
-/**
- * Verifiers for the local pool's tokens (`aws-jwt-verify`'s JwtVerifier, which v5 also exports as
- * JwtRsaVerifier): signature against the pool's JWKS, issuer, expiry, and for ID tokens audience =
- * the app client and token_use 'id'; for access tokens client_id = the app client and token_use
- * 'access'. Pass the CognitoService itself once its issuer is set, or the values from local-users.json.
- */
-export function localJwtVerifiers(pool: LocalPoolIdentity) {
-  const { issuer, clientId } = pool;
-  const jwksUri = pool.jwksUri ?? `${issuer}/.well-known/jwks.json`;
-  const jwksCache = new SimpleJwksCache({ fetcher: new HttpFetcher() });
-  const idToken = JwtVerifier.create(
-    {
-      issuer,
-      jwksUri,
-      audience: clientId,
-      customJwtCheck: ({ payload }) => {
-        claimCheck(payload.token_use === 'id', 'Not an ID token');
-        claimCheck(typeof payload.sub === 'string' && typeof payload['custom:tenantId'] === 'string', 'ID token without sub or custom:tenantId');
-      },
-    },
-    { jwksCache },
-  );
-  const accessToken = JwtVerifier.create(
-    {
-      issuer,
-      jwksUri,
-      audience: null,
-      customJwtCheck: ({ payload }) => {
-        claimCheck(payload.token_use === 'access', 'Not an access token');
-        claimCheck(payload.client_id === clientId, 'Access token for another client');
-      },
-    },
-    { jwksCache },
-  );
-  return { idToken, accessToken };
 }
 
 // --- local-users.json (its format: client/cli/targets.ts) -----------------------------------------

@@ -1,0 +1,65 @@
+/**
+ * The local pool's passwords: salted scrypt hashes, the pool's password policy (Cognito's default
+ * requirements, at least 12 characters), and the temporary passwords of users yet to set their own.
+ */
+import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
+
+/** scrypt cost: N=2^14, r=8 (16 MiB), p=1. Encoded in each hash, so it can be raised later. */
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
+
+function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize('NFKC'), salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
+
+/** `scrypt$N$r$p$<salt b64>$<hash b64>` */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = encoded.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p), expected.length);
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+let decoy: Promise<string> | undefined;
+
+/** A hash of no one's password, compared against when the user does not exist, so that both answers take as long. */
+export function decoyHash(): Promise<string> {
+  return (decoy ??= hashPassword(randomBytes(16).toString('base64url')));
+}
+
+/** Cognito's special characters for the "symbol" requirement. */
+const SYMBOLS = `^$*.[]{}()?"!@#%&/\\,><':;|_~\`=+- `;
+
+/** The pool's policy: at least 12 characters, with upper and lower case letters, a digit and a symbol. */
+export function passwordPolicyViolation(password: string): string | undefined {
+  const prefix = 'Password did not conform with policy: ';
+  if ([...password].length < 12) return `${prefix}Password not long enough`;
+  if ([...password].length > 256) return `${prefix}Password too long`;
+  if (/^\s|\s$/.test(password)) return `${prefix}Password must not begin or end with a space`;
+  if (!/[A-Z]/.test(password)) return `${prefix}Password must have uppercase characters`;
+  if (!/[a-z]/.test(password)) return `${prefix}Password must have lowercase characters`;
+  if (!/[0-9]/.test(password)) return `${prefix}Password must have numeric characters`;
+  if (![...password].some((c) => SYMBOLS.includes(c))) return `${prefix}Password must have symbol characters`;
+  return undefined;
+}
+
+/** A random password that meets the policy, with symbols that need no quoting in a shell. */
+export function temporaryPassword(length = 20): string {
+  const classes = ['ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz', '23456789', '-_.:+=@%'];
+  const all = classes.join('');
+  const chars = classes.map((c) => c[randomInt(c.length)]!);
+  while (chars.length < length) chars.push(all[randomInt(all.length)]!);
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+  }
+  return chars.join('');
+}
