@@ -63,6 +63,23 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [noInfra, noSimulator, { group: ['@aws-sdk/*'], message: 'states/ is data: no AWS SDK.' }] }],
     },
   },
+  // The unit layer runs the real definition on the local Step Functions stand-in (states/workflow.test.ts),
+  // so the tests beside it, and only they, may import infra/local; the runtime code in states/ stays data.
+  {
+    files: ['states/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noSimulator,
+            { group: ['@aws-sdk/*'], message: 'states/ is data: no AWS SDK.' },
+            { regex: '(^|/)infra/(?!local/)', message: 'states/ tests may import the local stand-ins (infra/local) only.' },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['infra/aws/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, { group: ['**/infra/local/**', '../local/*'], message: 'infra/aws never imports the local stand-ins.' }] }] },

@@ -1,5 +1,11 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import { AnswerSanitizer, MAX_ANSWER_CHARS } from './invoke-agent.ts';
+import { awsError, FAKE_CLIENT_CONFIG, recordingPublisher, scripted, type FakeReply, type ScriptedClient } from '../test/fake-aws.ts';
+import type { AgentReply, AgentRuntime, AgentTurn, TextSink, ToolCaller } from './agent-runtime.ts';
+import { ErrorName, WorkflowError } from './errors.ts';
+import { AnswerSanitizer, invokeAgent, MAX_ANSWER_CHARS, type InvokeAgentDeps } from './invoke-agent.ts';
+import { TableNames } from './tables.ts';
 
 /** Feeds `text` to a sanitizer in pieces cut at `cuts`; returns what each push showed, and the end. */
 function stream(text: string, secrets: string[], cuts: number[]): { shown: string[]; whole: string } {
@@ -51,5 +57,195 @@ describe('AnswerSanitizer: the answer cleaned as it streams', () => {
     expect(stream(long, [], [100, 3999, 4000, 4001]).whole).toBe(expected);
     const exact = 'x'.repeat(MAX_ANSWER_CHARS);
     expect(stream(exact, [], [3999]).whole).toBe(exact);
+  });
+});
+
+const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
+const request = { answerId: 'user-1.a1', question: '  Where are my orders?  ' };
+const CIPHERTEXT = Uint8Array.from([7, 7, 7, 200, 201]);
+const state = {
+  identity,
+  request,
+  context: { sessionId: 's-session-of-user-1', storeName: 'Tenant One Store', nextSeq: 3 },
+  sealed: { sealedCredentials: Buffer.from(CIPHERTEXT).toString('base64'), expiration: '2030-01-01T00:15:00.000Z' },
+};
+const scoped = {
+  accessKeyId: 'ASIASCOPEDUSER10001',
+  secretAccessKey: 'scoped-secret-access-key/0123456789',
+  sessionToken: 'scoped-session-token-0123456789abcdef',
+  expiration: '2030-01-01T00:15:00.000Z',
+};
+const SECRETS = [scoped.accessKeyId, scoped.secretAccessKey, scoped.sessionToken];
+const unsealed = { Plaintext: Buffer.from(JSON.stringify(scoped), 'utf8') };
+
+type AgentScript = (turn: AgentTurn, callTool: ToolCaller, onText: TextSink) => Promise<AgentReply>;
+
+/**
+ * Deps for one run: KMS answers `decrypt`; the agent plays `script` once (a second ask is refused);
+ * `scopedDynamo` hands out one scripted client and records the credentials it was given.
+ */
+function harness(decrypt: FakeReply | undefined, script: AgentScript = () => expect.fail('the agent must not be asked')) {
+  const kms = scripted(new KMSClient(FAKE_CLIENT_CONFIG));
+  if (decrypt) kms.on('DecryptCommand', decrypt);
+  const turns: AgentTurn[] = [];
+  const agent: AgentRuntime = {
+    ask: async (turn, callTool, onText) => {
+      turns.push(turn);
+      if (turns.length > 1) throw new Error('the agent was asked twice');
+      return script(turn, callTool, onText);
+    },
+  };
+  const scopedClients: { credentials: unknown; fake: ScriptedClient<DynamoDBClient> }[] = [];
+  const scopedDynamo: InvokeAgentDeps['scopedDynamo'] = (credentials) => {
+    if (scopedClients.length > 0) throw new Error('a second scoped client was asked for');
+    const fake = scripted(new DynamoDBClient(FAKE_CLIENT_CONFIG));
+    scopedClients.push({ credentials, fake });
+    return fake.client;
+  };
+  const events = recordingPublisher();
+  const logs: Record<string, unknown>[] = [];
+  const deps: InvokeAgentDeps = { kms: kms.client, agent, tables: new TableNames(), scopedDynamo, events: events.port, log: (l) => logs.push(l) };
+  /** The scoped client, to script before the agent's tool calls reach it. */
+  const dynamo = () => {
+    const c = scopedClients[0];
+    if (!c) throw new Error('no scoped client was made');
+    return c.fake;
+  };
+  return { deps, kms, turns, scopedClients, dynamo, published: events.published, logs };
+}
+
+async function rejection(p: Promise<unknown>): Promise<WorkflowError> {
+  const err = await p.then(
+    () => expect.fail('expected the task to fail'),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowError);
+  return err as WorkflowError;
+}
+
+const order = { userId: 'user-1', orderId: 'ord-1', orderDate: '2030-01-01', total: 12, status: 'SHIPPED', items: ['mug'] };
+
+describe('invokeAgent', () => {
+  it("unseals under the asker's context, runs the agent's tool calls with the scoped client, and streams the answer to the asker", async () => {
+    const toolResults: string[] = [];
+    const h = harness(unsealed, async (_turn, callTool, onText) => {
+      h.dynamo().on('QueryCommand', { Items: [order] });
+      // The model names another tenant and user: the parameters never reach the tool.
+      toolResults.push(await callTool('listMyOrders', { tenantId: 'tenant2', userId: 'victim' }));
+      onText('You have ');
+      onText('one order.');
+      return { text: 'You have one order.', toolCalls: 1 };
+    });
+    const answer = await invokeAgent(state, h.deps);
+
+    expect(h.kms.calls).toEqual([
+      { command: 'DecryptCommand', input: { CiphertextBlob: CIPHERTEXT, EncryptionContext: { tenantId: 'tenant1', userId: 'user-1', answerId: 'user-1.a1' } } },
+    ]);
+    expect(h.scopedClients.map((c) => c.credentials)).toEqual([scoped]);
+    expect(h.dynamo().calls).toEqual([
+      {
+        command: 'QueryCommand',
+        input: { TableName: 'tenant1-orders', KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': 'user-1' }, ScanIndexForward: false, Limit: 50 },
+      },
+    ]);
+    expect(toolResults.map((r) => JSON.parse(r))).toEqual([{ orders: [{ orderId: 'ord-1', orderDate: '2030-01-01', status: 'SHIPPED', total: 12, items: ['mug'] }] }]);
+    expect(h.turns).toEqual([{ sessionId: 's-session-of-user-1', question: 'Where are my orders?', sessionAttributes: { tenantId: 'tenant1', userId: 'user-1' } }]);
+
+    const published = h.published;
+    expect(answer).toEqual({ text: 'You have one order.', toolCalls: 1, nextSeq: published.length + 3 });
+    expect(published.map((e) => e.seq)).toEqual(published.map((_, i) => i + 3));
+    expect(published.slice(0, 2).map((e) => [e.status, e.step])).toEqual([
+      ['PROGRESS', 'listMyOrders'],
+      ['PROGRESS', 'WriteAnswer'],
+    ]);
+    expect(published.slice(2).every((e) => e.status === 'CHUNK')).toBe(true);
+    expect(published.slice(2).map((e) => e.text).join('')).toBe(answer.text);
+    for (const e of published) expect(e).toMatchObject({ answerId: 'user-1.a1', userId: 'user-1', error: null });
+    expect(h.logs).toEqual([]);
+    h.kms.assertDone();
+    h.dynamo().assertDone();
+  });
+
+  it('never gives the agent a credential, and redacts one from its answer and chunks', async () => {
+    const h = harness(unsealed, async (_turn, _callTool, onText) => {
+      onText(`Key: ${scoped.secretAccessKey.slice(0, 10)}`);
+      onText(`${scoped.secretAccessKey.slice(10)} and ${scoped.sessionToken}.`);
+      return { text: 'ignored', toolCalls: 0 };
+    });
+    const answer = await invokeAgent(state, h.deps);
+    expect(answer.text).toBe('Key: [redacted] and [redacted].');
+    const seen = JSON.stringify({ turns: h.turns, published: h.published, answer });
+    for (const secret of SECRETS) expect(seen).not.toContain(secret);
+  });
+
+  it("does not announce a tool the model made up; the agent hears UNKNOWN_TOOL and nothing is read", async () => {
+    let result = '';
+    const h = harness(unsealed, async (_turn, callTool, onText) => {
+      result = await callTool('scanAllTenants', { tenantId: 'tenant2' });
+      onText('I cannot.');
+      return { text: 'I cannot.', toolCalls: 1 };
+    });
+    await invokeAgent(state, h.deps);
+    expect(JSON.parse(result)).toEqual({ error: 'UNKNOWN_TOOL', message: 'There is no tool named scanAllTenants.' });
+    expect(h.published.map((e) => e.step)).not.toContain('scanAllTenants');
+    expect(h.dynamo().calls).toEqual([]);
+  });
+
+  it.each([
+    ['denied', awsError('AccessDeniedException', 400), ErrorName.AgentFailed],
+    ['throttled', awsError('ProvisionedThroughputExceededException', 400), ErrorName.Throttled],
+  ])('ends the run when a tool read is %s: the agent does not get to try around IAM', async (_, reply, name) => {
+    const h = harness(unsealed, async (_turn, callTool) => {
+      h.dynamo().on('GetItemCommand', reply);
+      await callTool('getOrderStatus', { orderId: 'ord-1' });
+      return expect.fail('the tool call must throw');
+    });
+    const err = await rejection(invokeAgent(state, h.deps));
+    expect(err.name).toBe(name);
+    expect(err.message).toMatch(/^Tool getOrderStatus failed/);
+    // Its PROGRESS is out before the task fails (PublishFailure's FAILED comes after it).
+    expect(h.published.map((e) => [e.seq, e.status, e.step])).toEqual([[3, 'PROGRESS', 'getOrderStatus']]);
+    h.dynamo().assertDone();
+  });
+
+  it("passes the agent's own failure on unchanged, after this task's events", async () => {
+    const h = harness(unsealed, async (_turn, callTool, onText) => {
+      h.dynamo().on('GetItemCommand', { Item: { tenantId: 'tenant1', name: 'Tenant One Store', status: 'ACTIVE', returnPolicyDays: 10 } });
+      await callTool('getReturnPolicy', {});
+      onText('Part');
+      throw new WorkflowError(ErrorName.Throttled, 'Converse failed: ThrottlingException');
+    });
+    const err = await rejection(invokeAgent(state, h.deps));
+    expect(err.name).toBe(ErrorName.Throttled);
+    expect(h.published.map((e) => [e.status, e.step, e.text])).toEqual([
+      ['PROGRESS', 'getReturnPolicy', "reading the store's return policy"],
+      ['PROGRESS', 'WriteAnswer', 'writing the answer'],
+      ['CHUNK', 'InvokeAgent', 'Part'],
+    ]);
+  });
+
+  it.each([
+    ['the seal was made for another asker or answer', awsError('InvalidCiphertextException', 400), ErrorName.CredentialsFailed],
+    ['KMS denies Decrypt', awsError('AccessDeniedException', 400), ErrorName.CredentialsFailed],
+    ['KMS returns no plaintext', {}, ErrorName.CredentialsFailed],
+    ['KMS throttles', awsError('ThrottlingException', 400), ErrorName.Throttled],
+  ])('fails before any agent or tool when %s', async (_, decrypt, name) => {
+    const h = harness(decrypt);
+    expect((await rejection(invokeAgent(state, h.deps))).name).toBe(name);
+    expect(h.turns).toEqual([]);
+    expect(h.scopedClients).toEqual([]);
+    expect(h.published).toEqual([]);
+    h.kms.assertDone();
+  });
+
+  it.each([
+    ['no sealed credentials', { identity, request, context: state.context }],
+    ['no context', { identity, request, sealed: state.sealed }],
+    ['no identity', { request, context: state.context, sealed: state.sealed }],
+  ])('refuses a state with %s with InvalidRequest, before unsealing', async (_, incomplete) => {
+    const h = harness(undefined);
+    expect((await rejection(invokeAgent(incomplete, h.deps))).name).toBe(ErrorName.InvalidRequest);
+    expect(h.kms.calls).toEqual([]);
+    expect(h.turns).toEqual([]);
   });
 });

@@ -1,0 +1,132 @@
+import { KMSClient } from '@aws-sdk/client-kms';
+import { STSClient } from '@aws-sdk/client-sts';
+import { describe, expect, it } from 'vitest';
+import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply } from '../test/fake-aws.ts';
+import { ErrorName, WorkflowError } from './errors.ts';
+import { mintCredentials, sealContext, type MintCredentialsDeps } from './mint-credentials.ts';
+import { SEAL_CONTEXT_KEYS, SESSION_TAG_KEYS, tenantIsolationPolicy } from './policies.ts';
+import { TableNames } from './tables.ts';
+
+const location = { partition: 'aws', region: 'us-east-1', accountId: '123456789012' };
+const tables = new TableNames('prod-');
+const ROLE = 'arn:aws:iam::123456789012:role/tenant-access';
+const KEY = 'arn:aws:kms:us-east-1:123456789012:key/seal';
+const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
+const input = { identity, request: { answerId: 'user-1.a1', question: 'Where is my order?' }, context: { sessionId: 's-1', storeName: 'Store', nextSeq: 3 } };
+
+const minted = {
+  AccessKeyId: 'ASIAMINTEDSCOPED0001',
+  SecretAccessKey: 'minted-secret-access-key/0123456789',
+  SessionToken: 'minted-session-token-0123456789abcdef',
+  Expiration: new Date('2030-01-01T00:15:00.000Z'),
+};
+const SECRETS = [minted.AccessKeyId, minted.SecretAccessKey, minted.SessionToken];
+const CIPHERTEXT = Uint8Array.from([1, 2, 3, 250, 251, 252]);
+
+function harness(replies: { assume?: FakeReply; encrypt?: FakeReply } = {}) {
+  const sts = scripted(new STSClient(FAKE_CLIENT_CONFIG));
+  const kms = scripted(new KMSClient(FAKE_CLIENT_CONFIG));
+  if (replies.assume) sts.on('AssumeRoleCommand', replies.assume);
+  if (replies.encrypt) kms.on('EncryptCommand', replies.encrypt);
+  const deps: MintCredentialsDeps = { sts: sts.client, kms: kms.client, tenantAccessRoleArn: ROLE, sealKeyId: KEY, location, tables };
+  return {
+    deps,
+    sts,
+    kms,
+    assertDone() {
+      sts.assertDone();
+      kms.assertDone();
+    },
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<WorkflowError> {
+  const err = await p.then(
+    () => expect.fail('expected the task to fail'),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowError);
+  return err as WorkflowError;
+}
+
+/** Everything an error would show in a log, the execution history or the Catch's `$.error`. */
+const shown = (err: Error) => JSON.stringify({ name: err.name, message: err.message, cause: String((err.cause as Error | undefined)?.message) });
+
+describe('mintCredentials', () => {
+  it("assumes the tenant access role for the asker only: the isolation session policy, the asker's tags, 900 seconds", async () => {
+    const h = harness({ assume: { Credentials: minted }, encrypt: { CiphertextBlob: CIPHERTEXT } });
+    await mintCredentials(input, h.deps);
+    expect(h.sts.calls).toEqual([
+      {
+        command: 'AssumeRoleCommand',
+        input: {
+          RoleArn: ROLE,
+          RoleSessionName: 't-tenant1.user-1',
+          DurationSeconds: 900,
+          Policy: JSON.stringify(tenantIsolationPolicy({ location, tables }, 'tenant1', 'user-1')),
+          Tags: [
+            { Key: SESSION_TAG_KEYS.tenantId, Value: 'tenant1' },
+            { Key: SESSION_TAG_KEYS.userId, Value: 'user-1' },
+          ],
+        },
+      },
+    ]);
+    h.assertDone();
+  });
+
+  it('seals the credentials under the encryption context (tenantId, userId, answerId) and outputs only the sealed blob', async () => {
+    const h = harness({ assume: { Credentials: minted }, encrypt: { CiphertextBlob: CIPHERTEXT } });
+    const out = await mintCredentials(input, h.deps);
+    expect(out).toEqual({ sealedCredentials: Buffer.from(CIPHERTEXT).toString('base64'), expiration: '2030-01-01T00:15:00.000Z' });
+    for (const secret of SECRETS) expect(JSON.stringify(out)).not.toContain(secret);
+
+    const [encrypt] = h.kms.calls;
+    expect(encrypt?.command).toBe('EncryptCommand');
+    const { KeyId, EncryptionContext, Plaintext } = encrypt!.input as { KeyId: string; EncryptionContext: Record<string, string>; Plaintext: Uint8Array };
+    expect(KeyId).toBe(KEY);
+    expect(EncryptionContext).toEqual({ tenantId: 'tenant1', userId: 'user-1', answerId: 'user-1.a1' });
+    expect(Object.keys(EncryptionContext).sort()).toEqual([...SEAL_CONTEXT_KEYS].sort());
+    expect(sealContext(identity, 'user-1.a1')).toEqual(EncryptionContext);
+    expect(JSON.parse(Buffer.from(Plaintext).toString('utf8'))).toEqual({
+      accessKeyId: minted.AccessKeyId,
+      secretAccessKey: minted.SecretAccessKey,
+      sessionToken: minted.SessionToken,
+      expiration: '2030-01-01T00:15:00.000Z',
+    });
+    h.assertDone();
+  });
+
+  it('refuses a malformed state with InvalidRequest, without calling STS or KMS', async () => {
+    const h = harness();
+    const err = await rejection(mintCredentials({ identity: { ...identity, tenantId: '*' }, request: input.request }, h.deps));
+    expect(err.name).toBe(ErrorName.InvalidRequest);
+    expect([...h.sts.calls, ...h.kms.calls]).toEqual([]);
+  });
+
+  it.each([
+    ['STS denies AssumeRole', awsError('AccessDenied', 403), ErrorName.CredentialsFailed],
+    ['STS returns no credentials', {}, ErrorName.CredentialsFailed],
+    ['STS throttles', awsError('Throttling', 400), ErrorName.Throttled],
+    ['STS is down', awsError('InternalFailure', 500), ErrorName.ServiceUnavailable],
+  ])('fails without sealing anything when %s', async (_, assume, name) => {
+    const h = harness({ assume });
+    const err = await rejection(mintCredentials(input, h.deps));
+    expect(err.name).toBe(name);
+    expect(err.message).toMatch(/^AssumeRole on the tenant access role failed/);
+    expect(h.kms.calls).toEqual([]);
+    h.assertDone();
+  });
+
+  it.each([
+    ['KMS denies Encrypt', awsError('AccessDeniedException', 400), ErrorName.CredentialsFailed],
+    ['KMS returns no ciphertext', {}, ErrorName.CredentialsFailed],
+    ['KMS throttles', awsError('ThrottlingException', 400), ErrorName.Throttled],
+  ])('fails with no credential in the error when %s', async (_, encrypt, name) => {
+    const h = harness({ assume: { Credentials: minted }, encrypt });
+    const err = await rejection(mintCredentials(input, h.deps));
+    expect(err.name).toBe(name);
+    expect(err.message).toMatch(/^(Sealing the credentials with KMS failed|KMS returned no ciphertext)/);
+    for (const secret of SECRETS) expect(shown(err)).not.toContain(secret);
+    h.assertDone();
+  });
+});

@@ -1,0 +1,114 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply } from '../test/fake-aws.ts';
+import { ErrorName, WorkflowError } from './errors.ts';
+import { recordFailure, type RecordFailureDeps } from './record-failure.ts';
+import { TableNames } from './tables.ts';
+
+const EXECUTION = 'arn:aws:states:us-east-1:123456789012:express:assistant:exec-1:run-1';
+const NOW = new Date('2030-01-01T00:00:00.000Z');
+const SEALED = 'c2VhbGVkLWJsb2Itb2YtY3JlZGVudGlhbHM=';
+const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
+const request = { answerId: 'user-1.a1', question: 'Where is my order?', conversationId: 'conv-1' };
+const error = { Error: ErrorName.AgentFailed, Cause: 'Tool listMyOrders failed: AccessDeniedException' };
+
+function harness(put?: FakeReply) {
+  const dynamodb = scripted(new DynamoDBClient(FAKE_CLIENT_CONFIG));
+  if (put) dynamodb.on('PutItemCommand', put);
+  const deps: RecordFailureDeps = { dynamodb: dynamodb.client, tables: new TableNames('prod-'), now: () => NOW };
+  return { deps, dynamodb };
+}
+
+const written = (h: ReturnType<typeof harness>) => {
+  expect(h.dynamodb.calls.map((c) => [c.command, c.input.TableName])).toEqual([['PutItemCommand', 'prod-assistant-runs']]);
+  return h.dynamodb.calls[0]!.input.Item as Record<string, unknown>;
+};
+
+describe('recordFailure', () => {
+  it('writes the failed run to the runs table: who, what, which error, which execution, when', async () => {
+    const h = harness({});
+    const out = await recordFailure({ state: { identity, request, replayOf: 'arn:previous', error }, executionArn: EXECUTION }, h.deps);
+    expect(out).toEqual({ recorded: true, tenantId: 'tenant1', answerId: 'user-1.a1' });
+    expect(written(h)).toEqual({
+      tenantId: 'tenant1',
+      answerId: 'user-1.a1',
+      userId: 'user-1',
+      username: 'alice',
+      question: 'Where is my order?',
+      conversationId: 'conv-1',
+      errorName: ErrorName.AgentFailed,
+      errorCause: error.Cause,
+      executionArn: EXECUTION,
+      failedAt: '2030-01-01T00:00:00.000Z',
+      replayOf: 'arn:previous',
+    });
+    h.dynamodb.assertDone();
+  });
+
+  it('never stores credentials, sealed or not, nor anything else the state carries', async () => {
+    const h = harness({});
+    const state = {
+      identity,
+      request,
+      context: { sessionId: 's-1', storeName: 'Store', nextSeq: 3 },
+      sealed: { sealedCredentials: SEALED, expiration: '2030-01-01T00:15:00.000Z' },
+      answer: { text: 'partial', toolCalls: 0, nextSeq: 4 },
+      error,
+    };
+    await recordFailure({ state, executionArn: EXECUTION }, h.deps);
+    const item = written(h);
+    expect(Object.keys(item).sort()).toEqual(
+      ['answerId', 'conversationId', 'errorCause', 'errorName', 'executionArn', 'failedAt', 'question', 'tenantId', 'userId', 'username'].sort(),
+    );
+    expect(JSON.stringify(item)).not.toContain(SEALED);
+    expect(JSON.stringify(item)).not.toContain('sealed');
+  });
+
+  it('records a run that failed validation as well as it can: placeholders for what is missing or not text', async () => {
+    const h = harness({});
+    const state = { identity: { tenantId: 42 }, request: { question: { nested: true } }, error: { Error: ErrorName.InvalidRequest } };
+    const out = await recordFailure({ state, executionArn: EXECUTION }, h.deps);
+    expect(out).toEqual({ recorded: true, tenantId: '(unknown)', answerId: '(unknown).run-1' });
+    expect(written(h)).toEqual({
+      tenantId: '(unknown)',
+      answerId: '(unknown).run-1',
+      userId: '(unknown)',
+      username: '(unknown)',
+      question: '',
+      errorName: ErrorName.InvalidRequest,
+      errorCause: '',
+      executionArn: EXECUTION,
+      failedAt: '2030-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('cuts long fields: the cause to 2000 characters, the question to 4000, the error name to 256', async () => {
+    const h = harness({});
+    const state = { identity, request: { ...request, question: 'q'.repeat(5000) }, error: { Error: 'E'.repeat(300), Cause: 'c'.repeat(3000) } };
+    await recordFailure({ state, executionArn: EXECUTION }, h.deps);
+    const item = written(h);
+    expect([(item.question as string).length, (item.errorCause as string).length, (item.errorName as string).length]).toEqual([4000, 2000, 256]);
+  });
+
+  it('refuses an input without the caught error, writing nothing', async () => {
+    const h = harness();
+    await expect(recordFailure({ state: { identity, request }, executionArn: EXECUTION }, h.deps)).rejects.toThrow(/error/);
+    expect(h.dynamodb.calls).toEqual([]);
+  });
+
+  it.each([
+    ['DynamoDB throttles', awsError('ProvisionedThroughputExceededException', 400), ErrorName.Throttled],
+    ['DynamoDB is down', awsError('InternalServerError', 500), ErrorName.ServiceUnavailable],
+    ['the write is denied', awsError('AccessDeniedException', 400), ErrorName.ServiceUnavailable],
+  ])('fails with a retried error when %s (PublishFailure follows either way)', async (_, put, name) => {
+    const h = harness(put);
+    const err = await recordFailure({ state: { identity, request, error }, executionArn: EXECUTION }, h.deps).then(
+      () => expect.fail('expected the task to fail'),
+      (e: unknown) => e as WorkflowError,
+    );
+    expect(err).toBeInstanceOf(WorkflowError);
+    expect(err.name).toBe(name);
+    expect(err.message).toMatch(/^Recording the failed run failed/);
+    h.dynamodb.assertDone();
+  });
+});
