@@ -239,6 +239,18 @@ describe('invokeAgent', () => {
   });
 
   it.each([
+    ['not JSON', `{"accessKeyId":"${scoped.accessKeyId}","secretAccessKey":"${scoped.secretAccessKey}`],
+    ['JSON of another shape', JSON.stringify({ accessKeyId: scoped.accessKeyId, secret: scoped.secretAccessKey, sessionToken: scoped.sessionToken })],
+  ])('fails CredentialsFailed, quoting nothing of the plaintext, when the unsealed text is %s', async (_, text) => {
+    const h = harness({ Plaintext: Buffer.from(text, 'utf8') });
+    const err = await rejection(invokeAgent(state, h.deps));
+    expect(err.name).toBe(ErrorName.CredentialsFailed);
+    for (const secret of SECRETS) expect(`${err.message} ${String(err.cause ?? '')}`).not.toContain(secret);
+    expect(h.turns).toEqual([]);
+    expect(h.scopedClients).toEqual([]);
+  });
+
+  it.each([
     ['no sealed credentials', { identity, request, context: state.context }],
     ['no context', { identity, request, sealed: state.sealed }],
     ['no identity', { request, context: state.context, sealed: state.sealed }],

@@ -110,6 +110,22 @@ export class AnswerSanitizer {
   }
 }
 
+/**
+ * The unsealed credentials, or CredentialsFailed that says nothing of the plaintext: a parse error's
+ * message (JSON's or the schema's) would quote it, and errors reach the execution history.
+ */
+function readUnsealed(plaintext: Uint8Array): z.infer<typeof ScopedCredentialsSchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(plaintext).toString('utf8'));
+  } catch {
+    throw new WorkflowError(ErrorName.CredentialsFailed, 'The unsealed credentials are not JSON');
+  }
+  const parsed = ScopedCredentialsSchema.safeParse(json);
+  if (!parsed.success) throw new WorkflowError(ErrorName.CredentialsFailed, 'The unsealed credentials are not scoped credentials');
+  return parsed.data;
+}
+
 export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promise<Answer> {
   const { identity, request } = parseWorkflowInput(input);
   const state = StateSchema.safeParse(input);
@@ -129,7 +145,7 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   } catch (err) {
     throw classifyAwsError(err, ErrorName.CredentialsFailed, 'Unsealing the credentials');
   }
-  const credentials = ScopedCredentialsSchema.parse(JSON.parse(Buffer.from(plaintext).toString('utf8')));
+  const credentials = readUnsealed(plaintext);
   const dynamodb = deps.scopedDynamo(credentials);
   const toolContext = { tenantId: identity.tenantId, userId: identity.userId, tables: deps.tables, dynamodb };
   const registry = deps.tools ?? TOOLS_IMPL;
