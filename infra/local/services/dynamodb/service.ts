@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as DynamoDbApi from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import { optionalArray, optionalObject, optionalString, optionalStringMap, type Fields } from '../../edge/wire.ts';
@@ -17,6 +18,20 @@ export const DYNAMODB_PROTOCOL: Protocol = {
   version: '1.0',
   errorPrefix: 'com.amazonaws.dynamodb.v20120810#',
 };
+
+const TARGET_PREFIX = 'DynamoDB_20120810.';
+
+/**
+ * DynamoDB's operations, as its SDK models them (one command class per operation). Any other
+ * target is UnknownOperationException before IAM is asked about an action that does not exist.
+ * Operations dynalite does not implement are still authorised first (so that IAM's answer to them
+ * can be tested), then refused by dynalite.
+ */
+const OPERATIONS: ReadonlySet<string> = new Set(
+  Object.keys(DynamoDbApi)
+    .filter((name) => /^[A-Z]\w*Command$/.test(name))
+    .map((name) => name.slice(0, -'Command'.length)),
+);
 
 type AttributeValue = Record<string, unknown>;
 type Item = Record<string, AttributeValue>;
@@ -306,10 +321,8 @@ export class DynamoService {
   };
 
   async handle({ principal, target, body, headers }: EdgeCall): Promise<WireResponse> {
-    const [api, operation] = target.split('.');
-    if (api !== 'DynamoDB_20120810' || !operation) {
-      throw new AwsError('UnknownOperationException', 'Unknown operation', 400);
-    }
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+    if (!OPERATIONS.has(operation)) throw new AwsError('UnknownOperationException', 'Unknown operation', 400);
     // DynamoDB's own wording for a body that is not a JSON object.
     const parsed = parseJsonBody(body, 'Start of structure or map found where not expected.');
     const checks = await checksFor(operation, parsed, this.keys);
