@@ -3,7 +3,7 @@
  * invoke-agent unseals with the same context, and nothing else works: another context, a changed
  * ciphertext, another principal, or no context at all. Every refusal has a control that succeeds.
  */
-import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, EncryptCommand, KMSClient, type EncryptCommandInput } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEAL_KEY_ALIAS, type LocalCredentials, type LocalPrincipalName } from '../infra/local/iam/principals.ts';
@@ -150,5 +150,26 @@ describe('who may use the seal key', () => {
     const f = await failure(encrypt('mint-credentials', { ...context, role: 'admin' }));
     expect(f).toMatchObject({ name: 'AccessDeniedException', status: 400 });
     expect(f.message).toMatch(notAuthorized('mint-credentials', 'kms:Encrypt'));
+  });
+});
+
+describe('requests KMS does not accept', () => {
+  const send = (input: Partial<EncryptCommandInput>) => kms('mint-credentials').send(new EncryptCommand(input as EncryptCommandInput));
+
+  it('control: the same request with every member succeeds', async () => {
+    expect((await send({ KeyId: SEAL_KEY_ALIAS, Plaintext: Buffer.from(PLAINTEXT), EncryptionContext: context })).KeyId).toBe(keyArn);
+  });
+
+  it.each([
+    ['no KeyId', { Plaintext: Buffer.from(PLAINTEXT) }, "Value null at 'keyId' failed to satisfy constraint: Member must not be null"],
+    ['no Plaintext', { KeyId: SEAL_KEY_ALIAS }, "Value null at 'plaintext' failed to satisfy constraint: Member must not be null"],
+    // The plaintext is sensitive: the message never quotes it.
+    ['a plaintext of 4097 bytes', { KeyId: SEAL_KEY_ALIAS, Plaintext: Buffer.alloc(4097, 'p') }, "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"],
+  ])('%s: ValidationException (400) with AWS message', async (_what, input, detail) => {
+    expect(await failure(send({ EncryptionContext: context, ...input }))).toMatchObject({
+      name: 'ValidationException',
+      status: 400,
+      message: `1 validation error detected: ${detail}`,
+    });
   });
 });

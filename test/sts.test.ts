@@ -136,8 +136,23 @@ describe('AssumeRole results', () => {
     expect(out.Credentials?.Expiration?.getTime()).toBe(NOW + seconds * 1000);
   });
 
-  it.each([899, 3601])('DurationSeconds %i is a ValidationError (400)', async (seconds) => {
-    expect(await failure(assumeRole({ DurationSeconds: seconds }))).toMatchObject({ name: 'ValidationError', status: 400 });
+  it.each([
+    [899, "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"],
+    [3601, 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.'],
+  ])('DurationSeconds %i is a ValidationError (400)', async (seconds, message) => {
+    expect(await failure(assumeRole({ DurationSeconds: seconds }))).toMatchObject({ name: 'ValidationError', status: 400, message });
+  });
+
+  it.each([
+    ['x', 'have length greater than or equal to 2'],
+    ['x'.repeat(65), 'have length less than or equal to 64'],
+    ['tenant1/user', 'satisfy regular expression pattern: [\\w+=,.@-]*'],
+  ])("RoleSessionName '%s' is a ValidationError (400) quoting it", async (name, constraint) => {
+    expect(await failure(assumeRole({ RoleSessionName: name }))).toMatchObject({
+      name: 'ValidationError',
+      status: 400,
+      message: `1 validation error detected: Value '${name}' at 'roleSessionName' failed to satisfy constraint: Member must ${constraint}`,
+    });
   });
 
   it('the mint step gets 900 s credentials; GetCallerIdentity names the assumed-role session', async () => {

@@ -1,8 +1,9 @@
 /**
  * The local edge: one HTTP server for every AWS stand-in. It reads the SigV4 credential scope,
  * finds the principal that owns the access key, verifies the signature and the session, and
- * routes the request by the scope's service name. Unsigned, forged or expired requests never
- * reach a service.
+ * routes the request to the service it is for (see `route`), refusing a scope that names another
+ * service as that service's endpoint would. Unsigned, forged or expired requests never reach a
+ * service.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +51,20 @@ export interface EdgeOptions {
 
 const FALLBACK_JSON: Protocol = { kind: 'json', version: '1.0', errorPrefix: '' };
 const FALLBACK_QUERY: Protocol = { kind: 'query', xmlns: 'https://sts.amazonaws.com/doc/2011-06-15/' };
+const FALLBACK_REST_JSON: Protocol = { kind: 'rest-json' };
+
+/**
+ * The protocol of an error answered before the request is routed (no service known yet, e.g. an
+ * unsigned request), read from the request's shape: JSON when it names an X-Amz-Target, the query
+ * protocol when it is a form or names an Action (STS), REST-JSON otherwise (Bedrock: the operation
+ * is in the method and path).
+ */
+function unroutedProtocol(target: string, url: string, headers: Record<string, string>): Protocol {
+  if (target) return FALLBACK_JSON;
+  const form = (headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+  // A plain test of the raw URL: this runs before the try block, and must not throw on any URL.
+  return form || /[?&]Action=/.test(url) ? FALLBACK_QUERY : FALLBACK_REST_JSON;
+}
 
 /**
  * The only unsigned requests the edge routes: Cognito user pool API calls (the SDK sends
@@ -60,6 +75,15 @@ const FALLBACK_QUERY: Protocol = { kind: 'query', xmlns: 'https://sts.amazonaws.
 const COGNITO_IDP = 'cognito-idp';
 const COGNITO_TARGET_PREFIX = 'AWSCognitoIdentityProviderService.';
 const JWKS_PATH = /^\/[a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]+\/\.well-known\/jwks\.json$/;
+
+/** The services the JSON protocol's X-Amz-Target names, by the target's API name (`DynamoDB_20120810.GetItem`). */
+const TARGET_SERVICES: Readonly<Record<string, string>> = {
+  DynamoDB_20120810: 'dynamodb',
+  TrentService: 'kms',
+  AWSStepFunctions: 'states',
+  Logs_20140328: 'logs',
+  AWSCognitoIdentityProviderService: COGNITO_IDP,
+};
 
 function anonymousRoute(method: string, url: string, headers: Record<string, string>): string | undefined {
   if (headers.authorization !== undefined) return undefined;
@@ -149,6 +173,30 @@ export class Edge {
     return new AwsError(fault.code, fault.message ?? `Injected fault: ${fault.code}`, fault.status);
   }
 
+  /**
+   * The service a signed request is for. On AWS the endpoint's host fixes it, and a signature
+   * scoped to any other service is refused there (InvalidSignatureException, "Credential should be
+   * scoped to correct service: 'dynamodb'"). The edge is one host for every service, so the
+   * request's shape stands in for the host: its X-Amz-Target's API (JSON protocol), else the one
+   * service here that speaks its protocol (STS's query forms, Bedrock's REST paths). When the shape
+   * names no service, the credential scope decides.
+   */
+  private route(target: string, shape: Protocol['kind'], scope: string): string {
+    if (target) {
+      const api = target.split('.')[0] ?? '';
+      const named = Object.hasOwn(TARGET_SERVICES, api) ? TARGET_SERVICES[api] : undefined;
+      return named !== undefined && this.handler(named) ? named : scope;
+    }
+    if (this.handler(scope)?.protocol.kind === shape) return scope;
+    const speakers = Object.keys(this.options.services).filter((name) => this.handler(name)?.protocol.kind === shape);
+    return speakers.length === 1 ? speakers[0]! : scope;
+  }
+
+  /** The service by signing name; own properties only, so that a scope naming `constructor` is no service. */
+  private handler(service: string): EdgeService | undefined {
+    return Object.hasOwn(this.options.services, service) ? this.options.services[service] : undefined;
+  }
+
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
     this.server = http.createServer((req, res) => void this.serve(req, res));
     this.server.keepAliveTimeout = 30_000;
@@ -173,7 +221,7 @@ export class Edge {
     const requestId = newRequestId();
     const headers = flatHeaders(req.headers);
     const target = headers['x-amz-target'] ?? '';
-    let protocol: Protocol = target ? FALLBACK_JSON : FALLBACK_QUERY;
+    let protocol = unroutedProtocol(target, req.url ?? '/', headers);
     let service = '';
     let principalArn: string | undefined;
     let response: WireResponse;
@@ -183,18 +231,19 @@ export class Edge {
       });
       const signed: IncomingSignedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
       const anonymous = anonymousRoute(signed.method, signed.url, headers);
-      const publicHandler = anonymous === undefined ? undefined : this.options.services[anonymous];
+      const publicHandler = anonymous === undefined ? undefined : this.handler(anonymous);
       if (anonymous !== undefined && publicHandler?.handleAnonymous) {
         service = anonymous;
         protocol = publicHandler.protocol;
         response = await publicHandler.handleAnonymous({ body, headers, target, requestId, method: signed.method, path: signed.url });
       } else {
         const auth = parseAuthorization(signed);
-        service = auth.service;
-        const handler = this.options.services[service];
+        service = this.route(target, protocol.kind, auth.service);
+        const handler = this.handler(service);
         if (!handler) throw new AwsError('UnknownServiceException', `The local edge has no service named '${service}'.`, 400);
         protocol = handler.protocol;
         const principal = await authenticateSigned(signed, auth, {
+          service,
           region: this.options.iam.location.region,
           now: this.options.clock(),
           resolve: (key, token, now) => this.options.iam.resolve(key, token, now),

@@ -86,6 +86,29 @@ describe('checksFor', () => {
       ['dynamodb:DeleteItem', ['b']],
     ]);
   });
+
+  it.each([
+    ['a number for TableName', 'GetItem', { TableName: 5, Key: { tenantId: { S: 'a' } } }],
+    ['a string for Key', 'GetItem', { TableName: 'tenant-config', Key: 'tenantId=a' }],
+    ['a list for KeyConditions', 'Query', { TableName: 'tenant1-orders', KeyConditions: [] }],
+    ['a number among ExpressionAttributeNames', 'Query', { TableName: 'tenant1-orders', KeyConditionExpression: '#p = :u', ExpressionAttributeNames: { '#p': 1 } }],
+    ['an object for TransactItems', 'TransactWriteItems', { TransactItems: { Put: {} } }],
+    ['a string in TransactItems', 'TransactWriteItems', { TransactItems: ['Put'] }],
+    ['a number for a batch write list', 'BatchWriteItem', { RequestItems: { 'tenant-config': 5 } }],
+    ['a string for a Statement', 'BatchExecuteStatement', { Statements: ['SELECT * FROM "tenant-config"'] }],
+  ])('refuses %s with SerializationException, before looking up any table', async (_what, operation, body) => {
+    const looked: string[] = [];
+    const recording: KeyResolver = { partitionKey: async (name) => (looked.push(name), keys.partitionKey(name)) };
+    await expect(checksFor(operation, body, recording)).rejects.toMatchObject({ name: 'SerializationException', status: 400 });
+    expect(looked).toEqual([]);
+  });
+
+  it('reads null nested members as absent (no leading key), never as a crash', async () => {
+    const [get] = await checksFor('TransactGetItems', { TransactItems: [null] }, keys);
+    expect(get).toMatchObject({ action: 'dynamodb:GetItem', table: '', leadingKeys: undefined });
+    const [batch] = await checksFor('BatchGetItem', { RequestItems: { 'tenant-config': null } }, keys);
+    expect(batch).toMatchObject({ action: 'dynamodb:BatchGetItem', table: 'tenant-config', leadingKeys: [] });
+  });
 });
 
 describe('LeadingKeys evaluation of a batch (policy that allows BatchGetItem on one partition)', () => {

@@ -5,8 +5,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as DynamoDbApi from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
+import { optionalArray, optionalObject, optionalString, optionalStringMap, type Fields } from '../../edge/wire.ts';
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import { transactGetItems } from './transact-get.ts';
@@ -17,6 +19,20 @@ export const DYNAMODB_PROTOCOL: Protocol = {
   version: '1.0',
   errorPrefix: 'com.amazonaws.dynamodb.v20120810#',
 };
+
+const TARGET_PREFIX = 'DynamoDB_20120810.';
+
+/**
+ * DynamoDB's operations, as its SDK models them (one command class per operation). Any other
+ * target is UnknownOperationException before IAM is asked about an action that does not exist.
+ * Operations dynalite does not implement are still authorised first (so that IAM's answer to them
+ * can be tested), then refused by dynalite.
+ */
+const OPERATIONS: ReadonlySet<string> = new Set(
+  Object.keys(DynamoDbApi)
+    .filter((name) => /^[A-Z]\w*Command$/.test(name))
+    .map((name) => name.slice(0, -'Command'.length)),
+);
 
 type AttributeValue = Record<string, unknown>;
 type Item = Record<string, AttributeValue>;
@@ -29,10 +45,6 @@ export interface DynamoCheck {
   /** Undefined when the request names no partition key (Scan, PartiQL, an unparseable condition). */
   leadingKeys?: string[];
   select?: string;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 /** The string form IAM compares: S as is, N as written, B as base64. */
@@ -72,7 +84,13 @@ export function leadingKeysFromExpression(
   return found.length > 0 ? found : undefined;
 }
 
-type Body = Record<string, unknown>;
+/**
+ * A structure nested in the request (a map value, a list element), `{}` when null. Another JSON
+ * type does not deserialize: SerializationException, before anything is authorised.
+ */
+function structure(value: unknown, field: string): Fields {
+  return optionalObject({ [field]: value }, field) ?? {};
+}
 
 /** Table metadata the authoriser needs, read from dynalite itself. */
 export interface KeyResolver {
@@ -114,104 +132,119 @@ function partiqlCheck(statement: string): DynamoCheck {
   return { action: PARTIQL_ACTIONS[verb] ?? 'dynamodb:PartiQLSelect', table };
 }
 
-/** Maps one DynamoDB request to the authorisation checks IAM performs for it. */
-export async function checksFor(operation: string, body: Body, keys: KeyResolver): Promise<DynamoCheck[]> {
-  const table = str(body.TableName) ?? '';
+/**
+ * Maps one DynamoDB request to the authorisation checks IAM performs for it. The members it reads
+ * must have their JSON types (SerializationException otherwise): a request that does not
+ * deserialize is refused as such, not authorised against a table name it does not have.
+ */
+export async function checksFor(operation: string, body: Fields, keys: KeyResolver): Promise<DynamoCheck[]> {
+  const table = optionalString(body, 'TableName') ?? '';
   const action = `dynamodb:${operation}`;
   switch (operation) {
     case 'GetItem':
     case 'DeleteItem':
     case 'UpdateItem': {
-      const pk = await keys.partitionKey(table);
-      return [{ action, table, leadingKeys: partitionValues([(body.Key ?? {}) as Item], pk) }];
+      const key = (optionalObject(body, 'Key') ?? {}) as Item;
+      return [{ action, table, leadingKeys: partitionValues([key], await keys.partitionKey(table)) }];
     }
     case 'PutItem': {
-      const pk = await keys.partitionKey(table);
-      return [{ action, table, leadingKeys: partitionValues([(body.Item ?? {}) as Item], pk) }];
+      const item = (optionalObject(body, 'Item') ?? {}) as Item;
+      return [{ action, table, leadingKeys: partitionValues([item], await keys.partitionKey(table)) }];
     }
     case 'Query': {
-      const pk = await keys.partitionKey(table);
-      const index = str(body.IndexName);
-      const indexPk = index ? await keys.partitionKey(`${table}/index/${index}`) : pk;
+      const index = optionalString(body, 'IndexName');
+      const select = optionalString(body, 'Select');
+      const keyConditionExpression = optionalString(body, 'KeyConditionExpression');
+      const keyConditions = optionalObject(body, 'KeyConditions');
+      const names = optionalStringMap(body, 'ExpressionAttributeNames') ?? {};
+      const values = (optionalObject(body, 'ExpressionAttributeValues') ?? {}) as Item;
+      const indexPk = await keys.partitionKey(index ? `${table}/index/${index}` : table);
       let leadingKeys: string[] | undefined;
-      if (typeof body.KeyConditionExpression === 'string' && indexPk) {
-        leadingKeys = leadingKeysFromExpression(
-          body.KeyConditionExpression,
-          indexPk,
-          (body.ExpressionAttributeNames ?? {}) as Record<string, string>,
-          (body.ExpressionAttributeValues ?? {}) as Item,
-        );
-      } else if (body.KeyConditions && indexPk) {
-        const cond = (body.KeyConditions as Record<string, { ComparisonOperator?: string; AttributeValueList?: AttributeValue[] }>)[indexPk];
-        const v = cond?.ComparisonOperator === 'EQ' ? keyValueString(cond.AttributeValueList?.[0]) : undefined;
+      if (keyConditionExpression !== undefined && indexPk) {
+        leadingKeys = leadingKeysFromExpression(keyConditionExpression, indexPk, names, values);
+      } else if (keyConditions && indexPk) {
+        const cond = structure(keyConditions[indexPk], 'KeyConditions');
+        const v = optionalString(cond, 'ComparisonOperator') === 'EQ' ? keyValueString(optionalArray(cond, 'AttributeValueList')?.[0] as AttributeValue | undefined) : undefined;
         leadingKeys = v === undefined ? undefined : [v];
       }
-      return [{ action, table, ...(index ? { index } : {}), leadingKeys, ...(str(body.Select) ? { select: str(body.Select) } : {}) }];
+      return [{ action, table, ...(index ? { index } : {}), leadingKeys, ...(select ? { select } : {}) }];
     }
     case 'Scan': {
-      const index = str(body.IndexName);
+      const index = optionalString(body, 'IndexName');
       return [{ action, table, ...(index ? { index } : {}) }];
     }
     case 'BatchGetItem': {
-      const requests = (body.RequestItems ?? {}) as Record<string, { Keys?: Item[] }>;
+      const requests = optionalObject(body, 'RequestItems') ?? {};
       return Promise.all(
         Object.entries(requests).map(async ([t, r]) => ({
           action,
           table: t,
-          leadingKeys: partitionValues(r.Keys ?? [], await keys.partitionKey(t)),
+          leadingKeys: partitionValues((optionalArray(structure(r, 'RequestItems'), 'Keys') ?? []) as Item[], await keys.partitionKey(t)),
         })),
       );
     }
     case 'BatchWriteItem': {
-      const requests = (body.RequestItems ?? {}) as Record<string, { PutRequest?: { Item?: Item }; DeleteRequest?: { Key?: Item } }[]>;
+      const requests = optionalObject(body, 'RequestItems') ?? {};
       return Promise.all(
         Object.entries(requests).map(async ([t, writes]) => ({
           action,
           table: t,
           leadingKeys: partitionValues(
-            writes.map((w) => w.PutRequest?.Item ?? w.DeleteRequest?.Key ?? {}),
+            (optionalArray({ RequestItems: writes }, 'RequestItems') ?? []).map((w) => {
+              const write = structure(w, 'RequestItems');
+              const put = optionalObject(structure(write.PutRequest, 'PutRequest'), 'Item');
+              const del = optionalObject(structure(write.DeleteRequest, 'DeleteRequest'), 'Key');
+              return (put ?? del ?? {}) as Item;
+            }),
             await keys.partitionKey(t),
           ),
         })),
       );
     }
     case 'TransactGetItems': {
-      const items = (body.TransactItems ?? []) as { Get?: { TableName?: string; Key?: Item } }[];
+      const items = optionalArray(body, 'TransactItems') ?? [];
       return Promise.all(
         items.map(async (i) => {
-          const t = str(i.Get?.TableName) ?? '';
-          return { action: 'dynamodb:GetItem', table: t, leadingKeys: partitionValues([i.Get?.Key ?? {}], await keys.partitionKey(t)) };
+          const get = structure(structure(i, 'TransactItems').Get, 'Get');
+          const t = optionalString(get, 'TableName') ?? '';
+          return { action: 'dynamodb:GetItem', table: t, leadingKeys: partitionValues([(optionalObject(get, 'Key') ?? {}) as Item], await keys.partitionKey(t)) };
         }),
       );
     }
     case 'TransactWriteItems': {
-      const items = (body.TransactItems ?? []) as Record<string, { TableName?: string; Key?: Item; Item?: Item }>[];
+      const items = optionalArray(body, 'TransactItems') ?? [];
       const kinds: Record<string, string> = { Put: 'PutItem', Delete: 'DeleteItem', Update: 'UpdateItem', ConditionCheck: 'ConditionCheckItem' };
       return Promise.all(
         items.flatMap((i) =>
-          Object.entries(i).map(async ([kind, op]) => {
-            const t = str(op.TableName) ?? '';
+          Object.entries(structure(i, 'TransactItems')).map(async ([kind, value]) => {
+            const op = structure(value, kind);
+            const t = optionalString(op, 'TableName') ?? '';
             return {
               action: `dynamodb:${kinds[kind] ?? kind}`,
               table: t,
-              leadingKeys: partitionValues([op.Key ?? op.Item ?? {}], await keys.partitionKey(t)),
+              leadingKeys: partitionValues([(optionalObject(op, 'Key') ?? optionalObject(op, 'Item') ?? {}) as Item], await keys.partitionKey(t)),
             };
           }),
         ),
       );
     }
     case 'ExecuteStatement':
-      return [partiqlCheck(str(body.Statement) ?? '')];
+      return [partiqlCheck(optionalString(body, 'Statement') ?? '')];
     case 'BatchExecuteStatement':
-      return ((body.Statements ?? []) as { Statement?: string }[]).map((s) => partiqlCheck(str(s.Statement) ?? ''));
+      return statements(body, 'Statements');
     case 'ExecuteTransaction':
-      return ((body.TransactStatements ?? []) as { Statement?: string }[]).map((s) => partiqlCheck(str(s.Statement) ?? ''));
+      return statements(body, 'TransactStatements');
     case 'ListTables':
       return [{ action, table: '*' }];
     default:
       if (TABLE_OPERATIONS.has(operation) || table) return [{ action, table }];
       return [{ action, table: '*' }];
   }
+}
+
+/** The PartiQL checks of a list of `{ Statement }` structures. */
+function statements(body: Fields, field: string): DynamoCheck[] {
+  return (optionalArray(body, field) ?? []).map((s) => partiqlCheck(optionalString(structure(s, field), 'Statement') ?? ''));
 }
 
 export function resourceArn(loc: AwsLocation, check: DynamoCheck): string {
@@ -289,12 +322,10 @@ export class DynamoService {
   };
 
   async handle({ principal, target, body, headers }: EdgeCall): Promise<WireResponse> {
-    const [api, operation] = target.split('.');
-    if (api !== 'DynamoDB_20120810' || !operation) {
-      throw new AwsError('UnknownOperationException', 'Unknown operation', 400);
-    }
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+    if (!OPERATIONS.has(operation)) throw new AwsError('UnknownOperationException', 'Unknown operation', 400);
     // DynamoDB's own wording for a body that is not a JSON object.
-    const parsed = parseJsonBody(body, 'Start of structure or map found where not expected.') as Body;
+    const parsed = parseJsonBody(body, 'Start of structure or map found where not expected.');
     const checks = await checksFor(operation, parsed, this.keys);
     for (const check of checks) {
       await this.options.evaluator.authorize({
@@ -305,7 +336,8 @@ export class DynamoService {
       });
     }
     if (operation === 'CreateTable' || operation === 'DeleteTable' || operation === 'UpdateTable') {
-      for (const key of this.schemaCache.keys()) if (key === parsed.TableName || key.startsWith(`${String(parsed.TableName)}/`)) this.schemaCache.delete(key);
+      const table = optionalString(parsed, 'TableName') ?? '';
+      for (const key of this.schemaCache.keys()) if (key === table || key.startsWith(`${table}/`)) this.schemaCache.delete(key);
     }
     if (operation === 'TransactGetItems') return transactGetItems(parsed, (op, json) => this.forward(op, json, headers));
     return this.forward(operation, body, headers);

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
+import { optionalString, optionalStringMap, requiredString, validationError, type Fields } from '../../edge/wire.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import type { Principal } from '../../iam/principals.ts';
@@ -13,6 +14,7 @@ import type { PolicyDocument } from '../../../../tasks/policies.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const KMS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
+const TARGET_PREFIX = 'TrentService.';
 
 const BLOB_VERSION = 1;
 const IV_BYTES = 12;
@@ -39,22 +41,13 @@ function aad(context: EncryptionContext): Buffer {
   return Buffer.from(JSON.stringify(sorted), 'utf8');
 }
 
-function parseContext(value: unknown): EncryptionContext {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new AwsError('ValidationException', 'EncryptionContext must be a map of strings.', 400);
-  }
-  for (const v of Object.values(value)) {
-    if (typeof v !== 'string') throw new AwsError('ValidationException', 'EncryptionContext values must be strings.', 400);
-  }
-  return value as EncryptionContext;
-}
-
-function base64Field(body: Record<string, unknown>, name: string): Buffer {
-  const v = body[name];
-  if (typeof v !== 'string' || v.length === 0) {
-    throw new AwsError('ValidationException', `1 validation error detected: Value at '${name}' failed to satisfy constraint: Member must not be null`, 400);
-  }
+/**
+ * A blob member (base64 on the wire): required, and at least one byte long. The message quotes no
+ * value: plaintext is sensitive, and AWS does not print blobs.
+ */
+function blobField(input: Fields, field: string, wireName: string): Buffer {
+  const v = requiredString(input, field, { wireName });
+  if (v.length === 0) throw validationError(wireName, 'have length greater than or equal to 1');
   return Buffer.from(v, 'base64');
 }
 
@@ -80,10 +73,8 @@ export class KmsService {
     return `arn:${this.location.partition}:kms:${this.location.region}:${this.location.accountId}:key/${keyId}`;
   }
 
-  private resolveKey(ref: unknown): KmsKey {
-    if (typeof ref !== 'string' || ref.length === 0) {
-      throw new AwsError('ValidationException', `1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must not be null`, 400);
-    }
+  private resolveKey(ref: string): KmsKey {
+    if (ref.length === 0) throw validationError('keyId', 'have length greater than or equal to 1', { value: ref });
     const aliasPrefix = `arn:${this.location.partition}:kms:${this.location.region}:${this.location.accountId}:`;
     const bare = ref.startsWith(aliasPrefix) ? ref.slice(aliasPrefix.length).replace(/^key\//, '') : ref;
     for (const key of this.keys.values()) {
@@ -107,25 +98,27 @@ export class KmsService {
   }
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
-    const operation = target.replace(/^TrentService\./, '');
-    const input = parseJsonBody(body);
+    // As on AWS, the operation (under KMS's own target prefix) is resolved before the body is read.
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+    let run: (input: Fields) => Promise<object>;
     switch (operation) {
       case 'Encrypt':
-        return jsonResponse(KMS_PROTOCOL, await this.encrypt(principal, input), requestId);
+        run = (input) => this.encrypt(principal, input);
+        break;
       case 'Decrypt':
-        return jsonResponse(KMS_PROTOCOL, await this.decrypt(principal, input), requestId);
+        run = (input) => this.decrypt(principal, input);
+        break;
       default:
-        throw new AwsError('UnknownOperationException', `Operation ${operation} is not supported by the local KMS.`, 400);
+        throw new AwsError('UnknownOperationException', `Operation ${operation || target || '(none)'} is not supported by the local KMS.`, 400);
     }
+    return jsonResponse(KMS_PROTOCOL, await run(parseJsonBody(body)), requestId);
   }
 
-  private async encrypt(principal: Principal, input: Record<string, unknown>) {
-    const key = this.resolveKey(input.KeyId);
-    const plaintext = base64Field(input, 'Plaintext');
-    if (plaintext.length > MAX_PLAINTEXT_BYTES) {
-      throw new AwsError('ValidationException', `Plaintext must be at most ${MAX_PLAINTEXT_BYTES} bytes.`, 400);
-    }
-    const context = parseContext(input.EncryptionContext);
+  private async encrypt(principal: Principal, input: Fields) {
+    const key = this.resolveKey(requiredString(input, 'KeyId', { wireName: 'keyId' }));
+    const plaintext = blobField(input, 'Plaintext', 'plaintext');
+    if (plaintext.length > MAX_PLAINTEXT_BYTES) throw validationError('plaintext', `have length less than or equal to ${MAX_PLAINTEXT_BYTES}`);
+    const context = optionalStringMap(input, 'EncryptionContext') ?? {};
     await this.authorize(principal, 'kms:Encrypt', key, context);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', Buffer.from(key.material, 'base64'), iv);
@@ -136,8 +129,8 @@ export class KmsService {
     return { CiphertextBlob: blob.toString('base64'), KeyId: this.keyArn(key.keyId), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
   }
 
-  private async decrypt(principal: Principal, input: Record<string, unknown>) {
-    const blob = base64Field(input, 'CiphertextBlob');
+  private async decrypt(principal: Principal, input: Fields) {
+    const blob = blobField(input, 'CiphertextBlob', 'ciphertextBlob');
     const invalid = () => new AwsError('InvalidCiphertextException', '', 400);
     if (blob.length < 2 || blob[0] !== BLOB_VERSION) throw invalid();
     const idLength = blob[1]!;
@@ -146,10 +139,11 @@ export class KmsService {
     const keyId = blob.subarray(2, 2 + idLength).toString('utf8');
     const key = this.keys.get(keyId);
     if (!key) throw invalid();
-    if (input.KeyId !== undefined && this.resolveKey(input.KeyId).keyId !== key.keyId) {
+    const keyRef = optionalString(input, 'KeyId');
+    if (keyRef !== undefined && this.resolveKey(keyRef).keyId !== key.keyId) {
       throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.', 400);
     }
-    const context = parseContext(input.EncryptionContext);
+    const context = optionalStringMap(input, 'EncryptionContext') ?? {};
     await this.authorize(principal, 'kms:Decrypt', key, context);
     const iv = blob.subarray(2 + idLength, 2 + idLength + IV_BYTES);
     const tag = blob.subarray(2 + idLength + IV_BYTES, headerEnd);

@@ -66,10 +66,14 @@ describe('local CloudWatch Logs: FilterLogEvents', () => {
     expect((await all({ logGroupName: GROUP })).events).toHaveLength(6);
   });
 
-  it('answers AWS errors for an unknown group, an unsupported pattern and an unknown operation', async () => {
+  it('answers AWS errors for an unknown group, an unsupported pattern, a limit out of range and an unknown operation', async () => {
     await expect(client.send(new FilterLogEventsCommand({ logGroupName: '/aws/vendedlogs/states/nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, filterPattern: 'ERROR' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
     await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, filterPattern: '{ $.latency > 5 }' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(client.send(new FilterLogEventsCommand({ logGroupName: GROUP, limit: 10_001 }))).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: "1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000",
+    });
     await expect(client.send(new PutLogEventsCommand({ logGroupName: GROUP, logStreamName: 'x', logEvents: [] }))).rejects.toMatchObject({ name: 'UnknownOperationException' });
   });
 

@@ -13,11 +13,13 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import type { ExpressLogRecord } from '../../../../client/executions.ts';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
+import { optionalNumber, optionalString, validationError, type Fields } from '../../edge/wire.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const LOGS_PROTOCOL: Protocol = { kind: 'json', version: '1.1', errorPrefix: '' };
+const TARGET_PREFIX = 'Logs_20140328.';
 
 /** FilterLogEvents' default and maximum page size. */
 const MAX_PAGE = 10_000;
@@ -117,36 +119,41 @@ export class LogsService {
   }
 
   async handle({ principal, target, body, requestId }: EdgeCall): Promise<WireResponse> {
-    const operation = target.replace(/^Logs_20140328\./, '');
-    const input = parseJsonBody(body);
-    if (operation === 'FilterLogEvents') {
-      const name = this.groupNameOf(input);
-      await this.evaluator.authorize({ principal, action: 'logs:FilterLogEvents', resource: this.logGroupArn(name) });
-      return jsonResponse(LOGS_PROTOCOL, this.filterLogEvents(name, input), requestId);
+    // As on AWS, the operation (under the Logs target prefix) is resolved before the body is read.
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+    if (operation !== 'FilterLogEvents') {
+      throw new AwsError('UnknownOperationException', `Operation ${operation || target || '(none)'} is not supported by the local CloudWatch Logs.`, 400);
     }
-    throw new AwsError('UnknownOperationException', `Operation ${operation} is not supported by the local CloudWatch Logs.`, 400);
+    const input = parseJsonBody(body);
+    const name = this.groupNameOf(input);
+    await this.evaluator.authorize({ principal, action: 'logs:FilterLogEvents', resource: this.logGroupArn(name) });
+    return jsonResponse(LOGS_PROTOCOL, this.filterLogEvents(name, input), requestId);
   }
 
-  private groupNameOf(input: Record<string, unknown>): string {
-    const { logGroupName, logGroupIdentifier } = input;
-    if (typeof logGroupName === 'string' && logGroupIdentifier !== undefined) {
+  private groupNameOf(input: Fields): string {
+    const logGroupName = optionalString(input, 'logGroupName');
+    const logGroupIdentifier = optionalString(input, 'logGroupIdentifier');
+    if (logGroupName !== undefined && logGroupIdentifier !== undefined) {
       throw new AwsError('InvalidParameterException', 'LogGroupName and LogGroupIdentifier are mutually exclusive.', 400);
     }
     const ref = logGroupName ?? logGroupIdentifier;
-    if (typeof ref !== 'string' || ref === '') throw new AwsError('InvalidParameterException', 'Either LogGroupName or LogGroupIdentifier must be specified.', 400);
+    if (ref === undefined || ref === '') throw new AwsError('InvalidParameterException', 'Either LogGroupName or LogGroupIdentifier must be specified.', 400);
     const arnPrefix = this.logGroupArn('');
     return ref.startsWith(arnPrefix) ? ref.slice(arnPrefix.length).replace(/:\*$/, '') : ref;
   }
 
-  private filterLogEvents(name: string, input: Record<string, unknown>) {
+  private filterLogEvents(name: string, input: Fields) {
     const group = this.groups.get(name);
     if (!group) throw new AwsError('ResourceNotFoundException', 'The specified log group does not exist.', 400);
-    const pattern = parseFilterPattern(typeof input.filterPattern === 'string' ? input.filterPattern : '');
-    const start = typeof input.startTime === 'number' ? input.startTime : -Infinity;
-    const end = typeof input.endTime === 'number' ? input.endTime : Infinity;
-    const limit = typeof input.limit === 'number' ? input.limit : MAX_PAGE;
-    if (limit < 1 || limit > MAX_PAGE) throw new AwsError('InvalidParameterException', `limit must be between 1 and ${MAX_PAGE}.`, 400);
-    const offset = typeof input.nextToken === 'string' ? Number(Buffer.from(input.nextToken, 'base64url').toString('utf8')) : 0;
+    const pattern = parseFilterPattern(optionalString(input, 'filterPattern') ?? '');
+    const start = optionalNumber(input, 'startTime') ?? -Infinity;
+    const end = optionalNumber(input, 'endTime') ?? Infinity;
+    const limit = optionalNumber(input, 'limit') ?? MAX_PAGE;
+    // CloudWatch Logs reports a constraint violation as InvalidParameterException.
+    if (limit < 1) throw validationError('limit', 'have value greater than or equal to 1', { value: limit, code: 'InvalidParameterException' });
+    if (limit > MAX_PAGE) throw validationError('limit', `have value less than or equal to ${MAX_PAGE}`, { value: limit, code: 'InvalidParameterException' });
+    const nextToken = optionalString(input, 'nextToken');
+    const offset = nextToken === undefined ? 0 : Number(Buffer.from(nextToken, 'base64url').toString('utf8'));
     if (!Number.isInteger(offset) || offset < 0) throw new AwsError('InvalidParameterException', 'The specified nextToken is invalid.', 400);
     const matched = group
       .filter((e) => e.timestamp >= start && e.timestamp <= end && matches(pattern, e))

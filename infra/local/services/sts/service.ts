@@ -3,6 +3,7 @@
  * tags; GetCallerIdentity. Temporary credentials are ASIA keys whose expiry the edge enforces.
  */
 import { AwsError, xmlEscape, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
+import { validationError } from '../../edge/wire.ts';
 import { accessDenied, type PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import type { LocalIam, Principal } from '../../iam/principals.ts';
@@ -12,7 +13,9 @@ export const STS_PROTOCOL: Protocol = { kind: 'query', xmlns: STS_XMLNS };
 
 /** AWS's limit for the packed session policy (plain-text inline policy). */
 export const MAX_SESSION_POLICY_CHARS = 2048;
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+const SESSION_NAME = /^[\w+=,.@-]*$/;
+/** STS, a query-protocol service, names its validation failures ValidationError. */
+const VALIDATION_ERROR = 'ValidationError';
 
 function xmlResponse(action: string, result: string, requestId: string): WireResponse {
   return {
@@ -66,14 +69,17 @@ export class StsService {
 
   private async assumeRole(caller: Principal, params: URLSearchParams, requestId: string): Promise<WireResponse> {
     const roleArn = params.get('RoleArn') ?? '';
-    const sessionName = params.get('RoleSessionName') ?? '';
-    if (!SESSION_NAME.test(sessionName)) {
-      throw new AwsError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`, 400);
-    }
+    const sessionName = params.get('RoleSessionName');
+    const invalidName = (constraint: string) => validationError('roleSessionName', constraint, { value: sessionName, code: VALIDATION_ERROR });
+    if (sessionName === null) throw invalidName('not be null');
+    if (sessionName.length < 2) throw invalidName('have length greater than or equal to 2');
+    if (sessionName.length > 64) throw invalidName('have length less than or equal to 64');
+    if (!SESSION_NAME.test(sessionName)) throw invalidName('satisfy regular expression pattern: [\\w+=,.@-]*');
     const duration = Number(params.get('DurationSeconds') ?? '3600');
-    if (!Number.isInteger(duration) || duration < 900 || duration > 3600) {
-      throw new AwsError('ValidationError', `The requested DurationSeconds exceeds the MaxSessionDuration set for this role (900 to 3600).`, 400);
-    }
+    if (!Number.isInteger(duration)) throw new AwsError(VALIDATION_ERROR, 'DurationSeconds must be a whole number of seconds.', 400);
+    if (duration < 900) throw validationError('durationSeconds', 'have value greater than or equal to 900', { value: duration, code: VALIDATION_ERROR });
+    // The role's MaxSessionDuration (3600 s, the default) bounds it from above: AWS words that apart.
+    if (duration > 3600) throw new AwsError(VALIDATION_ERROR, 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.', 400);
     if (memberList(params, 'PolicyArns').length > 0) {
       throw new AwsError('ValidationError', 'Managed session policies (PolicyArns) are not supported by the local STS.', 400);
     }
