@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import { awsError, FAKE_CLIENT_CONFIG, recordingPublisher, scripted, type FakeReply, type ScriptedClient } from '../test/fake-aws.ts';
+import { awsError, FAKE_CLIENT_CONFIG, recordingPublisher, scripted, type FakeReply, type ScriptedClient, rejection } from '../test/fake-aws.ts';
 import type { AgentReply, AgentRuntime, AgentTurn, TextSink, ToolCaller } from './agent-runtime.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { AnswerSanitizer, invokeAgent, MAX_ANSWER_CHARS, type InvokeAgentDeps } from './invoke-agent.ts';
@@ -112,15 +112,6 @@ function harness(decrypt: FakeReply | undefined, script: AgentScript = () => exp
     return c.fake;
   };
   return { deps, kms, turns, scopedClients, dynamo, published: events.published, logs };
-}
-
-async function rejection(p: Promise<unknown>): Promise<WorkflowError> {
-  const err = await p.then(
-    () => expect.fail('expected the task to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowError);
-  return err as WorkflowError;
 }
 
 const order = { userId: 'user-1', orderId: 'ord-1', orderDate: '2030-01-01', total: 12, status: 'SHIPPED', items: ['mug'] };

@@ -1,8 +1,8 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply } from '../test/fake-aws.ts';
-import { ErrorName, WorkflowError } from './errors.ts';
+import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply, rejection } from '../test/fake-aws.ts';
+import { ErrorName } from './errors.ts';
 import { mintCredentials, sealContext, type MintCredentialsDeps } from './mint-credentials.ts';
 import { SEAL_CONTEXT_KEYS, SESSION_TAG_KEYS, tenantIsolationPolicy } from './policies.ts';
 import { TableNames } from './tables.ts';
@@ -38,15 +38,6 @@ function harness(replies: { assume?: FakeReply; encrypt?: FakeReply } = {}) {
       kms.assertDone();
     },
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<WorkflowError> {
-  const err = await p.then(
-    () => expect.fail('expected the task to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowError);
-  return err as WorkflowError;
 }
 
 /** Everything an error would show in a log, the execution history or the Catch's `$.error`. */

@@ -1,32 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { recordingPublisher } from '../test/fake-aws.ts';
+import { recordingPublisher, rejection, SEALED, stateAfterAnswer } from '../test/fake-aws.ts';
 import { TERMINAL_SEQ } from './answer-events.ts';
-import { ErrorName, WorkflowError } from './errors.ts';
+import { ErrorName } from './errors.ts';
 import { GraphqlRequestError } from './graphql-client.ts';
 import { failureMessage, publishAnswer } from './publish-answer.ts';
 
 const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
 const request = { answerId: 'user-1.a1', question: 'What is your return policy?' };
-const SEALED = 'c2VhbGVkLWJsb2Itb2YtY3JlZGVudGlhbHM=';
 /** The state as PublishAnswer receives it after a successful run. */
-const done = {
-  identity,
-  request,
-  context: { sessionId: 's-1', storeName: 'Tenant One Store', nextSeq: 3 },
-  sealed: { sealedCredentials: SEALED, expiration: '2030-01-01T00:15:00.000Z' },
-  answer: { text: 'You can return items within 10 days.', toolCalls: 1, nextSeq: 7 },
-};
+const done = stateAfterAnswer(identity, request);
 /** The state as PublishFailure receives it: the Catch put the error in `$.error`. */
 const failed = (error: { Error: string; Cause?: string }) => ({ identity, request, error, recorded: { recorded: true } });
-
-async function rejection(p: Promise<unknown>): Promise<WorkflowError> {
-  const err = await p.then(
-    () => expect.fail('expected the task to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowError);
-  return err as WorkflowError;
-}
 
 describe('publishAnswer', () => {
   it("publishes DONE with the answer to the state's asker, as the mutation's variables, at the terminal seq", async () => {

@@ -1,13 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply } from '../test/fake-aws.ts';
+import { awsError, FAKE_CLIENT_CONFIG, scripted, SEALED, stateAfterAnswer, type FakeReply } from '../test/fake-aws.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { recordFailure, type RecordFailureDeps } from './record-failure.ts';
 import { TableNames } from './tables.ts';
 
 const EXECUTION = 'arn:aws:states:us-east-1:123456789012:express:assistant:exec-1:run-1';
 const NOW = new Date('2030-01-01T00:00:00.000Z');
-const SEALED = 'c2VhbGVkLWJsb2Itb2YtY3JlZGVudGlhbHM=';
 const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
 const request = { answerId: 'user-1.a1', question: 'Where is my order?', conversationId: 'conv-1' };
 const error = { Error: ErrorName.AgentFailed, Cause: 'Tool listMyOrders failed: AccessDeniedException' };
@@ -47,14 +46,7 @@ describe('recordFailure', () => {
 
   it('never stores credentials, sealed or not, nor anything else the state carries', async () => {
     const h = harness({});
-    const state = {
-      identity,
-      request,
-      context: { sessionId: 's-1', storeName: 'Store', nextSeq: 3 },
-      sealed: { sealedCredentials: SEALED, expiration: '2030-01-01T00:15:00.000Z' },
-      answer: { text: 'partial', toolCalls: 0, nextSeq: 4 },
-      error,
-    };
+    const state = { ...stateAfterAnswer(identity, request, { text: 'partial', toolCalls: 0, nextSeq: 4 }), error };
     await recordFailure({ state, executionArn: EXECUTION }, h.deps);
     const item = written(h);
     expect(Object.keys(item).sort()).toEqual(
@@ -69,17 +61,8 @@ describe('recordFailure', () => {
     const state = { identity: { tenantId: 42 }, request: { question: { nested: true } }, error: { Error: ErrorName.InvalidRequest } };
     const out = await recordFailure({ state, executionArn: EXECUTION }, h.deps);
     expect(out).toEqual({ recorded: true, tenantId: '(unknown)', answerId: '(unknown).run-1' });
-    expect(written(h)).toEqual({
-      tenantId: '(unknown)',
-      answerId: '(unknown).run-1',
-      userId: '(unknown)',
-      username: '(unknown)',
-      question: '',
-      errorName: ErrorName.InvalidRequest,
-      errorCause: '',
-      executionArn: EXECUTION,
-      failedAt: '2030-01-01T00:00:00.000Z',
-    });
+    const unknown = '(unknown)';
+    expect(written(h)).toEqual({ tenantId: unknown, answerId: `${unknown}.run-1`, userId: unknown, username: unknown, question: '', errorName: ErrorName.InvalidRequest, errorCause: '', executionArn: EXECUTION, failedAt: NOW.toISOString() });
   });
 
   it('cuts long fields: the cause to 2000 characters, the question to 4000, the error name to 256', async () => {

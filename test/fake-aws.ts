@@ -9,7 +9,9 @@
  * answers it there; nothing is signed or sent.
  */
 import type { HandlerExecutionContext, InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
+import { expect } from 'vitest';
 import { PUBLISH_ANSWER, type AnswerEventInput, type PublishPort } from '../tasks/answer-events.ts';
+import { WorkflowError } from '../tasks/errors.ts';
 
 /** What a client needs to be built: no endpoint is ever reached. */
 export const FAKE_CLIENT_CONFIG = {
@@ -104,4 +106,28 @@ export function recordingPublisher(fail?: (event: AnswerEventInput) => Error | u
     },
   };
   return { port, published };
+}
+
+/** The WorkflowError a task's promise rejects with; fails the test when it resolves or rejects with anything else. */
+export async function rejection(p: Promise<unknown>): Promise<WorkflowError> {
+  const err = await p.then(
+    () => expect.fail('expected the task to fail'),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowError);
+  return err as WorkflowError;
+}
+
+/** A sealed credentials blob as MintCredentials leaves it in the state (opaque base64). */
+export const SEALED = 'c2VhbGVkLWJsb2Itb2YtY3JlZGVudGlhbHM=';
+
+/** What the state holds for `identity` and `request` once InvokeAgent has answered: context, sealed credentials, the answer. */
+export function stateAfterAnswer<I, R>(identity: I, request: R, answer = { text: 'You can return items within 10 days.', toolCalls: 1, nextSeq: 7 }) {
+  return {
+    identity,
+    request,
+    context: { sessionId: 's-1', storeName: 'Tenant One Store', nextSeq: 3 },
+    sealed: { sealedCredentials: SEALED, expiration: '2030-01-01T00:15:00.000Z' },
+    answer,
+  };
 }

@@ -12,10 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ApiError, AssistantApi } from '../api.ts';
 import { signIn, SignInError, type Tokens } from '../auth.ts';
-import { CommandExit, type CommandIo } from './command.ts';
+import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
 import { ASK_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
 import { readLocalEnvForCommand, readLocalUsers, rememberLocalPassword } from './targets.ts';
 import { parseStdinPasswords, promptHidden, readStdin } from './password-input.ts';
@@ -102,19 +101,11 @@ function newPassword(): string {
 
 /** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
 export async function askCommand(argv: string[], io: AskIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      user: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      conversation: { type: 'string' },
-      'data-dir': { type: 'string', default: '.data' },
-      target: { type: 'string', default: 'local' },
-      'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
-      'password-stdin': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  const { values, positionals } = parseCommandArgs(argv, {
+    user: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    conversation: { type: 'string' },
+    'password-stdin': { type: 'boolean', default: false },
   });
   const question = positionals.join(' ').trim();
   if (values.help || !values.user || !question || (values.target !== 'local' && values.target !== 'aws')) {

@@ -3,6 +3,7 @@
  * that returns its exit code; only its entry point (the main guard) touches the process, so the
  * tests run the commands in-process with streams of their own.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**
  * For `--target aws` in tests: what replaces the SDK's defaults. On an operator's machine both are
@@ -11,6 +12,21 @@
 export interface AwsOverrides {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   endpoints?: Partial<Record<'cognito' | 'sfn' | 'dynamodb' | 'logs', string>>;
+}
+
+/** The options of every command with a local and an AWS target (`parseArgs` options). */
+const TARGET_OPTIONS = {
+  'data-dir': { type: 'string', default: '.data' },
+  target: { type: 'string', default: 'local' },
+  'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** A command's arguments: its own options beside the target options, and positionals. */
+export function parseCommandArgs<const O extends Options>(argv: string[], options: O) {
+  return parseArgs({ args: argv, allowPositionals: true as const, options: { ...TARGET_OPTIONS, ...options } });
 }
 
 /** A command's surroundings: where it writes, and (tests) what replaces the SDK's defaults. */

@@ -9,7 +9,6 @@
  * `--since`, default 24h for list); replay is the same code as locally (runs table + StartExecution).
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
@@ -23,7 +22,7 @@ import {
   type ExecutionDetail,
   type ExecutionRow,
 } from '../executions.ts';
-import { awsClientConfig, CommandExit, type AwsOverrides, type CommandIo } from './command.ts';
+import { awsClientConfig, CommandExit, parseCommandArgs, type AwsOverrides, type CommandIo } from './command.ts';
 import { EXECUTIONS_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
 import { explainConnectionError, principalConfig, readLocalEnvForCommand } from './targets.ts';
 
@@ -94,18 +93,10 @@ function awsTarget(outputsFile: string, since: Date | undefined, aws?: AwsOverri
 
 /** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
 export async function executionsCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      status: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      'data-dir': { type: 'string', default: '.data' },
-      target: { type: 'string', default: 'local' },
-      'outputs-file': { type: 'string', default: 'cdk-outputs.json' },
-      since: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  const { values, positionals } = parseCommandArgs(argv, {
+    status: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    since: { type: 'string' },
   });
   const [command, arn] = positionals;
   if (values.help || !command || ((command === 'show' || command === 'replay') && !arn) || !['list', 'show', 'replay'].includes(command)) {

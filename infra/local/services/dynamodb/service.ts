@@ -92,6 +92,12 @@ function structure(value: unknown, field: string): Fields {
   return optionalObject({ [field]: value }, field) ?? {};
 }
 
+/** A batch request's checks, one per table of `RequestItems`, with the partition keys `itemsOf` finds in its entry. */
+function perTable(action: string, body: Fields, keys: KeyResolver, itemsOf: (entry: unknown) => Item[]): Promise<DynamoCheck[]> {
+  const requests = optionalObject(body, 'RequestItems') ?? {};
+  return Promise.all(Object.entries(requests).map(async ([table, entry]) => ({ action, table, leadingKeys: partitionValues(itemsOf(entry), await keys.partitionKey(table)) })));
+}
+
 /** Table metadata the authoriser needs, read from dynalite itself. */
 export interface KeyResolver {
   partitionKey(table: string): Promise<string | undefined>;
@@ -173,34 +179,19 @@ export async function checksFor(operation: string, body: Fields, keys: KeyResolv
       const index = optionalString(body, 'IndexName');
       return [{ action, table, ...(index ? { index } : {}) }];
     }
-    case 'BatchGetItem': {
-      const requests = optionalObject(body, 'RequestItems') ?? {};
-      return Promise.all(
-        Object.entries(requests).map(async ([t, r]) => ({
-          action,
-          table: t,
-          leadingKeys: partitionValues((optionalArray(structure(r, 'RequestItems'), 'Keys') ?? []) as Item[], await keys.partitionKey(t)),
-        })),
+    case 'BatchGetItem':
+      // One check per table: the keys it names.
+      return perTable(action, body, keys, (r) => (optionalArray(structure(r, 'RequestItems'), 'Keys') ?? []) as Item[]);
+    case 'BatchWriteItem':
+      // One check per table: the items it puts and the keys it deletes.
+      return perTable(action, body, keys, (writes) =>
+        (optionalArray({ RequestItems: writes }, 'RequestItems') ?? []).map((w) => {
+          const write = structure(w, 'RequestItems');
+          const put = optionalObject(structure(write.PutRequest, 'PutRequest'), 'Item');
+          const del = optionalObject(structure(write.DeleteRequest, 'DeleteRequest'), 'Key');
+          return (put ?? del ?? {}) as Item;
+        }),
       );
-    }
-    case 'BatchWriteItem': {
-      const requests = optionalObject(body, 'RequestItems') ?? {};
-      return Promise.all(
-        Object.entries(requests).map(async ([t, writes]) => ({
-          action,
-          table: t,
-          leadingKeys: partitionValues(
-            (optionalArray({ RequestItems: writes }, 'RequestItems') ?? []).map((w) => {
-              const write = structure(w, 'RequestItems');
-              const put = optionalObject(structure(write.PutRequest, 'PutRequest'), 'Item');
-              const del = optionalObject(structure(write.DeleteRequest, 'DeleteRequest'), 'Key');
-              return (put ?? del ?? {}) as Item;
-            }),
-            await keys.partitionKey(t),
-          ),
-        })),
-      );
-    }
     case 'TransactGetItems': {
       const items = optionalArray(body, 'TransactItems') ?? [];
       return Promise.all(
