@@ -39,6 +39,8 @@ describe('npm start (infra/local/main.ts)', () => {
       // Every service the edge routes is named, from the edge's own routes (cognito-idp and logs included).
       expect(stdout).toMatch(/AWS_ENDPOINT_URL=\S+ +\(dynamodb, sts, kms, bedrock, states, cognito-idp, logs; region /);
       expect(stdout).toContain('tenant1-user2');
+      // Introspection is off unless --introspection, as on the deployed API.
+      expect(stdout).toContain('introspection: disabled, as deployed');
       const env = readLocalEnv(dataDir);
       expect(stdout).toContain(`ready: edge ${env.endpoints.edge}`);
       // The web UI on the AppSync port, with this stack's config (the page itself may still be building).

@@ -27,6 +27,11 @@ export interface ApiProps {
   readonly removalPolicy?: RemovalPolicy;
   /** API name. @default the construct path */
   readonly name?: string;
+  /**
+   * Answer introspection queries (`__schema`, `__type`): for a development API only, since the
+   * schema then describes itself to anyone who can call it. @default false (introspection DISABLED)
+   */
+  readonly introspection?: boolean;
 }
 
 export class Api extends Construct {
@@ -46,6 +51,7 @@ export class Api extends Construct {
         additionalAuthorizationModes: [{ authorizationType: appsync.AuthorizationType.IAM }],
       },
       xrayEnabled: true,
+      introspectionConfig: props.introspection ? appsync.IntrospectionConfig.ENABLED : appsync.IntrospectionConfig.DISABLED,
       environmentVariables: { STATE_MACHINE_ARN: props.stateMachineArn },
     });
 

@@ -1,7 +1,8 @@
 /**
  * The CDK app (`cdk.json`): `npx cdk synth|deploy|destroy`, or `npm run synth|deploy|destroy`.
  * Context: `-c agentRuntime=converse` for accounts without Agents Classic; `-c removalPolicy=destroy`
- * to delete data with the stack (default: retain).
+ * to delete data with the stack (default: retain); `-c introspection=true` lets the GraphQL API answer
+ * introspection queries, for a development stack only (default: disabled).
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -14,10 +15,13 @@ if (!(AGENT_RUNTIMES as readonly string[]).includes(runtime)) {
   throw new Error(`Context agentRuntime must be one of ${AGENT_RUNTIMES.join(', ')}, got ${runtime}`);
 }
 const removal = app.node.tryGetContext('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+const introspection = String(app.node.tryGetContext('introspection') ?? 'false');
+if (introspection !== 'true' && introspection !== 'false') throw new Error(`Context introspection must be true or false, got ${introspection}`);
 
 new MultiTenantAiAssistantStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'MultiTenantAiAssistant', {
   agentRuntime: runtime as AgentRuntimeKind,
   removalPolicy: removal,
+  introspection: introspection === 'true',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

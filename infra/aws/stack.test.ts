@@ -334,6 +334,17 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       });
     });
 
+    it('disables introspection (the schema does not describe itself to callers)', () => {
+      template.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'DISABLED' });
+    });
+
+    it('control: the development switch enables it', () => {
+      const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')), context: { 'aws:cdk:bundling-stacks': [] } });
+      const dev = Template.fromStack(new MultiTenantAiAssistantStack(app, 'AssistantDev', { introspection: true }));
+      dev.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'ENABLED' });
+      rmSync(app.outdir, { recursive: true, force: true });
+    });
+
     it('deploys resolvers/schema.graphql, where publishAnswer is IAM-only', () => {
       const [[, schema]] = ofType('AWS::AppSync::GraphQLSchema') as [[string, Resource]];
       const sdl = schema.Properties.Definition as string;

@@ -28,6 +28,8 @@ export interface MultiTenantAiAssistantStackProps extends StackProps {
   readonly removalPolicy?: RemovalPolicy;
   /** Prefix of the physical table names. @default `<stack name>-` */
   readonly tablePrefix?: string;
+  /** The GraphQL API answers introspection queries (development stacks only). @default false */
+  readonly introspection?: boolean;
 }
 
 export class MultiTenantAiAssistantStack extends Stack {
@@ -62,6 +64,7 @@ export class MultiTenantAiAssistantStack extends Stack {
       stateMachineArn: stateMachineArn(this, stateMachineName),
       name: `${this.stackName}-api`,
       removalPolicy,
+      introspection: props.introspection ?? false,
     });
     const graphqlApi = this.api.graphqlApi;
     this.workflow = new Workflow(this, 'Workflow', {

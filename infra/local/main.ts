@@ -5,6 +5,8 @@
  *   npm start                 state persists under .data/
  *   npm start -- --memory     state lives in memory and is gone at exit
  *   EDGE_PORT=4600 npm start  another edge port
+ *   npm start -- --introspection   the local AppSync answers __schema/__type (development tools);
+ *                                  off by default, as the deployed API (introspectionConfig DISABLED)
  */
 import './node-compat.ts';
 import path from 'node:path';
@@ -23,13 +25,14 @@ const { values } = parseArgs({
     'data-dir': { type: 'string', default: '.data' },
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
     'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'bedrock-agent' },
+    introspection: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}]\n` +
+    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection]\n` +
       `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n`,
   );
   process.exit(0);
@@ -62,6 +65,7 @@ try {
     ...(values.memory ? {} : { dataDir }),
     logger,
     agentRuntime,
+    introspection: values.introspection,
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
@@ -88,7 +92,7 @@ out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `pers
 out(`  seed:      ${stack.seeded ? 'tables created and seeded on this first start' : 'existing data kept'}`);
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')}; region ${env.region}, account ${env.accountId})`);
-out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}`);
+out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}   introspection: ${values.introspection ? 'enabled (--introspection)' : 'disabled, as deployed'}`);
 out(`  web UI:             ${web.url}${web.building ? '   (building it now; the page says when it is ready)' : ''}`);
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
 out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);

@@ -67,6 +67,8 @@ export interface LocalStackOptions {
   agentRuntime?: AgentRuntimeKind;
   /** Dependency overrides per task function (tests: a hostile tool registry). */
   taskOverrides?: LocalFunctionsOptions['overrides'];
+  /** The local AppSync serves introspection (`__schema`, `__type`): for development tools only. @default false, as deployed */
+  introspection?: boolean;
   /** Run the task functions in their sandbox thread (lambda-runtime.ts). @default true */
   lambdaSandbox?: boolean;
   /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
@@ -238,6 +240,7 @@ async function startServices(
     apiArn: iam.resources.graphqlApiArn,
     resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
     env: { STATE_MACHINE_ARN: iam.resources.stateMachineArn },
+    introspection: options.introspection ?? false,
     // The verifier is built on first use, once the issuer (the edge URL) is known.
     verifyUserPoolToken: (token) => cognito.verifiers().idToken.verify(token) as Promise<Record<string, unknown>>,
     httpDataSource: (service, request) => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from './edge/log.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
 import type { SiteHandler } from './services/appsync/graphql.ts';
-import { attachWebUi, localWebConfig, staticSite, uiOrigins } from './web.ts';
+import { attachWebUi, contentSecurityPolicy, localWebConfig, staticSite, uiOrigins } from './web.ts';
 
 let dir: string;
 let stack: LocalStack;
@@ -55,8 +55,36 @@ describe('the UI on the AppSync port', () => {
     expect(csp).toContain("img-src 'self' data:");
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
-    expect(csp).toContain(`connect-src 'self' ws://${new URL(stack.graphqlUrl).host} ${stack.edgeUrl}`);
+    const port = new URL(stack.graphqlUrl).port;
+    expect(csp).toContain(`connect-src 'self' ws://localhost:${port}/graphql/realtime ws://127.0.0.1:${port}/graphql/realtime ${stack.edgeUrl};`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('builds the policy from the configured endpoints only: a forged Host header changes nothing', async () => {
+    const get = (host?: string) =>
+      new Promise<http.IncomingMessage>((resolve, reject) => {
+        const { hostname, port } = new URL(base());
+        http.get({ hostname, port, path: '/', headers: host === undefined ? {} : { host } }, resolve).on('error', reject);
+      });
+    const configured = contentSecurityPolicy({ realtimeUrl: stack.realtimeUrl, edgeUrl: stack.edgeUrl });
+    // Control: the normal page carries the policy of the configured endpoints.
+    const normal = await get();
+    normal.resume();
+    expect(normal.statusCode).toBe(200);
+    expect(normal.headers['content-security-policy']).toBe(configured);
+    for (const forged of ['evil.example', 'evil.example:443', 'localhost:1']) {
+      const res = await get(forged);
+      res.resume();
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-security-policy']).toBe(configured);
+      expect(res.headers['content-security-policy']).not.toContain(forged);
+    }
+  });
+
+  it('names a non-loopback realtime host alone, with its path, and the edge by origin', () => {
+    expect(contentSecurityPolicy({ realtimeUrl: 'wss://api.example.com/graphql/realtime', edgeUrl: 'https://edge.example.com/x' })).toContain(
+      "connect-src 'self' wss://api.example.com/graphql/realtime https://edge.example.com;",
+    );
   });
 
   it('serves config.json with this stack\'s endpoints (same-origin GraphQL, Cognito and operator calls at the edge)', async () => {
@@ -76,8 +104,8 @@ describe('the UI on the AppSync port', () => {
 
   it('says the UI is being built until it is, and why when the build failed', async () => {
     let finish!: (dir: string) => void;
-    const building = serve(staticSite({ dir: new Promise<string>((resolve) => (finish = resolve)), config: localWebConfig(stack), edgeUrl: stack.edgeUrl, logger: silentLogger }));
-    const failed = serve(staticSite({ dir: Promise.reject(new Error('vite said no')), config: localWebConfig(stack), edgeUrl: stack.edgeUrl, logger: silentLogger }));
+    const building = serve(staticSite({ dir: new Promise<string>((resolve) => (finish = resolve)), config: localWebConfig(stack), realtimeUrl: stack.realtimeUrl, edgeUrl: stack.edgeUrl, logger: silentLogger }));
+    const failed = serve(staticSite({ dir: Promise.reject(new Error('vite said no')), config: localWebConfig(stack), realtimeUrl: stack.realtimeUrl, edgeUrl: stack.edgeUrl, logger: silentLogger }));
     const [a, b] = await Promise.all([building, failed]);
     try {
       const waiting = await fetch(`${a.url}/`);

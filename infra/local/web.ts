@@ -42,17 +42,29 @@ export function uiOrigins(url: string): string[] {
   return [`${protocol}//localhost:${port}`, `${protocol}//127.0.0.1:${port}`];
 }
 
+/** The loopback names a local server answers to: a URL on one of them is reachable on both. */
+const LOOPBACK = ['localhost', '127.0.0.1'];
+
 /**
- * The headers every UI response carries (built once per site; only the realtime socket's origin,
- * the page's own host, varies): remote images, frames and foreign scripts are refused outright.
+ * The page's Content-Security-Policy, built from the stack's configured endpoints only (never from
+ * a request's headers): the realtime socket (on both loopback names, as the UI is served on both)
+ * and the edge's origin, besides the page's own origin.
  */
-function securityHeaders(edgeUrl: string): (host: string | undefined) => Record<string, string> {
-  const before = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'";
-  const after = ` ${new URL(edgeUrl).origin}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'`;
-  const fixed = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cross-origin-opener-policy': 'same-origin' };
-  return (host) => {
-    const ws = host && /^[\w.-]+(:\d+)?$/.test(host) ? ` ws://${host}` : '';
-    return { 'content-security-policy': before + ws + after, ...fixed };
+export function contentSecurityPolicy(endpoints: { realtimeUrl: string; edgeUrl: string }): string {
+  const realtime = new URL(endpoints.realtimeUrl);
+  const hosts = LOOPBACK.includes(realtime.hostname) ? LOOPBACK : [realtime.hostname];
+  const sockets = hosts.map((h) => `${realtime.protocol}//${h}${realtime.port ? `:${realtime.port}` : ''}${realtime.pathname}`);
+  const connect = ["'self'", ...sockets, new URL(endpoints.edgeUrl).origin].join(' ');
+  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'`;
+}
+
+/** The headers every UI response carries, the same for every request: remote images, frames and foreign scripts are refused outright. */
+function securityHeaders(endpoints: { realtimeUrl: string; edgeUrl: string }): Record<string, string> {
+  return {
+    'content-security-policy': contentSecurityPolicy(endpoints),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
   };
 }
 
@@ -60,6 +72,9 @@ export interface StaticSiteOptions {
   /** The built UI's folder, or a promise of it while it builds. */
   dir: string | Promise<string>;
   config: WebConfig;
+  /** The stack's realtime WebSocket URL (`ws://127.0.0.1:3000/graphql/realtime`). */
+  realtimeUrl: string;
+  /** The stack's edge URL (Cognito and the operator's Step Functions calls). */
   edgeUrl: string;
   logger: Logger;
 }
@@ -77,11 +92,10 @@ export function staticSite(options: StaticSiteOptions): SiteHandler {
       },
     );
   }
-  const headersFor = securityHeaders(options.edgeUrl);
+  const headers = securityHeaders(options);
   const serve: SiteHandler = async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const url = new URL(req.url ?? '/', 'http://local');
-    const headers = headersFor(req.headers.host);
     const send = (status: number, type: string, body: string | Buffer, cache = 'no-cache') => {
       res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': cache, 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
@@ -149,7 +163,7 @@ export function attachWebUi(stack: LocalStack, options: { dir?: string; logger: 
         options.logger.log('info', 'web.built', { ms: b.ms });
         return b.dir;
       });
-  stack.appsync.serveSite(staticSite({ dir: cached ?? ready, config: localWebConfig(stack), edgeUrl: stack.edgeUrl, logger: options.logger }));
+  stack.appsync.serveSite(staticSite({ dir: cached ?? ready, config: localWebConfig(stack), realtimeUrl: stack.realtimeUrl, edgeUrl: stack.edgeUrl, logger: options.logger }));
   stack.edge.allowBrowserOrigins(uiOrigins(stack.graphqlUrl));
   return { url: `http://localhost:${new URL(stack.graphqlUrl).port}/`, ready, building: !cached };
 }

@@ -26,6 +26,7 @@ import {
 import { AuthError } from '../../edge/aws-error.ts';
 import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './resolver-runtime.ts';
 import { RealtimeServer } from './realtime.ts';
+import { introspectionErrors } from './introspection.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { Logger } from '../../edge/log.ts';
 import type { LocalIam, Principal } from '../../iam/principals.ts';
@@ -92,6 +93,8 @@ export interface LocalAppSyncOptions {
   httpDataSource(service: string, request: HttpDataSourceRequest): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
   /** Verifies a Cognito user pool token (signature, issuer, client, token_use, expiry). */
   verifyUserPoolToken?(token: string): Promise<Record<string, unknown>>;
+  /** Serve introspection (`__schema`, `__type`), as an API with `introspectionConfig: ENABLED`. @default false (DISABLED, as deployed) */
+  introspection?: boolean;
 }
 
 export interface HttpDataSourceRequest {
@@ -388,6 +391,8 @@ export class LocalAppSync {
     }
     const errors = validate(this.schema, document);
     if (errors.length > 0) return { invalid: 'schema', errors };
+    const introspection = this.options.introspection ? [] : introspectionErrors(this.schema, document);
+    if (introspection.length > 0) return { invalid: 'schema', errors: introspection };
     if (this.documents.size >= MAX_CACHED_DOCUMENTS) this.documents.delete(this.documents.keys().next().value as string);
     this.documents.set(query, document);
     return document;
