@@ -20,9 +20,11 @@ import {
   parse,
   validate,
   type DocumentNode,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
+import { mutationSelection } from './mutation-selection.ts';
 import { AuthError } from '../../edge/aws-error.ts';
 import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './resolver-runtime.ts';
 import { RealtimeServer } from './realtime.ts';
@@ -130,7 +132,7 @@ type InvalidDocument = { invalid: 'malformed'; message: string } | { invalid: 's
 const MAX_CACHED_DOCUMENTS = 64;
 
 export class LocalAppSync {
-  /** 'publish' events: every AnswerEvent published through `publishAnswer`. */
+  /** 'publish' events: every AnswerEvent published through `publishAnswer`, as subscribers get it (the mutation's selection set). */
   readonly events = new EventEmitter();
   private readonly schema = loadSchema();
   private readonly documents = new Map<string, DocumentNode>();
@@ -305,10 +307,14 @@ export class LocalAppSync {
     return this.options.httpDataSource(ds.service, request as HttpDataSourceRequest);
   }
 
-  /** A mutation's result goes to the subscribers of that mutation. */
-  private published(field: string, result: unknown): void {
+  /**
+   * A mutation's response data (its selection set, by response key: mutation-selection.ts) goes to
+   * the subscribers of that mutation, and to 'publish' listeners: exactly what AppSync sends.
+   */
+  private published(field: string, result: unknown, info: GraphQLResolveInfo): void {
     if (field !== 'publishAnswer' || !result) return;
-    const event = result as AnswerEventRecord;
+    const event = mutationSelection(this.schema, info, result) as AnswerEventRecord | null;
+    if (!event) return;
     this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
     this.events.emit('publish', event);
     this.realtime?.publish(field, event);
@@ -413,14 +419,14 @@ export class LocalAppSync {
       if (selection.kind !== Kind.FIELD || selection.name.value.startsWith('__')) continue;
       if (!(await this.authorizeField(caller, typeName, selection.name.value))) denied.add(selection.name.value);
     }
-    const rootValue: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {};
+    const rootValue: Record<string, (args: Record<string, unknown>, context: unknown, info: GraphQLResolveInfo) => Promise<unknown>> = {};
     for (const resolver of this.options.resolvers) {
       if (resolver.definition.typeName !== typeName) continue;
       const field = resolver.definition.fieldName;
-      rootValue[field] = async (args) => {
+      rootValue[field] = async (args, _context: unknown, info: GraphQLResolveInfo) => {
         if (denied.has(field)) throw new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
         const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (request) => this.dataSource(resolver, request));
-        if (typeName === 'Mutation') this.published(field, run.result);
+        if (typeName === 'Mutation') this.published(field, run.result, info);
         return run.result;
       };
     }
