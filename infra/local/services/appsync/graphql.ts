@@ -353,9 +353,14 @@ export class LocalAppSync {
     const subscribeDirective = field.astNode?.directives?.find((d) => d.name.value === 'aws_subscribe');
     const mutationsArg = subscribeDirective?.arguments?.find((a) => a.name.value === 'mutations');
     const mutations = mutationsArg ? (valueFromASTUntyped(mutationsArg.value) as string[]) : [];
+    // An argument the filter requires equality on (onAnswer's answerId) indexes the subscription.
+    const keyArg = Object.entries(args).find((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number');
     return {
       fieldName,
       mutations,
+      ...(keyArg ? { key: { field: keyArg[0], value: keyArg[1] } } : {}),
+      // The projection depends on the document and variables only.
+      shape: `${doc.query}\n${JSON.stringify(variables)}`,
       filter: (event: AnswerEventRecord) => {
         const record = event as unknown as Record<string, unknown>;
         const argsMatch = Object.entries(args).every(([k, v]) => v === null || v === undefined || record[k] === v);
