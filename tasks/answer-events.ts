@@ -25,6 +25,11 @@ import type { TaskLog } from './handler.ts';
 import type { PUBLISH_ROLE_ASSUMERS } from './policies.ts';
 import { publishRoleCredentials } from './publish-role.ts';
 
+/**
+ * AppSync sends subscribers the mutation's selection set, not the resolver's result: a field left
+ * out here arrives null to every `onAnswer` subscriber. So it selects every field of AnswerEvent
+ * (test/client-schema.test.ts checks it covers the client's subscription).
+ */
 export const PUBLISH_ANSWER = /* GraphQL */ `
   mutation PublishAnswer($answerId: ID!, $userId: ID!, $status: AnswerStatus!, $seq: Int!, $text: String, $error: String, $step: String) {
     publishAnswer(answerId: $answerId, userId: $userId, status: $status, seq: $seq, text: $text, error: $error, step: $step) {
@@ -32,6 +37,9 @@ export const PUBLISH_ANSWER = /* GraphQL */ `
       userId
       status
       seq
+      text
+      error
+      step
     }
   }
 `;

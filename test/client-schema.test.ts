@@ -1,8 +1,9 @@
 /** The client's answer types mirror the GraphQL schema it talks to (client/ depends on the schema only). */
-import { GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, type GraphQLOutputType } from 'graphql';
+import { GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, Kind, parse, type GraphQLOutputType, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { loadSchema } from '../infra/local/services/appsync/graphql.ts';
-import { ANSWER_STATUSES, type AnswerEvent } from '../client/api.ts';
+import { ANSWER_STATUSES, ON_ANSWER, type AnswerEvent } from '../client/api.ts';
+import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import type { RecordedRun, ReplayInput } from '../client/executions.ts';
 import type { FailedRun } from '../tasks/record-failure.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
@@ -22,6 +23,21 @@ describe('client answer types', () => {
     // The client's view of the same fields: a value of each, and whether it may be null.
     const client: Record<keyof AnswerEvent, boolean> = { answerId: false, userId: false, status: false, seq: false, text: true, error: true, step: true };
     expect(client).toEqual(fields);
+  });
+
+  it("the tasks' publishAnswer selects every field the client's onAnswer subscription reads (AppSync sends only those)", () => {
+    /** The field names (no aliases: an aliased field reaches subscribers as null) of the operation's one root field. */
+    const selected = (query: string) => {
+      const op = parse(query).definitions[0] as OperationDefinitionNode;
+      const root = op.selectionSet.selections[0]!;
+      if (root.kind !== Kind.FIELD || !root.selectionSet) throw new Error('expected one root field with a selection set');
+      return root.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD && !s.alias ? [s.name.value] : []));
+    };
+    const subscribed = selected(ON_ANSWER);
+    expect(subscribed).toEqual(expect.arrayContaining(['answerId', 'userId', 'status', 'seq', 'text', 'error', 'step']));
+    expect(selected(PUBLISH_ANSWER)).toEqual(expect.arrayContaining(subscribed));
+    // Control: the selection the tasks used to send would not cover it.
+    expect(['answerId', 'userId', 'status', 'seq']).not.toEqual(expect.arrayContaining(subscribed));
   });
 });
 

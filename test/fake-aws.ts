@@ -102,7 +102,8 @@ export function recordingPublisher(fail?: (event: AnswerEventInput) => Error | u
       const error = fail?.(event);
       if (error) throw error;
       published.push(event);
-      return { publishAnswer: { answerId: event.answerId, userId: event.userId, status: event.status, seq: event.seq } } as T;
+      // What AppSync answers: the selection set, here every field of the event.
+      return { publishAnswer: { ...event } } as T;
     },
   };
   return { port, published };

@@ -20,9 +20,11 @@ import {
   parse,
   validate,
   type DocumentNode,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
+import { mutationSelection } from './mutation-selection.ts';
 import { AuthError } from '../../edge/aws-error.ts';
 import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './resolver-runtime.ts';
 import { RealtimeServer } from './realtime.ts';
@@ -133,7 +135,7 @@ type InvalidDocument = { invalid: 'malformed'; message: string } | { invalid: 's
 const MAX_CACHED_DOCUMENTS = 64;
 
 export class LocalAppSync {
-  /** 'publish' events: every AnswerEvent published through `publishAnswer`. */
+  /** 'publish' events: every AnswerEvent published through `publishAnswer`, as subscribers get it (the mutation's selection set). */
   readonly events = new EventEmitter();
   private readonly schema = loadSchema();
   private readonly documents = new Map<string, DocumentNode>();
@@ -308,10 +310,14 @@ export class LocalAppSync {
     return this.options.httpDataSource(ds.service, request as HttpDataSourceRequest);
   }
 
-  /** A mutation's result goes to the subscribers of that mutation. */
-  private published(field: string, result: unknown): void {
+  /**
+   * A mutation's response data (its selection set, by response key: mutation-selection.ts) goes to
+   * the subscribers of that mutation, and to 'publish' listeners: exactly what AppSync sends.
+   */
+  private published(field: string, result: unknown, info: GraphQLResolveInfo): void {
     if (field !== 'publishAnswer' || !result) return;
-    const event = result as AnswerEventRecord;
+    const event = mutationSelection(this.schema, info, result) as AnswerEventRecord | null;
+    if (!event) return;
     this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
     this.events.emit('publish', event);
     this.realtime?.publish(field, event);
@@ -350,9 +356,14 @@ export class LocalAppSync {
     const subscribeDirective = field.astNode?.directives?.find((d) => d.name.value === 'aws_subscribe');
     const mutationsArg = subscribeDirective?.arguments?.find((a) => a.name.value === 'mutations');
     const mutations = mutationsArg ? (valueFromASTUntyped(mutationsArg.value) as string[]) : [];
+    // An argument the filter requires equality on (onAnswer's answerId) indexes the subscription.
+    const keyArg = Object.entries(args).find((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number');
     return {
       fieldName,
       mutations,
+      ...(keyArg ? { key: { field: keyArg[0], value: keyArg[1] } } : {}),
+      // The projection depends on the document and variables only.
+      shape: `${doc.query}\n${JSON.stringify(variables)}`,
       filter: (event: AnswerEventRecord) => {
         const record = event as unknown as Record<string, unknown>;
         const argsMatch = Object.entries(args).every(([k, v]) => v === null || v === undefined || record[k] === v);
@@ -418,14 +429,14 @@ export class LocalAppSync {
       if (selection.kind !== Kind.FIELD || selection.name.value.startsWith('__')) continue;
       if (!(await this.authorizeField(caller, typeName, selection.name.value))) denied.add(selection.name.value);
     }
-    const rootValue: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {};
+    const rootValue: Record<string, (args: Record<string, unknown>, context: unknown, info: GraphQLResolveInfo) => Promise<unknown>> = {};
     for (const resolver of this.options.resolvers) {
       if (resolver.definition.typeName !== typeName) continue;
       const field = resolver.definition.fieldName;
-      rootValue[field] = async (args) => {
+      rootValue[field] = async (args, _context: unknown, info: GraphQLResolveInfo) => {
         if (denied.has(field)) throw new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
         const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (request) => this.dataSource(resolver, request));
-        if (typeName === 'Mutation') this.published(field, run.result);
+        if (typeName === 'Mutation') this.published(field, run.result, info);
         return run.result;
       };
     }

@@ -33,6 +33,8 @@ async function subscribe(identity: { sub: string }, doc: SubscriptionDocument): 
   return {
     fieldName: 'onAnswer',
     mutations: ['publishAnswer'],
+    key: { field: 'answerId', value: answerId },
+    shape: `${doc.query}\n${JSON.stringify(doc.variables)}`,
     filter: (e) => e.userId === identity.sub && e.answerId === answerId,
     project: (e) => executeSync({ schema, document, rootValue: { onAnswer: e }, variableValues: doc.variables }).data as Record<string, unknown>,
   };
@@ -352,7 +354,7 @@ describe('AppSync realtime: protocol hygiene', () => {
     expect((await c.next('data', 's')).payload).toEqual({ data: { onAnswer: { answerId: 'a.1', userId: 'a', status: 'DONE', seq: 1, text: 'answer for a.1' } } });
   });
 
-  it('refuses duplicate ids and more subscriptions than the limit', async () => {
+  it('refuses duplicate ids and more subscriptions than the limit (MaxSubscriptionsReachedError)', async () => {
     const h = await start({ maxSubscriptionsPerConnection: 2 });
     const c = await raw(h);
     c.send({ type: 'connection_init' });
@@ -364,7 +366,7 @@ describe('AppSync realtime: protocol hygiene', () => {
     c.send(c.startMessage('2', 'a.2'));
     await c.next('start_ack', '2');
     c.send(c.startMessage('3', 'a.3'));
-    expect(await c.next('error', '3')).toMatchObject({ payload: { errors: [{ errorType: 'LimitExceededError' }] } });
+    expect(await c.next('error', '3')).toMatchObject({ payload: { errors: [{ errorType: 'MaxSubscriptionsReachedError' }] } });
     c.send({ type: 'stop', id: '1' });
     await c.next('complete', '1');
     c.send(c.startMessage('3', 'a.3'));
@@ -434,5 +436,101 @@ describe('AppSync realtime client: connection loss', () => {
     await h.realtime.close();
     expect(await pending).toMatchObject({ errorType: 'ConnectionClosed', errorCode: 1001 });
     expect((await subErrors.waitFor(1))[0]).toMatchObject({ errorType: 'ConnectionClosed' });
+  });
+});
+
+/** The test resolver, with its filter and projection calls counted, and optionally without its index key or shape. */
+function counting(options: { key: boolean; shape: boolean }) {
+  const calls = { filter: 0, project: 0 };
+  const wrapped = async (identity: { sub: string }, doc: SubscriptionDocument): Promise<RealtimeSubscription<AnswerEventRecord>> => {
+    const { key, shape, filter, project, ...rest } = await subscribe(identity, doc);
+    return {
+      ...rest,
+      ...(options.key ? { key } : {}),
+      ...(options.shape ? { shape } : {}),
+      filter: (e) => (calls.filter++, filter(e)),
+      project: (e) => (calls.project++, project(e)),
+    };
+  };
+  return { calls, subscribe: wrapped };
+}
+
+describe('AppSync realtime: bounded fan-out', () => {
+  it('a publish looks only at the subscriptions of its key (control: unkeyed subscriptions are all filtered)', async () => {
+    for (const keyed of [true, false]) {
+      const counter = counting({ key: keyed, shape: true });
+      const h = await start({ subscribe: counter.subscribe });
+      const conn = await connect(h, 'token-a');
+      const data = new Inbox<unknown>();
+      for (let i = 1; i <= 20; i++) await conn.subscribe(ON_ANSWER, { answerId: `a.${i}` }, i === 7 ? data.push : () => {});
+      expect(h.realtime.publish('publishAnswer', event('a.7', 'a'))).toBe(1);
+      expect(await data.waitFor(1)).toEqual([{ onAnswer: expect.objectContaining({ answerId: 'a.7' }) }]);
+      expect(counter.calls.filter).toBe(keyed ? 1 : 20);
+    }
+  });
+
+  it('builds the payload once per shape, however many subscriptions receive it (control: without a shape, once each)', async () => {
+    for (const shaped of [true, false]) {
+      const counter = counting({ key: true, shape: shaped });
+      const h = await start({ subscribe: counter.subscribe });
+      const conn = await connect(h, 'token-a');
+      const data = new Inbox<unknown>();
+      for (let i = 0; i < 3; i++) await conn.subscribe(ON_ANSWER, { answerId: 'a.1' }, data.push);
+      expect(h.realtime.publish('publishAnswer', event('a.1', 'a'))).toBe(3);
+      expect(await data.waitFor(3)).toEqual(Array.from({ length: 3 }, () => ({ onAnswer: expect.objectContaining({ answerId: 'a.1' }) })));
+      expect(counter.calls.project).toBe(shaped ? 1 : 3);
+    }
+  });
+
+  it('sends a large fan-out in batches, every subscription getting every event in publish order', async () => {
+    const counter = counting({ key: true, shape: false }); // one projection per message sent
+    const h = await start({ deliveryBatch: 2, subscribe: counter.subscribe });
+    const conn = await connect(h, 'token-a');
+    const inboxes = Array.from({ length: 5 }, () => new Inbox<{ onAnswer: { seq: number } }>());
+    for (const inbox of inboxes) await conn.subscribe(ON_ANSWER, { answerId: 'a.1' }, inbox.push as (d: unknown) => void);
+    expect(h.realtime.publish('publishAnswer', event('a.1', 'a', 1))).toBe(5);
+    expect(counter.calls.project).toBe(2); // one batch now, the rest after a yield
+    expect(h.realtime.publish('publishAnswer', event('a.1', 'a', 2))).toBe(5);
+    expect(counter.calls.project).toBe(4); // still the first event's messages: order is kept
+    for (const inbox of inboxes) expect((await inbox.waitFor(2)).map((d) => d.onAnswer.seq)).toEqual([1, 2]);
+    expect(counter.calls.project).toBe(10);
+  });
+
+  it('does not deliver a payload over 240 kB, silently as AppSync; the events around it arrive', async () => {
+    const h = await start();
+    const conn = await connect(h, 'token-a');
+    const data = new Inbox<{ onAnswer: { seq: number; text: string } }>();
+    await conn.subscribe(ON_ANSWER, { answerId: 'a.1' }, data.push as (d: unknown) => void);
+    const under = 'x'.repeat(239_000); // with the event's other fields, still under 240 000 bytes
+    h.realtime.publish('publishAnswer', event('a.1', 'a', 1, under));
+    h.realtime.publish('publishAnswer', event('a.1', 'a', 2, 'x'.repeat(240_000)));
+    h.realtime.publish('publishAnswer', event('a.1', 'a', 3, 'small'));
+    const got = await data.waitFor(2);
+    expect(got.map((d) => d.onAnswer.seq)).toEqual([1, 3]);
+    expect(got[0]!.onAnswer.text).toBe(under);
+    expect(h.logs.find((l) => l.msg === 'realtime.deliver.too_large')).toMatchObject({ level: 'warn', fields: { payloads: 1, limitBytes: 240_000 } });
+  });
+
+  it("bounds one user's open connections (LimitExceededError, then close); other users and a freed slot are unaffected", async () => {
+    const h = await start({ maxConnectionsPerIdentity: 2 });
+    const first = await raw(h);
+    const second = await raw(h);
+    for (const c of [first, second]) {
+      c.send({ type: 'connection_init' });
+      await c.next('connection_ack');
+    }
+    const third = await raw(h);
+    expect((await third.next('connection_error')).payload).toEqual({ errors: [{ errorType: 'LimitExceededError', message: 'At most 2 open connections per user.', errorCode: 429 }] });
+    expect((await third.closed).code).toBe(1008);
+    // Control: another user connects, and so does the first user once a connection of theirs closes.
+    const other = await raw(h, { token: 'token-b' });
+    other.send({ type: 'connection_init' });
+    await other.next('connection_ack');
+    first.ws.close();
+    await first.closed;
+    await expect.poll(() => h.realtime.stats().connections).toBe(2);
+    const again = await raw(h);
+    again.send({ type: 'connection_init' });
+    await again.next('connection_ack');
   });
 });

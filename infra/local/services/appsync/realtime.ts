@@ -15,8 +15,13 @@
  * verified or how subscription resolvers run: `authenticate` and `subscribe` are injected, and
  * events arrive through `publish(mutationField, event)`.
  *
- * A subscription is registered before its `start_ack` is sent, and `publish` delivers
- * synchronously, so any event published after a client has seen `start_ack` reaches it.
+ * A subscription is registered before its `start_ack` is sent, and `publish` picks the receiving
+ * subscriptions synchronously, so any event published after a client has seen `start_ack` reaches it.
+ *
+ * Limits (AWS General Reference, "AWS AppSync endpoints and quotas"): 100 subscriptions per
+ * connection (`MaxSubscriptionsReachedError`), 240 kB per subscription payload (a larger one is not
+ * delivered; AppSync drops it without telling the subscriber). AppSync documents no limit of
+ * connections per user; the twin bounds them (default 20) so no user can make a publish expensive.
  */
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
@@ -24,6 +29,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from '../../edge/log.ts';
 import { RealtimeError } from '../../../../client/realtime.ts';
+import { FanOut, type ActiveSubscription, type RealtimeSubscription } from './fanout.ts';
+import { decodeBase64Json, errorCodeOf, errorTypeOf, headerFromSubprotocol, isPlainObject, rawToString, stringHeaders } from './realtime-wire.ts';
 
 export const REALTIME_PATH = '/graphql/realtime';
 export const REALTIME_SUBPROTOCOL = 'graphql-ws';
@@ -43,17 +50,7 @@ export interface SubscriptionDocument {
   operationName?: string;
 }
 
-/** What the subscription's resolver decided: which mutations feed it, which events pass, and their shape. */
-export interface RealtimeSubscription<E extends object = object> {
-  /** The subscription field, e.g. 'onAnswer' (for logs). */
-  fieldName: string;
-  /** The mutations of the field's `@aws_subscribe(mutations: [...])`. */
-  mutations: readonly string[];
-  /** Server-side filter (enhanced filtering / the resolver's response): true delivers the event. */
-  filter(event: E): boolean;
-  /** The `payload.data` of the `data` message, e.g. `{ onAnswer: { answerId, status } }` (the selection set). */
-  project(event: E): Record<string, unknown>;
-}
+export type { RealtimeSubscription };
 
 export interface RealtimeServerOptions<I extends RealtimeIdentity = RealtimeIdentity, E extends object = object> {
   /**
@@ -73,8 +70,14 @@ export interface RealtimeServerOptions<I extends RealtimeIdentity = RealtimeIden
   connectionTimeoutMs?: number;
   /** A connection that sends neither `connection_init` nor `start` in this time is closed. Default 30 000 ms. */
   connectionInitTimeoutMs?: number;
-  /** Active plus pending subscriptions per connection. Default 100. */
+  /** Active plus pending subscriptions per connection. Default 100 (AppSync's quota). */
   maxSubscriptionsPerConnection?: number;
+  /** Open connections of one identity (`sub`). Default 20: the twin's bound, AppSync documents none per identity. */
+  maxConnectionsPerIdentity?: number;
+  /** Largest `data` payload (bytes of its JSON); a larger one is not delivered. Default 240 000 (AppSync: 240 kB). */
+  maxPayloadBytes?: number;
+  /** `data` messages sent per event-loop turn; the rest follow after a yield, in order. Default 100. */
+  deliveryBatch?: number;
   /** Largest inbound WebSocket message; larger ones close the connection with 1009. Default 128 KiB. */
   maxMessageBytes?: number;
 }
@@ -95,10 +98,6 @@ interface ErrorEntry {
   errorCode?: number;
 }
 
-interface ActiveSubscription<E extends object> {
-  id: string;
-  subscription: RealtimeSubscription<E>;
-}
 
 interface Connection<I extends RealtimeIdentity, E extends object> {
   connectionId: string;
@@ -113,34 +112,6 @@ interface Connection<I extends RealtimeIdentity, E extends object> {
   initTimer?: NodeJS.Timeout;
 }
 
-function errorTypeOf(err: unknown): string | undefined {
-  const t = (err as { errorType?: unknown } | null)?.errorType;
-  return typeof t === 'string' && t ? t : undefined;
-}
-
-function errorCodeOf(err: unknown): number | undefined {
-  const c = (err as { errorCode?: unknown } | null)?.errorCode;
-  return typeof c === 'number' ? c : undefined;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Decodes base64 or base64url (a `+` turned into a space by query-string decoding is restored) JSON. */
-function decodeBase64Json(value: string): unknown {
-  const normalized = value.trim().replace(/ /g, '+');
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(normalized)) throw new Error('not base64');
-  return JSON.parse(Buffer.from(normalized, 'base64').toString('utf8')) as unknown;
-}
-
-function stringHeaders(v: unknown): Record<string, string> | undefined {
-  if (!isPlainObject(v)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
-  return out;
-}
-
 export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E extends object = object> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection<I, E>>();
@@ -149,6 +120,9 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
   private readonly connectionTimeoutMs: number;
   private readonly connectionInitTimeoutMs: number;
   private readonly maxSubscriptions: number;
+  private readonly maxConnectionsPerIdentity: number;
+  private readonly perIdentity = new Map<string, number>();
+  private readonly fanout: FanOut<E>;
   private readonly logger: Logger;
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
   private shuttingDown = false;
@@ -162,6 +136,8 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     this.connectionTimeoutMs = options.connectionTimeoutMs ?? 300_000;
     this.connectionInitTimeoutMs = options.connectionInitTimeoutMs ?? 30_000;
     this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? 100;
+    this.maxConnectionsPerIdentity = options.maxConnectionsPerIdentity ?? 20;
+    this.fanout = new FanOut<E>({ logger: options.logger, maxPayloadBytes: options.maxPayloadBytes ?? 240_000, deliveryBatch: options.deliveryBatch ?? 100 });
     this.logger = options.logger;
     this.wss = new WebSocketServer({
       noServer: true,
@@ -182,28 +158,10 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
 
   /**
    * Delivers an event published by `mutationField` (e.g. 'publishAnswer') to every subscription fed
-   * by that mutation whose filter accepts it. Returns the number of `data` messages sent.
+   * by that mutation whose filter accepts it, and returns their number (fanout.ts: indexed, batched).
    */
   publish(mutationField: string, event: E): number {
-    let delivered = 0;
-    for (const conn of this.connections) {
-      if (conn.closed) continue;
-      for (const { id, subscription } of conn.active.values()) {
-        if (!subscription.mutations.includes(mutationField)) continue;
-        let data: Record<string, unknown>;
-        try {
-          if (!subscription.filter(event)) continue;
-          data = subscription.project(event);
-        } catch (err) {
-          this.logger.log('error', 'realtime.deliver.failed', { connectionId: conn.connectionId, subscriptionId: id, error: (err as Error).name });
-          continue;
-        }
-        this.send(conn, { id, type: 'data', payload: { data } });
-        delivered++;
-      }
-    }
-    this.logger.log('debug', 'realtime.publish', { mutation: mutationField, delivered });
-    return delivered;
+    return this.fanout.publish(mutationField, event);
   }
 
   /** Closes every connection (1001) and detaches from the HTTP server. Call before `server.close()`. */
@@ -277,8 +235,9 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
       this.connectionError(conn, { errorType: 'UnauthorizedException', message: 'You are not authorized to make this call.', errorCode: 401 }, CLOSE_CODES.policyViolation);
       return false;
     }
+    let identity: I;
     try {
-      conn.identity = await this.options.authenticate(headers);
+      identity = await this.options.authenticate(headers);
     } catch (err) {
       const errorType = errorTypeOf(err) ?? 'UnauthorizedException';
       this.logger.log('info', 'realtime.connect.refused', { connectionId: conn.connectionId, errorType });
@@ -290,7 +249,19 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
       return false;
     }
     if (conn.closed) return false;
-    this.logger.log('info', 'realtime.connect', { connectionId: conn.connectionId, sub: conn.identity.sub });
+    const open = this.perIdentity.get(identity.sub) ?? 0;
+    if (open >= this.maxConnectionsPerIdentity) {
+      this.logger.log('warn', 'realtime.connect.limit', { connectionId: conn.connectionId, sub: identity.sub, limit: this.maxConnectionsPerIdentity });
+      this.connectionError(
+        conn,
+        { errorType: 'LimitExceededError', message: `At most ${this.maxConnectionsPerIdentity} open connections per user.`, errorCode: 429 },
+        CLOSE_CODES.policyViolation,
+      );
+      return false;
+    }
+    conn.identity = identity;
+    this.perIdentity.set(identity.sub, open + 1);
+    this.logger.log('info', 'realtime.connect', { connectionId: conn.connectionId, sub: identity.sub });
     conn.initTimer = setTimeout(() => {
       if (conn.initialized || conn.closed) return;
       this.logger.log('info', 'realtime.init.timeout', { connectionId: conn.connectionId });
@@ -348,7 +319,8 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
       return this.sendError(conn, id, { errorType: 'DuplicatedOperationError', message: `Subscription id ${id} is already in use on this connection.` });
     }
     if (conn.active.size + conn.pending.size >= this.maxSubscriptions) {
-      return this.sendError(conn, id, { errorType: 'LimitExceededError', message: `At most ${this.maxSubscriptions} subscriptions per connection.` });
+      // The errorType AppSync answers the 101st subscription with (Amplify's clients match on it).
+      return this.sendError(conn, id, { errorType: 'MaxSubscriptionsReachedError', message: `At most ${this.maxSubscriptions} subscriptions per connection.` });
     }
     const pending = { stopped: false };
     conn.pending.set(id, pending);
@@ -365,6 +337,7 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     }
     // Registered before start_ack leaves: a publish after the client sees start_ack is delivered.
     conn.active.set(id, outcome);
+    this.fanout.add(outcome);
     this.send(conn, { id, type: 'start_ack' });
     this.logger.log('info', 'realtime.start', { connectionId: conn.connectionId, subscriptionId: id, fieldName: outcome.subscription.fieldName });
   }
@@ -403,7 +376,7 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     }
     try {
       const subscription = await this.options.subscribe(identity, document);
-      return { id, subscription };
+      return { id, subscription, conn };
     } catch (err) {
       const errorType = errorTypeOf(err);
       if (errorType) return { errorType, message: (err as Error).message };
@@ -414,9 +387,13 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
 
   private stop(conn: Connection<I, E>, id: string): void {
     const pending = conn.pending.get(id);
+    const active = conn.active.get(id);
     if (pending) {
       pending.stopped = true;
-    } else if (!conn.active.delete(id)) {
+    } else if (active) {
+      conn.active.delete(id);
+      this.fanout.remove(active);
+    } else {
       return this.sendError(conn, id, { errorType: 'BadRequestException', message: `No subscription with id ${id} on this connection.` });
     }
     this.send(conn, { id, type: 'complete' });
@@ -429,6 +406,12 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     clearTimeout(conn.initTimer);
     clearInterval(conn.keepAlive);
     this.logger.log('info', 'realtime.disconnect', { connectionId: conn.connectionId, code, subscriptions: conn.active.size });
+    if (conn.identity) {
+      const open = (this.perIdentity.get(conn.identity.sub) ?? 1) - 1;
+      if (open > 0) this.perIdentity.set(conn.identity.sub, open);
+      else this.perIdentity.delete(conn.identity.sub);
+    }
+    for (const entry of conn.active.values()) this.fanout.remove(entry);
     conn.active.clear();
     for (const p of conn.pending.values()) p.stopped = true;
   }
@@ -447,17 +430,4 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     if (conn.socket.readyState === WebSocket.OPEN) conn.socket.close(closeCode, error.errorType);
     this.cleanup(conn, closeCode);
   }
-}
-
-/** Header-based handshake: `Sec-WebSocket-Protocol: graphql-ws, header-<base64url JSON>`. */
-function headerFromSubprotocol(req: http.IncomingMessage): string | null {
-  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-  const header = offered.find((p) => p.startsWith('header-'));
-  return header ? header.slice('header-'.length) : null;
-}
-
-function rawToString(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
 }
