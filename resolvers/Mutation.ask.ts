@@ -8,6 +8,34 @@ import { util, type Context, type HTTPRequest, type AppSyncIdentityCognito } fro
 
 type Args = { answerId: string; question: string; conversationId?: string | null };
 
+/**
+ * MAX_QUESTION_CHARS and CONTROL_CHARACTERS of tasks/workflow-input.ts, which ValidateContext
+ * applies again (a resolver imports nothing but @aws-appsync/utils; test/resolvers.test.ts proves
+ * the two agree). Checked here too, so that a question the workflow would refuse starts nothing.
+ */
+const MAX_QUESTION_CHARS = 2000;
+
+/** C0 and C1 controls other than tab and line breaks, and bidirectional overrides (APPSYNC_JS has no regex literals). */
+function isControl(ch: string): boolean {
+  return (
+    (ch <= '\u001f' && ch !== '\t' && ch !== '\n' && ch !== '\r') ||
+    (ch >= '\u007f' && ch <= '\u009f') ||
+    (ch >= '\u202a' && ch <= '\u202e') ||
+    (ch >= '\u2066' && ch <= '\u2069')
+  );
+}
+
+/** The question's length in characters (code points, as the workflow counts them), and whether it holds a control character. */
+function inspect(text: string): { characters: number; control: boolean } {
+  let characters = 0;
+  let control = false;
+  for (const ch of text) {
+    characters += 1;
+    if (isControl(ch)) control = true;
+  }
+  return { characters, control };
+}
+
 export function request(ctx: Context<Args>): HTTPRequest<string> {
   const identity = ctx.identity as AppSyncIdentityCognito;
   const tenantId = identity && identity.claims ? identity.claims['custom:tenantId'] : undefined;
@@ -16,6 +44,17 @@ export function request(ctx: Context<Args>): HTTPRequest<string> {
   }
   if (!ctx.args.answerId.startsWith(`${identity.sub}.`)) {
     util.error('answerId must start with your user id followed by a dot', 'Unauthorized');
+  }
+  const question = ctx.args.question.trim();
+  if (question.length === 0) {
+    util.error('The question is empty.', 'BadRequestException');
+  }
+  const seen = inspect(question);
+  if (seen.characters > MAX_QUESTION_CHARS) {
+    util.error(`The question is longer than ${MAX_QUESTION_CHARS} characters.`, 'BadRequestException');
+  }
+  if (seen.control) {
+    util.error('The question contains control characters.', 'BadRequestException');
   }
   const input = {
     identity: { tenantId: tenantId, userId: identity.sub, username: identity.username },

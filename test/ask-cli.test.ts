@@ -51,11 +51,11 @@ describe('npm run ask', () => {
     expect(events.at(-1)).toMatchObject({ status: 'DONE', userId: stack!.user('tenant2-user').sub });
   });
 
-  it('exits 1 with the reason when the answer FAILED', async () => {
+  it('exits 1 with the reason when the API refuses the question (the ask resolver checks it before anything starts)', async () => {
     const out = await askCli('--user', 'tenant3-user', 'x'.repeat(2001));
     expect(out.code).toBe(1);
     expect(out.stdout).toBe('');
-    expect(out.stderr).toContain('FAILED: The question is longer than 2000 characters.');
+    expect(out.stderr).toContain('The API refused the question (BadRequestException): The question is longer than 2000 characters.');
   });
 
   it('exits 2 for an unknown user, naming the known ones', async () => {

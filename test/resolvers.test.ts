@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadResolver, matchesFilter, ResolverError, runResolver, type LoadedResolver } from '../infra/local/services/appsync/resolver-runtime.ts';
 import { RESOLVERS } from '../infra/resolvers.ts';
+import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS } from '../tasks/workflow-input.ts';
 
 const resolvers = new Map<string, LoadedResolver>();
 beforeAll(async () => {
@@ -67,6 +68,50 @@ describe('Mutation.ask', () => {
         body: '{"__type":"AccessDeniedException"}',
       })),
     ).rejects.toMatchObject({ errorType: 'StartExecutionFailed' });
+  });
+});
+
+describe('Mutation.ask: the question, before anything starts', () => {
+  const ask = (question: string) => {
+    let started = 0;
+    const run = runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u1.a1', question }, identity: identity('u1', 'tenant1'), env }, async () => {
+      started++;
+      return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
+    });
+    return run.then(
+      (r) => ({ started, result: r.result, error: undefined }),
+      (error: unknown) => ({ started, result: undefined, error: error as ResolverError }),
+    );
+  };
+
+  it.each([
+    ['empty', '', 'The question is empty.'],
+    ['only blanks', ' \n\t ', 'The question is empty.'],
+    ['one character over the limit', '🙂'.repeat(MAX_QUESTION_CHARS + 1), `The question is longer than ${MAX_QUESTION_CHARS} characters.`],
+    ['with a control character', 'Return policy?\u0007', 'The question contains control characters.'],
+    ['with a bidirectional override', 'Return \u202epolicy', 'The question contains control characters.'],
+  ])('refuses a question %s with a GraphQL error, and starts nothing', async (_name, question, message) => {
+    const { started, error } = await ask(question);
+    expect(error).toBeInstanceOf(ResolverError);
+    expect(error).toMatchObject({ errorType: 'BadRequestException', message });
+    expect(started).toBe(0);
+  });
+
+  it('accepts a question of exactly MAX_QUESTION_CHARS characters (tasks/workflow-input.ts), counted as the workflow counts them', async () => {
+    for (const question of ['🙂'.repeat(MAX_QUESTION_CHARS), 'x'.repeat(MAX_QUESTION_CHARS), 'Line one\n\tline two']) {
+      const { started, error } = await ask(question);
+      expect(error).toBeUndefined();
+      expect(started).toBe(1);
+    }
+  });
+
+  it('refuses exactly the characters CONTROL_CHARACTERS (tasks/workflow-input.ts) names', async () => {
+    const codes = [...Array.from({ length: 0xa1 }, (_, i) => i), ...Array.from({ length: 0x70 }, (_, i) => 0x2000 + i)];
+    for (const code of codes) {
+      const ch = String.fromCodePoint(code);
+      const { error } = await ask(`a${ch}b`);
+      expect([code, error !== undefined]).toEqual([code, new RegExp(CONTROL_CHARACTERS.source).test(ch)]);
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../tasks/api-limits.ts';
 import { apiDataSourcePolicy } from '../../tasks/policies.ts';
 import { bundleResolverSync, RESOLVERS, type DataSource } from '../resolvers.ts';
 
@@ -52,6 +53,10 @@ export class Api extends Construct {
       },
       xrayEnabled: true,
       introspectionConfig: props.introspection ? appsync.IntrospectionConfig.ENABLED : appsync.IntrospectionConfig.DISABLED,
+      // The same numbers the local AppSync enforces: one resolver per request, so one request can
+      // start one question at most, however many aliases it sends.
+      queryDepthLimit: QUERY_DEPTH_LIMIT,
+      resolverCountLimit: RESOLVER_COUNT_LIMIT,
       environmentVariables: { STATE_MACHINE_ARN: props.stateMachineArn },
     });
 

@@ -21,6 +21,7 @@ import { TENANT_ATTRIBUTE } from './identity.ts';
 import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
 import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
+import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../tasks/api-limits.ts';
 
 type Json = Record<string, unknown>;
 interface Resource {
@@ -343,6 +344,14 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       const dev = Template.fromStack(new MultiTenantAiAssistantStack(app, 'AssistantDev', { introspection: true }));
       dev.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'ENABLED' });
       rmSync(app.outdir, { recursive: true, force: true });
+    });
+
+    it('limits query depth and resolvers per request with the numbers the local AppSync enforces (tasks/api-limits.ts)', () => {
+      template.hasResourceProperties('AWS::AppSync::GraphQLApi', { QueryDepthLimit: QUERY_DEPTH_LIMIT, ResolverCountLimit: RESOLVER_COUNT_LIMIT });
+      // Within AppSync's ranges (1-75 and 1-10000), and one resolver: one question per request.
+      expect(QUERY_DEPTH_LIMIT).toBeGreaterThanOrEqual(2);
+      expect(QUERY_DEPTH_LIMIT).toBeLessThanOrEqual(75);
+      expect(RESOLVER_COUNT_LIMIT).toBe(1);
     });
 
     it('deploys resolvers/schema.graphql, where publishAnswer is IAM-only', () => {

@@ -4,7 +4,7 @@ import { GraphqlRequestError, IamGraphqlClient } from '../../../../tasks/graphql
 import { PUBLISH_ANSWER } from '../../../../tasks/answer-events.ts';
 import { publishAnswer } from '../../../../tasks/publish-answer.ts';
 import { LocalAppSync, type AnswerEventRecord } from './graphql.ts';
-import { MAX_BODY_BYTES } from '../../edge/http-body.ts';
+import { MAX_GRAPHQL_REQUEST_BYTES as MAX_BODY_BYTES } from './request.ts';
 import { loadResolver } from './resolver-runtime.ts';
 import { RESOLVERS } from '../../../resolvers.ts';
 import { PolicyEvaluator } from '../../iam/evaluator.ts';

@@ -6,14 +6,12 @@
  * arguments and hands the event to the subscribers of `events`.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import {
-  buildSchema,
   execute,
   executeSync,
+  getOperationAST,
   valueFromASTUntyped,
   GraphQLError,
   Kind,
@@ -21,9 +19,9 @@ import {
   validate,
   type DocumentNode,
   type GraphQLResolveInfo,
-  type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
+import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../../../tasks/api-limits.ts';
 import { mutationSelection } from './mutation-selection.ts';
 import { AuthError } from '../../edge/aws-error.ts';
 import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './resolver-runtime.ts';
@@ -34,31 +32,11 @@ import type { Logger } from '../../edge/log.ts';
 import type { LocalIam, Principal } from '../../iam/principals.ts';
 import { authenticateSigned, parseAuthorization } from '../../edge/sigv4.ts';
 import { BodyTooLargeError, readBody } from '../../edge/http-body.ts';
+import { FieldRefused, guardedFieldResolver } from './field-guard.ts';
+import { BadGraphqlRequest, MAX_GRAPHQL_REQUEST_BYTES, parseGraphqlRequest, requestPath, type GraphqlRequest } from './request.ts';
+import { fieldAuthModes, loadSchema, type AuthMode } from './schema.ts';
 
-export const SCHEMA_FILE = fileURLToPath(new URL('../../../../resolvers/schema.graphql', import.meta.url));
-
-/** AppSync's built-in directives and scalars, which its schemas use without declaring. */
-const APPSYNC_PRELUDE = `
-directive @aws_iam on OBJECT | FIELD_DEFINITION
-directive @aws_cognito_user_pools(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION
-directive @aws_api_key on OBJECT | FIELD_DEFINITION
-directive @aws_oidc on OBJECT | FIELD_DEFINITION
-directive @aws_lambda on OBJECT | FIELD_DEFINITION
-directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION
-scalar AWSDate
-scalar AWSTime
-scalar AWSDateTime
-scalar AWSTimestamp
-scalar AWSEmail
-scalar AWSJSON
-scalar AWSURL
-scalar AWSPhone
-scalar AWSIPAddress
-`;
-
-export function loadSchema(source = readFileSync(SCHEMA_FILE, 'utf8')): GraphQLSchema {
-  return buildSchema(APPSYNC_PRELUDE + source);
-}
+export { loadSchema, SCHEMA_FILE } from './schema.ts';
 
 export interface AnswerEventRecord {
   answerId: string;
@@ -143,6 +121,8 @@ export class LocalAppSync {
   private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
   private faults: AppSyncFault[] = [];
   private site?: SiteHandler;
+  /** The API's default authorization mode (infra/aws/api.ts: the user pool). */
+  private readonly defaultAuthMode: AuthMode = 'aws_cognito_user_pools';
 
   /** Serves other GET requests on this port (the web UI, infra/local/web.ts); it answers false for what it does not serve. */
   serveSite(site: SiteHandler): void {
@@ -167,6 +147,12 @@ export class LocalAppSync {
 
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
     this.server = http.createServer((req, res) => void this.serve(req, res));
+    // What Node's HTTP parser refuses (a body cut short, a malformed request line) gets a 400 in AppSync's shape.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const body = JSON.stringify({ errors: [{ errorType: 'BadRequestException', message: 'The request is not valid HTTP.' }] });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
     this.realtime = new RealtimeServer<CognitoIdentity, AnswerEventRecord>(this.server, {
       authenticate: (headers) => this.authenticateUserPool(headers.Authorization ?? headers.authorization ?? ''),
       subscribe: (identity, doc) => this.subscribe(identity, doc),
@@ -197,18 +183,41 @@ export class LocalAppSync {
     res.end(JSON.stringify(payload));
   }
 
+  /** Every request ends in an answer: whatever fails unexpectedly is a 500 in AppSync's shape, never a crash. */
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
-    if (req.method !== 'POST' || url.pathname !== '/graphql') {
+    try {
+      await this.handle(req, res);
+    } catch (err) {
+      this.options.logger.log('error', 'appsync.internal_error', { error: err instanceof Error ? err.name : typeof err, message: err instanceof Error ? err.message : undefined });
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      this.send(res, 500, { errors: [{ errorType: 'InternalFailureException', message: 'An internal failure occurred.' }] }, { connection: 'close' });
+    }
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = requestPath(req.url);
+    if (path === undefined) {
+      this.send(res, 400, { errors: [{ errorType: 'BadRequestException', message: 'The request target is not a valid path.' }] }, { connection: 'close' });
+      return;
+    }
+    if (req.method !== 'POST' || path !== '/graphql') {
       if (this.site && (await this.site(req, res))) return;
       this.send(res, 404, { errors: [{ errorType: 'NotFoundException', message: 'POST /graphql' }] });
       return;
     }
     let body: Buffer;
     try {
-      body = await readBody(req);
+      body = await readBody(req, MAX_GRAPHQL_REQUEST_BYTES);
     } catch (err) {
-      if (!(err instanceof BodyTooLargeError)) throw err;
+      if (!(err instanceof BodyTooLargeError)) {
+        // The client went away mid-body (or the socket failed): nobody is left to answer.
+        this.options.logger.log('info', 'appsync.body_unread', { error: (err as Error).message });
+        req.socket.destroy();
+        return;
+      }
       // The rest of the body is never read: the connection closes after the answer.
       this.send(res, 413, { errors: [{ errorType: 'PayloadTooLargeException', message: err.message }] }, { connection: 'close' });
       return;
@@ -222,26 +231,23 @@ export class LocalAppSync {
       this.send(res, errorType === 'UnauthorizedException' ? 401 : 403, { errors: [{ errorType, message: e.message }] });
       return;
     }
-    let request: { query?: unknown; variables?: unknown; operationName?: unknown };
+    let request: GraphqlRequest;
     try {
-      request = JSON.parse(body.toString('utf8')) as typeof request;
-    } catch {
-      this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request body is not JSON.' }] });
+      request = parseGraphqlRequest(body);
+    } catch (err) {
+      if (!(err instanceof BadGraphqlRequest)) throw err;
+      this.send(res, 400, { errors: [{ errorType: err.errorType, message: err.message }] });
       return;
     }
     // A publishAnswer event's status, for faults that hit only some statuses.
-    const status = (request.variables as { status?: unknown } | null | undefined)?.status;
+    const status = request.variables.status;
     const fault = this.faults.find((f) => f.times > 0 && (!f.statuses || (typeof status === 'string' && f.statuses.includes(status))));
     if (fault) {
       fault.times--;
       this.send(res, fault.status, { errors: [{ errorType: fault.errorType, message: `Injected fault: ${fault.errorType}` }] });
       return;
     }
-    if (typeof request.query !== 'string') {
-      this.send(res, 400, { errors: [{ errorType: 'MalformedHttpRequestException', message: 'The request has no query.' }] });
-      return;
-    }
-    this.send(res, 200, await this.executeOperation(caller, request.query, request.variables, request.operationName));
+    this.send(res, 200, await this.executeOperation(caller, request));
   }
 
   /** A user pool caller, from the JWT in the Authorization header (or a realtime auth header). */
@@ -286,10 +292,13 @@ export class LocalAppSync {
     return { mode: 'aws_iam', principal };
   }
 
-  /** Field-level auth: the caller's mode must be allowed on the field; IAM callers also need the policy. */
-  async authorizeField(caller: Caller, typeName: string, field: string): Promise<boolean> {
-    if (!this.fieldAuthModes(typeName, field).has(caller.mode)) return false;
-    if (caller.mode !== 'aws_iam') return true;
+  /**
+   * Field-level auth: the caller's mode must be one the field admits (its directives, else its
+   * type's, else the API's default mode); an IAM caller also needs `appsync:GraphQL` on a root field.
+   */
+  async authorizeField(caller: Caller, typeName: string, field: string, root = true): Promise<boolean> {
+    if (!fieldAuthModes(this.schema, typeName, field, this.defaultAuthMode).has(caller.mode)) return false;
+    if (caller.mode !== 'aws_iam' || !root) return true;
     const decision = await this.options.evaluator.evaluate({
       principal: caller.principal,
       action: 'appsync:GraphQL',
@@ -376,16 +385,6 @@ export class LocalAppSync {
     };
   }
 
-  private fieldAuthModes(typeName: string, fieldName: string): Set<string> {
-    const type = this.schema.getType(typeName);
-    const modes = new Set<string>();
-    if (type && 'getFields' in type) {
-      const field = (type.getFields() as Record<string, { astNode?: { directives?: readonly { name: { value: string } }[] } }>)[fieldName];
-      for (const d of field?.astNode?.directives ?? []) modes.add(d.name.value);
-    }
-    return modes;
-  }
-
   /**
    * The parsed document of a query that is valid against the schema. Parsing and validation are a
    * pure function of the query text (the schema is fixed), so the valid documents of the last few
@@ -409,43 +408,46 @@ export class LocalAppSync {
     return document;
   }
 
-  private async executeOperation(caller: Caller, query: string, variables: unknown, operationName: unknown) {
-    const document = this.validDocument(query);
+  private async executeOperation(caller: Caller, request: GraphqlRequest) {
+    const document = this.validDocument(request.query);
     if ('invalid' in document) {
       return document.invalid === 'malformed'
         ? { errors: [{ errorType: 'MalformedHttpRequestException', message: document.message }] }
         : { data: null, errors: document.errors.map((e) => ({ errorType: 'ValidationError', message: e.message, locations: e.locations })) };
     }
-    const operation = document.definitions.find(
-      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (typeof operationName !== 'string' || d.name?.value === operationName),
-    );
-    if (!operation) return { errors: [{ errorType: 'ValidationError', message: 'No operation to execute.' }] };
+    // One operation runs: the only one, or the one operationName names (GraphQL's GetOperation).
+    const operation = getOperationAST(document, request.operationName);
+    if (!operation) {
+      const message = request.operationName
+        ? `Unknown operation named "${request.operationName}".`
+        : 'Must provide operation name if query contains multiple operations.';
+      return { data: null, errors: [{ errorType: 'ValidationError', message }] };
+    }
     if (operation.operation === 'subscription') {
       return { errors: [{ errorType: 'UnsupportedOperation', message: 'Subscriptions are served over the realtime WebSocket endpoint.' }] };
     }
-    const typeName = operation.operation === 'mutation' ? 'Mutation' : 'Query';
-    const denied = new Set<string>();
-    for (const selection of operation.selectionSet.selections) {
-      if (selection.kind !== Kind.FIELD || selection.name.value.startsWith('__')) continue;
-      if (!(await this.authorizeField(caller, typeName, selection.name.value))) denied.add(selection.name.value);
-    }
-    const rootValue: Record<string, (args: Record<string, unknown>, context: unknown, info: GraphQLResolveInfo) => Promise<unknown>> = {};
-    for (const resolver of this.options.resolvers) {
-      if (resolver.definition.typeName !== typeName) continue;
-      const field = resolver.definition.fieldName;
-      rootValue[field] = async (args, _context: unknown, info: GraphQLResolveInfo) => {
-        if (denied.has(field)) throw new AppSyncError('Unauthorized', `Not Authorized to access ${field} on type ${typeName}`);
-        const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (request) => this.dataSource(resolver, request));
-        if (typeName === 'Mutation') this.published(field, run.result, info);
-        return run.result;
-      };
-    }
+    const resolvers = new Map(this.options.resolvers.map((r) => [`${r.definition.typeName}.${r.definition.fieldName}`, r]));
+    const fieldResolver = guardedFieldResolver({
+      queryDepthLimit: QUERY_DEPTH_LIMIT,
+      resolverCountLimit: RESOLVER_COUNT_LIMIT,
+      authorize: (typeName, field, root) => (root && caller.mode === 'aws_iam' ? this.authorizeField(caller, typeName, field, root) : fieldAuthModes(this.schema, typeName, field, this.defaultAuthMode).has(caller.mode)),
+      resolver: (typeName, field) => {
+        const resolver = resolvers.get(`${typeName}.${field}`);
+        if (!resolver) return undefined;
+        return async (args, info) => {
+          const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (req) => this.dataSource(resolver, req));
+          if (typeName === 'Mutation') this.published(field, run.result, info);
+          return run.result;
+        };
+      },
+    });
     const result = await execute({
       schema: this.schema,
       document,
-      rootValue,
-      variableValues: (variables ?? {}) as Record<string, unknown>,
-      ...(typeof operationName === 'string' ? { operationName } : {}),
+      rootValue: {},
+      fieldResolver,
+      variableValues: request.variables,
+      ...(request.operationName ? { operationName: request.operationName } : {}),
     });
     return {
       data: result.data ?? null,
@@ -453,7 +455,9 @@ export class LocalAppSync {
         ? {
             errors: result.errors.map((e: GraphQLError) => ({
               errorType:
-                e.originalError instanceof AppSyncError || e.originalError instanceof ResolverError ? e.originalError.errorType : 'GraphQLError',
+                e.originalError instanceof AppSyncError || e.originalError instanceof ResolverError || e.originalError instanceof FieldRefused
+                  ? e.originalError.errorType
+                  : 'GraphQLError',
               message: e.message,
               path: e.path,
               locations: e.locations,

@@ -184,8 +184,25 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     this.wss.close();
   }
 
+  /** An upgrade never throws: a target that is not a URL gets a 400, and a failing socket is only logged. */
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://local');
+    socket.on('error', (err) => this.logger.log('info', 'realtime.upgrade.socket_error', { error: err.message }));
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://local');
+    } catch {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    try {
+      this.route(req, socket, head, url);
+    } catch (err) {
+      this.logger.log('error', 'realtime.upgrade.failed', { error: (err as Error).message });
+      socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  }
+
+  private route(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (url.pathname !== this.path || this.shuttingDown) {
       // Leave other paths to other upgrade listeners; if there are none, answer 404.
       if (this.server.listeners('upgrade').length <= 1 || this.shuttingDown) {
