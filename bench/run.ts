@@ -8,6 +8,7 @@ import * as dataPlane from './data-plane.ts';
 import * as workflow from './workflow.ts';
 import * as api from './api.ts';
 import * as bundles from './bundles.ts';
+import * as signInFlood from './sign-in-flood.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -15,7 +16,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, signInFlood];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

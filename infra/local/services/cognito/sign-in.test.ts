@@ -4,7 +4,7 @@
  * The pool's clock is the test's (advanced by hand; nothing waits for wall-clock time); the edge's is
  * real (SigV4), and sign-ins are unsigned anyway.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, scryptSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { Edge } from '../../edge/edge.ts';
 import { silentLogger } from '../../edge/log.ts';
 import { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { LocalIam } from '../../iam/principals.ts';
-import { HashingQueue, HashingQueueFull } from './passwords.ts';
+import { hashPassword, HashingQueue, HashingQueueFull, verifyPassword } from './passwords.ts';
 import { CognitoService, LOCAL_APP_CLIENT_ID, type LocalUser } from './service.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1'] });
@@ -205,6 +205,15 @@ describe('temporary passwords expire after TemporaryPasswordValidityDays (one so
 });
 
 describe('password hashing waits its turn (HashingQueue)', () => {
+  it('new hashes use the cheaper cost; hashes made with the earlier N=2^14 still verify', async () => {
+    expect((await hashPassword(WRONG)).split('$').slice(0, 4)).toEqual(['scrypt', '4096', '8', '1']);
+    const salt = randomBytes(16);
+    const key = scryptSync('Old-Password-42!', salt, 32, { N: 16384, r: 8, p: 1, maxmem: 256 * 16384 * 8 });
+    const old = `scrypt$16384$8$1$${salt.toString('base64')}$${key.toString('base64')}`;
+    expect(await verifyPassword('Old-Password-42!', old)).toBe(true);
+    expect(await verifyPassword('Old-Password-43!', old)).toBe(false);
+  });
+
   /** Work that ends when the test says so, and says when it started. */
   const gate = () => {
     let open!: () => void;
