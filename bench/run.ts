@@ -9,6 +9,7 @@ import * as workflow from './workflow.ts';
 import * as api from './api.ts';
 import * as bundles from './bundles.ts';
 import * as fanout from './fanout.ts';
+import * as signInFlood from './sign-in-flood.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -16,7 +17,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

@@ -6,6 +6,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
+import { USER_POOL_PASSWORD_POLICY as POLICY } from '../../tasks/user-pool-policy.ts';
 
 /** The custom attribute that carries the tenant (`custom:tenantId` in tokens). */
 export const TENANT_ATTRIBUTE = 'tenantId';
@@ -28,12 +29,12 @@ export class Identity extends Construct {
         [TENANT_ATTRIBUTE]: new cognito.StringAttribute({ minLen: 3, maxLen: 32, mutable: false }),
       },
       passwordPolicy: {
-        minLength: 12,
-        requireLowercase: true,
-        requireUppercase: true,
-        requireDigits: true,
-        requireSymbols: true,
-        tempPasswordValidity: Duration.days(3),
+        minLength: POLICY.minLength,
+        requireLowercase: POLICY.requireLowercase,
+        requireUppercase: POLICY.requireUppercase,
+        requireDigits: POLICY.requireDigits,
+        requireSymbols: POLICY.requireSymbols,
+        tempPasswordValidity: Duration.days(POLICY.temporaryPasswordValidityDays),
       },
       accountRecovery: cognito.AccountRecovery.NONE,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,

@@ -18,6 +18,7 @@ import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
+import { USER_POOL_PASSWORD_POLICY } from '../../tasks/user-pool-policy.ts';
 import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
 import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
@@ -312,6 +313,11 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       const pw = (pool.Properties.Policies as { PasswordPolicy: Json }).PasswordPolicy;
       expect(pw).toMatchObject({ RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true });
       expect(pw.MinimumLength as number).toBeGreaterThanOrEqual(12);
+      // The same numbers the local pool enforces (one source: tasks/user-pool-policy.ts).
+      expect(pw).toMatchObject({
+        MinimumLength: USER_POOL_PASSWORD_POLICY.minLength,
+        TemporaryPasswordValidityDays: USER_POOL_PASSWORD_POLICY.temporaryPasswordValidityDays,
+      });
     });
 
     it('lets no app client write the tenant attribute; the web client has no secret', () => {

@@ -1,11 +1,18 @@
 /**
- * The local pool's passwords: salted scrypt hashes, the pool's password policy (Cognito's default
- * requirements, at least 12 characters), and the temporary passwords of users yet to set their own.
+ * The local pool's passwords: salted scrypt hashes, the pool's password policy (the CDK pool's, from
+ * tasks/user-pool-policy.ts), the temporary passwords of users yet to set their own, and the queue
+ * that keeps sign-ins from taking every thread of the process (`HashingQueue`).
  */
 import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
+import { USER_POOL_PASSWORD_POLICY } from '../../../../tasks/user-pool-policy.ts';
 
-/** scrypt cost: N=2^14, r=8 (16 MiB), p=1. Encoded in each hash, so it can be raised later. */
-const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
+/**
+ * scrypt cost: N=2^12, r=8 (4 MiB), p=1. The stand-in protects demo passwords, and every sign-in
+ * (an unknown name's too, against the decoy) pays it on a machine that also runs the rest of the
+ * stack; a quarter of the 16 MiB it used before. Encoded in each hash, so hashes made with other
+ * parameters (the earlier N=2^14) still verify, and it can be raised later.
+ */
+const SCRYPT = { N: 4096, r: 8, p: 1, keyLength: 32 };
 
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -41,7 +48,7 @@ const SYMBOLS = `^$*.[]{}()?"!@#%&/\\,><':;|_~\`=+- `;
 /** The pool's policy: at least 12 characters, with upper and lower case letters, a digit and a symbol. */
 export function passwordPolicyViolation(password: string): string | undefined {
   const prefix = 'Password did not conform with policy: ';
-  if ([...password].length < 12) return `${prefix}Password not long enough`;
+  if ([...password].length < USER_POOL_PASSWORD_POLICY.minLength) return `${prefix}Password not long enough`;
   if ([...password].length > 256) return `${prefix}Password too long`;
   if (/^\s|\s$/.test(password)) return `${prefix}Password must not begin or end with a space`;
   if (!/[A-Z]/.test(password)) return `${prefix}Password must have uppercase characters`;
@@ -62,4 +69,50 @@ export function temporaryPassword(length = 20): string {
     [chars[i], chars[j]] = [chars[j]!, chars[i]!];
   }
   return chars.join('');
+}
+
+/** Thrown by `HashingQueue.run` when the queue is full: nothing was run. */
+export class HashingQueueFull extends Error {
+  constructor() {
+    super('The password hashing queue is full.');
+    this.name = 'HashingQueueFull';
+  }
+}
+
+/**
+ * Runs password hashing `concurrency` at a time, with at most `maxWaiting` more waiting their turn;
+ * beyond that, `run` refuses at once (HashingQueueFull). scrypt runs on libuv's thread pool, which
+ * the rest of the process (file system, other crypto, DNS) shares: without this bound, a flood of
+ * sign-ins would take every pool thread and every core from the other tenants' requests.
+ */
+export class HashingQueue {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly concurrency = 1,
+    readonly maxWaiting = 8,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running < this.concurrency) {
+      this.running++;
+    } else {
+      if (this.waiting.length >= this.maxWaiting) throw new HashingQueueFull();
+      // The slot is handed over by the run that ends (`running` stays as it is).
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+
+  /** Hashings running and waiting (tests, logs). */
+  get depth(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
 }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { writePrivateFile } from '../../../../client/cli/private-file.ts';
 import type { LocalEnvUser, LocalUserStatus } from '../../../../client/cli/targets.ts';
+import { current, UnknownNameFailures, type FailedSignIns } from './lockout.ts';
 import { hashPassword, temporaryPassword } from './passwords.ts';
 
 /** A user of the local pool, as the stack seeds it: the token `sub` is assigned on first start. */
@@ -38,6 +39,10 @@ export interface StoredUser {
   status: UserStatus;
   /** `scrypt$N$r$p$<salt b64>$<hash b64>` */
   passwordHash: string;
+  /** Epoch ms the password (temporary or own) was set; a temporary one expires from then. */
+  passwordSetAt?: number;
+  /** Failed password sign-ins (lockout.ts); absent when there are none to remember. */
+  signInFailures?: FailedSignIns;
   enabled: boolean;
   /** User-writable standard attributes. */
   attributes: Record<string, string>;
@@ -107,7 +112,11 @@ const opaque = (bytes: number) => randomBytes(bytes).toString('base64url');
 export class UserPool {
   private readonly sessions = new Map<string, AuthSession>();
   private readonly temporary = new Map<string, string>();
+  /** Failed sign-ins of names no user has: in memory only, bounded. */
+  private readonly unknownNames = new UnknownNameFailures();
   private writes: Promise<void> = Promise.resolve();
+  /** A write queued behind the running one: later changes ride on it (it serialises when it starts). */
+  private queuedWrite?: Promise<void>;
 
   private constructor(
     private readonly state: PoolState,
@@ -173,6 +182,7 @@ export class UserPool {
         .map(async ([key, u]) => {
           const password = temporaryPassword();
           u.passwordHash = await hashPassword(password);
+          u.passwordSetAt = now;
           this.temporary.set(key, password);
         }),
     );
@@ -195,8 +205,27 @@ export class UserPool {
   async setPassword(key: string, user: StoredUser, password: string): Promise<void> {
     user.passwordHash = await hashPassword(password);
     user.status = 'CONFIRMED';
-    user.updatedAt = this.clock().getTime();
+    user.updatedAt = user.passwordSetAt = this.clock().getTime();
     this.temporary.delete(key);
+  }
+
+  /**
+   * The failed sign-ins recorded for a name, as they stand now (lockout.ts): the user's own, or, for
+   * a name no user has, those of the name, so that both answer alike.
+   */
+  signInFailures(name: string): FailedSignIns | undefined {
+    const key = name.toLowerCase();
+    const user = this.state.users[key];
+    return current(user ? user.signInFailures : this.unknownNames.get(key), this.clock().getTime());
+  }
+
+  /** Records the failed sign-ins of a name (undefined: none); a user's are persisted by the caller. */
+  setSignInFailures(name: string, failures: FailedSignIns | undefined): void {
+    const key = name.toLowerCase();
+    const user = this.state.users[key];
+    if (!user) return this.unknownNames.set(key, failures);
+    if (failures) user.signInFailures = failures;
+    else delete user.signInFailures;
   }
 
   /** Merges attribute writes the caller has checked. */
@@ -334,12 +363,19 @@ export class UserPool {
 
   // --- persistence -------------------------------------------------------------------------------
 
-  /** Writes the state (when persisted), one write at a time, each atomic and owner-only. */
+  /**
+   * Writes the state (when persisted), one write at a time, each atomic and owner-only. Changes made
+   * while a write waits join it: a burst of changes costs two writes, not one each.
+   */
   persist(): Promise<void> {
     if (!this.file) return Promise.resolve();
+    if (this.queuedWrite) return this.queuedWrite;
     const file = this.file;
-    const content = JSON.stringify(this.state, null, 2);
-    const run = this.writes.then(() => writePrivateFile(file, content));
+    const run = this.writes.then(() => {
+      this.queuedWrite = undefined;
+      return writePrivateFile(file, JSON.stringify(this.state, null, 2));
+    });
+    this.queuedWrite = run;
     this.writes = run.catch(() => undefined);
     return run;
   }

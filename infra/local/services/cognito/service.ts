@@ -6,13 +6,16 @@
  *
  * Tokens are RS256 JWTs with Cognito's claims (`custom:tenantId` among them), signed with a key made
  * on first start. Seeded users start in FORCE_CHANGE_PASSWORD with a random temporary password.
- * The pool's state, and how its secrets are kept: pool.ts; passwords: passwords.ts; verifying
+ * The pool's state, and how its secrets are kept: pool.ts; passwords: passwords.ts; checking a
+ * password sign-in (lockout, temporary password expiry, hashing in turn): sign-in.ts; verifying
  * tokens as a resource server does: verifiers.ts.
  *
  * As on AWS: the sign-in operations are public (the SDK sends them unsigned: the edge hands them to
  * `handleAnonymous`), the admin operations need SigV4 and an IAM grant, an unknown user signs in
- * with the same NotAuthorizedException as a wrong password, and `custom:tenantId` is written only
- * by the administrator (the stack), never by the user.
+ * with the same NotAuthorizedException as a wrong password (and is locked out alike), five failed
+ * sign-ins lock the name out for a time that doubles with each further failure, a temporary password
+ * expires after the pool's TemporaryPasswordValidityDays, and `custom:tenantId` is written only by
+ * the administrator (the stack), never by the user.
  */
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
@@ -23,7 +26,8 @@ import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger, type Logger } from '../../edge/log.ts';
 import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principals.ts';
 import { writeLocalUsersFile, type LocalUsersFile } from '../../../../client/cli/targets.ts';
-import { decoyHash, passwordPolicyViolation, verifyPassword } from './passwords.ts';
+import { passwordPolicyViolation } from './passwords.ts';
+import { notAuthorized, PasswordSignIn, SIGN_IN_MESSAGES } from './sign-in.ts';
 import { UserPool, type LocalUser, type PublicJwk, type StoredUser, type UserStatus } from './pool.ts';
 import { localJwtVerifiers } from './verifiers.ts';
 
@@ -45,7 +49,6 @@ const READ_ONLY_ATTRIBUTES = new Set(['sub', 'custom:tenantId', 'email_verified'
 const MAX_ATTRIBUTE_LENGTH = 2048;
 
 const MSG = {
-  incorrect: 'Incorrect username or password.',
   unauthorizedAttribute: 'A client attempted to write unauthorized attribute',
   invalidSession: 'Invalid session for the user.',
   expiredSession: 'Invalid session for the user, session is expired.',
@@ -53,7 +56,7 @@ const MSG = {
   expiredRefresh: 'Refresh Token has expired',
   invalidAccess: 'Invalid Access Token',
   expiredAccess: 'Access Token has expired',
-  disabled: 'User is disabled.',
+  disabled: SIGN_IN_MESSAGES.disabled,
   noUser: 'User does not exist.',
 } as const;
 
@@ -66,7 +69,10 @@ export interface CognitoServiceOptions {
   dataDir?: string;
   clock?: () => Date;
   logger?: Logger;
+  /** Password hashing at once, and waiting, before sign-ins are refused (TooManyRequestsException). @default 1 and 8 */
+  hashing?: { concurrency: number; maxWaiting: number };
 }
+
 
 // --- helpers -----------------------------------------------------------------------------------
 
@@ -74,10 +80,6 @@ const INVALID_PARAMETER = 'InvalidParameterException';
 
 function invalidParameter(message: string): AwsError {
   return new AwsError(INVALID_PARAMETER, message, 400);
-}
-
-function notAuthorized(message: string): AwsError {
-  return new AwsError('NotAuthorizedException', message, 400);
 }
 
 /** A required member: Cognito refuses it missing or empty, with its camel-cased name. */
@@ -97,6 +99,7 @@ export class CognitoService {
   private verifierCache?: ReturnType<typeof localJwtVerifiers>;
   private readonly clock: () => Date;
   private readonly logger: Logger;
+  private readonly signIn: PasswordSignIn;
 
   private constructor(
     private readonly options: CognitoServiceOptions,
@@ -108,6 +111,7 @@ export class CognitoService {
     this.userPoolArn = userPoolArn(options.location, this.poolId);
     this.clock = clock;
     this.logger = options.logger ?? silentLogger;
+    this.signIn = new PasswordSignIn({ pool, clock, logger: this.logger, hashing: options.hashing ?? { concurrency: 1, maxWaiting: 8 } });
   }
 
   /** Loads the pool from `<dataDir>/cognito.json` (or starts a new one), and syncs it with `users`. */
@@ -250,16 +254,7 @@ export class CognitoService {
     const password = params.PASSWORD;
     if (!username) throw invalidParameter('Missing required parameter USERNAME');
     if (!password) throw invalidParameter('Missing required parameter PASSWORD');
-    const found = this.pool.findUser(username);
-    // An unknown user costs one scrypt too, and gets the wrong password's answer (no user enumeration).
-    const ok = await verifyPassword(password, found?.[1].passwordHash || (await decoyHash()));
-    if (!found || !ok) {
-      // The attempted name of an unknown user is not logged: people type passwords into that field.
-      this.logger.log('info', 'cognito.sign_in_failed', found ? { username: found[1].username, reason: 'password' } : { reason: 'unknown-user' });
-      throw notAuthorized(MSG.incorrect);
-    }
-    const [key, user] = found;
-    if (!user.enabled) throw notAuthorized(MSG.disabled);
+    const [key, user] = await this.signIn.check(username, password);
     if (user.status === 'FORCE_CHANGE_PASSWORD') {
       const session = this.pool.openSession(key, clientId);
       this.logger.log('info', 'cognito.challenge', { username: user.username, challenge: 'NEW_PASSWORD_REQUIRED' });
@@ -325,8 +320,9 @@ export class CognitoService {
     // The session stays valid after a refused answer, so the user can try another password.
     if (violation) throw new AwsError('InvalidPasswordException', violation, 400);
 
+    const newPassword = responses.NEW_PASSWORD;
+    await this.signIn.hashInTurn('RespondToAuthChallenge', () => this.pool.setPassword(key, user, newPassword));
     this.pool.closeSession(session);
-    await this.pool.setPassword(key, user, responses.NEW_PASSWORD);
     this.pool.updateAttributes(user, updates);
     const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
     this.logger.log('info', 'cognito.password_set', { username: user.username });
