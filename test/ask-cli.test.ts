@@ -58,6 +58,15 @@ describe('npm run ask', () => {
     expect(out.stderr).toContain('The API refused the question (BadRequestException): The question is longer than 2000 characters.');
   });
 
+  it('exits 1 with the reason when the answer FAILED (the workflow started, the agent failed)', async () => {
+    stack!.bedrock.injectFault({ kind: 'fail', times: 1 });
+    const out = await askCli('--user', 'tenant3-user', "What's your return policy?");
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toMatch(/execution arn:aws:states:/);
+    expect(out.stderr).toMatch(/^FAILED: .+/m);
+  });
+
   it('exits 2 for an unknown user, naming the known ones', async () => {
     const out = await askCli('--user', 'nobody', 'hi');
     expect(out.code).toBe(2);
