@@ -3,32 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphqlRequestError, IamGraphqlClient } from '../../../../tasks/graphql-client.ts';
 import { PUBLISH_ANSWER } from '../../../../tasks/answer-events.ts';
 import { publishAnswer } from '../../../../tasks/publish-answer.ts';
-import { LocalAppSync, type AnswerEventRecord } from './graphql.ts';
+import type { LocalAppSync, AnswerEventRecord } from './graphql.ts';
+import { startTestAppSync } from './test-server.ts';
 import { MAX_GRAPHQL_REQUEST_BYTES as MAX_BODY_BYTES } from './request.ts';
-import { loadResolver } from './resolver-runtime.ts';
-import { RESOLVERS } from '../../../resolvers.ts';
-import { PolicyEvaluator } from '../../iam/evaluator.ts';
-import { silentLogger } from '../../edge/log.ts';
 import { LocalIam, type LocalPrincipalName } from '../../iam/principals.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1'] });
 let appsync: LocalAppSync;
 let url: string;
-const published: AnswerEventRecord[] = [];
+let published: AnswerEventRecord[];
 
 beforeAll(async () => {
-  appsync = new LocalAppSync({
-    iam,
-    evaluator: new PolicyEvaluator(),
-    clock: () => new Date(),
-    logger: silentLogger,
-    apiArn: iam.resources.graphqlApiArn,
-    resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
-    env: {},
-    httpDataSource: () => Promise.reject(new Error('no HTTP data source in this test')),
-  });
-  url = await appsync.listen(0);
-  appsync.events.on('publish', (e: AnswerEventRecord) => published.push(e));
+  ({ appsync, url, published } = await startTestAppSync(iam));
 });
 afterAll(() => appsync.close());
 

@@ -6,11 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphqlRequestError, IamGraphqlClient } from '../../../../tasks/graphql-client.ts';
 import { PUBLISH_ANSWER } from '../../../../tasks/answer-events.ts';
-import { LocalAppSync, type AnswerEventRecord } from './graphql.ts';
-import { loadResolver } from './resolver-runtime.ts';
-import { RESOLVERS } from '../../../resolvers.ts';
-import { PolicyEvaluator } from '../../iam/evaluator.ts';
-import { silentLogger } from '../../edge/log.ts';
+import type { LocalAppSync, AnswerEventRecord } from './graphql.ts';
+import { startTestAppSync } from './test-server.ts';
 import { LocalIam } from '../../iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../../stack.ts';
 
@@ -21,21 +18,10 @@ let disabled: IamGraphqlClient;
 let enabled: IamGraphqlClient;
 
 async function appsync(introspection?: boolean): Promise<IamGraphqlClient> {
-  const server = new LocalAppSync({
-    iam,
-    evaluator: new PolicyEvaluator(),
-    clock: () => new Date(),
-    logger: silentLogger,
-    apiArn: iam.resources.graphqlApiArn,
-    resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
-    env: {},
-    httpDataSource: () => Promise.reject(new Error('no HTTP data source in this test')),
-    ...(introspection === undefined ? {} : { introspection }),
-  });
-  servers.push(server);
-  server.events.on('publish', (e: AnswerEventRecord) => published.push(e));
-  const url = await server.listen(0);
-  return new IamGraphqlClient({ url, region: 'us-east-1', credentials: iam.credentials('publish-answer') });
+  const server = await startTestAppSync(iam, introspection === undefined ? {} : { introspection });
+  servers.push(server.appsync);
+  server.appsync.events.on('publish', (e: AnswerEventRecord) => published.push(e));
+  return new IamGraphqlClient({ url: server.url, region: 'us-east-1', credentials: iam.credentials('publish-answer') });
 }
 
 beforeAll(async () => {

@@ -10,10 +10,7 @@ import { ON_ANSWER } from '../../../../client/api.ts';
 import { IamGraphqlClient } from '../../../../tasks/graphql-client.ts';
 import { PUBLISH_ANSWER } from '../../../../tasks/answer-events.ts';
 import { LocalAppSync, type AnswerEventRecord } from './graphql.ts';
-import { loadResolver } from './resolver-runtime.ts';
-import { RESOLVERS } from '../../../resolvers.ts';
-import { PolicyEvaluator } from '../../iam/evaluator.ts';
-import { silentLogger } from '../../edge/log.ts';
+import { startTestAppSync } from './test-server.ts';
 import { LocalIam } from '../../iam/principals.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1'] });
@@ -21,26 +18,16 @@ const SUB = 'user-a';
 let appsync: LocalAppSync;
 let url: string;
 let connection: RealtimeConnection;
-const published: AnswerEventRecord[] = [];
+let published: AnswerEventRecord[];
 
 beforeAll(async () => {
-  appsync = new LocalAppSync({
-    iam,
-    evaluator: new PolicyEvaluator(),
-    clock: () => new Date(),
-    logger: silentLogger,
-    apiArn: iam.resources.graphqlApiArn,
-    resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
-    env: {},
-    httpDataSource: () => Promise.reject(new Error('no HTTP data source in this test')),
+  ({ appsync, url, published } = await startTestAppSync(iam, {
     // A token table instead of JWT verification: this suite is about payloads, not tokens.
     verifyUserPoolToken: async (token) => {
       if (token !== 'token-a') throw new Error('bad token');
       return { sub: SUB, 'cognito:username': 'a', iss: 'local' };
     },
-  });
-  url = await appsync.listen(0);
-  appsync.events.on('publish', (e: AnswerEventRecord) => published.push(e));
+  }));
   connection = await connectRealtime({ realtimeUrl: LocalAppSync.realtimeUrl(url), host: new URL(url).host, authorization: 'token-a', WebSocketImpl: WebSocket });
 });
 afterAll(async () => {
