@@ -144,9 +144,11 @@ function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNCli
     async floor() {
       const q = asker.next();
       let state: Record<string, unknown> = { ...q.input };
+      // As the definition's Parameters do: ValidateContext gets the state and an execution id to claim the answer with.
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:floor-${randomUUID()}`;
       for (const { task, resultPath, handler } of handlers) {
         const t0 = performance.now();
-        const result = await handler(state);
+        const result = await handler(task === 'validate-context' ? { input: state, executionArn } : state);
         taskSamples[task].push(performance.now() - t0);
         state = { ...state, [resultPath]: result };
       }

@@ -34,7 +34,9 @@ describe('the state machine definition', () => {
       for (const nonTransient of [ErrorName.InvalidRequest, ErrorName.AgentFailed, ErrorName.CredentialsFailed, 'States.ALL']) {
         expect(s.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain(nonTransient);
       }
-      expect(s.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: STATE_NAMES.record })]);
+      // ValidateContext first sends a lost claim (Duplicate) to AlreadyAnswered: see the next test.
+      expect(s.Catch?.filter((c) => !c.ErrorEquals.includes(ErrorName.Duplicate))).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: STATE_NAMES.record })]);
+      expect(s.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain(ErrorName.Duplicate);
     }
     expect(states[STATE_NAMES.record]!.Next).toBe(STATE_NAMES.publishFailure);
     expect(states[STATE_NAMES.record]!.Catch?.[0]?.Next).toBe(STATE_NAMES.publishFailure);
@@ -42,8 +44,18 @@ describe('the state machine definition', () => {
     expect(states[STATE_NAMES.failed]!.Type).toBe('Fail');
   });
 
-  it('has two ends: PublishAnswer (DONE) and Failed (after PublishFailure)', () => {
+  it('catches Duplicate in ValidateContext alone, first, into AlreadyAnswered (a Succeed state); no other state can reach it', () => {
+    const validate = states[STATE_NAMES.validate]!;
+    expect(validate.Catch?.[0]).toEqual({ ErrorEquals: [ErrorName.Duplicate], ResultPath: '$.duplicate', Next: STATE_NAMES.alreadyAnswered });
+    expect(states[STATE_NAMES.alreadyAnswered]!.Type).toBe('Succeed');
+    const reaching = Object.entries(states).filter(([, s]) => s.Next === STATE_NAMES.alreadyAnswered || s.Catch?.some((c) => c.Next === STATE_NAMES.alreadyAnswered));
+    expect(reaching.map(([n]) => n)).toEqual([STATE_NAMES.validate]);
+    // The claim is made with the execution's id: ValidateContext gets it beside the state.
+    expect((validate as State & { Parameters?: unknown }).Parameters).toEqual({ 'input.$': '$', 'executionArn.$': '$$.Execution.Id' });
+  });
+
+  it('has three ends: PublishAnswer (DONE), Failed (after PublishFailure) and AlreadyAnswered (a duplicate, silent)', () => {
     const ends = Object.entries(states).filter(([, s]) => s.End || s.Type === 'Fail' || s.Type === 'Succeed').map(([n]) => n);
-    expect(ends.sort()).toEqual([STATE_NAMES.failed, STATE_NAMES.publish].sort());
+    expect(ends.sort()).toEqual([STATE_NAMES.failed, STATE_NAMES.publish, STATE_NAMES.alreadyAnswered].sort());
   });
 });

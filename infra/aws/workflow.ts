@@ -196,7 +196,7 @@ export function stateMachineArn(scope: Construct, name: string): string {
   return Stack.of(scope).formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 }
 
-type TaskStateName = Exclude<keyof typeof definition.States, 'Failed' | 'PublishFailure'>;
+type TaskStateName = Exclude<keyof typeof definition.States, 'Failed' | 'PublishFailure' | 'AlreadyAnswered'>;
 
 const STATE_OF: Record<TaskName, TaskStateName> = {
   'validate-context': 'ValidateContext',
