@@ -7,6 +7,8 @@
  *   EDGE_PORT=4600 npm start  another edge port
  *   npm start -- --introspection   the local AppSync answers __schema/__type (development tools);
  *                                  off by default, as the deployed API (introspectionConfig DISABLED)
+ *   npm start -- --duplicate-executions   every StartExecution runs twice, as AWS may run an
+ *                                  asynchronous Express execution more than once (at-least-once)
  */
 import './node-compat.ts';
 import path from 'node:path';
@@ -26,13 +28,14 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
     'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'bedrock-agent' },
     introspection: { type: 'boolean', default: false },
+    'duplicate-executions': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection]\n` +
+    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--duplicate-executions]\n` +
       `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n`,
   );
   process.exit(0);
@@ -66,6 +69,7 @@ try {
     logger,
     agentRuntime,
     introspection: values.introspection,
+    duplicateExecutions: values['duplicate-executions'],
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
@@ -95,7 +99,10 @@ out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')
 out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}   introspection: ${values.introspection ? 'enabled (--introspection)' : 'disabled, as deployed'}`);
 out(`  web UI:             ${web.url}${web.building ? '   (building it now; the page says when it is ready)' : ''}`);
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
-out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
+out(
+  `  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime}` +
+    `${values['duplicate-executions'] ? '; --duplicate-executions: every execution starts twice, as AWS may' : ''})`,
+);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
 const principalNotes: Record<string, string> = { 'publish-answer': ' (the publish role: validate-context and invoke-agent publish as its sessions)' };
 for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}${principalNotes[name] ?? ''}`);

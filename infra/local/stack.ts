@@ -73,6 +73,8 @@ export interface LocalStackOptions {
   lambdaSandbox?: boolean;
   /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
   retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
+  /** Start every execution twice, as AWS may run an Express execution more than once. @default false */
+  duplicateExecutions?: boolean;
 }
 
 export interface LocalStack {
@@ -207,6 +209,7 @@ async function startServices(
     clock,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.retryIntervalOverrides !== undefined ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    duplicateExecutions: options.duplicateExecutions ?? false,
     onExecutionEnded: (executionArn, history) =>
       logs.deliver(STATE_MACHINE_LOG_GROUP, `states/${STATE_MACHINE_NAME}/${executionArn.split(':').pop()}`, stepFunctionsLogEvents(executionArn, history)),
     stateMachines: [{ name: STATE_MACHINE_NAME, arn: iam.resources.stateMachineArn, definition: substituteFunctionArns(functionArns) as object, type: 'EXPRESS' }],
