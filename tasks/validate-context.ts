@@ -52,7 +52,10 @@ const TaskInputSchema = z.object({
  * time itself), or the claim is this execution's own (a retry of this task). Otherwise another
  * execution owns the answer: Assistant.Duplicate.
  */
-export async function claimAnswer(claim: Pick<AnswerClaim, 'answerId' | 'executionArn' | 'tenantId' | 'userId'>, deps: ValidateContextDeps): Promise<AnswerClaim> {
+export async function claimAnswer(
+  claim: Pick<AnswerClaim, 'answerId' | 'executionArn' | 'tenantId' | 'userId'>,
+  deps: Pick<ValidateContextDeps, 'dynamodb' | 'tables' | 'now'>,
+): Promise<AnswerClaim> {
   const now = deps.now?.() ?? new Date();
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const item: AnswerClaim = { ...claim, expiresAt: nowSeconds + CLAIM_TTL_SECONDS, claimedAt: now.toISOString() };
