@@ -50,7 +50,7 @@ function harness(replies: { claim?: FakeReply; user?: FakeReply; config?: FakeRe
   const publishedBeforeClaim: number[] = [];
   if (replies.claim) {
     const reply = replies.claim;
-    dynamodb.on('PutItemCommand', (call) => {
+    dynamodb.on('PutItemCommand', async (call) => {
       publishedBeforeClaim.push(events.published.length);
       return typeof reply === 'function' ? reply(call) : reply;
     });
@@ -146,13 +146,48 @@ describe('validateContext', () => {
     expect(h.dynamodb.calls.map((c) => c.command)).toEqual(['PutItemCommand']);
   });
 
-  it('ends with Duplicate when another execution holds the claim: no event, no lookup', async () => {
-    const h = harness({ claim: awsError('ConditionalCheckFailedException', 400, 'The conditional request failed') });
+  /**
+   * A claim that answers only once both lookups have been answered (the lookups run while it is in
+   * flight): what was published until then shows whether anything went out before the claim was won.
+   */
+  function slowClaim(outcome: Record<string, unknown> | Error) {
+    let lookupsAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => (lookupsAnswered = resolve));
+    let publishedAtLookups = -1;
+    let pending = 2;
+    const lookup = (reply: Record<string, unknown>) => () => {
+      if (--pending === 0) lookupsAnswered();
+      return reply;
+    };
+    const h = harness({
+      claim: async () => {
+        await answered;
+        // Let the lookups' replies reach the task before the claim's does.
+        await new Promise((resolve) => setImmediate(resolve));
+        publishedAtLookups = h.published.length;
+        return outcome;
+      },
+      user: lookup(asker()),
+      config: lookup({ Item: tenant }),
+    });
+    return { h, publishedAtLookups: () => publishedAtLookups };
+  }
+
+  it('publishes nothing until the claim is won, even when the lookups were answered first', async () => {
+    const { h, publishedAtLookups } = slowClaim({});
+    await expect(validateContext(input, h.deps)).resolves.toMatchObject({ storeName: 'Tenant One Store', nextSeq: 3 });
+    expect(publishedAtLookups()).toBe(0);
+    expect(h.published).toEqual(accepted);
+    h.assertDone();
+  });
+
+  it('ends with Duplicate when another execution holds the claim: no event, whatever the lookups found', async () => {
+    const { h, publishedAtLookups } = slowClaim(awsError('ConditionalCheckFailedException', 400, 'The conditional request failed'));
     const err = await rejection(validateContext(input, h.deps));
     expect(err.name).toBe(ErrorName.Duplicate);
     expect(err.message).toBe('Another execution has claimed this answer: it answers, this one ends here.');
-    expect(h.dynamodb.calls).toEqual([claimCall()]);
-    expect(h.cognito.calls).toEqual([]);
+    expect(h.dynamodb.calls[0]).toEqual(claimCall());
+    expect(publishedAtLookups()).toBe(0);
     expect(h.published).toEqual([]);
     h.assertDone();
   });
@@ -161,11 +196,16 @@ describe('validateContext', () => {
     ['throttled', awsError('ProvisionedThroughputExceededException', 400), ErrorName.Throttled],
     ['down', awsError('InternalServerError', 500), ErrorName.ServiceUnavailable],
     ['refused (a deployment defect, not the asker\'s problem)', awsError('AccessDeniedException', 400), ErrorName.ServiceUnavailable],
-  ])('fails without any event or lookup when the claim is %s (%s), never as Duplicate', async (_, reply, name) => {
-    const h = harness({ claim: reply });
+  ])('fails without any event when the claim is %s (%s), never as Duplicate', async (_, reply, name) => {
+    // The lookups were started beside the claim: wait until both reached the fakes, then check the script.
+    let seen = 0;
+    let bothSeen!: () => void;
+    const lookupsSeen = new Promise<void>((resolve) => (bothSeen = resolve));
+    const lookup = (out: Record<string, unknown>) => () => (++seen === 2 && bothSeen(), out);
+    const h = harness({ claim: reply, user: lookup(asker()), config: lookup({ Item: tenant }) });
     const err = await rejection(validateContext(input, h.deps));
     expect(err.name).toBe(name);
-    expect(h.cognito.calls).toEqual([]);
+    await lookupsSeen;
     expect(h.published).toEqual([]);
     h.assertDone();
   });

@@ -5,7 +5,8 @@
  *
  * Before anything else happens, once the answerId is known to be the asker's, it claims the
  * answerId (idempotency, as Powertools' idempotency utility claims its key): a conditional PutItem
- * on the claims table that only one execution wins. Express executions are at-least-once, so the
+ * on the claims table that only one execution wins. The asker and store lookups (reads only) run
+ * while the claim is in flight; no event is published and no outcome decided before it is won. Express executions are at-least-once, so the
  * same ask may run twice; the loser fails with Assistant.Duplicate, which the state machine ends
  * quietly (no event, no agent call, no runs record). A retry of this task in the same execution
  * claims again. Then it publishes ACCEPTED and PROGRESS ("checking your account") to the asker of
@@ -111,6 +112,15 @@ export function agentSessionId(tenantId: string, userId: string, conversationId:
   return `s-${digest.slice(0, 48)}`;
 }
 
+/** Why the question cannot be asked, or undefined. */
+function questionProblem(text: string): WorkflowError | undefined {
+  const question = text.trim();
+  if (question.length === 0) return invalid('The question is empty.');
+  if ([...question].length > MAX_QUESTION_CHARS) return invalid(`The question is longer than ${MAX_QUESTION_CHARS} characters.`);
+  if (new RegExp(CONTROL_CHARACTERS.source).test(question)) return invalid('The question contains control characters.');
+  return undefined;
+}
+
 async function readTenant(tenantId: string, deps: ValidateContextDeps): Promise<TenantConfig | undefined> {
   try {
     const out = await DynamoDBDocumentClient.from(deps.dynamodb).send(new GetCommand({ TableName: deps.tables.config, Key: { tenantId } }));
@@ -129,21 +139,27 @@ export async function validateContext(taskInput: unknown, deps: ValidateContextD
   if (!request.answerId.startsWith(prefix) || !ANSWER_SUFFIX.test(request.answerId.slice(prefix.length))) {
     throw invalid('The answerId must be "<your user id>.<suffix>" (letters, digits, ".", "_" or "-").');
   }
-  // First, before any event or lookup: only the execution that wins the answerId goes on. (Only
+  // The claim, first: only the execution that wins the answerId publishes, fails or answers. (Only
   // now: an answerId that is not the asker's must not be claimable, or one user could block another's.)
-  await claimAnswer({ answerId: request.answerId, executionArn, tenantId: identity.tenantId, userId: identity.userId }, deps);
-  const question = request.question.trim();
-  if (question.length === 0) throw invalid('The question is empty.');
-  if ([...question].length > MAX_QUESTION_CHARS) throw invalid(`The question is longer than ${MAX_QUESTION_CHARS} characters.`);
-  if (new RegExp(CONTROL_CHARACTERS.source).test(question)) throw invalid('The question contains control characters.');
+  const claimed = claimAnswer({ answerId: request.answerId, executionArn, tenantId: identity.tenantId, userId: identity.userId }, deps);
+  const problem = questionProblem(request.question);
+  if (problem) {
+    // A duplicate of a run that failed here ends quietly too: the claim decides first.
+    await claimed;
+    throw problem;
+  }
+  // The two lookups only read: they run while the claim is in flight (its latency hides behind
+  // theirs), and whatever they find counts only once the claim is won.
+  const lookups = Promise.allSettled([checkAsker(identity, deps), readTenant(identity.tenantId, deps)]);
+  await claimed;
 
-  // The request is valid: the asker hears so while their account and store are checked.
+  // The request is valid and the answer this execution's: the asker hears so while the checks end.
   const events = new AnswerEvents(deps.events, { answerId: request.answerId, userId: identity.userId }, FIRST_SEQ, deps.log);
   events.accepted();
   events.progress('ValidateContext');
 
-  // The two lookups are independent: run them together, report the asker's problem first.
-  const [asker, tenantRead] = await Promise.allSettled([checkAsker(identity, deps), readTenant(identity.tenantId, deps)]);
+  // Report the asker's problem before the store's.
+  const [asker, tenantRead] = await lookups;
   // Before any outcome, so that a FAILED event that follows comes after these.
   const nextSeq = await events.flush();
   if (asker.status === 'rejected') throw asker.reason;
