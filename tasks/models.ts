@@ -156,6 +156,19 @@ export const MODEL_REFUSALS = {
   invalidIdentifier: 'The provided model identifier is invalid.',
 } as const;
 
+/**
+ * Which refusal a Bedrock error is, from its name and message (MODEL_REFUSALS); undefined for any
+ * other error. Either apostrophe is accepted in the on-demand refusal.
+ */
+export function modelRefusalOf(err: { name?: string; message?: string }): Exclude<Availability, { available: true }>['reason'] | undefined {
+  const message = err.message ?? '';
+  if (err.name === 'ResourceNotFoundException' && message.startsWith(MODEL_REFUSALS.endOfLife)) return 'END_OF_LIFE';
+  if (err.name !== 'ValidationException') return undefined;
+  if (/^Invocation of model ID \S+ with on-demand throughput isn['\u2019]t supported\./.test(message)) return 'PROFILE_REQUIRED';
+  if (message.startsWith(MODEL_REFUSALS.invalidIdentifier)) return 'UNKNOWN_MODEL';
+  return undefined;
+}
+
 /** The one sentence that says why a model cannot be used, for people (npm start, logs). */
 export function describeUnavailable(identifier: string, region: string, a: Exclude<Availability, { available: true }>): string {
   switch (a.reason) {
