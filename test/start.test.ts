@@ -65,10 +65,9 @@ describe('npm start (infra/local/main.ts)', () => {
     expect(await exited).toBe(0);
   });
 
-  // One process (each costs seconds); the other refusals' sentences: tasks/models.test.ts.
-  it.each([['anthropic.claude-3-haiku-20240307-v1:0', /Claude 3 Haiku reached end of life on 2026-09-10 in us-east-1/]])(
-    'refuses --model-id %s (end of life) before it starts anything, saying why (exit 2; control: the default model above starts)',
-    async (modelId, why) => {
+  it('refuses --model-id for a model past its end of life before it starts anything, saying why (exit 2; control: the default model above starts)', async () => {
+    // One process (each costs seconds); the other refusals' sentences: tasks/models.test.ts.
+    const modelId = 'anthropic.claude-3-haiku-20240307-v1:0';
     const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--memory', '--model-id', modelId], {
       env: { ...process.env, EDGE_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,9 +77,7 @@ describe('npm start (infra/local/main.ts)', () => {
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(2);
-    expect(output).toContain(`--model-id ${modelId} cannot be used: `);
-    expect(output).toMatch(why);
+    expect(output).toContain(`--model-id ${modelId} cannot be used: Claude 3 Haiku reached end of life on 2026-09-10 in us-east-1`);
     expect(output).not.toContain('ready:');
-    },
-  );
+  });
 });
