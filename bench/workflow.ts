@@ -48,12 +48,12 @@ const QUESTIONS: readonly { question: string; answer: RegExp }[] = [
 type VariantName = 'state machine' | 'floor';
 const VARIANTS: readonly VariantName[] = ['state machine', 'floor'];
 
-/** The floor's four steps, in the order and with the ResultPaths of the definition. */
-const FLOOR_STEPS: readonly { task: TaskName; resultPath: 'context' | 'sealed' | 'answer' | 'published' }[] = [
+/** The floor's four steps, in the order and with the ResultPaths of the definition (null: the result is not kept). */
+const FLOOR_STEPS: readonly { task: TaskName; resultPath: 'context' | 'sealed' | 'answer' | null }[] = [
   { task: 'validate-context', resultPath: 'context' },
   { task: 'mint-credentials', resultPath: 'sealed' },
   { task: 'invoke-agent', resultPath: 'answer' },
-  { task: 'publish-answer', resultPath: 'published' },
+  { task: 'publish-answer', resultPath: null },
 ];
 
 /** Published events by answerId, consumed by the check of each run. */
@@ -150,7 +150,7 @@ function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNCli
         const t0 = performance.now();
         const result = await handler(task === 'validate-context' ? { input: state, executionArn } : state);
         taskSamples[task].push(performance.now() - t0);
-        state = { ...state, [resultPath]: result };
+        if (resultPath) state = { ...state, [resultPath]: result };
       }
       published.take(q.input.request.answerId, q.user.sub, q.answer);
     },

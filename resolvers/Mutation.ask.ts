@@ -2,18 +2,22 @@
  * Mutation.ask (HTTP data source signed for Step Functions): starts the assistant's execution.
  * The state input is built from the verified token only (`ctx.identity`): sub, username and the
  * immutable custom:tenantId claim. The client chooses only its answerId (which must be its own),
- * the question and the conversation.
+ * the question and the conversation, each bounded here, and the question is sent trimmed: no legal
+ * ask comes near Step Functions' 256 KiB payload quota, on any path of the workflow.
  */
 import { util, type Context, type HTTPRequest, type AppSyncIdentityCognito } from '@aws-appsync/utils';
 
 type Args = { answerId: string; question: string; conversationId?: string | null };
 
 /**
- * MAX_QUESTION_CHARS and CONTROL_CHARACTERS of tasks/workflow-input.ts, which ValidateContext
- * applies again (a resolver imports nothing but @aws-appsync/utils; test/resolvers.test.ts proves
- * the two agree). Checked here too, so that a question the workflow would refuse starts nothing.
+ * MAX_QUESTION_CHARS, MAX_ANSWER_ID_CHARS, MAX_CONVERSATION_ID_CHARS and CONTROL_CHARACTERS of
+ * tasks/workflow-input.ts, which ValidateContext applies again (a resolver imports nothing but
+ * @aws-appsync/utils; test/resolvers.test.ts proves the two agree). Checked here too, so that a
+ * request the workflow would refuse starts nothing.
  */
 const MAX_QUESTION_CHARS = 2000;
+const MAX_ANSWER_ID_CHARS = 256;
+const MAX_CONVERSATION_ID_CHARS = 128;
 
 /** C0 and C1 controls other than tab and line breaks, and bidirectional overrides (APPSYNC_JS has no regex literals). */
 function isControl(ch: string): boolean {
@@ -45,6 +49,13 @@ export function request(ctx: Context<Args>): HTTPRequest<string> {
   if (!ctx.args.answerId.startsWith(`${identity.sub}.`)) {
     util.error('answerId must start with your user id followed by a dot', 'Unauthorized');
   }
+  if (ctx.args.answerId.length > MAX_ANSWER_ID_CHARS) {
+    util.error(`The answerId is longer than ${MAX_ANSWER_ID_CHARS} characters.`, 'BadRequestException');
+  }
+  const conversationId = ctx.args.conversationId ?? null;
+  if (conversationId !== null && conversationId.length > MAX_CONVERSATION_ID_CHARS) {
+    util.error(`The conversationId is longer than ${MAX_CONVERSATION_ID_CHARS} characters.`, 'BadRequestException');
+  }
   const question = ctx.args.question.trim();
   if (question.length === 0) {
     util.error('The question is empty.', 'BadRequestException');
@@ -58,7 +69,7 @@ export function request(ctx: Context<Args>): HTTPRequest<string> {
   }
   const input = {
     identity: { tenantId: tenantId, userId: identity.sub, username: identity.username },
-    request: { answerId: ctx.args.answerId, question: ctx.args.question, conversationId: ctx.args.conversationId ?? null },
+    request: { answerId: ctx.args.answerId, question: question, conversationId: conversationId },
   };
   return {
     method: 'POST',

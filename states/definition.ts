@@ -35,7 +35,17 @@ const retryTransient = [
   { ErrorEquals: [...TRANSIENT_ERRORS, ...LAMBDA_TRANSIENT], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3, MaxDelaySeconds: 8, JitterStrategy: 'FULL' },
 ];
 
-const catchAll = (next: string, resultPath: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: resultPath, Next: next }];
+/**
+ * Step Functions' payload quota error (256 KiB for a state's input, a task's result, a state's
+ * output). `States.ALL` does not match it, so every Catch names it first: an oversized state still
+ * ends with the asker's FAILED event.
+ */
+export const DATA_LIMIT_EXCEEDED = 'States.DataLimitExceeded';
+
+const catchAll = (next: string, resultPath: string) => [
+  { ErrorEquals: [DATA_LIMIT_EXCEEDED], ResultPath: resultPath, Next: next },
+  { ErrorEquals: ['States.ALL'], ResultPath: resultPath, Next: next },
+];
 
 const task = (name: TaskName) => `\${${FUNCTION_ARN_VARIABLES[name]}}`;
 
@@ -99,7 +109,8 @@ export const definition = {
       Type: 'Task',
       Resource: task('publish-answer'),
       TimeoutSeconds: TASK_TIMEOUTS['publish-answer'],
-      ResultPath: '$.published',
+      // The published event repeats the answer: the state keeps its size (the payload quota).
+      ResultPath: null,
       Retry: retryTransient,
       Catch: catchAll(STATE_NAMES.record, '$.error'),
       End: true,
@@ -119,7 +130,7 @@ export const definition = {
       Type: 'Task',
       Resource: task('publish-answer'),
       TimeoutSeconds: TASK_TIMEOUTS['publish-answer'],
-      ResultPath: '$.published',
+      ResultPath: null,
       Retry: retryTransient,
       Catch: catchAll(STATE_NAMES.failed, '$.publishError'),
       Next: STATE_NAMES.failed,

@@ -11,9 +11,12 @@ import {
   type InvokeTask,
   type StepFunctionsOptions,
 } from '../infra/local/services/stepfunctions/service.ts';
+import { MAX_PAYLOAD_BYTES } from '../infra/local/services/stepfunctions/payload-limits.ts';
 import { ErrorName, WorkflowError } from '../tasks/errors.ts';
+import { MAX_ANSWER_CHARS } from '../tasks/invoke-agent.ts';
 import { TASK_NAMES, type TaskName } from '../tasks/task-names.ts';
-import { STATE_NAMES, substituteFunctionArns } from './definition.ts';
+import { MAX_ANSWER_ID_CHARS, MAX_CONVERSATION_ID_CHARS, MAX_QUESTION_CHARS } from '../tasks/workflow-input.ts';
+import { DATA_LIMIT_EXCEEDED, STATE_NAMES, substituteFunctionArns } from './definition.ts';
 
 const MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:assistant';
 const functionArn = (task: TaskName) => `arn:aws:lambda:us-east-1:000000000000:function:${task}`;
@@ -132,13 +135,13 @@ function harness() {
    * Fails the test when a task call was refused, the engine logged an error, or StartExecution was
    * not the one call authorized.
    */
-  async function run(stubs: Stubs): Promise<Run> {
+  async function run(stubs: Stubs, runInput: object = input): Promise<Run> {
     const name = `run-${++runs}`;
     const executionArn = `${MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
     stubsOf.set(executionArn, stubs);
     const call: EdgeCall = {
       principal: CALLER,
-      body: Buffer.from(JSON.stringify({ stateMachineArn: MACHINE_ARN, name, input: JSON.stringify(input) })),
+      body: Buffer.from(JSON.stringify({ stateMachineArn: MACHINE_ARN, name, input: JSON.stringify(runInput) })),
       headers: {},
       target: 'AWSStepFunctions.StartExecution',
       requestId: `req-${runs}`,
@@ -190,7 +193,8 @@ describe('the workflow on the local Step Functions, with stub tasks', () => {
     // ValidateContext gets the state and the execution's id (to claim the answerId with).
     const validateInput = { input, executionArn: execution.executionArn };
     expect(calls.map((c) => c.input)).toEqual([validateInput, { ...input, context }, { ...input, context, sealed }, { ...input, context, sealed, answer }]);
-    expect(JSON.parse(execution.output!)).toEqual({ ...input, context, sealed, answer, published });
+    // PublishAnswer's result (the published event) is not kept: ResultPath null.
+    expect(JSON.parse(execution.output!)).toEqual({ ...input, context, sealed, answer });
   });
 
   it('retries a task that fails with Throttled, and goes on when it succeeds', async () => {
@@ -284,5 +288,76 @@ describe('the workflow on the local Step Functions, with stub tasks', () => {
     expect(states(calls).filter((s) => s === STATE_NAMES.publish || s === STATE_NAMES.publishFailure)).toEqual([STATE_NAMES.publish, STATE_NAMES.publishFailure]);
     expect(calls.at(-1)!.input.error).toEqual({ Error: ErrorName.PublishFailed, Cause: 'AppSync refused' });
     expect(execution).toMatchObject({ status: 'FAILED', error: ErrorName.PublishFailed });
+  });
+});
+
+/** Every payload of an execution's history: state inputs and outputs, task inputs and results. */
+const payloads = (history: readonly HistoryEventView[]) =>
+  history.flatMap((e) => {
+    const details = Object.values(e).find((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !(v instanceof Date)) ?? {};
+    return (['input', 'output', 'parameters'] as const).flatMap((k) => (typeof details[k] === 'string' ? [{ type: e.type, bytes: Buffer.byteLength(details[k]) }] : []));
+  });
+
+describe("the workflow under Step Functions' 256 KiB payload quota", () => {
+  const oversized = { text: 'x'.repeat(MAX_PAYLOAD_BYTES), toolCalls: 0, nextSeq: 6 };
+
+  it('an InvokeAgent result over the quota fails with States.DataLimitExceeded, is caught by name, recorded, and the asker gets FAILED', async () => {
+    const { execution, history, calls } = await h.run({ ...happy, ...failurePath, [STATE_NAMES.invoke]: () => oversized });
+    expect(entered(history)).toEqual([STATE_NAMES.validate, STATE_NAMES.mint, STATE_NAMES.invoke, STATE_NAMES.record, STATE_NAMES.publishFailure, STATE_NAMES.failed]);
+    expect(lambdaOutcomes(history).at(2)).toEqual(['LambdaFunctionFailed', DATA_LIMIT_EXCEEDED]);
+    const publishFailure = calls.find((c) => c.state === STATE_NAMES.publishFailure)!;
+    expect(publishFailure.input.error).toMatchObject({ Error: DATA_LIMIT_EXCEEDED });
+    // The oversized answer never entered the state.
+    expect(publishFailure.input.answer).toBeUndefined();
+    expect(execution).toMatchObject({ status: 'FAILED', error: DATA_LIMIT_EXCEEDED });
+  });
+
+  it('an answer that fits, but makes the state too large, fails InvokeAgent the same way', async () => {
+    const fits = { ...oversized, text: 'x'.repeat(MAX_PAYLOAD_BYTES - 100) };
+    expect(Buffer.byteLength(JSON.stringify(fits))).toBeLessThan(MAX_PAYLOAD_BYTES);
+    const { execution, history, calls } = await h.run({ ...happy, ...failurePath, [STATE_NAMES.invoke]: () => fits });
+    // The task succeeded; its state did not.
+    expect(lambdaOutcomes(history).at(2)).toEqual(['LambdaFunctionSucceeded']);
+    expect(entered(history)).toEqual([STATE_NAMES.validate, STATE_NAMES.mint, STATE_NAMES.invoke, STATE_NAMES.record, STATE_NAMES.publishFailure, STATE_NAMES.failed]);
+    expect(calls.at(-1)!.input.error).toMatchObject({ Error: DATA_LIMIT_EXCEEDED, Cause: expect.stringContaining(`'${STATE_NAMES.invoke}' has an output`) });
+    expect(execution).toMatchObject({ status: 'FAILED', error: DATA_LIMIT_EXCEEDED });
+  });
+
+  it('the largest legal ask stays under the quota on its longest path, and its asker still gets FAILED', async () => {
+    // Every field at its limit, in the character JSON makes longest (a lone surrogate: 6 bytes).
+    const w = '\ud800';
+    const largest = {
+      identity: { tenantId: 'tenant1', userId: 'u'.repeat(128), username: w.repeat(128) },
+      request: { answerId: `${'u'.repeat(128)}.${w.repeat(MAX_ANSWER_ID_CHARS - 129)}`, question: w.repeat(MAX_QUESTION_CHARS), conversationId: w.repeat(MAX_CONVERSATION_ID_CHARS) },
+    };
+    // Each task's largest result or error: a sealed blob far above KMS's, the longest answer, and
+    // causes of 32,768 characters (the longest cause Step Functions records).
+    const cause = 'c'.repeat(32_768);
+    const longest: Stubs = {
+      [STATE_NAMES.validate]: () => ({ ...context, storeName: w.repeat(256) }),
+      [STATE_NAMES.mint]: () => ({ ...sealed, sealedCredentials: 's'.repeat(8192) }),
+      [STATE_NAMES.invoke]: () => ({ ...answer, text: w.repeat(MAX_ANSWER_CHARS) }),
+      [STATE_NAMES.publish]: throwing(ErrorName.PublishFailed, cause),
+      [STATE_NAMES.record]: throwing(ErrorName.AgentFailed, cause),
+      [STATE_NAMES.publishFailure]: () => failurePublished,
+    };
+    const { execution, history, calls } = await h.run(longest, largest);
+    expect(entered(history)).toEqual([
+      STATE_NAMES.validate,
+      STATE_NAMES.mint,
+      STATE_NAMES.invoke,
+      STATE_NAMES.publish,
+      STATE_NAMES.record,
+      STATE_NAMES.publishFailure,
+      STATE_NAMES.failed,
+    ]);
+    expect(calls.filter((c) => c.state === STATE_NAMES.publishFailure)).toHaveLength(1);
+    expect(execution).toMatchObject({ status: 'FAILED', error: ErrorName.PublishFailed });
+    const sizes = payloads(history);
+    const max = Math.max(...sizes.map((p) => p.bytes));
+    // Control: the sizes are measured (the answer alone is 24,000 bytes of JSON).
+    expect(max).toBeGreaterThan(6 * MAX_ANSWER_CHARS);
+    expect(max).toBeLessThan(MAX_PAYLOAD_BYTES / 2);
+    console.log(`payload quota: the largest legal ask's largest state on its longest failure path is ${max} bytes of ${MAX_PAYLOAD_BYTES}`);
   });
 });

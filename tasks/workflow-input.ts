@@ -18,6 +18,9 @@ export const IdentitySchema = z.object({
 export type Identity = z.infer<typeof IdentitySchema>;
 
 export const MAX_QUESTION_CHARS = 2000;
+/** The longest answerId and conversationId (UTF-16 code units, as `string.length` counts): Mutation.ask refuses longer ones. */
+export const MAX_ANSWER_ID_CHARS = 256;
+export const MAX_CONVERSATION_ID_CHARS = 128;
 
 /**
  * C0 and C1 control characters other than tab and line breaks, and bidirectional overrides: not
@@ -27,9 +30,9 @@ export const MAX_QUESTION_CHARS = 2000;
 export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
 
 export const RequestSchema = z.object({
-  answerId: z.string().check(z.minLength(3), z.maxLength(256)),
+  answerId: z.string().check(z.minLength(3), z.maxLength(MAX_ANSWER_ID_CHARS)),
   question: z.string(),
-  conversationId: z.nullish(z.string().check(z.maxLength(128))),
+  conversationId: z.nullish(z.string().check(z.maxLength(MAX_CONVERSATION_ID_CHARS))),
 });
 
 export const WorkflowInputSchema = z.object({

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadResolver, matchesFilter, ResolverError, runResolver, type LoadedResolver } from '../infra/local/services/appsync/resolver-runtime.ts';
 import { RESOLVERS } from '../infra/resolvers.ts';
-import { CONTROL_CHARACTERS, MAX_QUESTION_CHARS } from '../tasks/workflow-input.ts';
+import { CONTROL_CHARACTERS, MAX_ANSWER_ID_CHARS, MAX_CONVERSATION_ID_CHARS, MAX_QUESTION_CHARS, RequestSchema } from '../tasks/workflow-input.ts';
 
 const resolvers = new Map<string, LoadedResolver>();
 beforeAll(async () => {
@@ -112,6 +112,60 @@ describe('Mutation.ask: the question, before anything starts', () => {
       const { error } = await ask(`a${ch}b`);
       expect([code, error !== undefined]).toEqual([code, new RegExp(CONTROL_CHARACTERS.source).test(ch)]);
     }
+  });
+});
+
+describe('Mutation.ask: what reaches StartExecution stays far under the 256 KiB payload quota', () => {
+  /** Runs the resolver: the request of the execution input it sent and that input's size in bytes, or its error. */
+  const ask = async (args: { answerId: string; question: string; conversationId?: string | null }) => {
+    let input: string | undefined;
+    try {
+      await runResolver(resolvers.get('Mutation.ask')!, { args, identity: identity('u1', 'tenant1'), env }, async (request) => {
+        input = (JSON.parse((request as { params: { body: string } }).params.body) as { input: string }).input;
+        return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
+      });
+    } catch (error) {
+      return { started: input !== undefined, error: error as ResolverError };
+    }
+    if (input === undefined) throw new Error('the resolver started nothing and raised no error');
+    return { started: true, request: (JSON.parse(input) as { request: Record<string, unknown> }).request, bytes: Buffer.byteLength(input) };
+  };
+
+  it('sends the question trimmed: blanks around a question do not reach the execution', async () => {
+    const padding = ' '.repeat(300_000);
+    const sent = await ask({ answerId: 'u1.a1', question: `${padding}What's your return policy?\n${padding}` });
+    expect(sent.request?.question).toBe("What's your return policy?");
+    expect(sent.bytes).toBeLessThan(1000);
+  });
+
+  it('refuses an answerId or conversationId over the limits of tasks/workflow-input.ts, and starts nothing', async () => {
+    const answerId = (length: number) => `u1.${'a'.repeat(length - 3)}`;
+    expect((await ask({ answerId: answerId(MAX_ANSWER_ID_CHARS), question: 'Hi?' })).request?.answerId).toHaveLength(MAX_ANSWER_ID_CHARS);
+    const longId = await ask({ answerId: answerId(MAX_ANSWER_ID_CHARS + 1), question: 'Hi?' });
+    expect(longId).toMatchObject({ started: false, error: { errorType: 'BadRequestException', message: `The answerId is longer than ${MAX_ANSWER_ID_CHARS} characters.` } });
+
+    const conversationId = 'c'.repeat(MAX_CONVERSATION_ID_CHARS);
+    expect((await ask({ answerId: 'u1.a1', question: 'Hi?', conversationId })).request?.conversationId).toBe(conversationId);
+    const longConversation = await ask({ answerId: 'u1.a1', question: 'Hi?', conversationId: `${conversationId}c` });
+    expect(longConversation).toMatchObject({ started: false, error: { errorType: 'BadRequestException', message: `The conversationId is longer than ${MAX_CONVERSATION_ID_CHARS} characters.` } });
+    // The workflow's schema has the same bounds (control: it accepts the longest legal request).
+    expect(RequestSchema.safeParse({ answerId: answerId(MAX_ANSWER_ID_CHARS), question: 'Hi?', conversationId }).success).toBe(true);
+    expect(RequestSchema.safeParse({ answerId: answerId(MAX_ANSWER_ID_CHARS + 1), question: 'Hi?' }).success).toBe(false);
+    expect(RequestSchema.safeParse({ answerId: 'u1.a1', question: 'Hi?', conversationId: `${conversationId}c` }).success).toBe(false);
+  });
+
+  it('the largest legal ask (every field at its limit, in the characters JSON makes longest) is a small execution input', async () => {
+    // A lone surrogate is one character and six bytes of JSON (\udXXX), the most any allowed character takes.
+    const widest = '\ud800';
+    const sent = await ask({
+      answerId: `u1.${widest.repeat(MAX_ANSWER_ID_CHARS - 3)}`,
+      question: widest.repeat(MAX_QUESTION_CHARS),
+      conversationId: widest.repeat(MAX_CONVERSATION_ID_CHARS),
+    });
+    expect(sent.error).toBeUndefined();
+    expect(sent.bytes).toBeGreaterThan(6 * (MAX_QUESTION_CHARS + MAX_ANSWER_ID_CHARS + MAX_CONVERSATION_ID_CHARS - 3));
+    expect(sent.bytes).toBeLessThan(16 * 1024);
+    console.log(`payload quota: the largest legal ask's execution input is ${sent.bytes} bytes of 262144`);
   });
 });
 

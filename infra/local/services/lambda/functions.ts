@@ -8,6 +8,7 @@ import { taskEnvironment, type AgentRuntimeKind, type TaskConfig } from '../../.
 import type { TaskHandler } from '../../../../tasks/task-modules.ts';
 import { TASK_NAMES, type TaskName } from '../../../../tasks/task-names.ts';
 import { buildFunction, type SandboxFunction } from './protocol.ts';
+import { withPayloadLimits } from './payload-limits.ts';
 import { LocalLambdaRuntime } from './runtime.ts';
 import { logFunctionLine, type Logger } from '../../edge/log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, localUserPoolId, SEAL_KEY_ALIAS, type LocalIam } from '../../iam/principals.ts';
@@ -94,7 +95,8 @@ export async function startLocalFunctions(options: LocalFunctionsOptions): Promi
     handlers.set(d.functionArn, buildFunction(d, options.edgeUrl, { log, ...(override ? { override } : {}) }));
   }
   return {
-    handlers,
+    // Invoked as Lambda's synchronous Invoke: held to its request and response quotas.
+    handlers: new Map([...handlers].map(([arn, fn]) => [arn, withPayloadLimits(fn)])),
     runtime,
     stop: async () => {
       await runtime?.stop();

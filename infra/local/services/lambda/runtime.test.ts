@@ -11,6 +11,7 @@ import { historyOf, recordEvents, run, workflowInput } from '../../../../test/wo
 import { ErrorName } from '../../../../tasks/errors.ts';
 import type { AnswerEventRecord } from '../appsync/graphql.ts';
 import { localFunctionArn } from './functions.ts';
+import { MAX_REQUEST_BYTES, REQUEST_TOO_LARGE } from './payload-limits.ts';
 import type { Logger } from '../../edge/log.ts';
 import { startLocalStack, type LocalStack } from '../../stack.ts';
 
@@ -50,6 +51,14 @@ describe('the local Lambda sandbox', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe(ErrorName.InvalidRequest);
     expect(err.message).toMatch(/answerId/);
+  });
+
+  it("holds the stack's functions to Lambda's request quota: an event over 6 MB is refused before the function runs", async () => {
+    lines.length = 0;
+    const err = (await validate()({ pad: 'x'.repeat(MAX_REQUEST_BYTES) }).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe(REQUEST_TOO_LARGE);
+    // The function never ran: it logged nothing (control: the next test's call logs).
+    expect(lines.filter((l) => l.msg.startsWith('task.'))).toEqual([]);
   });
 
   it('forwards the functions’ structured log lines, naming the function', async () => {

@@ -61,6 +61,12 @@ export class Execution {
   /** Map/Parallel states that failed since they last started. */
   readonly failedComposite = new Set<string>();
   readonly attempts = new Map<string, TaskAttempt[]>();
+  /**
+   * Each state's raw input at its latest entry or retry. The engine enters a state and calls its
+   * task handler in one synchronous step, so the task handler reads its own state's raw input here
+   * (for the state's output, payload-limits.ts), even when Map iterations run one state at once.
+   */
+  readonly stateInputs = new Map<string, unknown>();
   writing?: Promise<void>;
   dirty = false;
   private markTerminal!: () => void;

@@ -5,6 +5,7 @@
  */
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
+import type { ErrorHandlers, ResultFields } from './payload-limits.ts';
 
 /** Express workflows run at most five minutes. */
 const EXPRESS_MAX_SECONDS = 300;
@@ -25,12 +26,17 @@ export interface TaskInfo {
   timeoutSeconds: number | undefined;
 }
 
+/** A state's definition, as far as the runner reads it (error handlers, result fields). */
+export type StateDefinition = ErrorHandlers & ResultFields & { Type?: unknown };
+
 export interface Machine {
   config: LocalStateMachine;
   roleArn: string;
   engine: StateMachine;
   /** Task states by name. */
   tasks: Map<string, TaskInfo>;
+  /** Every state by name (names are unique in a state machine, nested states included). */
+  states: Map<string, StateDefinition>;
   retryIntervalOverrides?: Record<string, number | number[]>;
   createdAt: Date;
 }
@@ -50,8 +56,9 @@ export function compileMachine(config: LocalStateMachine, options: CompileOption
   const { partition, accountId } = options.location;
   const def = config.definition as AnyDefinition;
   const tasks = new Map<string, TaskInfo>();
+  const states = new Map<string, StateDefinition>();
   const retrying = new Set<string>();
-  collectStates(def, tasks, new Set(), retrying);
+  collectStates(def, tasks, states, retrying);
   const overrides = options.retryIntervalOverrides;
   const retryIntervalOverrides = typeof overrides === 'number' ? Object.fromEntries([...retrying].map((n) => [n, overrides])) : overrides;
   const limit = Math.min(typeof def.TimeoutSeconds === 'number' ? def.TimeoutSeconds : EXPRESS_MAX_SECONDS, EXPRESS_MAX_SECONDS);
@@ -62,16 +69,17 @@ export function compileMachine(config: LocalStateMachine, options: CompileOption
     roleArn: config.roleArn ?? `arn:${partition}:iam::${accountId}:role/${config.name}-state-machine`,
     engine,
     tasks,
+    states,
     ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
     createdAt: options.createdAt,
   };
 }
 
-/** Every Task state by name, and the states with a Retry; nested Parallel branches and Map processors included. */
-function collectStates(def: AnyDefinition, tasks: Map<string, TaskInfo>, names: Set<string>, retrying: Set<string>): void {
+/** Every state and every Task state by name, and the states with a Retry; nested Parallel branches and Map processors included. */
+function collectStates(def: AnyDefinition, tasks: Map<string, TaskInfo>, names: Map<string, StateDefinition>, retrying: Set<string>): void {
   for (const [name, state] of Object.entries(def.States ?? {})) {
     if (names.has(name)) throw new Error(`State names must be unique in a state machine, and '${name}' is not.`);
-    names.add(name);
+    names.set(name, state as StateDefinition);
     if (Array.isArray(state.Retry)) retrying.add(name);
     if (state.Type === 'Task') {
       if (typeof state.Resource !== 'string') throw new Error(`Task state '${name}' has no Resource.`);

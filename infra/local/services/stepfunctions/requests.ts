@@ -7,8 +7,8 @@ import { AwsError } from '../../edge/aws-error.ts';
 import { optionalString, requiredString, validationError, type Fields } from '../../edge/wire.ts';
 import { EXECUTION_STATUSES, type ExecutionStatus } from './execution.ts';
 import type { Failure } from './history.ts';
+import { MAX_PAYLOAD_BYTES, payloadBytes } from './payload-limits.ts';
 
-const MAX_INPUT_BYTES = 262_144;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
@@ -56,8 +56,8 @@ export function executionName(input: Fields): string {
 /** StartExecution's `input` (`{}` when absent): its text, and its value. */
 export function executionInput(input: Fields): { text: string; value: unknown } {
   const text = optionalString(input, 'input') ?? '{}';
-  // AWS treats the input as sensitive: the message does not quote it.
-  if (Buffer.byteLength(text, 'utf8') > MAX_INPUT_BYTES) throw validationError('input', `have length less than or equal to ${MAX_INPUT_BYTES}`);
+  // The quota counts UTF-8 bytes. AWS treats the input as sensitive: the message does not quote it.
+  if (payloadBytes(text) > MAX_PAYLOAD_BYTES) throw validationError('input', `have length less than or equal to ${MAX_PAYLOAD_BYTES}`);
   try {
     return { text, value: JSON.parse(text) as unknown };
   } catch {

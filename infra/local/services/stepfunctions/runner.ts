@@ -24,6 +24,7 @@ import {
 import type { Execution, ExecutionStatus, TaskAttempt } from './execution.ts';
 import { historyView, taskEventFamily, type Failure, type HistoryEventView } from './history.ts';
 import type { Machine, TaskInfo } from './machines.ts';
+import { DataLimitExceeded, overLimit, stateInputTooLarge, stateOutputTooLarge, taskResultTooLarge, taskStateOutput } from './payload-limits.ts';
 import type { ExecutionStore } from './store.ts';
 
 export interface TaskInvocationMeta {
@@ -61,7 +62,7 @@ export class ExecutionRunner {
   launch(machine: Machine, exec: Execution, input: unknown): void {
     const { executionArn, name, stateMachineArn } = exec.data;
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [stateName, task] of machine.tasks) handlers[stateName] = (taskInput) => this.runTask(exec, stateName, task, taskInput);
+    for (const [stateName, task] of machine.tasks) handlers[stateName] = (taskInput) => this.runTask(exec, machine, stateName, task, taskInput);
     const runOptions = guardedRunOptions(
       {
         overrides: {
@@ -74,7 +75,7 @@ export class ExecutionRunner {
         },
         noThrowOnAbort: true,
       },
-      { attach: (logger) => this.attach(exec, logger) },
+      { attach: (logger) => this.attach(machine, exec, logger) },
     );
     let run: ReturnType<StateMachine['run']>;
     try {
@@ -143,11 +144,18 @@ export class ExecutionRunner {
     if (timedOut) this.options.logger.log('warn', 'sfn.stop_tasks_still_running', { tasks: this.inflightTasks.size, graceMs });
   }
 
-  /** Runs one Task state through `invokeTask`, recording its scheduled/started/succeeded/failed events. */
-  private runTask(exec: Execution, stateName: string, task: TaskInfo, input: unknown): Promise<unknown> {
+  /**
+   * Runs one Task state through `invokeTask`, recording its scheduled/started/succeeded/failed
+   * events. The payload quota applies to the state's input (after InputPath and Parameters), the
+   * task's result and the state's output (payload-limits.ts).
+   */
+  private runTask(exec: Execution, machine: Machine, stateName: string, task: TaskInfo, input: unknown): Promise<unknown> {
     if (exec.closed || exec.engineFailure) return Promise.reject(new TaskNotStarted());
+    // Read before anything awaits: the engine entered this state in the same synchronous step.
+    const rawInput = exec.stateInputs.get(stateName);
     const family = taskEventFamily(task.resource, this.options.location.region);
     const parameters = JSON.stringify(input ?? null);
+    if (overLimit(parameters)) return Promise.reject(stateInputTooLarge(stateName));
     const attempt: TaskAttempt = { family, settled: false };
     const list = exec.attempts.get(stateName) ?? [];
     list.push(attempt);
@@ -182,8 +190,18 @@ export class ExecutionRunner {
         if (settle()) this.record(exec, ...family.failed({ error: error.name, cause: error.message }));
         throw error;
       }
+      if (overLimit(output)) {
+        const error = taskResultTooLarge(task.resource);
+        if (settle()) this.record(exec, ...family.failed({ error: error.name, cause: error.message }));
+        throw error;
+      }
       if (settle()) this.record(exec, ...family.succeeded(output));
-      return JSON.parse(output) as unknown;
+      const value = JSON.parse(output) as unknown;
+      // The state's output, checked here so that the state's own Retry and Catch see the error.
+      const state = machine.states.get(stateName);
+      const stateOutput = state && rawInput !== undefined ? taskStateOutput(state, rawInput, value) : undefined;
+      if (stateOutput !== undefined && overLimit(JSON.stringify(stateOutput))) throw stateOutputTooLarge(stateName);
+      return value;
     })();
     // The engine may drop this promise (a timeout, or the engine failing before it awaits it).
     const tracked = call.catch(() => undefined);
@@ -193,15 +211,23 @@ export class ExecutionRunner {
   }
 
   /** Takes over a run's event logger: records its state events, and classifies errors before Retry/Catch. */
-  private attach(exec: Execution, logger: EngineEventLogger): void {
+  private attach(machine: Machine, exec: Execution, logger: EngineEventLogger): void {
     hookEventLogger(logger, {
-      onEvent: (event) => this.safely(exec, () => this.onStateEvent(exec, event)),
-      onStateFailed: (stateName, stateType, error) => this.onStateFailed(exec, stateName, stateType, error),
+      onEvent: (event) => {
+        // Every state's output is held to the payload quota as it exits (a Task state's was checked
+        // before its Retry and Catch). Thrown outside `safely`: the run fails with the error.
+        if (event.type === 'StateExited' && event.state && overLimit(JSON.stringify(event.state.output ?? null))) {
+          throw stateOutputTooLarge(event.state.name);
+        }
+        this.safely(exec, () => this.onStateEvent(exec, event));
+      },
+      onStateFailed: (stateName, stateType, error) => this.onStateFailed(machine, exec, stateName, stateType, error),
     });
   }
 
   /** The guard: runs before the engine evaluates Retry and Catch for `error`. */
-  private onStateFailed(exec: Execution, stateName: string, stateType: string, error: unknown): void {
+  private onStateFailed(machine: Machine, exec: Execution, stateName: string, stateType: string, error: unknown): void {
+    if (error instanceof DataLimitExceeded) error.matchOnlyByName(machine.states.get(stateName));
     const kind = classify(error);
     if (kind === 'engine-failure' && !isMarkedEngineFailure(error)) {
       if (!exec.engineFailure) {
@@ -237,6 +263,7 @@ export class ExecutionRunner {
     const composite = state.type === 'Map' || state.type === 'Parallel';
     switch (event.type) {
       case 'StateEntered':
+        exec.stateInputs.set(state.name, state.input);
         exec.openStates.set(state.name, state.type);
         this.record(exec, `${state.type}StateEntered`, 'stateEnteredEventDetails', {
           name: state.name,
@@ -249,6 +276,7 @@ export class ExecutionRunner {
         }
         break;
       case 'StateRetried':
+        exec.stateInputs.set(state.name, state.input);
         exec.openStates.set(state.name, state.type);
         if (composite) {
           exec.failedComposite.delete(state.name);

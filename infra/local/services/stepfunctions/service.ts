@@ -15,6 +15,9 @@
  *   `TimeoutSeconds`, capped at 300). A Task state without `TimeoutSeconds` gets the execution's
  *   limit, not the engine's default of 60 seconds.
  * - Map iteration and Parallel branch events are not recorded; the states inside them are.
+ * - The 256 KiB payload quota (payload-limits.ts) is checked where AWS checks it, except that the
+ *   output of a Parallel or Map state, and of a Task state with a ResultSelector or an OutputPath
+ *   other than `$`, is checked only as the state exits: its own Catch does not see the error.
  *
  * What AWS may do, on request: asynchronous Express executions are at-least-once ("Execution
  * guarantees"), so one StartExecution may run the workflow twice. With `duplicateExecutions`, every
