@@ -30,8 +30,8 @@ export interface RecordedRun {
   username: string;
   question: string;
   conversationId?: string;
-  errorName: string;
-  errorCause: string;
+  errorType: string;
+  errorMessage: string;
   executionArn: string;
   failedAt: string;
   replayOf?: string;
