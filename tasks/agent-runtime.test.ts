@@ -2,6 +2,8 @@ import type { BedrockAgentRuntimeClient, InvokeAgentCommand, ResponseStream } fr
 import type { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
 import { BedrockAgentAdapter, ConverseAdapter } from './agent-runtime.ts';
+import { ErrorName } from './errors.ts';
+import { MODEL_REFUSALS } from './models.ts';
 
 const turn = { sessionId: 's-1', question: 'What is your return policy?', sessionAttributes: { tenantId: 'tenant1', userId: 'u-1' } };
 
@@ -74,5 +76,72 @@ describe('ConverseAdapter', () => {
     const reply = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), (p) => pieces.push(p));
     expect(pieces).toEqual(['Within 10 days.']);
     expect(reply.text).toBe('Within 10 days.');
+  });
+});
+
+describe('token usage, as Bedrock reports it', () => {
+  const trace = (inputTokens: number, outputTokens: number): ResponseStream =>
+    ({ trace: { trace: { orchestrationTrace: { modelInvocationOutput: { metadata: { usage: { inputTokens, outputTokens } } } } } } }) as ResponseStream;
+
+  it('InvokeAgent: turns the trace on and sums its modelInvocationOutput usage over every call of the run', async () => {
+    const { client, inputs } = scriptedAgent([
+      [
+        trace(120, 30),
+        {
+          returnControl: {
+            invocationId: 'inv-1',
+            invocationInputs: [{ functionInvocationInput: { actionGroup: 'store-tools', function: 'getReturnPolicy', parameters: [] } }],
+          },
+        } as ResponseStream,
+      ],
+      [trace(200, 10), chunk(new TextEncoder().encode('Within 10 days.'))],
+    ]);
+    const reply = await new BedrockAgentAdapter(client, 'AGENT12345', 'ALIAS1').ask(turn, async () => '{"returnPolicyDays":10}', () => {});
+    expect(inputs.map((i) => i.enableTrace)).toEqual([true, true]);
+    expect(reply).toEqual({ text: 'Within 10 days.', toolCalls: 1, usage: { inputTokens: 320, outputTokens: 40 } });
+  });
+
+  it('InvokeAgent: no usage reported, none made up (control for the sum above)', async () => {
+    const { client } = scriptedAgent([[chunk(new TextEncoder().encode('Hi.'))]]);
+    const reply = await new BedrockAgentAdapter(client, 'AGENT12345', 'ALIAS1').ask(turn, () => expect.fail('no tool call'), () => {});
+    expect(reply).toEqual({ text: 'Hi.', toolCalls: 0 });
+  });
+
+  it('Converse: sums each round-trip usage', async () => {
+    const responses = [
+      { stopReason: 'tool_use', usage: { inputTokens: 100, outputTokens: 20, totalTokens: 120 }, output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getReturnPolicy', input: {} } }] } } },
+      { stopReason: 'end_turn', usage: { inputTokens: 150, outputTokens: 8, totalTokens: 158 }, output: { message: { role: 'assistant', content: [{ text: 'Within 10 days.' }] } } },
+    ];
+    const client = { send: async () => responses.shift() ?? expect.fail('no more responses') } as unknown as BedrockRuntimeClient;
+    const reply = await new ConverseAdapter(client, 'model-1').ask(turn, async () => '{"returnPolicyDays":10}', () => {});
+    expect(reply).toEqual({ text: 'Within 10 days.', toolCalls: 1, usage: { inputTokens: 250, outputTokens: 28 } });
+  });
+});
+
+describe("Bedrock's refusals of the model become workflow errors", () => {
+  const failing = (name: string, message: string) => {
+    const client = {
+      send: async () => {
+        throw Object.assign(new Error(message), { name, $metadata: { httpStatusCode: name === 'ThrottlingException' ? 429 : 400 } });
+      },
+    } as unknown as BedrockRuntimeClient;
+    return new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), () => {}).then(
+      () => expect.fail('expected a failure'),
+      (err: Error) => err.name,
+    );
+  };
+
+  it.each([
+    ['ResourceNotFoundException', MODEL_REFUSALS.endOfLife, ErrorName.ModelUnavailable],
+    ['ValidationException', MODEL_REFUSALS.onDemandUnsupported('amazon.nova-2-lite-v1:0'), ErrorName.ModelUnavailable],
+    ['ValidationException', "Invocation of model ID amazon.nova-2-lite-v1:0 with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.", ErrorName.ModelUnavailable],
+    ['ValidationException', MODEL_REFUSALS.invalidIdentifier, ErrorName.ModelUnavailable],
+    ['ModelTimeoutException', 'The request took too long to process. Processing time exceeded the model timeout length.', ErrorName.ModelTimedOut],
+    ['ThrottlingException', 'Too many requests', ErrorName.Throttled],
+    // Controls: the same exceptions about something else are the agent's failure, not the model's.
+    ['ResourceNotFoundException', 'Failed to retrieve resource because it doesn\u2019t exist.', ErrorName.AgentFailed],
+    ['ValidationException', 'A conversation must start with a user message.', ErrorName.AgentFailed],
+  ])('%s "%s" is %s', async (name, message, expected) => {
+    expect(await failing(name, message)).toBe(expected);
   });
 });

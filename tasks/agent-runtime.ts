@@ -25,7 +25,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { DocumentType } from '@smithy/types';
 import { ACTION_GROUP, AGENT_INSTRUCTION, converseToolConfig } from './agent-definition.ts';
 import { sdkConfig, type AgentRuntimeKind, type ClientOptions, type TaskConfig } from './config.ts';
-import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
+import { classifyModelError, ErrorName, WorkflowError } from './errors.ts';
+import type { TokenCounts } from './models.ts';
 
 export interface AgentTurn {
   /** Derived server-side by ValidateContext. */
@@ -44,6 +45,28 @@ export type TextSink = (piece: string) => void;
 export interface AgentReply {
   text: string;
   toolCalls: number;
+  /**
+   * The model's tokens over every call of the run, as Bedrock reported them (Converse `usage`,
+   * InvokeAgent's trace `modelInvocationOutput.metadata.usage`); absent when it reported none.
+   */
+  usage?: TokenCounts;
+}
+
+/** Sums the usage Bedrock reports call by call; `total` is undefined until a report arrives. */
+class UsageTally {
+  private counts: TokenCounts | undefined;
+
+  add(usage: { inputTokens?: number | undefined; outputTokens?: number | undefined } | undefined): void {
+    if (!usage) return;
+    this.counts = {
+      inputTokens: (this.counts?.inputTokens ?? 0) + (usage.inputTokens ?? 0),
+      outputTokens: (this.counts?.outputTokens ?? 0) + (usage.outputTokens ?? 0),
+    };
+  }
+
+  get total(): { usage?: TokenCounts } {
+    return this.counts ? { usage: this.counts } : {};
+  }
 }
 
 export interface AgentRuntime {
@@ -67,13 +90,15 @@ export class BedrockAgentAdapter implements AgentRuntime {
 
   /**
    * The final response is streamed (`streamFinalResponse`): each chunk goes to `onText` as it
-   * arrives. The reply's text is every chunk of the run, so it is exactly what `onText` saw.
+   * arrives. The reply's text is every chunk of the run, so it is exactly what `onText` saw. The
+   * trace is on (`enableTrace`) for the model's token usage; nothing else of it is kept.
    */
   async ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply> {
     let sessionState: SessionState = { sessionAttributes: turn.sessionAttributes };
     let inputText: string | undefined = turn.question;
     let toolCalls = 0;
     let text = '';
+    const usage = new UsageTally();
     // One decoder for the run: a character may be split across two chunks' bytes.
     const decoder = new TextDecoder();
     for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
@@ -87,10 +112,12 @@ export class BedrockAgentAdapter implements AgentRuntime {
             ...(inputText !== undefined ? { inputText } : {}),
             sessionState,
             streamingConfigurations: { streamFinalResponse: true },
+            enableTrace: true,
           }),
         );
         if (!response.completion) throw new WorkflowError(ErrorName.AgentFailed, 'InvokeAgent returned no event stream');
         for await (const event of response.completion) {
+          usage.add(event.trace?.trace?.orchestrationTrace?.modelInvocationOutput?.metadata?.usage);
           if (event.chunk?.bytes) {
             const piece = decoder.decode(event.chunk.bytes, { stream: true });
             text += piece;
@@ -112,13 +139,13 @@ export class BedrockAgentAdapter implements AgentRuntime {
           }
         }
       } catch (err) {
-        throw classifyAwsError(err, ErrorName.AgentFailed, 'InvokeAgent');
+        throw classifyModelError(err, 'InvokeAgent');
       }
       if (!control) {
         const rest = decoder.decode();
         text += rest;
         if (rest) onText(rest);
-        return { text, toolCalls };
+        return { text, toolCalls, ...usage.total };
       }
       sessionState = {
         sessionAttributes: turn.sessionAttributes,
@@ -142,13 +169,15 @@ export class ConverseAdapter implements AgentRuntime {
     const messages: Message[] = [{ role: 'user', content: [{ text: turn.question }] }];
     const toolConfig = converseToolConfig() as { tools: Tool[] };
     let toolCalls = 0;
+    const usage = new UsageTally();
     for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
       let out;
       try {
         out = await this.client.send(new ConverseCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig }));
       } catch (err) {
-        throw classifyAwsError(err, ErrorName.AgentFailed, 'Converse');
+        throw classifyModelError(err, 'Converse');
       }
+      usage.add(out.usage);
       const message = out.output?.message;
       if (!message) throw new WorkflowError(ErrorName.AgentFailed, 'Converse returned no message');
       messages.push(message);
@@ -156,7 +185,7 @@ export class ConverseAdapter implements AgentRuntime {
       if (out.stopReason !== 'tool_use') {
         const text = content.map((b) => b.text ?? '').join('');
         if (text) onText(text);
-        return { text, toolCalls };
+        return { text, toolCalls, ...usage.total };
       }
       const results: ContentBlock[] = [];
       for (const block of content) {

@@ -3,6 +3,8 @@
  * state machine's Retry and Catch fields name the same constants (states/definition.ts imports
  * them), and Lambda reports `error.name` as the errorType that Step Functions matches.
  */
+import { modelRefusalOf } from './models.ts';
+
 export const ErrorName = {
   /** The request or identity failed validation (bad answerId, question, tenant id). Not retried. */
   InvalidRequest: 'Assistant.InvalidRequest',
@@ -16,6 +18,13 @@ export const ErrorName = {
   Throttled: 'Assistant.Throttled',
   /** A dependency is temporarily unavailable (5xx). Retried with backoff. */
   ServiceUnavailable: 'Assistant.ServiceUnavailable',
+  /**
+   * Bedrock refuses the configured model: past its end of life, callable only through an inference
+   * profile, or unknown. Not retried: only a configuration change helps.
+   */
+  ModelUnavailable: 'Assistant.ModelUnavailable',
+  /** The model took longer than its timeout (ModelTimeoutException). Not retried: a retry would keep the asker waiting as long again. */
+  ModelTimedOut: 'Assistant.ModelTimedOut',
   /** The agent failed permanently (bad model output, a denied tool, a validation error). */
   AgentFailed: 'Assistant.AgentFailed',
   /** Publishing an event to the asker failed. */
@@ -53,4 +62,18 @@ export function classifyAwsError(err: unknown, otherwise: ErrorName, what: strin
   if (THROTTLING.has(name) || status === 429) return new WorkflowError(ErrorName.Throttled, detail, { cause: err });
   if (UNAVAILABLE.has(name) || status >= 500) return new WorkflowError(ErrorName.ServiceUnavailable, detail, { cause: err });
   return new WorkflowError(otherwise, detail, { cause: err });
+}
+
+/**
+ * Maps an error from a model call (Converse, InvokeAgent): Bedrock's refusals of the model
+ * (tasks/models.ts MODEL_REFUSALS) are ModelUnavailable, its model timeout ModelTimedOut, and the
+ * rest as classifyAwsError, with AgentFailed for the permanent ones.
+ */
+export function classifyModelError(err: unknown, what: string): WorkflowError {
+  if (err instanceof WorkflowError) return err;
+  const e = err as { name?: string; message?: string };
+  const detail = `${what} failed: ${e.name ?? 'Error'}: ${e.message ?? ''}`.trim();
+  if (modelRefusalOf(e)) return new WorkflowError(ErrorName.ModelUnavailable, detail, { cause: err });
+  if (e.name === 'ModelTimeoutException') return new WorkflowError(ErrorName.ModelTimedOut, detail, { cause: err });
+  return classifyAwsError(err, ErrorName.AgentFailed, what);
 }

@@ -169,6 +169,21 @@ describe('invokeAgent', () => {
     for (const secret of SECRETS) expect(seen).not.toContain(secret);
   });
 
+  it('returns the run\'s token usage, named by the configured model and totalled (control: no usage reported, none returned)', async () => {
+    const h = harness(unsealed, async (_turn, _callTool, onText) => {
+      onText('Hello.');
+      return { text: 'Hello.', toolCalls: 0, usage: { inputTokens: 320, outputTokens: 40 } };
+    });
+    const answer = await invokeAgent(state, { ...h.deps, modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' });
+    // No cost: the models table has no price for the model (none is in the docs index).
+    expect(answer.usage).toEqual({ modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', inputTokens: 320, outputTokens: 40, totalTokens: 360 });
+    const none = harness(unsealed, async (_turn, _callTool, onText) => {
+      onText('Hello.');
+      return { text: 'Hello.', toolCalls: 0 };
+    });
+    expect((await invokeAgent(state, none.deps)).usage).toBeUndefined();
+  });
+
   it("does not announce a tool the model made up; the agent hears UNKNOWN_TOOL and nothing is read", async () => {
     let result = '';
     const h = harness(unsealed, async (_turn, callTool, onText) => {

@@ -22,7 +22,8 @@ import type { TaskLog } from './handler.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
 import type { TableNames } from './tables.ts';
 import { runTool, TOOLS_IMPL, type ToolRegistry } from './tools.ts';
-import { CONTROL_CHARACTERS, ContextSchema, describeIssues, parseWorkflowInput, SealedSchema, type Answer } from './workflow-input.ts';
+import { costUsd, findModel, type TokenCounts } from './models.ts';
+import { CONTROL_CHARACTERS, ContextSchema, describeIssues, parseWorkflowInput, SealedSchema, type Answer, type TokenUsage } from './workflow-input.ts';
 import './zod-locale.ts';
 
 export const MAX_ANSWER_CHARS = 4000;
@@ -38,6 +39,8 @@ export interface InvokeAgentDeps {
   tools?: ToolRegistry;
   /** Signed with the invoke-agent role (appsync:GraphQL on publishAnswer): PROGRESS and CHUNK. */
   events: PublishPort;
+  /** The model the agent runs on (MODEL_ID), to name and price the answer's token usage. */
+  modelId?: string;
   log: TaskLog;
 }
 
@@ -188,7 +191,20 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   const rest = sanitizer.end();
   text += rest;
   events.chunk(rest);
-  return { text, toolCalls: reply.toolCalls, nextSeq: await events.flush() };
+  const usage = reply.usage && answerUsage(reply.usage, deps.modelId ?? '');
+  return { text, toolCalls: reply.toolCalls, nextSeq: await events.flush(), ...(usage ? { usage } : {}) };
+}
+
+/** The answer's token usage, named by model and priced by the models table where it has a price. */
+export function answerUsage(counts: TokenCounts, modelId: string): TokenUsage {
+  const cost = costUsd(counts, findModel(modelId)?.model.price);
+  return {
+    modelId,
+    inputTokens: counts.inputTokens,
+    outputTokens: counts.outputTokens,
+    totalTokens: counts.inputTokens + counts.outputTokens,
+    ...(cost !== undefined ? { costUsd: cost } : {}),
+  };
 }
 
 export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log: TaskLog): InvokeAgentDeps {
@@ -205,6 +221,7 @@ export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log:
         requestHandler,
       }),
     events: answerEventsClient(config, clients, 'invoke-agent'),
+    modelId: config.modelId,
     log,
   };
 }

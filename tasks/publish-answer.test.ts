@@ -64,6 +64,14 @@ describe('publishAnswer', () => {
     expect(failureMessage({ Error: ErrorName.InvalidRequest })).toBe('The assistant could not answer this question (Assistant.InvalidRequest). Please try again later.');
   });
 
+  it("tells the asker what a model failure means, never its Cause (control: another internal error gets the reference)", async () => {
+    const cause = 'Converse failed: ResourceNotFoundException: This model version has reached the end of its life.';
+    expect(failureMessage({ Error: ErrorName.ModelUnavailable, Cause: cause })).toMatch(/language model is not available/);
+    expect(failureMessage({ Error: ErrorName.ModelTimedOut, Cause: cause })).toBe('The assistant took too long to answer. Please try again.');
+    expect(failureMessage({ Error: ErrorName.ModelUnavailable, Cause: cause })).not.toContain('ResourceNotFoundException');
+    expect(failureMessage({ Error: ErrorName.AgentFailed, Cause: cause })).toBe('The assistant could not answer this question (Assistant.AgentFailed). Please try again later.');
+  });
+
   it('publishes FAILED, not DONE, when the state holds an answer and a caught error (PublishAnswer itself failed)', async () => {
     const { port, published } = recordingPublisher();
     await publishAnswer({ ...done, error: { Error: ErrorName.ServiceUnavailable, Cause: 'GraphQL 503' } }, { graphql: port });

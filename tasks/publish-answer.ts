@@ -16,6 +16,13 @@ import './zod-locale.ts';
 /** Errors whose Cause is written for the asker (it names what was wrong with their request). */
 const USER_FACING: readonly string[] = [ErrorName.InvalidRequest, ErrorName.TenantUnavailable, ErrorName.QuotaExceeded];
 
+/** What the asker reads for errors that are not theirs but have a reason worth saying (the Cause stays with the operators). */
+const FAILURE_MESSAGES: Readonly<Record<string, string>> = {
+  [ErrorName.ModelUnavailable]: "The assistant's language model is not available (it was retired or is not callable as configured). The operators have to change it; please try again later.",
+  [ErrorName.ModelTimedOut]: 'The assistant took too long to answer. Please try again.',
+  [ErrorName.Throttled]: 'The assistant is busy right now. Please try again in a minute.',
+};
+
 export interface PublishAnswerDeps {
   graphql: Pick<IamGraphqlClient, 'request'>;
 }
@@ -40,7 +47,7 @@ export interface PublishedEvent extends AnswerEventInput {
 export function failureMessage(error: { Error: string; Cause?: string | undefined }): string {
   const { errorMessage } = parseCause(error);
   if (USER_FACING.includes(error.Error) && errorMessage) return errorMessage.slice(0, 500);
-  return `The assistant could not answer this question (${error.Error}). Please try again later.`;
+  return FAILURE_MESSAGES[error.Error] ?? `The assistant could not answer this question (${error.Error}). Please try again later.`;
 }
 
 export async function publishAnswer(input: unknown, deps: PublishAnswerDeps): Promise<PublishedEvent> {

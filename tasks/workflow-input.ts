@@ -56,12 +56,27 @@ export const SealedSchema = z.object({
 });
 export type Sealed = z.infer<typeof SealedSchema>;
 
+const Count = z.number().check(z.int(), z.nonnegative());
+
+/** The model's tokens for one answer, as Bedrock reported them, for metering (and its cost where the models table has a price). */
+export const TokenUsageSchema = z.object({
+  modelId: z.string(),
+  inputTokens: Count,
+  outputTokens: Count,
+  totalTokens: Count,
+  /** USD at the models table's on-demand price; absent when the table has no price for the model. */
+  costUsd: z.optional(z.number().check(z.nonnegative())),
+});
+export type TokenUsage = z.infer<typeof TokenUsageSchema>;
+
 /** What InvokeAgent adds to the state: `$.answer`. */
 export const AnswerSchema = z.object({
   text: z.string(),
-  toolCalls: z.number().check(z.int(), z.nonnegative()),
+  toolCalls: Count,
   /** The seq of the next event after the answer's progress and chunks. */
   nextSeq: z.number().check(z.int(), z.positive()),
+  /** Absent when the runtime reported no usage. */
+  usage: z.optional(TokenUsageSchema),
 });
 export type Answer = z.infer<typeof AnswerSchema>;
 

@@ -41,6 +41,8 @@ describe('npm start (infra/local/main.ts)', () => {
       expect(stdout).toContain('tenant1-user2');
       // Introspection is off unless --introspection, as on the deployed API.
       expect(stdout).toContain('introspection: disabled, as deployed');
+      // The default model is one Bedrock serves today, through an inference profile.
+      expect(stdout).toMatch(/model: +us\.anthropic\.claude-haiku-4-5-20251001-v1:0 \(Claude Haiku 4\.5, ACTIVE;/);
       const env = readLocalEnv(dataDir);
       expect(stdout).toContain(`ready: edge ${env.endpoints.edge}`);
       // The web UI on the AppSync port, with this stack's config (the page itself may still be building).
@@ -61,5 +63,21 @@ describe('npm start (infra/local/main.ts)', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+  });
+
+  it('refuses --model-id for a model past its end of life before it starts anything, saying why (exit 2; control: the default model above starts)', async () => {
+    // One process (each costs seconds); the other refusals' sentences: tasks/models.test.ts.
+    const modelId = 'anthropic.claude-3-haiku-20240307-v1:0';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--memory', '--model-id', modelId], {
+      env: { ...process.env, EDGE_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(output).toContain(`--model-id ${modelId} cannot be used: Claude 3 Haiku reached end of life on 2026-09-10 in us-east-1`);
+    expect(output).not.toContain('ready:');
   });
 });

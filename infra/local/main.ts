@@ -7,11 +7,15 @@
  *   EDGE_PORT=4600 npm start  another edge port
  *   npm start -- --introspection   the local AppSync answers __schema/__type (development tools);
  *                                  off by default, as the deployed API (introspectionConfig DISABLED)
+ *   npm start -- --model-id <id>   the model the agent runs on (tasks/models.ts: a model id or an
+ *                                  inference profile id); refused if Bedrock would refuse it today
  */
 import './node-compat.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_RUNTIME_SUMMARIES, AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
+import { availability, describeUnavailable, MODELS } from '../../tasks/models.ts';
+import { LOCAL_LOCATION, LOCAL_MODEL_ID } from './iam/principals.ts';
 import { jsonLogger, type LogLevel } from './edge/log.ts';
 import { LOCAL_ENV_FILE, readLocalUsers, writeLocalEnv } from '../../client/cli/targets.ts';
 import { writeLocalUsers } from './services/cognito/service.ts';
@@ -26,14 +30,16 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
     'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'bedrock-agent' },
     introspection: { type: 'boolean', default: false },
+    'model-id': { type: 'string', default: LOCAL_MODEL_ID },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection]\n` +
-      `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n`,
+    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--model-id ID]\n` +
+      `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n` +
+      `models (default ${LOCAL_MODEL_ID}; tasks/models.ts):\n${MODELS.map((m) => `  ${m.modelId.padEnd(42)} ${m.name}; profiles: ${Object.values(m.profiles).join(', ')}`).join('\n')}\n`,
   );
   process.exit(0);
 }
@@ -54,6 +60,12 @@ if (!AGENT_RUNTIMES.includes(agentRuntime)) {
   process.stderr.write(`--agent-runtime must be one of ${AGENT_RUNTIMES.join(', ')}\n`);
   process.exit(2);
 }
+const modelId = values['model-id'];
+const model = availability(modelId, LOCAL_LOCATION.region, new Date());
+if (!model.available) {
+  process.stderr.write(`--model-id ${modelId} cannot be used: ${describeUnavailable(modelId, LOCAL_LOCATION.region, model)}\n`);
+  process.exit(2);
+}
 const started = performance.now();
 const logger = jsonLogger(values['log-level'] as LogLevel);
 
@@ -65,6 +77,7 @@ try {
     ...(values.memory ? {} : { dataDir }),
     logger,
     agentRuntime,
+    modelId,
     introspection: values.introspection,
   });
 } catch (err) {
@@ -96,6 +109,7 @@ out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl} 
 out(`  web UI:             ${web.url}${web.building ? '   (building it now; the page says when it is ready)' : ''}`);
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
 out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
+out(`  model:              ${modelId} (${model.ref.model.name}, ${model.status}; played by the local agent)`);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
 const principalNotes: Record<string, string> = { 'publish-answer': ' (the publish role: validate-context and invoke-agent publish as its sessions)' };
 for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}${principalNotes[name] ?? ''}`);

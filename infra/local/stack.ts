@@ -39,7 +39,7 @@ import { Edge } from './edge/edge.ts';
 import { PolicyEvaluator } from './iam/evaluator.ts';
 import { KmsService, type KmsKey } from './services/kms/service.ts';
 import { jsonLogger, type Logger, type LogLevel } from './edge/log.ts';
-import { API_DATA_SOURCE, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
+import { API_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
 import { StsService } from './services/sts/service.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
@@ -66,6 +66,13 @@ export interface LocalStackOptions {
   appsyncPort?: number;
   /** Which agent runtime adapter the invoke-agent task uses. @default 'bedrock-agent' */
   agentRuntime?: AgentRuntimeKind;
+  /**
+   * The model (tasks/models.ts: a model id or an inference profile id) the agent runs on: the
+   * Converse runtime's MODEL_ID, the local agent's foundation model, what invoke-agent may invoke.
+   * Not checked here (tests start stacks on retired models); `npm start` refuses an unavailable one.
+   * @default LOCAL_MODEL_ID
+   */
+  modelId?: string;
   /** Dependency overrides per task function (tests: a hostile tool registry). */
   taskOverrides?: LocalFunctionsOptions['overrides'];
   /** The local AppSync serves introspection (`__schema`, `__type`): for development tools only. @default false, as deployed */
@@ -86,6 +93,8 @@ export interface LocalStack {
   readonly evaluator: PolicyEvaluator;
   readonly dynamo: DynamoService;
   readonly bedrock: BedrockService;
+  /** The model the agent runs on. */
+  readonly modelId: string;
   /** CloudWatch Logs: the state machine's log group receives each execution's records. */
   readonly logs: LogsService;
   readonly states: StepFunctionsService;
@@ -181,7 +190,8 @@ async function startServices(
   const state = await loadState(options.dataDir);
   const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
 
-  const iam = new LocalIam({ tenantIds, tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', ...(state ? { keys: state.keys } : {}) });
+  const modelId = options.modelId ?? LOCAL_MODEL_ID;
+  const iam = new LocalIam({ tenantIds, tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', modelId, ...(state ? { keys: state.keys } : {}) });
   const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
   const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
@@ -195,7 +205,7 @@ async function startServices(
   });
   await dynamo.start();
   closers.push(() => dynamo.stop());
-  const bedrock = new BedrockService({ location: iam.location, evaluator, logger });
+  const bedrock = new BedrockService({ location: iam.location, evaluator, logger, modelId, clock });
   // As on AWS (logging level ALL with execution data), each execution's records go to the state
   // machine's log group when it ends; the operator reads them with FilterLogEvents.
   const logs = new LogsService(iam.location, evaluator, { clock });
@@ -266,7 +276,7 @@ async function startServices(
     iam,
     edgeUrl,
     logger,
-    config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent'),
+    config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent', modelId),
     ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
     ...(options.lambdaSandbox !== undefined ? { sandbox: options.lambdaSandbox } : {}),
     ...(options.functionTimeoutSeconds ? { timeoutSeconds: options.functionTimeoutSeconds } : {}),
@@ -304,6 +314,7 @@ async function startServices(
     evaluator,
     dynamo,
     bedrock,
+    modelId,
     logs,
     states,
     cognito,

@@ -8,6 +8,7 @@ import { apiDataSourcePolicy, operatorPolicy, publishRoleTrustPolicy, taskRolePo
 import type { AgentRuntimeKind } from '../../../tasks/config.ts';
 import { TASK_NAMES, type TaskName } from '../../../tasks/task-names.ts';
 import { TableNames } from '../../../tasks/tables.ts';
+import { modelResourceArn } from '../../../tasks/models.ts';
 import type { AwsLocation } from '../../../tasks/aws-location.ts';
 import { AuthError } from '../edge/aws-error.ts';
 
@@ -87,6 +88,8 @@ export interface LocalIamOptions {
   keys?: PersistedKeys;
   /** The invoke-agent role may call this runtime's API only. @default 'bedrock-agent' */
   agentRuntime?: AgentRuntimeKind;
+  /** The model (id or inference profile id) the `converse` runtime may invoke. @default LOCAL_MODEL_ID */
+  modelId?: string;
 }
 
 export class LocalIam {
@@ -118,7 +121,7 @@ export class LocalIam {
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
       agentRuntime: options.agentRuntime ?? 'bedrock-agent',
       agentAliasArn: `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${LOCAL_AGENT_ID}/${LOCAL_AGENT_ALIAS_ID}`,
-      modelArn: `arn:${partition}:bedrock:${region}::foundation-model/${LOCAL_MODEL_ID}`,
+      modelArn: modelResourceArn(options.modelId ?? LOCAL_MODEL_ID, this.location),
       stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,
       userPoolArn: userPoolArn(this.location, localUserPoolId(region)),
       // Every Step Functions vended log group of the account: the operator inspects state machines.
@@ -262,10 +265,15 @@ export class LocalIam {
 export const SEAL_KEY_ID = '0c0ffee0-5ea1-4c0d-9c0d-000000000001';
 export const SEAL_KEY_ALIAS = 'alias/assistant-credentials';
 
-/** The local Bedrock agent and model ids (the stand-in serves exactly these). */
+/** The local Bedrock agent ids (the stand-in serves exactly these). */
 export const LOCAL_AGENT_ID = 'LOCALAGENT';
 export const LOCAL_AGENT_ALIAS_ID = 'LOCALALIAS';
-export const LOCAL_MODEL_ID = 'local.store-assistant-v1';
+/**
+ * The local stack's model (`npm start -- --model-id` chooses another from tasks/models.ts): Claude
+ * Haiku 4.5, ACTIVE, through its us. inference profile (the local region is us-east-1), which is
+ * callable whether or not the model may be invoked by its bare id. The local agent plays it.
+ */
+export const LOCAL_MODEL_ID = 'us.anthropic.claude-haiku-4-5-20251001-v1:0';
 export const STATE_MACHINE_NAME = 'assistant';
 /** Where the local Step Functions delivers each execution's log records (level ALL), as CDK configures on AWS. */
 export const STATE_MACHINE_LOG_GROUP = `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`;

@@ -22,11 +22,6 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Bedrock bills by the model's tokens; the stand-in approximates four characters per token. */
-export function approxTokens(text: string): number {
-  return Math.ceil(text.length / 4);
-}
-
 function readMessage(value: unknown, i: number): { role: 'user' | 'assistant'; blocks: Json[] } {
   const where = `messages.${i}.member`;
   if (!isObject(value)) throw serializationError(`messages.${i}`, 'an object');

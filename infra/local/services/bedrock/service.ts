@@ -4,11 +4,15 @@
  * served by one deterministic local agent built from the agent definition (local-agent.ts): a
  * stand-in for the model, not the security boundary. Calls are authorised like every stand-in's,
  * with the caller's policies: `bedrock:InvokeAgent` on the agent alias, `bedrock:InvokeModel` on
- * the model.
+ * the model or inference profile. Models follow the models table (tasks/models.ts) on the
+ * service's clock: an end-of-life model, a profile-only model called by its bare id and an unknown
+ * id are refused as Bedrock refuses them (model-access.ts), for Converse and for the agent's model.
+ * Both operations report token usage (usage.ts).
  *
- * For the workflow's tests it can play a hostile model (`setMode('hostile')`), inject throttling
- * and permanent failures (`injectFault`), and it keeps a record of calls and of each agent
- * session's turns. It never records credentials, request bodies or tool results.
+ * For the workflow's tests it can play a hostile model (`setMode('hostile')`), inject throttling,
+ * model timeouts and failures (`injectFault`, faults.ts), move its clock (`setClock`), and it keeps
+ * a record of calls and of each agent session's turns. It never records credentials, request
+ * bodies or tool results.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ACTION_GROUP, type ToolName } from '../../../../tasks/agent-definition.ts';
@@ -28,25 +32,17 @@ import {
   type ToolExchange,
 } from './local-agent.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, type Principal } from '../../iam/principals.ts';
-import { approxTokens, offeredTools, readConversation } from './converse.ts';
+import { MODEL_REFUSALS, modelResourceArn } from '../../../../tasks/models.ts';
+import { offeredTools, readConversation } from './converse.ts';
+import { checkFault, faultApplies, faultError, type BedrockFault, type BedrockOperation } from './faults.ts';
+import { requireAvailableModel } from './model-access.ts';
+import { agentStepUsage, approxTokens } from './usage.ts';
 import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces } from './event-stream.ts';
 import { matchResults, returnControlPayload } from './return-control.ts';
 
 export const BEDROCK_PROTOCOL: Protocol = { kind: 'rest-json' };
 
-export type BedrockOperation = 'InvokeAgent' | 'Converse';
-
-/**
- * A fault for the next `times` calls (of `operation`, or of either). `throttle` answers
- * ThrottlingException (429, retryable), `fail` ValidationException (400, permanent), `internal`
- * InternalServerException (500), `error` any code and status. `at: 'stream'` (InvokeAgent only)
- * answers 200 and raises the error inside the event stream, as Bedrock sometimes does.
- */
-export type BedrockFault = {
-  times?: number;
-  operation?: BedrockOperation;
-  at?: 'request' | 'stream';
-} & ({ kind: 'throttle' | 'fail' | 'internal' } | { kind: 'error'; code: string; status: number; message?: string });
+export type { BedrockFault, BedrockOperation } from './faults.ts';
 
 export interface BedrockCallRecord {
   operation: BedrockOperation;
@@ -78,10 +74,13 @@ export interface AgentSessionView {
 export interface BedrockServiceOptions {
   location: AwsLocation;
   evaluator: PolicyEvaluator;
-  /** The agent, alias and model served. @default LOCAL_AGENT_ID, LOCAL_AGENT_ALIAS_ID, LOCAL_MODEL_ID */
+  /** The agent and alias served. @default LOCAL_AGENT_ID, LOCAL_AGENT_ALIAS_ID */
   agentId?: string;
   agentAliasId?: string;
+  /** The agent's foundation model (id or inference profile id), as its agent definition names it. @default LOCAL_MODEL_ID */
   modelId?: string;
+  /** The date models' lifecycles are read on (tasks/models.ts). @default real time */
+  clock?: () => Date;
   mode?: AgentMode;
   injection?: Partial<HostileInjection>;
   logger?: Logger;
@@ -117,19 +116,6 @@ function redact(attrs: Record<string, string> | undefined): Record<string, strin
   return Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, CREDENTIAL_KEY.test(k) ? '[redacted]' : v]));
 }
 
-function faultError(fault: BedrockFault): AwsError {
-  switch (fault.kind) {
-    case 'throttle':
-      return new AwsError('ThrottlingException', 'Your request was denied due to exceeding the account quotas for Amazon Bedrock. (injected fault)', 429);
-    case 'fail':
-      return new AwsError('ValidationException', 'The request failed validation. (injected fault)');
-    case 'internal':
-      return new AwsError('InternalServerException', 'An internal server error occurred. Retry your request. (injected fault)', 500);
-    case 'error':
-      return new AwsError(fault.code, fault.message ?? `${fault.code} (injected fault)`, fault.status);
-  }
-}
-
 export class BedrockService {
   readonly protocol = BEDROCK_PROTOCOL;
   readonly agent: LocalAgent;
@@ -140,12 +126,14 @@ export class BedrockService {
   private readonly faults: (BedrockFault & { remaining: number })[] = [];
   private readonly records: BedrockCallRecord[] = [];
   private readonly maxSessions: number;
+  private clock: () => Date;
 
   constructor(private readonly options: BedrockServiceOptions) {
     this.agentId = options.agentId ?? LOCAL_AGENT_ID;
     this.agentAliasId = options.agentAliasId ?? LOCAL_AGENT_ALIAS_ID;
     this.modelId = options.modelId ?? LOCAL_MODEL_ID;
     this.maxSessions = options.maxSessions ?? 10_000;
+    this.clock = options.clock ?? (() => new Date());
     this.agent = new LocalAgent({ ...(options.mode ? { mode: options.mode } : {}), ...(options.injection ? { injection: options.injection } : {}) });
   }
 
@@ -161,9 +149,13 @@ export class BedrockService {
   }
 
   injectFault(fault: BedrockFault): void {
-    const times = fault.times ?? 1;
-    if (!Number.isInteger(times) || times < 1) throw new Error('A fault needs times >= 1');
-    this.faults.push({ ...fault, remaining: times });
+    checkFault(fault);
+    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
+  }
+
+  /** The date models' lifecycles are read on; undefined restores real time. */
+  setClock(clock: (() => Date) | undefined): void {
+    this.clock = clock ?? (() => new Date());
   }
 
   clearFaults(): void {
@@ -205,9 +197,9 @@ export class BedrockService {
     return `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${agentId}/${agentAliasId}`;
   }
 
+  /** What `bedrock:InvokeModel` is authorised on for a call naming `modelId` (a model's or an inference profile's ARN). */
   modelArn(modelId = this.modelId): string {
-    const { partition, region } = this.options.location;
-    return `arn:${partition}:bedrock:${region}::foundation-model/${modelId}`;
+    return modelResourceArn(modelId, this.options.location);
   }
 
   // ----- the wire -----
@@ -239,7 +231,7 @@ export class BedrockService {
   }
 
   private takeFault(operation: BedrockOperation): BedrockFault | undefined {
-    const i = this.faults.findIndex((f) => !f.operation || f.operation === operation);
+    const i = this.faults.findIndex((f) => faultApplies(f, operation));
     if (i < 0) return undefined;
     const fault = this.faults[i]!;
     if (--fault.remaining <= 0) this.faults.splice(i, 1);
@@ -275,6 +267,7 @@ export class BedrockService {
       await this.authorize(call.principal, 'bedrock:InvokeAgent', this.agentAliasArn(agentId, agentAliasId));
       if (agentId !== this.agentId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Agent ${agentId} was not found.`, 404);
       if (agentAliasId !== this.agentAliasId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Alias ${agentAliasId} of agent ${agentId} was not found.`, 404);
+      requireAvailableModel(this.modelId, this.options.location.region, this.clock());
 
       const input = parseJsonBody(call.body);
       const state = optionalObject(input, 'sessionState') ?? {};
@@ -321,7 +314,7 @@ export class BedrockService {
       const session = this.touchSession(sessionId);
       session.pending = undefined;
       const events: Uint8Array[] = [];
-      if (input.enableTrace === true) events.push(eventMessage('trace', this.trace(sessionId, step)));
+      if (input.enableTrace === true) for (const trace of this.traces(sessionId, question, rounds, step)) events.push(eventMessage('trace', trace));
       if (step.kind === 'tools') {
         const invocationId = randomUUID();
         session.pending = { invocationId, question, rounds, calls: step.calls };
@@ -356,18 +349,18 @@ export class BedrockService {
     }
   }
 
-  private trace(sessionId: string, step: AgentStep) {
+  /** The orchestration step's trace parts: the model's output with its token usage, then the rationale. */
+  private traces(sessionId: string, question: string, rounds: ToolExchange[][], step: AgentStep) {
     const text =
       step.kind === 'tools'
         ? `The question needs the ${step.calls.map((c) => c.name).join(', ')} function(s) of ${ACTION_GROUP}.`
         : 'The question can be answered from what is known.';
-    return {
-      agentId: this.agentId,
-      agentAliasId: this.agentAliasId,
-      agentVersion: '1',
-      sessionId,
-      trace: { orchestrationTrace: { rationale: { traceId: randomUUID(), text } } },
-    };
+    const traceId = randomUUID();
+    const part = (orchestrationTrace: Json) => ({ agentId: this.agentId, agentAliasId: this.agentAliasId, agentVersion: '1', sessionId, trace: { orchestrationTrace } });
+    return [
+      part({ modelInvocationOutput: { traceId, metadata: { usage: agentStepUsage(question, rounds, step) } } }),
+      part({ rationale: { traceId, text } }),
+    ];
   }
 
   // ----- Converse -----
@@ -376,10 +369,9 @@ export class BedrockService {
     const started = performance.now();
     const rec: BedrockCallRecord = { operation: 'Converse', principalArn: call.principal.arn, resumed: false, outcome: '' };
     try {
-      if (!MODEL_ID.test(modelId)) throw new AwsError('ValidationException', 'The provided model identifier is invalid.');
-      const resource = modelId.startsWith('arn:') ? modelId : this.modelArn(modelId);
-      await this.authorize(call.principal, 'bedrock:InvokeModel', resource);
-      if (modelId !== this.modelId && modelId !== this.modelArn()) throw new AwsError('ValidationException', 'The provided model identifier is invalid.');
+      if (!MODEL_ID.test(modelId)) throw new AwsError('ValidationException', MODEL_REFUSALS.invalidIdentifier);
+      await this.authorize(call.principal, 'bedrock:InvokeModel', this.modelArn(modelId));
+      requireAvailableModel(modelId, this.options.location.region, this.clock());
 
       const input = parseJsonBody(call.body);
       const { question, rounds, resumed } = readConversation(input);
@@ -400,7 +392,8 @@ export class BedrockService {
         content = [{ text: step.text }];
         rec.outcome = 'end_turn';
       }
-      const inputTokens = approxTokens(JSON.stringify(input.messages ?? []) + JSON.stringify(input.system ?? []));
+      // What the model reads: the system prompt, the conversation and the tool specifications.
+      const inputTokens = approxTokens(JSON.stringify(input.system ?? []) + JSON.stringify(input.messages ?? []) + JSON.stringify(input.toolConfig ?? {}));
       const outputTokens = approxTokens(JSON.stringify(content));
       const payload = {
         output: { message: { role: 'assistant', content } },

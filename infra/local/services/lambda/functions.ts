@@ -18,7 +18,7 @@ export function localFunctionArn(iam: LocalIam, task: TaskName): string {
   return `arn:${partition}:lambda:${region}:${accountId}:function:${task}`;
 }
 
-export function localTaskConfig(iam: LocalIam, graphqlUrl: string, agentRuntime: AgentRuntimeKind): TaskConfig {
+export function localTaskConfig(iam: LocalIam, graphqlUrl: string, agentRuntime: AgentRuntimeKind, modelId = LOCAL_MODEL_ID): TaskConfig {
   return {
     location: iam.location,
     tables: iam.tables,
@@ -29,7 +29,7 @@ export function localTaskConfig(iam: LocalIam, graphqlUrl: string, agentRuntime:
     agentRuntime,
     agentId: LOCAL_AGENT_ID,
     agentAliasId: LOCAL_AGENT_ALIAS_ID,
-    modelId: LOCAL_MODEL_ID,
+    modelId,
     userPoolId: localUserPoolId(iam.location.region),
   };
 }

@@ -1,0 +1,214 @@
+/**
+ * The models table: the Bedrock models this project uses or mentions, with what Bedrock's
+ * documentation says about each (model card, model lifecycle page, inference profiles page). One
+ * source, read by infra/local (the local Bedrock refuses what Bedrock refuses) and by the tasks
+ * (the cost of an answer); infra/aws adopts it with the model default change (issue 15).
+ *
+ * Only what the documentation gives is here: a field the docs did not give is left out and says so.
+ * Lifecycle dates are Bedrock's own ("only the dates on the model card apply"), in UTC days: a
+ * model is refused from 00:00 UTC of its end-of-life date.
+ *
+ *   findModel(id)                  bare model id, inference profile id, or either's ARN
+ *   availability(id, region, date) callable there and then, or why not (Bedrock's refusal)
+ */
+import type { AwsLocation } from './aws-location.ts';
+
+export const LIFECYCLE_STATUSES = ['ACTIVE', 'LEGACY', 'END_OF_LIFE'] as const;
+export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
+
+/** The geographies of system-defined (cross-Region) inference profiles, as their id prefixes. */
+export const GEOGRAPHIES = ['us', 'eu', 'apac', 'global'] as const;
+export type Geography = (typeof GEOGRAPHIES)[number];
+
+/** On-demand price in USD per 1,000 tokens. */
+export interface TokenPrice {
+  readonly inputPer1k: number;
+  readonly outputPer1k: number;
+}
+
+export interface ModelEntry {
+  /** The base model id (on-demand throughput, in-Region). */
+  readonly modelId: string;
+  readonly name: string;
+  /** The documentation page the entry comes from (others are named beside the field). */
+  readonly source: string;
+  /** System-defined inference profile ids by geography, as the docs list them. */
+  readonly profiles: Readonly<Partial<Record<Geography, string>>>;
+  /**
+   * The model may be invoked by its bare id with on-demand throughput. When false, Bedrock answers
+   * ValidationException and names an inference profile as the way (ON_DEMAND_UNSUPPORTED).
+   */
+  readonly onDemand: boolean;
+  /** Day the model enters Legacy, where the docs give it. */
+  readonly legacyDate?: string;
+  /** Day the model reaches end of life (EOL), where the docs give it. */
+  readonly endOfLifeDate?: string;
+  /** Regions where the card states another lifecycle than the model's own (no EOL date given there). */
+  readonly regionalLifecycle?: Readonly<Record<string, Exclude<LifecycleStatus, 'END_OF_LIFE'>>>;
+  /** Undefined: the documentation index holds no price for this model (docs/fidelity.md says so). */
+  readonly price?: TokenPrice;
+}
+
+/**
+ * Prices: the Amazon Bedrock pricing page (https://aws.amazon.com/bedrock/pricing/) renders its
+ * figures client-side, and the documentation index holds none of them, so no entry has a price and
+ * costUsd() answers undefined. Add a figure here only with the page it was read from.
+ */
+export const MODELS: readonly ModelEntry[] = [
+  {
+    // The project's default until issue 15 (infra/aws/stack.ts DEFAULT_MODEL_ID).
+    modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+    name: 'Claude 3 Haiku',
+    source: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku.html',
+    // The us. profile: https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html
+    profiles: { us: 'us.anthropic.claude-3-haiku-20240307-v1:0' },
+    onDemand: true,
+    // "In most Regions, Claude 3 Haiku reached end of life on September 10, 2026, where requests now
+    // fail with ResourceNotFoundException"; the card gives no Legacy start date.
+    endOfLifeDate: '2026-09-10',
+    // "It remains available in ca-central-1, eu-central-2 and sa-east-1, and in Legacy in
+    // ap-northeast-2" (the card); no end-of-life date is given for these Regions.
+    regionalLifecycle: { 'ca-central-1': 'LEGACY', 'eu-central-2': 'LEGACY', 'sa-east-1': 'LEGACY', 'ap-northeast-2': 'LEGACY' },
+  },
+  {
+    modelId: 'anthropic.claude-haiku-4-5-20251001-v1:0',
+    name: 'Claude Haiku 4.5',
+    // Model lifecycle: Active; no Legacy or end-of-life date on the card.
+    source: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-haiku-4-5.html',
+    // The card's "Programmatic access" table: the model id with an in-Region endpoint, then the
+    // geographic and global inference ids. The index's copy of the card stops after the eu. id, so
+    // apac. and global. are not listed here.
+    profiles: { us: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', eu: 'eu.anthropic.claude-haiku-4-5-20251001-v1:0' },
+    onDemand: true,
+  },
+  {
+    modelId: 'amazon.nova-2-lite-v1:0',
+    name: 'Amazon Nova 2 Lite',
+    // The Nova 2 user guide lists only inference profile ids to invoke it with ("Set the modelId to
+    // one of the following"); profiles are named after their model, hence the base id.
+    source: 'https://docs.aws.amazon.com/nova/latest/nova2-userguide/core-inference.html',
+    profiles: { us: 'us.amazon.nova-2-lite-v1:0', global: 'global.amazon.nova-2-lite-v1:0' },
+    onDemand: false,
+  },
+];
+
+/** How a request names a model. */
+export interface ModelRef {
+  readonly model: ModelEntry;
+  /** By its own id (on-demand) or through an inference profile. */
+  readonly via: 'model' | 'profile';
+  readonly geography?: Geography;
+  /** The id the request used, ARN stripped. */
+  readonly id: string;
+}
+
+const ARN = /^arn:aws[\w-]*:bedrock:[a-z0-9-]*:(\d{12})?:(foundation-model|inference-profile)\/(.+)$/;
+
+/** The model a bare id, a profile id or either's ARN names; undefined when the table has none. */
+export function findModel(identifier: string): ModelRef | undefined {
+  const arn = ARN.exec(identifier);
+  const id = arn ? arn[3]! : identifier;
+  const kind = arn?.[2];
+  for (const model of MODELS) {
+    if (model.modelId === id && kind !== 'inference-profile') return { model, via: 'model', id };
+    const geography = GEOGRAPHIES.find((g) => model.profiles[g] === id);
+    if (geography && kind !== 'foundation-model') return { model, via: 'profile', geography, id };
+  }
+  return undefined;
+}
+
+const dayOf = (date: Date): string => date.toISOString().slice(0, 10);
+
+/** The model's lifecycle status in `region` on `date`. */
+export function lifecycleOf(model: ModelEntry, region: string, date: Date): LifecycleStatus {
+  const regional = model.regionalLifecycle?.[region];
+  if (regional) return regional;
+  const day = dayOf(date);
+  if (model.endOfLifeDate && day >= model.endOfLifeDate) return 'END_OF_LIFE';
+  if (model.legacyDate && day >= model.legacyDate) return 'LEGACY';
+  return 'ACTIVE';
+}
+
+export type Availability =
+  | { readonly available: true; readonly ref: ModelRef; readonly status: Exclude<LifecycleStatus, 'END_OF_LIFE'> }
+  | { readonly available: false; readonly reason: 'UNKNOWN_MODEL' }
+  | { readonly available: false; readonly reason: 'END_OF_LIFE'; readonly ref: ModelRef }
+  | { readonly available: false; readonly reason: 'PROFILE_REQUIRED'; readonly ref: ModelRef };
+
+/** Whether a call naming `identifier` from `region` on `date` reaches the model, or why not. */
+export function availability(identifier: string, region: string, date: Date): Availability {
+  const ref = findModel(identifier);
+  if (!ref) return { available: false, reason: 'UNKNOWN_MODEL' };
+  const status = lifecycleOf(ref.model, region, date);
+  if (status === 'END_OF_LIFE') return { available: false, reason: 'END_OF_LIFE', ref };
+  if (ref.via === 'model' && !ref.model.onDemand) return { available: false, reason: 'PROFILE_REQUIRED', ref };
+  return { available: true, ref, status };
+}
+
+/** What Bedrock answers when it refuses a model (the wording the docs and AWS's responses show). */
+export const MODEL_REFUSALS = {
+  /** ResourceNotFoundException (404): the model card. */
+  endOfLife: 'This model version has reached the end of its life.',
+  /** ValidationException (400), as AWS answers it (the apostrophe is AWS's U+2019). */
+  onDemandUnsupported: (modelId: string) =>
+    `Invocation of model ID ${modelId} with on-demand throughput isn\u2019t supported. Retry your request with the ID or ARN of an inference profile that contains this model.`,
+  /** ValidationException (400) for an id Bedrock does not know (AWS re:Post knowledge center). */
+  invalidIdentifier: 'The provided model identifier is invalid.',
+} as const;
+
+/**
+ * Which refusal a Bedrock error is, from its name and message (MODEL_REFUSALS); undefined for any
+ * other error. Either apostrophe is accepted in the on-demand refusal.
+ */
+export function modelRefusalOf(err: { name?: string; message?: string }): Exclude<Availability, { available: true }>['reason'] | undefined {
+  const message = err.message ?? '';
+  if (err.name === 'ResourceNotFoundException' && message.startsWith(MODEL_REFUSALS.endOfLife)) return 'END_OF_LIFE';
+  if (err.name !== 'ValidationException') return undefined;
+  if (/^Invocation of model ID \S+ with on-demand throughput isn['\u2019]t supported\./.test(message)) return 'PROFILE_REQUIRED';
+  if (message.startsWith(MODEL_REFUSALS.invalidIdentifier)) return 'UNKNOWN_MODEL';
+  return undefined;
+}
+
+/** The one sentence that says why a model cannot be used, for people (npm start, logs). */
+export function describeUnavailable(identifier: string, region: string, a: Exclude<Availability, { available: true }>): string {
+  switch (a.reason) {
+    case 'UNKNOWN_MODEL':
+      return `${identifier} is not in the models table (tasks/models.ts): ${MODELS.map((m) => m.modelId).join(', ')}, or one of their inference profiles.`;
+    case 'END_OF_LIFE':
+      return `${a.ref.model.name} reached end of life on ${a.ref.model.endOfLifeDate} in ${region} (${a.ref.model.source}).`;
+    case 'PROFILE_REQUIRED': {
+      const profiles = Object.values(a.ref.model.profiles);
+      return `${a.ref.model.name} cannot be invoked by its model id on demand: use an inference profile (${profiles.join(', ')}).`;
+    }
+  }
+}
+
+/** True when `id` has the form of a system-defined inference profile id (`us.`, `eu.`, ...). */
+function looksLikeProfile(id: string): boolean {
+  return GEOGRAPHIES.some((g) => id.startsWith(`${g}.`));
+}
+
+/**
+ * The ARN that IAM authorises `bedrock:InvokeModel` on for a request naming `identifier`: the
+ * inference profile's (account-scoped) or the foundation model's (no account). An ARN is itself.
+ */
+export function modelResourceArn(identifier: string, location: AwsLocation): string {
+  if (identifier.startsWith('arn:')) return identifier;
+  const { partition, region, accountId } = location;
+  const ref = findModel(identifier);
+  const profile = ref ? ref.via === 'profile' : looksLikeProfile(identifier);
+  return profile
+    ? `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${identifier}`
+    : `arn:${partition}:bedrock:${region}::foundation-model/${identifier}`;
+}
+
+export interface TokenCounts {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+/** The on-demand cost of `usage` at `price`, in USD; undefined when the price is unknown. */
+export function costUsd(usage: TokenCounts, price: TokenPrice | undefined): number | undefined {
+  if (!price) return undefined;
+  return (usage.inputTokens / 1000) * price.inputPer1k + (usage.outputTokens / 1000) * price.outputPer1k;
+}
