@@ -4,7 +4,7 @@
  * independent of the local stand-in's own rendering.
  */
 import { describe, expect, it } from 'vitest';
-import { executionDetailOf, executionNameOf, formatExecution, historyEventOf, parseExpressLogRecord } from './executions.ts';
+import { executionDetailOf, executionNameOf, formatExecution, historyEventOf, parseExpressLogRecord, statesFromHistory } from './executions.ts';
 
 const ARN = 'arn:aws:states:eu-west-1:111111111111:express:Stack-assistant:4b1d9f5e-exec:0e4cbd8a-7f0e-4a44-a0f3-0d2b7c8e1a11';
 const FN = 'arn:aws:lambda:eu-west-1:111111111111:function:Stack-ValidateContext';
@@ -48,7 +48,7 @@ describe('Express executions from CloudWatch Logs records', () => {
     const detail = executionDetailOf(ARN, events);
     expect(detail).toMatchObject({ executionArn: ARN, status: 'FAILED', error: 'AssistantFailed', cause: 'See RecordFailure', input, startDate: new Date(T0), stopDate: new Date(T0 + 62) });
     expect(detail.states.map((s) => [s.name, s.attempts, s.failures])).toEqual([
-      ['ValidateContext', 1, [{ error: 'TenantSuspended', cause: '{"errorMessage":"tenant1 is suspended"}' }]],
+      ['ValidateContext', 1, [{ error: 'TenantSuspended', cause: '{"errorMessage":"tenant1 is suspended"}', message: 'tenant1 is suspended' }]],
       ['RecordFailure', 0, []],
       ['Failed', 0, []],
     ]);
@@ -65,5 +65,68 @@ describe('Express executions from CloudWatch Logs records', () => {
   it('names an execution by the segment after the state machine (Express and Standard ARNs)', () => {
     expect(executionNameOf(ARN)).toBe('4b1d9f5e-exec');
     expect(executionNameOf('arn:aws:states:us-east-1:000000000000:execution:local-assistant:run-1')).toBe('run-1');
+  });
+});
+
+/** A Lambda function's error document, as Step Functions stores it in the cause on AWS. */
+const DOCUMENT = JSON.stringify({
+  errorType: 'Assistant.InvalidRequest',
+  errorMessage: 'The question is empty.',
+  trace: ['Assistant.InvalidRequest: The question is empty.', '    at validateContext (/var/task/index.mjs:1:2345)'],
+});
+const TIMED_OUT_CAUSE =
+  'The cause could not be determined because Lambda did not return an error type. Returned payload: {"errorMessage":"2030-01-01T00:00:00.000Z 5b1c368c-fa4f-448d-8d37-595d2633cc9b Task timed out after 8.00 seconds"}';
+
+describe('failures in a history', () => {
+  const run = (...attempts: [string, Record<string, unknown>][]) => [
+    line(1, 'ExecutionStarted', { input }, 0),
+    line(2, 'TaskStateEntered', { input, name: 'ValidateContext' }, 1),
+    ...attempts.flatMap(([type, details], i) => [line(3 + 2 * i, 'LambdaFunctionScheduled', { resource: FN }, 2 + i), line(4 + 2 * i, type, details, 3 + i)]),
+  ];
+  const statesOf = (lines: string[]) => statesFromHistory(lines.map((l) => historyEventOf(parseExpressLogRecord(l)!)));
+
+  it("shows a function error's errorMessage, never its trace, and keeps the raw cause for --json", () => {
+    const [state] = statesOf(run(['LambdaFunctionFailed', { error: 'Assistant.InvalidRequest', cause: DOCUMENT }]));
+    expect(state!.failures).toEqual([{ error: 'Assistant.InvalidRequest', cause: DOCUMENT, message: 'The question is empty.' }]);
+    const text = formatExecution({ executionArn: ARN, status: 'FAILED', error: 'Assistant.InvalidRequest', cause: DOCUMENT, message: 'The question is empty.', states: [state!] });
+    expect(text).toContain('failed: Assistant.InvalidRequest: The question is empty.');
+    expect(text).toContain('status:  FAILED (Assistant.InvalidRequest: The question is empty.)');
+    expect(text).not.toMatch(/var\/task|errorType|trace/);
+  });
+
+  it('counts every kind of failed attempt: failed, timed out (state or function), not started', () => {
+    const [state] = statesOf(
+      run(
+        ['LambdaFunctionFailed', { error: 'Lambda.Unknown', cause: TIMED_OUT_CAUSE }],
+        ['LambdaFunctionTimedOut', { error: 'States.Timeout' }],
+        ['LambdaFunctionStartFailed', { error: 'Lambda.ResourceNotFoundException', cause: 'Function not found' }],
+        ['TaskTimedOut', {}],
+        ['ActivityTimedOut', { error: 'States.HeartbeatTimeout' }],
+      ),
+    );
+    expect(state!.attempts).toBe(5);
+    expect(state!.failures).toEqual([
+      { error: 'Lambda.Unknown', cause: TIMED_OUT_CAUSE, message: '2030-01-01T00:00:00.000Z 5b1c368c-fa4f-448d-8d37-595d2633cc9b Task timed out after 8.00 seconds' },
+      { error: 'States.Timeout' },
+      { error: 'Lambda.ResourceNotFoundException', cause: 'Function not found', message: 'Function not found' },
+      { error: 'States.Timeout' },
+      { error: 'States.HeartbeatTimeout' },
+    ]);
+  });
+
+  it('control: an attempt that succeeded is no failure', () => {
+    const [state] = statesOf(run(['LambdaFunctionSucceeded', { output: '{}' }]));
+    expect([state!.attempts, state!.failures]).toEqual([1, []]);
+  });
+
+  it('reads an execution that timed out as TIMED_OUT with its error', () => {
+    const detail = executionDetailOf(
+      ARN,
+      [...run(['LambdaFunctionTimedOut', { error: 'States.Timeout' }]), line(9, 'ExecutionTimedOut', { error: 'States.Timeout', cause: 'The execution exceeded its time limit.' }, 300)].map(
+        (l) => historyEventOf(parseExpressLogRecord(l)!),
+      ),
+    );
+    expect(detail).toMatchObject({ status: 'TIMED_OUT', error: 'States.Timeout', message: 'The execution exceeded its time limit.' });
+    expect(detail.states[0]!.failures).toEqual([{ error: 'States.Timeout' }]);
   });
 });

@@ -17,6 +17,7 @@ import {
 import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseCause } from './caught-error.ts';
 
 /**
  * A failed run as RecordFailure writes it to the runs table (the fields replay reads). The client
@@ -30,8 +31,8 @@ export interface RecordedRun {
   username: string;
   question: string;
   conversationId?: string;
-  errorName: string;
-  errorCause: string;
+  errorType: string;
+  errorMessage: string;
   executionArn: string;
   failedAt: string;
   replayOf?: string;
@@ -75,7 +76,15 @@ export interface StateRun {
   output?: string;
   /** Task attempts (1 + retries). */
   attempts: number;
-  failures: { error?: string; cause?: string }[];
+  /** Every failed attempt, whatever the kind of failure (failed, timed out, not started). */
+  failures: Failure[];
+}
+
+/** A failure as the history records it; `message` is what its cause says (a function's errorMessage, never its trace). */
+export interface Failure {
+  error?: string;
+  cause?: string;
+  message?: string;
 }
 
 export interface ExecutionDetail {
@@ -87,6 +96,8 @@ export interface ExecutionDetail {
   output?: string;
   error?: string;
   cause?: string;
+  /** What the cause says (the errorMessage of a function's error document). */
+  message?: string;
   states: StateRun[];
 }
 
@@ -101,6 +112,42 @@ async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEve
   return events;
 }
 
+/**
+ * The history events that end a task attempt in failure, each with the error it stands for when it
+ * names none: a Lambda function, an activity or a service integration that failed, timed out
+ * (the state's TimeoutSeconds or HeartbeatSeconds), or could not be scheduled or started.
+ */
+const FAILURE_EVENTS: readonly [keyof HistoryEvent, string | undefined][] = [
+  ['lambdaFunctionFailedEventDetails', undefined],
+  ['lambdaFunctionTimedOutEventDetails', 'States.Timeout'],
+  ['lambdaFunctionStartFailedEventDetails', undefined],
+  ['lambdaFunctionScheduleFailedEventDetails', undefined],
+  ['taskFailedEventDetails', undefined],
+  ['taskTimedOutEventDetails', 'States.Timeout'],
+  ['taskStartFailedEventDetails', undefined],
+  ['taskSubmitFailedEventDetails', undefined],
+  ['activityFailedEventDetails', undefined],
+  ['activityTimedOutEventDetails', 'States.Timeout'],
+  ['activityScheduleFailedEventDetails', undefined],
+];
+const SCHEDULED_EVENTS = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled']);
+
+/** A failure from its error and cause, with the message its cause carries. */
+export function failureOf(error: string | undefined, cause: string | undefined): Failure {
+  return {
+    ...(error ? { error } : {}),
+    ...(cause ? { cause, message: parseCause({ Error: error ?? '', Cause: cause }).errorMessage } : {}),
+  };
+}
+
+function failureIn(e: HistoryEvent): Failure | undefined {
+  for (const [key, fallback] of FAILURE_EVENTS) {
+    const d = e[key] as { error?: string; cause?: string } | undefined;
+    if (d) return failureOf(d.error ?? fallback, d.cause);
+  }
+  return undefined;
+}
+
 /** Folds the history into one entry per state visit. */
 export function statesFromHistory(events: HistoryEvent[]): StateRun[] {
   const runs: StateRun[] = [];
@@ -113,13 +160,11 @@ export function statesFromHistory(events: HistoryEvent[]): StateRun[] {
       current.exitedAt = e.timestamp!;
       current.output = e.stateExitedEventDetails.output;
       current = undefined;
-    } else if (current && (e.type === 'TaskScheduled' || e.type === 'LambdaFunctionScheduled')) {
+    } else if (current && e.type && SCHEDULED_EVENTS.has(e.type)) {
       current.attempts++;
-    } else if (current && (e.taskFailedEventDetails || e.lambdaFunctionFailedEventDetails)) {
-      const d = e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails!;
-      current.failures.push({ ...(d.error ? { error: d.error } : {}), ...(d.cause ? { cause: d.cause } : {}) });
-    } else if (current && e.taskTimedOutEventDetails) {
-      current.failures.push({ error: e.taskTimedOutEventDetails.error ?? 'States.Timeout' });
+    } else if (current) {
+      const failure = failureIn(e);
+      if (failure) current.failures.push(failure);
     }
   }
   return runs;
@@ -191,13 +236,13 @@ const ms = (a?: Date, b?: Date) => (a && b ? `${b.getTime() - a.getTime()} ms` :
 export function formatExecution(d: ExecutionDetail): string {
   const lines = [
     `${d.executionArn}`,
-    `  status:  ${d.status}${d.error ? ` (${d.error}${d.cause ? `: ${d.cause}` : ''})` : ''}`,
+    `  status:  ${d.status}${d.error ? ` (${d.error}${d.message ? `: ${d.message}` : ''})` : ''}`,
     `  started: ${d.startDate?.toISOString() ?? '-'}  duration: ${ms(d.startDate, d.stopDate)}`,
     `  input:   ${d.input ?? '-'}`,
   ];
   for (const s of d.states) {
     lines.push(`  ${s.name}  ${ms(s.enteredAt, s.exitedAt)}${s.attempts > 1 ? `  attempts: ${s.attempts}` : ''}`);
-    for (const f of s.failures) lines.push(`    failed: ${f.error ?? '?'}${f.cause ? `: ${f.cause}` : ''}`);
+    for (const f of s.failures) lines.push(`    failed: ${f.error ?? '?'}${f.message ? `: ${f.message}` : ''}`);
     lines.push(`    input:  ${s.input ?? '-'}`);
     lines.push(`    output: ${s.output ?? '(none)'}`);
   }
@@ -363,8 +408,7 @@ export function executionDetailOf(executionArn: string, events: HistoryEvent[]):
     ...(ended?.timestamp ? { stopDate: ended.timestamp } : {}),
     ...(input !== undefined ? { input } : {}),
     ...(output !== undefined ? { output } : {}),
-    ...(failure?.error ? { error: failure.error } : {}),
-    ...(failure?.cause ? { cause: failure.cause } : {}),
+    ...failureOf(failure?.error, failure?.cause),
     states: statesFromHistory(events),
   };
 }

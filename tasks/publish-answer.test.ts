@@ -32,6 +32,23 @@ describe('publishAnswer', () => {
     ]);
   });
 
+  it("publishes FAILED with the errorMessage alone when the Cause is a Lambda function's error document (AWS's shape)", async () => {
+    const { port, published } = recordingPublisher();
+    const document = (errorType: string, errorMessage: string) =>
+      JSON.stringify({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, '    at validateContext (/var/task/index.mjs:1:2345)', '    at Runtime.handleOnce (/var/runtime/Runtime.js:63:25)'] });
+    await publishAnswer(failed({ Error: ErrorName.InvalidRequest, Cause: document(ErrorName.InvalidRequest, 'The question is empty.') }), { graphql: port });
+    await publishAnswer(failed({ Error: ErrorName.QuotaExceeded, Cause: document(ErrorName.QuotaExceeded, 'tenant1 has used its 100 questions today.') }), { graphql: port });
+    expect(published.map((e) => e.error)).toEqual(['The question is empty.', 'tenant1 has used its 100 questions today.']);
+    expect(JSON.stringify(published)).not.toMatch(/errorType|trace|\/var\/task|\/var\/runtime/);
+  });
+
+  it('control: an internal error whose Cause is an error document still shows only the reference', async () => {
+    const { port, published } = recordingPublisher();
+    const cause = JSON.stringify({ errorType: ErrorName.AgentFailed, errorMessage: 'Tool failed: AccessDeniedException: arn:aws:sts::1:assumed-role/x', trace: ['at /var/task/index.mjs:1:1'] });
+    await publishAnswer(failed({ Error: ErrorName.AgentFailed, Cause: cause }), { graphql: port });
+    expect(published.map((e) => e.error)).toEqual([`The assistant could not answer this question (${ErrorName.AgentFailed}). Please try again later.`]);
+  });
+
   it('publishes FAILED with only the error name when the cause is internal (it may name roles, tables, services)', async () => {
     const { port, published } = recordingPublisher();
     const cause = 'Tool listMyOrders failed: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/tenant-access/t-tenant1.user-1';

@@ -9,6 +9,7 @@ import { PUBLISH_ANSWER, TERMINAL_SEQ, type AnswerEventInput } from './answer-ev
 import type { ClientOptions, TaskConfig } from './config.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
+import { parseCause } from './lambda-error.ts';
 import { AnswerSchema, CaughtErrorSchema, IdentitySchema, RequestSchema } from './workflow-input.ts';
 import './zod-locale.ts';
 
@@ -38,9 +39,14 @@ export interface PublishedEvent extends AnswerEventInput {
   status: 'DONE' | 'FAILED';
 }
 
-/** What the asker reads when their question failed: the reason if it is theirs, else a reference. */
+/**
+ * What the asker reads when their question failed: the reason if it is theirs (the error's message,
+ * never the Cause itself: on AWS that is the function's JSON error document with its stack trace),
+ * else a reference.
+ */
 export function failureMessage(error: { Error: string; Cause?: string | undefined }): string {
-  if (USER_FACING.includes(error.Error) && error.Cause) return error.Cause.slice(0, 500);
+  const { errorMessage } = parseCause(error);
+  if (USER_FACING.includes(error.Error) && errorMessage) return errorMessage.slice(0, 500);
   return FAILURE_MESSAGES[error.Error] ?? `The assistant could not answer this question (${error.Error}). Please try again later.`;
 }
 

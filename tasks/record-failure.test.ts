@@ -35,8 +35,8 @@ describe('recordFailure', () => {
       username: 'alice',
       question: 'Where is my order?',
       conversationId: 'conv-1',
-      errorName: ErrorName.AgentFailed,
-      errorCause: error.Cause,
+      errorType: ErrorName.AgentFailed,
+      errorMessage: error.Cause,
       executionArn: EXECUTION,
       failedAt: '2030-01-01T00:00:00.000Z',
       replayOf: 'arn:previous',
@@ -50,7 +50,7 @@ describe('recordFailure', () => {
     await recordFailure({ state, executionArn: EXECUTION }, h.deps);
     const item = written(h);
     expect(Object.keys(item).sort()).toEqual(
-      ['answerId', 'conversationId', 'errorCause', 'errorName', 'executionArn', 'failedAt', 'question', 'tenantId', 'userId', 'username'].sort(),
+      ['answerId', 'conversationId', 'errorMessage', 'errorType', 'executionArn', 'failedAt', 'question', 'tenantId', 'userId', 'username'].sort(),
     );
     expect(JSON.stringify(item)).not.toContain(SEALED);
     expect(JSON.stringify(item)).not.toContain('sealed');
@@ -62,15 +62,30 @@ describe('recordFailure', () => {
     const out = await recordFailure({ state, executionArn: EXECUTION }, h.deps);
     expect(out).toEqual({ recorded: true, tenantId: '(unknown)', answerId: '(unknown).run-1' });
     const unknown = '(unknown)';
-    expect(written(h)).toEqual({ tenantId: unknown, answerId: `${unknown}.run-1`, userId: unknown, username: unknown, question: '', errorName: ErrorName.InvalidRequest, errorCause: '', executionArn: EXECUTION, failedAt: NOW.toISOString() });
+    expect(written(h)).toEqual({ tenantId: unknown, answerId: `${unknown}.run-1`, userId: unknown, username: unknown, question: '', errorType: ErrorName.InvalidRequest, errorMessage: '', executionArn: EXECUTION, failedAt: NOW.toISOString() });
   });
 
-  it('cuts long fields: the cause to 2000 characters, the question to 4000, the error name to 256', async () => {
+  it('cuts long fields: the message to 2000 characters, the question to 4000, the error type to 256', async () => {
     const h = harness({});
     const state = { identity, request: { ...request, question: 'q'.repeat(5000) }, error: { Error: 'E'.repeat(300), Cause: 'c'.repeat(3000) } };
     await recordFailure({ state, executionArn: EXECUTION }, h.deps);
     const item = written(h);
-    expect([(item.question as string).length, (item.errorCause as string).length, (item.errorName as string).length]).toEqual([4000, 2000, 256]);
+    expect([(item.question as string).length, (item.errorMessage as string).length, (item.errorType as string).length]).toEqual([4000, 2000, 256]);
+  });
+
+  it("stores the errorType and errorMessage of a Lambda function's error document, never its trace", async () => {
+    const h = harness({});
+    const document = {
+      errorType: ErrorName.AgentFailed,
+      errorMessage: 'Tool listMyOrders failed: AccessDeniedException',
+      trace: ['Assistant.AgentFailed: Tool listMyOrders failed', '    at invokeAgent (/var/task/index.mjs:12:9)'],
+    };
+    await recordFailure({ state: { identity, request, error: { Error: ErrorName.AgentFailed, Cause: JSON.stringify(document) } }, executionArn: EXECUTION }, h.deps);
+    const item = written(h);
+    expect([item.errorType, item.errorMessage]).toEqual([ErrorName.AgentFailed, 'Tool listMyOrders failed: AccessDeniedException']);
+    expect(JSON.stringify(item)).not.toMatch(/var\/task|trace|errorMessage\\"/);
+    // Control: the Cause itself carries the trace that must not reach the table.
+    expect(JSON.stringify(document)).toMatch(/var\/task/);
   });
 
   it('refuses an input without the caught error, writing nothing', async () => {

@@ -1,6 +1,7 @@
 /**
  * RecordFailure: writes the failed run to the runs table, for operators to inspect and replay:
- * identity, request, error name and cause, execution ARN and time. Never credentials: the state
+ * identity, request, the error's type and message (read from the Cause by tasks/lambda-error.ts:
+ * never the function's stack trace), execution ARN and time. Never credentials: the state
  * only ever holds them sealed, and this task does not copy the sealed blob either.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -9,6 +10,7 @@ import * as z from 'zod/mini';
 import { dynamoConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName } from './errors.ts';
 import type { TableNames } from './tables.ts';
+import { parseCause } from './lambda-error.ts';
 import { CaughtErrorSchema } from './workflow-input.ts';
 import './zod-locale.ts';
 
@@ -27,14 +29,14 @@ export interface FailedRun {
   username: string;
   question: string;
   conversationId?: string;
-  errorName: string;
-  errorCause: string;
+  errorType: string;
+  errorMessage: string;
   executionArn: string;
   failedAt: string;
   replayOf?: string;
 }
 
-const MAX_CAUSE_CHARS = 2000;
+const MAX_MESSAGE_CHARS = 2000;
 const MAX_QUESTION_CHARS = 4000;
 
 /** Lenient on purpose: a run that failed validation must still be recorded as well as it can be. */
@@ -52,6 +54,7 @@ const text = (v: unknown, fallback: string, max = 256): string => (typeof v === 
 
 export async function recordFailure(input: unknown, deps: RecordFailureDeps): Promise<{ recorded: true; tenantId: string; answerId: string }> {
   const { state, executionArn } = InputSchema.parse(input);
+  const caught = parseCause(state.error);
   const run: FailedRun = {
     tenantId: text(state.identity?.tenantId, '(unknown)', 64),
     answerId: text(state.request?.answerId, `(unknown).${executionArn.split(':').pop()}`),
@@ -59,8 +62,8 @@ export async function recordFailure(input: unknown, deps: RecordFailureDeps): Pr
     username: text(state.identity?.username, '(unknown)', 128),
     question: text(state.request?.question, '', MAX_QUESTION_CHARS),
     ...(typeof state.request?.conversationId === 'string' ? { conversationId: state.request.conversationId.slice(0, 128) } : {}),
-    errorName: state.error.Error.slice(0, 256),
-    errorCause: (state.error.Cause ?? '').slice(0, MAX_CAUSE_CHARS),
+    errorType: caught.errorType.slice(0, 256),
+    errorMessage: caught.errorMessage.slice(0, MAX_MESSAGE_CHARS),
     executionArn,
     failedAt: (deps.now?.() ?? new Date()).toISOString(),
     ...(typeof state.replayOf === 'string' ? { replayOf: state.replayOf } : {}),

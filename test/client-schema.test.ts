@@ -6,6 +6,8 @@ import { ANSWER_STATUSES, ON_ANSWER, type AnswerEvent } from '../client/api.ts';
 import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import type { RecordedRun, ReplayInput } from '../client/executions.ts';
 import type { FailedRun } from '../tasks/record-failure.ts';
+import { parseCause as tasksParseCause, UNKNOWN_LAMBDA_CAUSE_PREFIX } from '../tasks/lambda-error.ts';
+import { parseCause as clientParseCause } from '../client/caught-error.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
 
 const schema = loadSchema();
@@ -49,5 +51,38 @@ describe("the operator client's own copies of the workflow's record and input sh
 
   it('starts replays with an input the state machine accepts', () => {
     expectTypeOf<ReplayInput>().toExtend<WorkflowInput>();
+  });
+});
+
+describe("the operator client's own copy of the Cause parser (tasks/lambda-error.ts)", () => {
+  const causes: [string, string | undefined][] = [
+    ['Assistant.InvalidRequest', JSON.stringify({ errorType: 'Assistant.InvalidRequest', errorMessage: 'The question is empty.', trace: ['at /var/task/index.mjs:1:1'] })],
+    ['TenantSuspended', '{"errorMessage":"tenant1 is suspended"}'],
+    ['Lambda.Unknown', `${UNKNOWN_LAMBDA_CAUSE_PREFIX}{"errorMessage":"2030-01-01T00:00:00.000Z r-1 Task timed out after 8.00 seconds"}`],
+    ['Lambda.Unknown', `${UNKNOWN_LAMBDA_CAUSE_PREFIX}not json`],
+    ['States.Timeout', 'States.Timeout'],
+    ['States.Timeout', undefined],
+    ['E', '{"foo":1}'],
+    ['E', '{"errorType":"E","errorMessage":42}'],
+    ['E', '{not json'],
+  ];
+
+  it.each(causes)('reads %s / %s as the tasks do', (error, cause) => {
+    expect(clientParseCause({ Error: error, Cause: cause })).toEqual(tasksParseCause({ Error: error, Cause: cause }));
+  });
+
+  it('control: the causes above take every path (document, Lambda.Unknown payload, plain text)', () => {
+    const read = causes.map(([error, cause]) => tasksParseCause({ Error: error, Cause: cause }));
+    expect(read.map((r) => r.errorMessage)).toEqual([
+      'The question is empty.',
+      'tenant1 is suspended',
+      '2030-01-01T00:00:00.000Z r-1 Task timed out after 8.00 seconds',
+      `${UNKNOWN_LAMBDA_CAUSE_PREFIX}not json`,
+      'States.Timeout',
+      '',
+      '{"foo":1}',
+      '{"errorType":"E","errorMessage":42}',
+      '{not json',
+    ]);
   });
 });

@@ -91,8 +91,9 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       input.identity.tenantId = 'tenant2';
       const asked = await run(stack, events, input);
       expect(asked.error).toBe(ErrorName.InvalidRequest);
-      expect(asked.cause).toBe('The asker does not belong to this store.');
-      expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+      // As on AWS, the Cause is the function's error document; the asker reads its message only.
+      expect(JSON.parse(asked.cause!)).toMatchObject({ errorType: ErrorName.InvalidRequest, errorMessage: 'The asker does not belong to this store.' });
+      expect(asked.events.map((e) => [e.status, e.error])).toEqual([['FAILED', 'The asker does not belong to this store.']]);
     });
 
     it('rejects a suspended tenant', async () => {
@@ -223,7 +224,7 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       const replayed = await replay(asked.executionArn);
       const detail = await stack.states.waitForExecution(replayed.executionArn);
       expect(detail.status).toBe('FAILED');
-      expect(detail.cause).toBe('The asker is not a user of this service.');
+      expect(JSON.parse(detail.cause!)).toMatchObject({ errorType: ErrorName.InvalidRequest, errorMessage: 'The asker is not a user of this service.' });
     });
   });
 });

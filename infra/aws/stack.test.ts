@@ -14,7 +14,7 @@ import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
 import { apiDataSourcePolicy, sealKeyPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../../tasks/policies.ts';
-import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
+import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
@@ -149,6 +149,17 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
         roles.add(JSON.stringify(fn.Role));
       }
       expect(roles.size).toBe(TASK_NAMES.length);
+    });
+
+    it('gives each function the timeout of FUNCTION_TIMEOUT_SECONDS, below the TimeoutSeconds of every state that invokes it', () => {
+      const states = Object.values(definition.States as Record<string, { Resource?: string; TimeoutSeconds?: number }>);
+      for (const task of TASK_NAMES) {
+        const fn = resources[logicalId(stack.workflow.functions[task])]!.Properties;
+        expect(fn.Timeout).toBe(FUNCTION_TIMEOUT_SECONDS[task]);
+        const invoking = states.filter((s) => s.Resource === `\${${FUNCTION_ARN_VARIABLES[task]}}`);
+        expect(invoking.length).toBeGreaterThan(0);
+        for (const state of invoking) expect(fn.Timeout).toBeLessThan(state.TimeoutSeconds!);
+      }
     });
 
     it.each(TASK_NAMES)("gives the %s role exactly the shared policy (and only its own function's logs besides)", (task: TaskName) => {

@@ -18,7 +18,7 @@ import { lambdaBundling } from './bundling.ts';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
 import { taskEnvironment, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyResources } from '../../tasks/policies.ts';
-import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
+import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import type { TableNames } from '../../tasks/tables.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -158,7 +158,8 @@ export class Workflow extends Construct {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: task === 'invoke-agent' ? 512 : 256,
-        timeout: Duration.seconds(definition.States[stateOf(task)].TimeoutSeconds),
+        // One source with the local Lambda runtime; below the state's TimeoutSeconds (stack.test.ts).
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS[task]),
         role,
         logGroup,
         environment,
@@ -194,18 +195,4 @@ function pascal(task: string): string {
 /** The ARN of the state machine named `name` in this stack, known before the state machine exists. */
 export function stateMachineArn(scope: Construct, name: string): string {
   return Stack.of(scope).formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-}
-
-type TaskStateName = Exclude<keyof typeof definition.States, 'Failed' | 'PublishFailure' | 'AlreadyAnswered'>;
-
-const STATE_OF: Record<TaskName, TaskStateName> = {
-  'validate-context': 'ValidateContext',
-  'mint-credentials': 'MintCredentials',
-  'invoke-agent': 'InvokeAgent',
-  'publish-answer': 'PublishAnswer',
-  'record-failure': 'RecordFailure',
-};
-
-function stateOf(task: TaskName): TaskStateName {
-  return STATE_OF[task];
 }

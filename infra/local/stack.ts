@@ -32,6 +32,7 @@ import { LocalLambdaRuntime } from './services/lambda/runtime.ts';
 import { LogsService, stepFunctionsLogEvents } from './services/logs/service.ts';
 import { localFunctionArn, localTaskConfig, runsInSandbox, startLocalFunctions, type LocalFunctions, type LocalFunctionsOptions } from './services/lambda/functions.ts';
 import { StepFunctionsService, type StepFunctionsOptions } from './services/stepfunctions/service.ts';
+import { isLambdaFunctionError, lambdaTaskError } from './services/stepfunctions/lambda-task.ts';
 import { substituteFunctionArns } from '../../states/definition.ts';
 import { TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { Edge } from './edge/edge.ts';
@@ -78,6 +79,8 @@ export interface LocalStackOptions {
   introspection?: boolean;
   /** Run the task functions in their sandbox thread (lambda-runtime.ts). @default true */
   lambdaSandbox?: boolean;
+  /** Function timeouts in seconds per task (tests: a fraction of a second). @default FUNCTION_TIMEOUT_SECONDS (tasks/task-names.ts) */
+  functionTimeoutSeconds?: LocalFunctionsOptions['timeoutSeconds'];
   /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
   retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
   /** Start every execution twice, as AWS may run an Express execution more than once. @default false */
@@ -223,10 +226,15 @@ async function startServices(
     onExecutionEnded: (executionArn, history) =>
       logs.deliver(STATE_MACHINE_LOG_GROUP, `states/${STATE_MACHINE_NAME}/${executionArn.split(':').pop()}`, stepFunctionsLogEvents(executionArn, history)),
     stateMachines: [{ name: STATE_MACHINE_NAME, arn: iam.resources.stateMachineArn, definition: substituteFunctionArns(functionArns) as object, type: 'EXPRESS' }],
+    // A function ARN Resource: a function error becomes the Error and Cause Step Functions reports for it.
     invokeTask: async (resourceArn, input) => {
       const fn = bound.functions?.get(resourceArn);
       if (!fn) throw new Error(`No local function ${resourceArn}`);
-      return fn(input);
+      try {
+        return await fn(input);
+      } catch (err) {
+        throw isLambdaFunctionError(err) ? lambdaTaskError(err) : err;
+      }
     },
   });
   const edge = new Edge({
@@ -274,6 +282,7 @@ async function startServices(
     config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent', modelId),
     ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
     ...(options.lambdaSandbox !== undefined ? { sandbox: options.lambdaSandbox } : {}),
+    ...(options.functionTimeoutSeconds ? { timeoutSeconds: options.functionTimeoutSeconds } : {}),
     ...(lambdaRuntime ? { runtime: lambdaRuntime } : {}),
   });
   closers.push(() => lambdas.stop());

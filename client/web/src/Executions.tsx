@@ -276,7 +276,7 @@ function ExecutionView({ api, executionArn }: { api: OperatorApi; executionArn: 
                 <dt>Error</dt>
                 <dd className="error-text">
                   {detail.error}
-                  {detail.cause ? `: ${detail.cause}` : ''}
+                  {detail.message ? `: ${detail.message}` : ''}
                 </dd>
               </>
             )}
@@ -323,7 +323,7 @@ function StateItem({ run, start, outcome, open }: { run: StateRun; start?: Date 
         {run.failures.map((f, i) => (
           <p key={i} className="error-text">
             Failed: {f.error ?? '?'}
-            {f.cause ? `: ${f.cause}` : ''}
+            {f.message ? `: ${f.message}` : ''}
           </p>
         ))}
         <p className="io-label">Input</p>

@@ -6,7 +6,8 @@
  */
 import { taskEnvironment, type AgentRuntimeKind, type TaskConfig } from '../../../../tasks/config.ts';
 import type { TaskHandler } from '../../../../tasks/task-modules.ts';
-import { TASK_NAMES, type TaskName } from '../../../../tasks/task-names.ts';
+import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../../../tasks/task-names.ts';
+import { withTimeout } from './invocation.ts';
 import { buildFunction, type SandboxFunction } from './protocol.ts';
 import { withPayloadLimits } from './payload-limits.ts';
 import { LocalLambdaRuntime } from './runtime.ts';
@@ -47,6 +48,11 @@ export interface LocalFunctionsOptions {
   /** Run the functions in this thread instead of the sandbox (the benchmark's floor). @default true */
   sandbox?: boolean;
   /**
+   * Function timeouts in seconds instead of FUNCTION_TIMEOUT_SECONDS (tests: a fraction of a second,
+   * which Lambda itself does not allow). @default FUNCTION_TIMEOUT_SECONDS
+   */
+  timeoutSeconds?: Partial<Record<TaskName, number>>;
+  /**
    * A sandbox started early (it loads its code while the stack starts), given when some function
    * runs in the sandbox; one is made otherwise.
    */
@@ -80,7 +86,9 @@ export interface LocalFunctions {
 /**
  * Starts the task functions: in the sandbox (lambda-runtime.ts) unless `sandbox` is false, except
  * the overridden ones, which run here. Either way a function is built from its Lambda environment
- * (`taskConfigFromEnv`) and signs with its own role's credentials; every SDK call goes to the edge.
+ * (`taskConfigFromEnv`) and signs with its own role's credentials; every SDK call goes to the edge;
+ * it fails with the same error document (invocation.ts), and within the same timeout, which runs
+ * here, beside the sandbox, so that a function that blocks its thread still times out.
  */
 export async function startLocalFunctions(options: LocalFunctionsOptions): Promise<LocalFunctions> {
   const definitions = localFunctionDefinitions(options);
@@ -88,11 +96,17 @@ export async function startLocalFunctions(options: LocalFunctionsOptions): Promi
   const inThread = definitions.filter((d) => !runsInSandbox(d.task, options.sandbox, options.overrides));
   const runtime = sandboxed.length > 0 ? (options.runtime ?? new LocalLambdaRuntime(options.logger)) : undefined;
   await runtime?.start({ endpoint: options.edgeUrl, functions: sandboxed });
-  const handlers = new Map(runtime?.handlers());
+  const built = new Map(runtime?.handlers());
   for (const d of inThread) {
     const override = options.overrides?.[d.task];
     const log = (line: Record<string, unknown>) => logFunctionLine(options.logger, d.functionArn, line);
-    handlers.set(d.functionArn, buildFunction(d, options.edgeUrl, { log, ...(override ? { override } : {}) }));
+    built.set(d.functionArn, buildFunction(d, options.edgeUrl, { log, ...(override ? { override } : {}) }));
+  }
+  // withTimeout also makes what an in-thread function throws the error document the sandbox reports.
+  const handlers = new Map<string, TaskHandler>();
+  for (const d of definitions) {
+    const timeout = options.timeoutSeconds?.[d.task] ?? FUNCTION_TIMEOUT_SECONDS[d.task];
+    handlers.set(d.functionArn, withTimeout(built.get(d.functionArn)!, timeout));
   }
   return {
     // Invoked as Lambda's synchronous Invoke: held to its request and response quotas.

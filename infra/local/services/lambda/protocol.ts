@@ -7,6 +7,7 @@ import type { HandlerOptions } from '../../../../tasks/handler.ts';
 import { createTaskHandler, type TaskHandler } from '../../../../tasks/task-modules.ts';
 import type { TaskName } from '../../../../tasks/task-names.ts';
 import type { LocalCredentials } from '../../iam/principals.ts';
+import type { ErrorDocument } from './invocation.ts';
 
 /** One function as the sandbox builds it: its ARN, task, Lambda environment and role credentials. */
 export interface SandboxFunction {
@@ -43,5 +44,8 @@ export interface SandboxRequest {
 export type SandboxReply =
   | { kind: 'ready' }
   | { kind: 'result'; id: number; result: unknown }
-  | { kind: 'error'; id: number; name: string; message: string }
+  /** The function threw: its error document, as the Node.js runtime reports it. */
+  | { kind: 'error'; id: number; payload: ErrorDocument }
+  /** Lambda itself failed the invocation (no such function): no function error. */
+  | { kind: 'service-error'; id: number; name: `Lambda.${string}`; message: string }
   | { kind: 'log'; functionArn: string; line: Record<string, unknown> };

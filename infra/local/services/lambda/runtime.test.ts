@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyOf, recordEvents, run, workflowInput } from '../../../../test/workflow-helpers.ts';
 import { ErrorName } from '../../../../tasks/errors.ts';
 import type { AnswerEventRecord } from '../appsync/graphql.ts';
-import { localFunctionArn } from './functions.ts';
+import { localFunctionArn, runsInSandbox } from './functions.ts';
+import { FunctionError } from './invocation.ts';
 import { MAX_REQUEST_BYTES, REQUEST_TOO_LARGE } from './payload-limits.ts';
 import type { Logger } from '../../edge/log.ts';
 import { startLocalStack, type LocalStack } from '../../stack.ts';
@@ -22,7 +23,8 @@ let stack: LocalStack;
 let events: AnswerEventRecord[];
 
 beforeAll(async () => {
-  stack = await startLocalStack({ port: 0, logger, seedOrdersPerUser: 0, retryIntervalOverrides: 0 });
+  // record-failure has an (empty) override: it runs in this thread, the other functions in the sandbox.
+  stack = await startLocalStack({ port: 0, logger, seedOrdersPerUser: 0, retryIntervalOverrides: 0, taskOverrides: { 'record-failure': {} } });
   events = recordEvents(stack);
 });
 
@@ -59,6 +61,24 @@ describe('the local Lambda sandbox', () => {
     expect(err.name).toBe(REQUEST_TOO_LARGE);
     // The function never ran: it logged nothing (control: the next test's call logs).
     expect(lines.filter((l) => l.msg.startsWith('task.'))).toEqual([]);
+  });
+
+  it("reports a thrown error as Lambda's Node.js runtime does: errorType, errorMessage, trace, in the sandbox and in this thread alike", async () => {
+    const arn = (task: 'validate-context' | 'record-failure') => localFunctionArn(stack.iam, task);
+    expect([runsInSandbox('validate-context', undefined, { 'record-failure': {} }), runsInSandbox('record-failure', undefined, { 'record-failure': {} })]).toEqual([true, false]);
+    const sandboxed = (await validate()(workflowInput(stack, 'tenant1-user', 'hello', { answerId: 'someone-else.1' })).catch((e: unknown) => e)) as FunctionError;
+    const inThread = (await stack.functions.get(arn('record-failure'))!({ state: {} }).catch((e: unknown) => e)) as FunctionError;
+    for (const err of [sandboxed, inThread]) {
+      expect(err).toBeInstanceOf(FunctionError);
+      expect(err.functionError).toBe('Unhandled');
+      expect(Object.keys(err.payload)).toEqual(['errorType', 'errorMessage', 'trace']);
+      const { errorType, errorMessage, trace } = err.payload;
+      expect([err.name, err.message]).toEqual([errorType, errorMessage]);
+      expect(trace![0]).toBe(`${errorType}: ${errorMessage.split('\n')[0]}`);
+      expect(trace!.some((line) => /^\s+at /.test(line))).toBe(true);
+    }
+    expect(sandboxed.payload).toMatchObject({ errorType: ErrorName.InvalidRequest, errorMessage: expect.stringMatching(/answerId/) });
+    expect(inThread.payload.errorType).not.toBe(ErrorName.InvalidRequest);
   });
 
   it('forwards the functions’ structured log lines, naming the function', async () => {

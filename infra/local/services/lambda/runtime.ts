@@ -1,8 +1,9 @@
 /**
  * The local Lambda runtime: the task functions run in a sandbox, a worker thread of their own
  * (worker.ts), as Lambda runs them apart from the services they call. The state machine
- * invokes a function by ARN; the sandbox runs it and answers with its result or its error, whose
- * `name` is the error type Retry and Catch match (as Lambda's `errorType` is on AWS).
+ * invokes a function by ARN; the sandbox runs it and answers with its result or its error document
+ * (errorType, errorMessage, trace: invocation.ts), which Step Functions turns into the Error that
+ * Retry and Catch match and the Cause they store.
  *
  * The sandbox also gives the stack a second core: the tasks' SDK work (building requests, signing)
  * runs beside the stand-ins (verifying signatures, evaluating policies, storing data) instead of
@@ -14,20 +15,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { TaskHandler } from '../../../../tasks/task-modules.ts';
+import { FunctionError, LambdaServiceError } from './invocation.ts';
 import type { SandboxFunction, SandboxInit, SandboxReply, SandboxRequest } from './protocol.ts';
 import { logFunctionLine, type Logger } from '../../edge/log.ts';
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
-
-/** An error as the sandbox reported it: the function's error name and message. */
-class FunctionError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -75,7 +67,7 @@ export class LocalLambdaRuntime {
   }
 
   async invoke(functionArn: string, event: unknown): Promise<unknown> {
-    if (this.stopped) throw new FunctionError('Lambda.ServiceException', 'The local Lambda runtime has stopped.');
+    if (this.stopped) throw new LambdaServiceError('Lambda.ServiceException', 'The local Lambda runtime has stopped.');
     if (!this.options) throw new Error('LocalLambdaRuntime.start() has not been called');
     let sandbox = this.sandbox;
     if (!sandbox) {
@@ -85,7 +77,7 @@ export class LocalLambdaRuntime {
     }
     await sandbox.ready;
     // The sandbox may have died while this invocation waited for it: the invocation was in flight.
-    if (sandbox.failed) throw new FunctionError('Lambda.ServiceException', 'The local Lambda sandbox stopped before the function ran.');
+    if (sandbox.failed) throw new LambdaServiceError('Lambda.ServiceException', 'The local Lambda sandbox stopped before the function ran.');
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       sandbox.pending.set(id, { resolve, reject });
@@ -144,12 +136,14 @@ export class LocalLambdaRuntime {
           logFunctionLine(logger, reply.functionArn, reply.line);
           return;
         case 'result':
-        case 'error': {
+        case 'error':
+        case 'service-error': {
           const p = pending.get(reply.id);
           if (!p) return;
           pending.delete(reply.id);
           if (reply.kind === 'result') p.resolve(reply.result);
-          else p.reject(new FunctionError(reply.name, reply.message));
+          else if (reply.kind === 'error') p.reject(new FunctionError(reply.payload));
+          else p.reject(new LambdaServiceError(reply.name, reply.message));
         }
       }
     });
@@ -164,7 +158,7 @@ export class LocalLambdaRuntime {
     if (sandbox.failed) return;
     sandbox.failed = true;
     if (!this.stopped) this.logger.log('warn', 'lambda.sandbox.failed', { reason, inFlight: sandbox.pending.size });
-    const err = new FunctionError('Lambda.ServiceException', `The local Lambda sandbox stopped: ${reason}`);
+    const err = new LambdaServiceError('Lambda.ServiceException', `The local Lambda sandbox stopped: ${reason}`);
     sandbox.failStart(err);
     for (const p of sandbox.pending.values()) p.reject(err);
     sandbox.pending.clear();

@@ -8,6 +8,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { TaskHandler } from '../../../../tasks/task-modules.ts';
+import { errorDocumentOf } from './invocation.ts';
 import { buildFunction, type SandboxInit, type SandboxReply, type SandboxRequest } from './protocol.ts';
 
 if (!parentPort) throw new Error('lambda-worker.ts runs only as a worker thread (see runtime.ts)');
@@ -32,14 +33,11 @@ port.on('message', (message: SandboxInit | SandboxRequest) => {
   const request = message;
   const handler = handlers.get(request.functionArn);
   if (!handler) {
-    port.postMessage({ kind: 'error', id: request.id, name: 'Lambda.ResourceNotFoundException', message: `Function not found: ${request.functionArn}` } satisfies SandboxReply);
+    port.postMessage({ kind: 'service-error', id: request.id, name: 'Lambda.ResourceNotFoundException', message: `Function not found: ${request.functionArn}` } satisfies SandboxReply);
     return;
   }
   handler(request.event).then(
     (result) => port.postMessage({ kind: 'result', id: request.id, result } satisfies SandboxReply),
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      port.postMessage({ kind: 'error', id: request.id, name: e.name, message: e.message } satisfies SandboxReply);
-    },
+    (err: unknown) => port.postMessage({ kind: 'error', id: request.id, payload: errorDocumentOf(err) } satisfies SandboxReply),
   );
 });

@@ -60,7 +60,8 @@ export interface TaskEventFamily {
   started(): EventRecord;
   succeeded(output: string): EventRecord;
   failed(f: Failure): EventRecord;
-  timedOut(f: Failure): EventRecord;
+  /** A state's TimeoutSeconds ran out: AWS records the error (States.Timeout) and no cause. */
+  timedOut(f: Pick<Failure, 'error'>): EventRecord;
 }
 
 const detailsKeyOf = (type: string) => `${type[0]!.toLowerCase()}${type.slice(1)}EventDetails`;

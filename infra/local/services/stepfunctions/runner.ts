@@ -246,7 +246,7 @@ export class ExecutionRunner {
         const attempt = exec.attempts.get(stateName)?.find((a) => !a.settled);
         if (attempt) {
           attempt.settled = true;
-          this.record(exec, ...attempt.family.timedOut({ error: 'States.Timeout', cause: 'The task did not finish within its TimeoutSeconds.' }));
+          this.record(exec, ...attempt.family.timedOut({ error: 'States.Timeout' }));
         }
       }
       if (stateType === 'Map' || stateType === 'Parallel') {

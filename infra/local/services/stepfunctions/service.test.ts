@@ -576,7 +576,8 @@ describe('task timeouts', () => {
         'TaskStateExited',
         'ExecutionSucceeded',
       ]);
-      expect(events[4]!.lambdaFunctionTimedOutEventDetails).toMatchObject({ error: 'States.Timeout' });
+      // As AWS records it (LocalStack's AWS-validated snapshot of test_fixed_timeout_lambda): the error, no cause.
+      expect(events[4]!.lambdaFunctionTimedOutEventDetails).toEqual({ error: 'States.Timeout' });
       expect(events[2]!.lambdaFunctionScheduledEventDetails).toMatchObject({ resource: SLOW, timeoutInSeconds: 1 });
     } finally {
       held.release();
