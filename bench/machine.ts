@@ -12,8 +12,9 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Logger } from '../infra/local/edge/log.ts';
 import type { LocalStack } from '../infra/local/stack.ts';
 import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
-import { sdkConfig } from '../tasks/config.ts';
+import { dynamoConfig, sdkConfig } from '../tasks/config.ts';
 import { IamGraphqlClient } from '../tasks/graphql-client.ts';
+import { claimAnswer } from '../tasks/validate-context.ts';
 
 export interface SdkCallCost {
   /** Wall time of one call, made one after the other. */
@@ -98,6 +99,27 @@ export async function measureStackCallCost(stack: LocalStack, n = 1000): Promise
     return { edgeCall, publish };
   } finally {
     sts.destroy();
+  }
+}
+
+export interface ClaimCost {
+  /** ValidateContext's claim: one conditional PutItem on the claims table, a new answerId each time. */
+  claim: { wallUs: number; cpuUs: number };
+  /** Beside it, the config GetItem ValidateContext makes too, with the same role and client. */
+  read: { wallUs: number; cpuUs: number };
+}
+
+/** What the idempotency claim adds to each question, measured as the task makes it (document client, its role). */
+export async function measureClaimCost(stack: LocalStack, n = 1000): Promise<ClaimCost> {
+  const dynamodb = new DynamoDBClient(dynamoConfig(stack.clientConfig('validate-context')));
+  const executionArn = `${stack.iam.resources.stateMachineArn.replace(':stateMachine:', ':execution:')}:bench-claims`;
+  let i = 0;
+  try {
+    const claim = await perCall(() => claimAnswer({ answerId: `bench-claims.${i++}`, executionArn, tenantId: 'tenant1', userId: 'bench-claims' }, { dynamodb, tables: stack.tables }), n);
+    const read = await perCall(() => dynamodb.send(new GetItemCommand({ TableName: stack.tables.config, Key: { tenantId: { S: 'tenant1' } } })), n);
+    return { claim, read };
+  } finally {
+    dynamodb.destroy();
   }
 }
 

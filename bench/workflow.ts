@@ -23,7 +23,7 @@ import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import type { TaskHandler } from '../tasks/task-modules.ts';
 import type { TaskName } from '../tasks/task-names.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
-import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
+import { machineBoundLines, measureClaimCost, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
 import { type Stats, positiveIntEnv, sequential, summarise, table, throughputAndCpu, median } from './stats.ts';
 
 export const name = 'workflow';
@@ -144,9 +144,11 @@ function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNCli
     async floor() {
       const q = asker.next();
       let state: Record<string, unknown> = { ...q.input };
+      // As the definition's Parameters do: ValidateContext gets the state and an execution id to claim the answer with.
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:floor-${randomUUID()}`;
       for (const { task, resultPath, handler } of handlers) {
         const t0 = performance.now();
-        const result = await handler(state);
+        const result = await handler(task === 'validate-context' ? { input: state, executionArn } : state);
         taskSamples[task].push(performance.now() - t0);
         if (resultPath) state = { ...state, [resultPath]: result };
       }
@@ -243,6 +245,14 @@ export async function run(): Promise<void> {
     process.stdout.write(`ratio state machine / floor at p50: ${ratio.toFixed(2)}x (+${ms(latency['state machine'].p50 - latency.floor.p50)} ms)\n\n`);
 
     process.stdout.write(machineBoundLines(counted, COUNTED_RUNS, await measureSdkCallCost(), await measureStackCallCost(stack), cpus) + '\n');
+
+    // Idempotency: the answerId claim is one more signed DynamoDB call per question.
+    const claimCost = await measureClaimCost(stack);
+    const us = (x: { wallUs: number; cpuUs: number }) => `${x.wallUs.toFixed(0)} us wall, ${x.cpuUs.toFixed(0)} us CPU`;
+    process.stdout.write(
+      `answer claim (idempotency): 1 signed call per question, ValidateContext's conditional PutItem on ${stack.tables.claims}: ${us(claimCost.claim)}\n` +
+        `  (the config GetItem ValidateContext makes beside it: ${us(claimCost.read)})\n\n`,
+    );
 
     process.stdout.write(
       `target: p50 at most ${TARGET.maxP50Ms} ms per execution at concurrency 1; at least ${TARGET.minRps} executions/s at concurrency ${CONCURRENCY}; ratio to the floor at most ${TARGET.maxRatio}\n`,

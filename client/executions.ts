@@ -192,6 +192,8 @@ export async function findFailedRun(ddb: DynamoDBClient, runsTable: string, exec
 
 export interface ReplayResult {
   executionArn: string;
+  /** The replay's own answerId (`<userId>.replay-<uuid>`): the original one is claimed by the run it replays. */
+  answerId: string;
   replayOf: string;
   /** Where the identity and request came from. */
   source: 'runs-table';
@@ -199,8 +201,11 @@ export interface ReplayResult {
 
 /**
  * Starts a new execution from the recorded identity and request of a failed run, linked by
- * `replayOf`. The new execution validates everything again from scratch (ValidateContext and
- * MintCredentials run again), so a tampered record or a tenant that was suspended since fails.
+ * `replayOf` (the failed execution's ARN). A replay is a new ask: it has its own answerId, since
+ * the failed run's answerId stays claimed by that run (ValidateContext's idempotency claim, 24
+ * hours), and an ask reusing it would end in AlreadyAnswered. The new execution validates
+ * everything again from scratch (ValidateContext and MintCredentials run again), so a tampered
+ * record or a tenant that was suspended since fails.
  */
 export async function replayExecution(
   clients: { sfn: SFNClient; dynamodb: DynamoDBClient },
@@ -210,15 +215,19 @@ export async function replayExecution(
   if (!run) {
     throw new Error(`No failed run is recorded for ${target.executionArn}: only runs that reached RecordFailure can be replayed.`);
   }
+  const id = globalThis.crypto.randomUUID();
+  // "<userId>.<suffix>", as ValidateContext requires of every answerId. The user id is the one the
+  // recorded answerId was made for, not the record's userId field: a record whose userId was
+  // changed (to ask as someone else) still fails ValidateContext's "answerId belongs to the user".
+  const owner = run.answerId.split('.')[0] ?? '';
+  const answerId = `${owner}.replay-${id}`;
   const input: ReplayInput = {
     identity: { tenantId: run.tenantId, userId: run.userId, username: run.username },
-    request: { answerId: run.answerId, question: run.question, ...(run.conversationId ? { conversationId: run.conversationId } : {}) },
+    request: { answerId, question: run.question, ...(run.conversationId ? { conversationId: run.conversationId } : {}) },
     replayOf: target.executionArn,
   };
-  const started = await clients.sfn.send(
-    new StartExecutionCommand({ stateMachineArn: target.stateMachineArn, name: `replay-${globalThis.crypto.randomUUID()}`, input: JSON.stringify(input) }),
-  );
-  return { executionArn: started.executionArn!, replayOf: target.executionArn, source: 'runs-table' };
+  const started = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn: target.stateMachineArn, name: `replay-${id}`, input: JSON.stringify(input) }));
+  return { executionArn: started.executionArn!, answerId, replayOf: target.executionArn, source: 'runs-table' };
 }
 
 const ms = (a?: Date, b?: Date) => (a && b ? `${b.getTime() - a.getTime()} ms` : '-');

@@ -42,10 +42,12 @@ describe('the state machine definition', () => {
       for (const nonTransient of [ErrorName.InvalidRequest, ErrorName.AgentFailed, ErrorName.CredentialsFailed, 'States.ALL']) {
         expect(s.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain(nonTransient);
       }
-      expect(s.Catch).toEqual([
+      // ValidateContext first sends a lost claim (Duplicate) to AlreadyAnswered: see below.
+      expect(s.Catch?.filter((c) => !c.ErrorEquals.includes(ErrorName.Duplicate))).toEqual([
         expect.objectContaining({ ErrorEquals: [DATA_LIMIT_EXCEEDED], Next: STATE_NAMES.record }),
         expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: STATE_NAMES.record }),
       ]);
+      expect(s.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain(ErrorName.Duplicate);
     }
     expect(states[STATE_NAMES.record]!.Next).toBe(STATE_NAMES.publishFailure);
     expect(states[STATE_NAMES.record]!.Catch?.[0]?.Next).toBe(STATE_NAMES.publishFailure);
@@ -57,8 +59,10 @@ describe('the state machine definition', () => {
     const catching = Object.entries(states).filter(([, s]) => s.Catch);
     expect(catching.map(([n]) => n).sort()).toEqual(Object.entries(states).filter(([, s]) => s.Type === 'Task').map(([n]) => n).sort());
     for (const [, s] of catching) {
-      expect(s.Catch!.map((c) => c.ErrorEquals)).toEqual([[DATA_LIMIT_EXCEEDED], ['States.ALL']]);
-      const [limit, all] = s.Catch!;
+      // ValidateContext's first catcher, Duplicate, goes elsewhere on purpose (the next test).
+      const catchers = s.Catch!.filter((c) => !c.ErrorEquals.includes(ErrorName.Duplicate));
+      expect(catchers.map((c) => c.ErrorEquals)).toEqual([[DATA_LIMIT_EXCEEDED], ['States.ALL']]);
+      const [limit, all] = catchers;
       expect({ Next: limit!.Next, ResultPath: limit!.ResultPath }).toEqual({ Next: all!.Next, ResultPath: all!.ResultPath });
     }
   });
@@ -70,8 +74,18 @@ describe('the state machine definition', () => {
     expect(states[STATE_NAMES.invoke]!.ResultPath).toBe('$.answer');
   });
 
-  it('has two ends: PublishAnswer (DONE) and Failed (after PublishFailure)', () => {
+  it('catches Duplicate in ValidateContext alone, first, into AlreadyAnswered (a Succeed state); no other state can reach it', () => {
+    const validate = states[STATE_NAMES.validate]!;
+    expect(validate.Catch?.[0]).toEqual({ ErrorEquals: [ErrorName.Duplicate], ResultPath: '$.duplicate', Next: STATE_NAMES.alreadyAnswered });
+    expect(states[STATE_NAMES.alreadyAnswered]!.Type).toBe('Succeed');
+    const reaching = Object.entries(states).filter(([, s]) => s.Next === STATE_NAMES.alreadyAnswered || s.Catch?.some((c) => c.Next === STATE_NAMES.alreadyAnswered));
+    expect(reaching.map(([n]) => n)).toEqual([STATE_NAMES.validate]);
+    // The claim is made with the execution's id: ValidateContext gets it beside the state.
+    expect((validate as State & { Parameters?: unknown }).Parameters).toEqual({ 'input.$': '$', 'executionArn.$': '$$.Execution.Id' });
+  });
+
+  it('has three ends: PublishAnswer (DONE), Failed (after PublishFailure) and AlreadyAnswered (a duplicate, silent)', () => {
     const ends = Object.entries(states).filter(([, s]) => s.End || s.Type === 'Fail' || s.Type === 'Succeed').map(([n]) => n);
-    expect(ends.sort()).toEqual([STATE_NAMES.failed, STATE_NAMES.publish].sort());
+    expect(ends.sort()).toEqual([STATE_NAMES.failed, STATE_NAMES.publish, STATE_NAMES.alreadyAnswered].sort());
   });
 });

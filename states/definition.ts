@@ -5,14 +5,18 @@
  *
  *   ValidateContext -> MintCredentials -> InvokeAgent -> PublishAnswer
  *   any failure     -> RecordFailure -> PublishFailure -> Failed
+ *   Duplicate       -> AlreadyAnswered (ValidateContext lost the answerId's claim)
  *
- * Every execution ends with exactly one terminal event to the asker: DONE from PublishAnswer or
- * FAILED from PublishFailure. Before it, ValidateContext (ACCEPTED, PROGRESS) and InvokeAgent
+ * Every answer ends with exactly one terminal event to the asker: DONE from PublishAnswer or
+ * FAILED from PublishFailure. Express executions are at-least-once, so one ask may start two
+ * executions: ValidateContext claims the answerId first (a conditional write, with the execution's
+ * id), and the execution that loses ends in AlreadyAnswered without any event, agent call or runs
+ * record; the one that won answers. Before the terminal event, ValidateContext (ACCEPTED, PROGRESS) and InvokeAgent
  * (PROGRESS, CHUNK) publish best-effort events; their seq counter travels in the state
  * (`$.context.nextSeq`, `$.answer.nextSeq`, tasks/answer-events.ts). Tasks receive the whole state
  * and parse what they need.
  */
-import { TRANSIENT_ERRORS } from '../tasks/errors.ts';
+import { ErrorName, TRANSIENT_ERRORS } from '../tasks/errors.ts';
 import type { TaskName } from '../tasks/task-names.ts';
 
 /** The definition substitution variable that names each task's function. */
@@ -62,6 +66,7 @@ export const STATE_NAMES = {
   record: 'RecordFailure',
   publishFailure: 'PublishFailure',
   failed: 'Failed',
+  alreadyAnswered: 'AlreadyAnswered',
 } as const;
 
 export const definition = {
@@ -74,9 +79,12 @@ export const definition = {
       Type: 'Task',
       Resource: task('validate-context'),
       TimeoutSeconds: TASK_TIMEOUTS['validate-context'],
+      // The execution's id claims the answerId (a retry of this task in the same execution claims again).
+      Parameters: { 'input.$': '$', 'executionArn.$': '$$.Execution.Id' },
       ResultPath: '$.context',
       Retry: retryTransient,
-      Catch: catchAll(STATE_NAMES.record, '$.error'),
+      // A duplicate first: the execution that owns the answer publishes, records and answers, not this one.
+      Catch: [{ ErrorEquals: [ErrorName.Duplicate], ResultPath: '$.duplicate', Next: STATE_NAMES.alreadyAnswered }, ...catchAll(STATE_NAMES.record, '$.error')],
       Next: STATE_NAMES.mint,
     },
     [STATE_NAMES.mint]: {
@@ -131,6 +139,10 @@ export const definition = {
       Type: 'Fail',
       ErrorPath: '$.error.Error',
       CausePath: '$.error.Cause',
+    },
+    [STATE_NAMES.alreadyAnswered]: {
+      Type: 'Succeed',
+      Comment: 'Another execution claimed this answerId (Express runs an execution at least once): it answers; this one sends nothing.',
     },
   },
 } as const;

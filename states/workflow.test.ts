@@ -190,7 +190,9 @@ describe('the workflow on the local Step Functions, with stub tasks', () => {
     expect(entered(history)).toEqual([STATE_NAMES.validate, STATE_NAMES.mint, STATE_NAMES.invoke, STATE_NAMES.publish]);
     expect(states(calls)).toEqual([STATE_NAMES.validate, STATE_NAMES.mint, STATE_NAMES.invoke, STATE_NAMES.publish]);
     // Each task receives the whole state so far; the results accumulate at their ResultPaths.
-    expect(calls.map((c) => c.input)).toEqual([input, { ...input, context }, { ...input, context, sealed }, { ...input, context, sealed, answer }]);
+    // ValidateContext gets the state and the execution's id (to claim the answerId with).
+    const validateInput = { input, executionArn: execution.executionArn };
+    expect(calls.map((c) => c.input)).toEqual([validateInput, { ...input, context }, { ...input, context, sealed }, { ...input, context, sealed, answer }]);
     // PublishAnswer's result (the published event) is not kept: ResultPath null.
     expect(JSON.parse(execution.output!)).toEqual({ ...input, context, sealed, answer });
   });
@@ -223,6 +225,27 @@ describe('the workflow on the local Step Functions, with stub tasks', () => {
     expect(calls.filter((c) => c.state === STATE_NAMES.mint)).toHaveLength(4);
     expect(entered(history)).toEqual([STATE_NAMES.validate, STATE_NAMES.mint, STATE_NAMES.record, STATE_NAMES.publishFailure, STATE_NAMES.failed]);
     expect(execution).toMatchObject({ status: 'FAILED', error: ErrorName.Throttled, cause: 'still throttled' });
+  });
+
+  it('ends a lost claim quietly: Duplicate from ValidateContext -> AlreadyAnswered, SUCCEEDED, no other task, no retry', async () => {
+    const cause = 'Another execution has claimed this answer: it answers, this one ends here.';
+    // Only ValidateContext has a stub: a call to any other task (RecordFailure, PublishFailure) is refused.
+    const { execution, history, calls } = await h.run({ [STATE_NAMES.validate]: throwing(ErrorName.Duplicate, cause) });
+    expect(states(calls)).toEqual([STATE_NAMES.validate]);
+    expect(entered(history)).toEqual([STATE_NAMES.validate, STATE_NAMES.alreadyAnswered]);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toEqual({ ...input, duplicate: { Error: ErrorName.Duplicate, Cause: cause } });
+    // Control: the same state failing with another non-transient error takes the failure path (test below).
+  });
+
+  it('gives every attempt of ValidateContext the same executionArn, so that a retry claims again', async () => {
+    const { execution, calls } = await h.run({ ...happy, [STATE_NAMES.validate]: (_, attempt) => (attempt === 1 ? throwing(ErrorName.ServiceUnavailable, 'blip')() : context) });
+    expect(execution.status).toBe('SUCCEEDED');
+    const attempts = calls.filter((c) => c.state === STATE_NAMES.validate);
+    expect(attempts.map((c) => c.input)).toEqual([
+      { input, executionArn: execution.executionArn },
+      { input, executionArn: execution.executionArn },
+    ]);
   });
 
   it('sends an InvalidRequest from ValidateContext, not retried, through RecordFailure -> PublishFailure to Failed', async () => {

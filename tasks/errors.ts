@@ -29,6 +29,11 @@ export const ErrorName = {
   AgentFailed: 'Assistant.AgentFailed',
   /** Publishing an event to the asker failed. */
   PublishFailed: 'Assistant.PublishFailed',
+  /**
+   * Another execution already claimed this answerId (a duplicate Express execution, or a second
+   * ask reusing the id). Not retried; the state machine ends it quietly: the first one answers.
+   */
+  Duplicate: 'Assistant.Duplicate',
 } as const;
 export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
 

@@ -90,6 +90,15 @@ describe('policy documents', () => {
     }
   });
 
+  it('give the claims table to validate-context alone, PutItem only; the operator administers it like the other tables', () => {
+    const policies = taskRolePolicies(res);
+    const claimsArn = 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-answer-claims';
+    const grants = Object.entries(policies).flatMap(([task, p]) => p.Statement.filter((s) => [s.Resource].flat().includes(claimsArn)).map((s) => [task, s.Action]));
+    expect(grants).toEqual([['validate-context', 'dynamodb:PutItem']]);
+    // Control: the operator's statement names it, so the local stack can create it.
+    expect(operatorPolicy(res).Statement[0]!.Resource).toContain(claimsArn);
+  });
+
   it('give appsync:GraphQL (on publishAnswer only) to the publish role alone; the other publishers may only assume it', () => {
     const policies = taskRolePolicies(res);
     const holders = Object.entries(policies).filter(([, p]) => p.Statement.some((s) => [s.Action].flat().includes('appsync:GraphQL')));

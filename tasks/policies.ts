@@ -229,6 +229,13 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
         Resource: tableArn(res.location, res.tables.config),
       },
       {
+        // The answerId is claimed first (idempotency): a conditional PutItem, nothing else on that table.
+        Sid: 'ClaimTheAnswer',
+        Effect: 'Allow',
+        Action: 'dynamodb:PutItem',
+        Resource: tableArn(res.location, res.tables.claims),
+      },
+      {
         // A replayed run is validated again: the user must still exist and still belong to the tenant.
         Sid: 'LookUpTheAsker',
         Effect: 'Allow',
@@ -356,7 +363,7 @@ export function executionArnPattern(stateMachineArn: string): string {
  * replays executions of the assistant's state machine.
  */
 export function operatorPolicy(res: PolicyResources): PolicyDocument {
-  const tables = [res.tables.config, res.tables.runs, ...res.tenantIds.map((t) => res.tables.orders(t))];
+  const tables = [res.tables.config, res.tables.runs, res.tables.claims, ...res.tenantIds.map((t) => res.tables.orders(t))];
   return doc(
     {
       Sid: 'AdministerProjectTables',

@@ -17,10 +17,21 @@ export const CONFIG_KEYS: KeySchema = { partitionKey: 'tenantId' };
 export const ORDERS_KEYS: KeySchema = { partitionKey: 'userId', sortKey: 'orderId' };
 /** Failed and replayed runs, for operators. */
 export const RUNS_KEYS: KeySchema = { partitionKey: 'tenantId', sortKey: 'answerId' };
+/**
+ * Answers claimed (idempotency): one item per answerId, written by ValidateContext with a
+ * conditional PutItem before anything else happens, so that a duplicate execution of the same ask
+ * stops there. Express executions are at-least-once; the claim makes an answer happen once.
+ */
+export const CLAIMS_KEYS: KeySchema = { partitionKey: 'answerId' };
+/** The claims table's TTL attribute (epoch seconds), as DynamoDB's Time to Live reads it. */
+export const CLAIM_EXPIRY_ATTRIBUTE = 'expiresAt';
+/** How long a claim holds: a duplicate arrives within seconds, 24 hours leaves a wide margin. */
+export const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
 /**
  * Physical table names. `prefix` lets several deployments share an account; the local stack
- * uses no prefix, so its tables are `tenant-config`, `<tenantId>-orders` and `assistant-runs`.
+ * uses no prefix, so its tables are `tenant-config`, `<tenantId>-orders`, `assistant-runs` and
+ * `answer-claims`.
  */
 export class TableNames {
   constructor(readonly prefix = '') {}
@@ -31,6 +42,10 @@ export class TableNames {
 
   get runs(): string {
     return `${this.prefix}assistant-runs`;
+  }
+
+  get claims(): string {
+    return `${this.prefix}answer-claims`;
   }
 
   orders(tenantId: string): string {
@@ -54,6 +69,18 @@ export interface TenantConfig {
   ordersTable: string;
   /** Questions per user per day the tenant's plan allows. */
   quota: number;
+}
+
+/** Answer claim item as stored (the claims table). */
+export interface AnswerClaim {
+  answerId: string;
+  /** The execution that owns the answer; a retry of ValidateContext in it claims again. */
+  executionArn: string;
+  tenantId: string;
+  userId: string;
+  /** Epoch seconds: DynamoDB's TTL removes the item some time after; the claim's condition ignores it from then on. */
+  expiresAt: number;
+  claimedAt: string;
 }
 
 /** Order item as stored. */

@@ -10,7 +10,24 @@ import { MAX_QUESTION_CHARS } from './workflow-input.ts';
 const POOL = 'us-east-1_LOCALPOOL';
 const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
 const request = { answerId: 'user-1.a1', question: '  What is your return policy?  ' };
-const input = { identity, request };
+const EXECUTION = 'arn:aws:states:us-east-1:000000000000:execution:assistant:run-1';
+/** What the state machine passes ValidateContext: the state, and the execution's id. */
+const taskInput = (state: unknown) => ({ input: state, executionArn: EXECUTION });
+const input = taskInput({ identity, request });
+
+const NOW = new Date('2030-01-02T03:04:05.000Z');
+const NOW_SECONDS = Math.floor(NOW.getTime() / 1000);
+/** The claim's PutItem, as the document client hands it to the DynamoDB client (before marshalling). */
+const claimCall = (answerId = request.answerId) => ({
+  command: 'PutItemCommand',
+  input: {
+    TableName: 'answer-claims',
+    Item: { answerId, executionArn: EXECUTION, tenantId: 'tenant1', userId: 'user-1', expiresAt: NOW_SECONDS + 24 * 3600, claimedAt: NOW.toISOString() },
+    ConditionExpression: 'attribute_not_exists(#answerId) OR #expiresAt < :now OR #executionArn = :me',
+    ExpressionAttributeNames: { '#answerId': 'answerId', '#expiresAt': 'expiresAt', '#executionArn': 'executionArn' },
+    ExpressionAttributeValues: { ':now': NOW_SECONDS, ':me': EXECUTION },
+  },
+});
 
 const tenant: TenantConfig = { tenantId: 'tenant1', name: 'Tenant One Store', status: 'ACTIVE', returnPolicyDays: 10, ordersTable: 'tenant1-orders', quota: 50 };
 const asker = (over: { enabled?: boolean; sub?: string; tenantId?: string } = {}) => ({
@@ -22,13 +39,24 @@ const asker = (over: { enabled?: boolean; sub?: string; tenantId?: string } = {}
   ],
 });
 
-/** Deps whose clients answer from a script; the two lookups get `user` and `config` when given. */
-function harness(replies: { user?: FakeReply; config?: FakeReply } = {}) {
+/**
+ * Deps whose clients answer from a script: the claim gets `claim` when given, then the two lookups
+ * get `user` and `config` when given. The claim's reply records whether any event was out before it.
+ */
+function harness(replies: { claim?: FakeReply; user?: FakeReply; config?: FakeReply } = {}) {
   const cognito = scripted(new CognitoIdentityProviderClient(FAKE_CLIENT_CONFIG));
   const dynamodb = scripted(new DynamoDBClient(FAKE_CLIENT_CONFIG));
+  const events = recordingPublisher();
+  const publishedBeforeClaim: number[] = [];
+  if (replies.claim) {
+    const reply = replies.claim;
+    dynamodb.on('PutItemCommand', async (call) => {
+      publishedBeforeClaim.push(events.published.length);
+      return typeof reply === 'function' ? reply(call) : reply;
+    });
+  }
   if (replies.user) cognito.on('AdminGetUserCommand', replies.user);
   if (replies.config) dynamodb.on('GetItemCommand', replies.config);
-  const events = recordingPublisher();
   const logs: Record<string, unknown>[] = [];
   const deps: ValidateContextDeps = {
     dynamodb: dynamodb.client,
@@ -37,12 +65,14 @@ function harness(replies: { user?: FakeReply; config?: FakeReply } = {}) {
     userPoolId: POOL,
     events: events.port,
     log: (line) => logs.push(line),
+    now: () => NOW,
   };
   return {
     deps,
     cognito,
     dynamodb,
     published: events.published,
+    publishedBeforeClaim,
     logs,
     assertDone() {
       cognito.assertDone();
@@ -57,21 +87,23 @@ const accepted = [
 ];
 
 describe('validateContext', () => {
-  it('checks the asker and the store, tells the asker, and derives the session server-side', async () => {
-    const h = harness({ user: asker(), config: { Item: tenant } });
+  it('claims the answer first, checks the asker and the store, tells the asker, and derives the session server-side', async () => {
+    const h = harness({ claim: {}, user: asker(), config: { Item: tenant } });
     const context = await validateContext(input, h.deps);
     expect(context).toEqual({ sessionId: agentSessionId('tenant1', 'user-1', request.answerId), storeName: 'Tenant One Store', nextSeq: 3 });
     expect(context.sessionId).toMatch(/^s-[0-9a-f]{48}$/);
     expect(h.cognito.calls).toEqual([{ command: 'AdminGetUserCommand', input: { UserPoolId: POOL, Username: 'user-1' } }]);
-    expect(h.dynamodb.calls).toEqual([{ command: 'GetItemCommand', input: { TableName: 'tenant-config', Key: { tenantId: 'tenant1' } } }]);
+    expect(h.dynamodb.calls).toEqual([claimCall(), { command: 'GetItemCommand', input: { TableName: 'tenant-config', Key: { tenantId: 'tenant1' } } }]);
+    // The claim came before any event.
+    expect(h.publishedBeforeClaim).toEqual([0]);
     expect(h.published).toEqual(accepted);
     expect(h.logs).toEqual([]);
     h.assertDone();
   });
 
   it('takes the session from who asks and the conversation: another asker with the same conversation id gets another session', async () => {
-    const withConversation = { identity, request: { ...request, conversationId: 'conv-1' } };
-    const h = harness({ user: asker(), config: { Item: tenant } });
+    const withConversation = taskInput({ identity, request: { ...request, conversationId: 'conv-1' } });
+    const h = harness({ claim: {}, user: asker(), config: { Item: tenant } });
     const { sessionId } = await validateContext(withConversation, h.deps);
     expect(sessionId).toBe(agentSessionId('tenant1', 'user-1', 'conv-1'));
     expect(sessionId).not.toBe(agentSessionId('tenant1', 'user-2', 'conv-1'));
@@ -81,17 +113,15 @@ describe('validateContext', () => {
   });
 
   it.each([
-    ['no identity', { request }],
-    ['a tenant id that is not a slug', { identity: { ...identity, tenantId: 'Tenant_1' }, request }],
-    ['a user id with a dot', { identity: { ...identity, userId: 'user.1' }, request: { ...request, answerId: 'user.1.a1' } }],
-    ['an answerId of another user', { identity, request: { ...request, answerId: 'user-2.a1' } }],
-    ['an answerId that only starts like the user id', { identity, request: { ...request, answerId: 'user-10.a1' } }],
-    ['an answerId whose suffix is not plain', { identity, request: { ...request, answerId: 'user-1.a/1' } }],
-    ['an empty question', { identity, request: { ...request, question: ' \n\t ' } }],
-    ['a question too long', { identity, request: { ...request, question: '🙂'.repeat(MAX_QUESTION_CHARS + 1) } }],
-    ['a question with a control character', { identity, request: { ...request, question: 'Orders?\u0007' } }],
-    ['a question with a bidirectional override', { identity, request: { ...request, question: 'Orders \u202Eseditor' } }],
-  ])('refuses %s with InvalidRequest, before any lookup or event', async (_, bad) => {
+    ['no execution id', { input: { identity, request } }],
+    ['an execution id that is not a string', { input: { identity, request }, executionArn: 42 }],
+    ['no identity', taskInput({ request })],
+    ['a tenant id that is not a slug', taskInput({ identity: { ...identity, tenantId: 'Tenant_1' }, request })],
+    ['a user id with a dot', taskInput({ identity: { ...identity, userId: 'user.1' }, request: { ...request, answerId: 'user.1.a1' } })],
+    ['an answerId of another user', taskInput({ identity, request: { ...request, answerId: 'user-2.a1' } })],
+    ['an answerId that only starts like the user id', taskInput({ identity, request: { ...request, answerId: 'user-10.a1' } })],
+    ['an answerId whose suffix is not plain', taskInput({ identity, request: { ...request, answerId: 'user-1.a/1' } })],
+  ])('refuses %s with InvalidRequest, before the claim, any lookup or event (no one can claim an answerId that is not theirs)', async (_, bad) => {
     const h = harness();
     const err = await rejection(validateContext(bad, h.deps));
     expect(err.name).toBe(ErrorName.InvalidRequest);
@@ -101,9 +131,88 @@ describe('validateContext', () => {
     expect(h.dynamodb.calls).toEqual([]);
   });
 
+  it.each([
+    ['an empty question', { ...request, question: ' \n\t ' }],
+    ['a question too long', { ...request, question: '🙂'.repeat(MAX_QUESTION_CHARS + 1) }],
+    ['a question with a control character', { ...request, question: 'Orders?\u0007' }],
+    ['a question with a bidirectional override', { ...request, question: 'Orders \u202Eseditor' }],
+  ])('refuses %s with InvalidRequest after the claim (a duplicate fails no second time), before any lookup or event', async (_, badRequest) => {
+    const h = harness({ claim: {} });
+    const err = await rejection(validateContext(taskInput({ identity, request: badRequest }), h.deps));
+    expect(err.name).toBe(ErrorName.InvalidRequest);
+    expect(h.published).toEqual([]);
+    h.assertDone();
+    expect(h.cognito.calls).toEqual([]);
+    expect(h.dynamodb.calls.map((c) => c.command)).toEqual(['PutItemCommand']);
+  });
+
+  /**
+   * A claim that answers only once both lookups have been answered (the lookups run while it is in
+   * flight): what was published until then shows whether anything went out before the claim was won.
+   */
+  function slowClaim(outcome: Record<string, unknown> | Error) {
+    let lookupsAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => (lookupsAnswered = resolve));
+    let publishedAtLookups = -1;
+    let pending = 2;
+    const lookup = (reply: Record<string, unknown>) => () => {
+      if (--pending === 0) lookupsAnswered();
+      return reply;
+    };
+    const h = harness({
+      claim: async () => {
+        await answered;
+        // Let the lookups' replies reach the task before the claim's does.
+        await new Promise((resolve) => setImmediate(resolve));
+        publishedAtLookups = h.published.length;
+        return outcome;
+      },
+      user: lookup(asker()),
+      config: lookup({ Item: tenant }),
+    });
+    return { h, publishedAtLookups: () => publishedAtLookups };
+  }
+
+  it('publishes nothing until the claim is won, even when the lookups were answered first', async () => {
+    const { h, publishedAtLookups } = slowClaim({});
+    await expect(validateContext(input, h.deps)).resolves.toMatchObject({ storeName: 'Tenant One Store', nextSeq: 3 });
+    expect(publishedAtLookups()).toBe(0);
+    expect(h.published).toEqual(accepted);
+    h.assertDone();
+  });
+
+  it('ends with Duplicate when another execution holds the claim: no event, whatever the lookups found', async () => {
+    const { h, publishedAtLookups } = slowClaim(awsError('ConditionalCheckFailedException', 400, 'The conditional request failed'));
+    const err = await rejection(validateContext(input, h.deps));
+    expect(err.name).toBe(ErrorName.Duplicate);
+    expect(err.message).toBe('Another execution has claimed this answer: it answers, this one ends here.');
+    expect(h.dynamodb.calls[0]).toEqual(claimCall());
+    expect(publishedAtLookups()).toBe(0);
+    expect(h.published).toEqual([]);
+    h.assertDone();
+  });
+
+  it.each([
+    ['throttled', awsError('ProvisionedThroughputExceededException', 400), ErrorName.Throttled],
+    ['down', awsError('InternalServerError', 500), ErrorName.ServiceUnavailable],
+    ['refused (a deployment defect, not the asker\'s problem)', awsError('AccessDeniedException', 400), ErrorName.ServiceUnavailable],
+  ])('fails without any event when the claim is %s (%s), never as Duplicate', async (_, reply, name) => {
+    // The lookups were started beside the claim: wait until both reached the fakes, then check the script.
+    let seen = 0;
+    let bothSeen!: () => void;
+    const lookupsSeen = new Promise<void>((resolve) => (bothSeen = resolve));
+    const lookup = (out: Record<string, unknown>) => () => (++seen === 2 && bothSeen(), out);
+    const h = harness({ claim: reply, user: lookup(asker()), config: lookup({ Item: tenant }) });
+    const err = await rejection(validateContext(input, h.deps));
+    expect(err.name).toBe(name);
+    await lookupsSeen;
+    expect(h.published).toEqual([]);
+    h.assertDone();
+  });
+
   it('accepts a question of exactly the limit, counted in characters, not UTF-16 units', async () => {
-    const h = harness({ user: asker(), config: { Item: tenant } });
-    const long = { identity, request: { ...request, question: '🙂'.repeat(MAX_QUESTION_CHARS) } };
+    const h = harness({ claim: {}, user: asker(), config: { Item: tenant } });
+    const long = taskInput({ identity, request: { ...request, question: '🙂'.repeat(MAX_QUESTION_CHARS) } });
     await expect(validateContext(long, h.deps)).resolves.toMatchObject({ storeName: 'Tenant One Store' });
     h.assertDone();
   });
@@ -117,7 +226,7 @@ describe('validateContext', () => {
     ['a store that is suspended', { config: { Item: { ...tenant, status: 'SUSPENDED' } } }, ErrorName.TenantUnavailable, 'not active'],
     ['a store that cannot be read', { config: awsError('AccessDeniedException', 400) }, ErrorName.TenantUnavailable, 'AccessDeniedException'],
   ])('refuses %s (%s), after ACCEPTED and PROGRESS', async (_, replies, name, reason) => {
-    const h = harness({ user: asker(), config: { Item: tenant }, ...replies });
+    const h = harness({ claim: {}, user: asker(), config: { Item: tenant }, ...replies });
     const err = await rejection(validateContext(input, h.deps));
     expect(err.name).toBe(name);
     expect(err.message).toContain(reason);
@@ -132,13 +241,13 @@ describe('validateContext', () => {
     ['DynamoDB throttles', { user: asker(), config: awsError('ProvisionedThroughputExceededException', 400) }, ErrorName.Throttled],
     ['DynamoDB is down', { user: asker(), config: awsError('InternalServerError', 500) }, ErrorName.ServiceUnavailable],
   ])('fails with a transient error (retried by the workflow) when %s', async (_, replies, name) => {
-    const h = harness(replies);
+    const h = harness({ claim: {}, ...replies });
     expect((await rejection(validateContext(input, h.deps))).name).toBe(name);
     h.assertDone();
   });
 
   it("reports the asker's problem before the store's when both lookups fail", async () => {
-    const h = harness({ user: awsError('UserNotFoundException', 400), config: {} });
+    const h = harness({ claim: {}, user: awsError('UserNotFoundException', 400), config: {} });
     expect((await rejection(validateContext(input, h.deps))).name).toBe(ErrorName.InvalidRequest);
     h.assertDone();
   });

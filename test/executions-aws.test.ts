@@ -139,7 +139,10 @@ describe('npm run executions -- --target aws', () => {
     expect(replayed.stdout).toContain(`replayOf ${failed.executionArn}`);
     expect(replayed.stdout).toContain('npm run executions -- --target aws show');
     const history = await historyOf(stack, newArn);
-    expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!)).toMatchObject({ replayOf: failed.executionArn });
+    // A new ask with its own answerId (the failed run keeps its claim on the old one).
+    const answerId = /answerId (\S+\.replay-[0-9a-f-]{36}) /.exec(replayed.stdout)?.[1];
+    expect(answerId).toBeDefined();
+    expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!)).toMatchObject({ replayOf: failed.executionArn, request: { answerId } });
     await stack.states.waitForExecution(newArn);
   });
 

@@ -26,8 +26,11 @@ export interface FakeCall {
   input: Record<string, unknown>;
 }
 
-/** The output of a call, an error it fails with, or either computed from the input. */
-export type FakeReply = Record<string, unknown> | Error | ((input: Record<string, unknown>) => Record<string, unknown> | Error);
+/** The output of a call, an error it fails with, or either computed from the input (at once, or when a promise settles). */
+export type FakeReply =
+  | Record<string, unknown>
+  | Error
+  | ((input: Record<string, unknown>) => Record<string, unknown> | Error | Promise<Record<string, unknown> | Error>);
 
 interface Step {
   command: string;
@@ -66,7 +69,7 @@ export function scripted<C extends object>(client: C): ScriptedClient<C> {
         throw new Error(`Unexpected ${call.command}: the script expects ${step ? step.command : 'no more calls'}`);
       }
       steps.shift();
-      const reply = typeof step.reply === 'function' ? step.reply(call.input) : step.reply;
+      const reply = typeof step.reply === 'function' ? await step.reply(call.input) : step.reply;
       if (reply instanceof Error) throw reply;
       return { output: { $metadata: { httpStatusCode: 200 }, ...reply }, response: {} };
     };

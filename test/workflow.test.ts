@@ -159,9 +159,13 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(detail.status).toBe('SUCCEEDED');
       const history = await historyOf(stack, replayed.executionArn);
       expect(statesEntered(history)).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer']);
-      expect(JSON.parse(history[0]!.executionStartedEventDetails!.input!).replayOf).toBe(asked.executionArn);
-      const answers = events.filter((e) => e.answerId === asked.answerId && isTerminal(e));
-      expect(answers.map((e) => e.status)).toEqual(['FAILED', 'DONE']);
+      // A replay is a new ask of the same user, linked to the failed run: its own answerId, replayOf the failed execution.
+      const replayInput = JSON.parse(history[0]!.executionStartedEventDetails!.input!) as { replayOf: string; request: { answerId: string } };
+      expect(replayInput.replayOf).toBe(asked.executionArn);
+      expect(replayInput.request.answerId).toBe(replayed.answerId);
+      expect(replayed.answerId).toMatch(new RegExp(`^${stack.user('tenant1-user').sub}\\.replay-[0-9a-f-]{36}$`));
+      expect(events.filter((e) => e.answerId === asked.answerId && isTerminal(e)).map((e) => e.status)).toEqual(['FAILED']);
+      expect(events.filter((e) => e.answerId === replayed.answerId && isTerminal(e)).map((e) => e.status)).toEqual(['DONE']);
     });
 
     it('an STS failure ends in RecordFailure and PublishFailure; a replay succeeds once it is gone', async () => {
@@ -173,8 +177,8 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect((await stack.states.waitForExecution(replayed.executionArn)).status).toBe('SUCCEEDED');
       expect(events.filter((e) => e.answerId === asked.answerId && isTerminal(e)).map((e) => e.text ?? e.error)).toEqual([
         expect.stringContaining(ErrorName.CredentialsFailed),
-        'You can return items within 20 days.',
       ]);
+      expect(events.filter((e) => e.answerId === replayed.answerId && isTerminal(e)).map((e) => e.text ?? e.error)).toEqual(['You can return items within 20 days.']);
     });
 
     it('a publish failure ends in RecordFailure and PublishFailure (publishing works again); a replay succeeds', async () => {
@@ -187,6 +191,9 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
       const replayed = await replay(asked.executionArn);
       expect((await stack.states.waitForExecution(replayed.executionArn)).status).toBe('SUCCEEDED');
+      // Answered, not ended as a duplicate (AlreadyAnswered also SUCCEEDS).
+      expect(statesEntered(await historyOf(stack, replayed.executionArn))).toEqual(['ValidateContext', 'MintCredentials', 'InvokeAgent', 'PublishAnswer']);
+      expect(events.filter((e) => e.answerId === replayed.answerId && isTerminal(e)).map((e) => e.status)).toEqual(['DONE']);
     });
 
     it('a replay of a tampered record fails validation again', async () => {

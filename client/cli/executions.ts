@@ -139,7 +139,7 @@ export async function executionsCommand(argv: string[], io: CommandIo): Promise<
       out(values.json ? JSON.stringify(detail, null, 2) : formatExecution(detail));
     } else {
       const result = await replayExecution({ sfn, dynamodb }, { stateMachineArn: target.stateMachineArn, runsTable: target.runsTable, executionArn: arn! });
-      out(`Started ${result.executionArn}\n  replayOf ${result.replayOf} (identity and request from the recorded run; validated again)`);
+      out(`Started ${result.executionArn}\n  answerId ${result.answerId} (a new ask: the failed run keeps its own)\n  replayOf ${result.replayOf} (identity and request from the recorded run; validated again)`);
       out(`  follow it with: npm run executions --${values.target === 'aws' ? ' --target aws' : ''} show ${result.executionArn}`);
     }
     return 0;

@@ -1,6 +1,7 @@
 /**
- * Data: the tenant config table (pooled), one orders table per tenant (silo) and the runs table,
- * with the key schemas of tasks/tables.ts and the physical names the policies name.
+ * Data: the tenant config table (pooled), one orders table per tenant (silo), the runs table and
+ * the answer claims table (idempotency, with Time to Live), with the key schemas of
+ * tasks/tables.ts and the physical names the policies name.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -8,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { tenantConfigItem, type SeedTenant } from '../../tasks/seed.ts';
-import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, type KeySchema, type TableNames } from '../../tasks/tables.ts';
+import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, type KeySchema, type TableNames } from '../../tasks/tables.ts';
 
 export interface DataProps {
   readonly tables: TableNames;
@@ -21,15 +22,18 @@ export interface DataProps {
 export class Data extends Construct {
   readonly config: dynamodb.Table;
   readonly runs: dynamodb.Table;
+  /** Answers claimed by ValidateContext; DynamoDB's TTL deletes expired claims. */
+  readonly claims: dynamodb.Table;
   readonly orders: ReadonlyMap<string, dynamodb.Table>;
   /** The custom resource that writes the tenants' config items. */
   readonly seed: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
-    const table = (constructId: string, tableName: string, keys: KeySchema) =>
+    const table = (constructId: string, tableName: string, keys: KeySchema, timeToLiveAttribute?: string) =>
       new dynamodb.Table(this, constructId, {
         tableName,
+        ...(timeToLiveAttribute ? { timeToLiveAttribute } : {}),
         partitionKey: { name: keys.partitionKey, type: dynamodb.AttributeType.STRING },
         ...(keys.sortKey ? { sortKey: { name: keys.sortKey, type: dynamodb.AttributeType.STRING } } : {}),
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -39,6 +43,7 @@ export class Data extends Construct {
       });
     this.config = table('TenantConfig', props.tables.config, CONFIG_KEYS);
     this.runs = table('Runs', props.tables.runs, RUNS_KEYS);
+    this.claims = table('AnswerClaims', props.tables.claims, CLAIMS_KEYS, CLAIM_EXPIRY_ATTRIBUTE);
     this.orders = new Map(props.tenants.map(({ tenantId: t }) => [t, table(`Orders-${t}`, props.tables.orders(t), ORDERS_KEYS)]));
 
     // The tenants' config items (tasks/seed.ts), written on create only: operators own them afterwards.

@@ -7,6 +7,8 @@
  *   EDGE_PORT=4600 npm start  another edge port
  *   npm start -- --introspection   the local AppSync answers __schema/__type (development tools);
  *                                  off by default, as the deployed API (introspectionConfig DISABLED)
+ *   npm start -- --duplicate-executions   every StartExecution runs twice, as AWS may run an
+ *                                  asynchronous Express execution more than once (at-least-once)
  *   npm start -- --model-id <id>   the model the agent runs on (tasks/models.ts: a model id or an
  *                                  inference profile id); refused if Bedrock would refuse it today
  */
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
     'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'bedrock-agent' },
     introspection: { type: 'boolean', default: false },
+    'duplicate-executions': { type: 'boolean', default: false },
     'model-id': { type: 'string', default: LOCAL_MODEL_ID },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -37,7 +40,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--model-id ID]\n` +
+    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--model-id ID] [--duplicate-executions]\n` +
       `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n` +
       `models (default ${LOCAL_MODEL_ID}; tasks/models.ts):\n${MODELS.map((m) => `  ${m.modelId.padEnd(42)} ${m.name}; profiles: ${Object.values(m.profiles).join(', ')}`).join('\n')}\n`,
   );
@@ -79,6 +82,7 @@ try {
     agentRuntime,
     modelId,
     introspection: values.introspection,
+    duplicateExecutions: values['duplicate-executions'],
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
@@ -108,14 +112,17 @@ out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')
 out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}   introspection: ${values.introspection ? 'enabled (--introspection)' : 'disabled, as deployed'}`);
 out(`  web UI:             ${web.url}${web.building ? '   (building it now; the page says when it is ready)' : ''}`);
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
-out(`  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime})`);
+out(
+  `  state machine:      ${env.stateMachineArn} (Express; agent runtime ${agentRuntime}` +
+    `${values['duplicate-executions'] ? '; --duplicate-executions: every execution starts twice, as AWS may' : ''})`,
+);
 out(`  model:              ${modelId} (${model.ref.model.name}, ${model.status}; played by the local agent)`);
 out('principals (keys in ' + path.join(path.relative(process.cwd(), dataDir) || '.', LOCAL_ENV_FILE) + '):');
 const principalNotes: Record<string, string> = { 'publish-answer': ' (the publish role: validate-context and invoke-agent publish as its sessions)' };
 for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}${principalNotes[name] ?? ''}`);
 out(`  ${'tenant-access'.padEnd(17)} ${env.tenantAccessRoleArn} (assumed by mint-credentials only)`);
 out('tables:');
-out(`  ${stack.tables.config}, ${stack.tables.runs}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
+out(`  ${stack.tables.config}, ${stack.tables.runs}, ${stack.tables.claims}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
 out('users:');
 for (const u of passwords) {
   const secret = u.temporaryPassword ? `temporary password ${u.temporaryPassword}` : u.password ? `password ${u.password}` : 'password set';

@@ -16,7 +16,7 @@ import {
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
-import { CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
+import { CLAIMS_KEYS, CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
@@ -83,6 +83,8 @@ export interface LocalStackOptions {
   functionTimeoutSeconds?: LocalFunctionsOptions['timeoutSeconds'];
   /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
   retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
+  /** Start every execution twice, as AWS may run an Express execution more than once. @default false */
+  duplicateExecutions?: boolean;
 }
 
 export interface LocalStack {
@@ -220,6 +222,7 @@ async function startServices(
     clock,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.retryIntervalOverrides !== undefined ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    duplicateExecutions: options.duplicateExecutions ?? false,
     onExecutionEnded: (executionArn, history) =>
       logs.deliver(STATE_MACHINE_LOG_GROUP, `states/${STATE_MACHINE_NAME}/${executionArn.split(':').pop()}`, stepFunctionsLogEvents(executionArn, history)),
     stateMachines: [{ name: STATE_MACHINE_NAME, arn: iam.resources.stateMachineArn, definition: substituteFunctionArns(functionArns) as object, type: 'EXPRESS' }],
@@ -340,6 +343,8 @@ async function seed(ddb: DynamoDBClient, tables: TableNames, users: readonly Loc
   const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
   const createdConfig = await ensureTable(ddb, tables.config, CONFIG_KEYS);
   await ensureTable(ddb, tables.runs, RUNS_KEYS);
+  // dynalite has no Time to Live: expired claims stay, and the claim's condition treats them as free.
+  await ensureTable(ddb, tables.claims, CLAIMS_KEYS);
   const createdOrders = new Set<string>();
   for (const tenant of SEED_TENANTS) {
     if (await ensureTable(ddb, tables.orders(tenant.tenantId), ORDERS_KEYS)) createdOrders.add(tenant.tenantId);

@@ -4,6 +4,7 @@
  * stack's logger, and a sandbox that dies fails only the invocations in flight, with a transient
  * error the state machine retries, after which a fresh sandbox serves.
  */
+import { randomUUID } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyOf, recordEvents, run, workflowInput } from '../../../../test/workflow-helpers.ts';
@@ -31,7 +32,11 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const validate = () => stack.functions.get(localFunctionArn(stack.iam, 'validate-context'))!;
+/** validate-context, called as the state machine calls it: the state, and an execution id to claim the answerId with. */
+const validate = () => {
+  const fn = stack.functions.get(localFunctionArn(stack.iam, 'validate-context'))!;
+  return (state: unknown) => fn({ input: state, executionArn: `${stack.iam.resources.stateMachineArn.replace(':stateMachine:', ':execution:')}:${randomUUID()}` });
+};
 
 describe('the local Lambda sandbox', () => {
   it('runs the task functions in a worker thread, apart from the stand-ins', async () => {

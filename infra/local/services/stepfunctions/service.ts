@@ -18,7 +18,13 @@
  * - The 256 KiB payload quota (payload-limits.ts) is checked where AWS checks it, except that the
  *   output of a Parallel or Map state, and of a Task state with a ResultSelector or an OutputPath
  *   other than `$`, is checked only as the state exits: its own Catch does not see the error.
+ *
+ * What AWS may do, on request: asynchronous Express executions are at-least-once ("Execution
+ * guarantees"), so one StartExecution may run the workflow twice. With `duplicateExecutions`, every
+ * StartExecution also starts a second, concurrent execution with the same input and its own name
+ * and ARN (`<name>-duplicate`), visible in ListExecutions; the caller gets the first one's ARN.
  */
+import { randomUUID } from 'node:crypto';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AwsError, jsonResponse, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { EdgeCall, EdgeService } from '../../edge/edge.ts';
@@ -78,7 +84,16 @@ export interface StepFunctionsOptions {
   maxExecutions?: number;
   /** How long `stop()` waits for task handlers of aborted executions to return. @default 10000 */
   shutdownGraceMs?: number;
+  /**
+   * Start every execution twice, as AWS may run an asynchronous Express execution more than once
+   * (`npm start -- --duplicate-executions`). @default false
+   */
+  duplicateExecutions?: boolean;
 }
+
+/** The execution names may be 80 characters: room for the duplicate's suffix. */
+const DUPLICATE_SUFFIX = '-duplicate';
+const MAX_NAME = 80;
 
 /**
  * The local Step Functions service. Executions run in the background; `waitForExecution` awaits
@@ -92,8 +107,10 @@ export class StepFunctionsService implements EdgeService {
   private readonly store: ExecutionStore;
   private readonly runner: ExecutionRunner;
   private stopping = false;
+  private duplicate: boolean;
 
   constructor(private readonly options: StepFunctionsOptions) {
+    this.duplicate = options.duplicateExecutions ?? false;
     installEngineGuard();
     for (const config of options.stateMachines) {
       checkStateMachineArn(config.arn);
@@ -160,12 +177,25 @@ export class StepFunctionsService implements EdgeService {
       }
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`, 400);
     }
+    const exec = this.launch(machine, executionArn, name, text, value);
+    if (this.duplicate) {
+      // As AWS may: the same input runs again, concurrently, as an execution of its own.
+      let dupName = `${name.slice(0, MAX_NAME - DUPLICATE_SUFFIX.length)}${DUPLICATE_SUFFIX}`;
+      const arnOf = (n: string) => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${n}`;
+      if (this.store.get(arnOf(dupName))) dupName = `${randomUUID()}${DUPLICATE_SUFFIX}`;
+      this.launch(machine, arnOf(dupName), dupName, text, JSON.parse(text) as unknown);
+      this.options.logger.log('info', 'sfn.duplicate_started', { executionArn: arnOf(dupName), duplicateOf: executionArn });
+    }
+    return { executionArn, startDate: epochSeconds(exec.data.startDate) };
+  }
+
+  private launch(machine: Machine, executionArn: string, name: string, text: string, value: unknown): Execution {
     const now = this.options.clock();
     const exec = new Execution({
       version: STORE_VERSION,
       seq: this.store.nextSeq(),
       executionArn,
-      stateMachineArn,
+      stateMachineArn: machine.config.arn,
       name,
       status: 'RUNNING',
       startDate: now.getTime(),
@@ -177,7 +207,7 @@ export class StepFunctionsService implements EdgeService {
     this.options.logger.log('info', 'sfn.execution_started', { executionArn, stateMachine: machine.config.name });
     this.store.persist(exec);
     this.runner.launch(machine, exec, value);
-    return { executionArn, startDate: epochSeconds(exec.data.startDate) };
+    return exec;
   }
 
   private async describeExecution(principal: Principal, input: Fields) {
@@ -276,6 +306,11 @@ export class StepFunctionsService implements EdgeService {
   }
 
   // ---- in-process API ------------------------------------------------------------------------
+
+  /** Turns the duplicate executions on or off for the executions started from now on. */
+  setDuplicateExecutions(on: boolean): void {
+    this.duplicate = on;
+  }
 
   /** Resolves when the execution has ended (and its record is written); rejects ExecutionDoesNotExist. */
   async waitForExecution(executionArn: string): Promise<ExecutionDescription> {
