@@ -98,7 +98,7 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(asked.events.map((e) => [e.status, e.error])).toEqual([['FAILED', failureMessage({ Error: ErrorName.ModelUnavailable })]]);
       expect(asked.events[0]!.error).toMatch(/language model is not available/);
       expect(await invokeAgentState(stack, asked.executionArn)).toMatchObject({ attempts: 1 });
-      const operation = agentRuntime === 'converse' ? 'Converse' : 'InvokeAgent';
+      const operation = agentRuntime === 'converse' ? 'ConverseStream' : 'InvokeAgent';
       expect(stack.bedrock.calls().map((c) => [c.operation, c.outcome])).toEqual([[operation, 'ResourceNotFoundException']]);
     });
   });
