@@ -192,3 +192,29 @@ describe('ConverseStream errors mid-stream, as exception events', () => {
     expect(() => bedrock.injectFault({ kind: 'model-timeout', at: 'stream' })).toThrow(/not an event/);
   });
 });
+
+describe('a paced stream (setStreamGate)', () => {
+  it('writes each text delta after its gate opens: the client reads the first before the second is written', async () => {
+    const log: string[] = [];
+    let firstRead!: () => void;
+    const read = new Promise<void>((resolve) => (firstRead = resolve));
+    bedrock.setStreamGate(async (piece) => {
+      if (piece === 1) await read;
+      log.push(`write ${piece}`);
+    });
+    const out = await client().send(new ConverseStreamCommand({ modelId: LOCAL_MODEL_ID, messages: ask("what's the weather"), toolConfig }));
+    let text = '';
+    for await (const event of out.stream!) {
+      if (event.contentBlockDelta?.delta?.text === undefined) continue;
+      log.push(`read ${log.filter((l) => l.startsWith('read')).length}`);
+      text += event.contentBlockDelta.delta.text;
+      firstRead();
+    }
+    expect(log.slice(0, 3)).toEqual(['write 0', 'read 0', 'write 1']);
+    expect(log.filter((l) => l.startsWith('write')).length).toBe(log.filter((l) => l.startsWith('read')).length);
+    expect(text).toBe(CANNOT_HELP);
+    // Control: reset drops the gate; the stream is written at once and reads the same.
+    bedrock.reset();
+    expect(textOf((await stream(ask("what's the weather"))).events)).toBe(CANNOT_HELP);
+  });
+});

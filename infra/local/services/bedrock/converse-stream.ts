@@ -10,9 +10,11 @@
  *   metadata {usage, metrics.latencyMs}
  *
  * Text arrives a few words per delta (streamPieces), a tool's input as pieces of its JSON text: the
- * pieces joined are the Converse reply. The local model is instant: every event is written at once.
+ * pieces joined are the Converse reply. The local model is instant (every event is written at once)
+ * unless a stream gate paces its text deltas (event-stream.ts).
  */
-import { eventMessage, streamPieces } from './event-stream.ts';
+import type { WireResponse } from '../../edge/aws-error.ts';
+import { eventMessage, streamBody, streamPieces, type StreamGate, type StreamMessage } from './event-stream.ts';
 
 type Json = Record<string, unknown>;
 
@@ -34,20 +36,22 @@ function inputPieces(json: string): string[] {
 }
 
 /** The reply's events in order, one encoded message each. */
-export function converseStreamEvents(reply: ConverseReply): Uint8Array[] {
-  const events: Uint8Array[] = [eventMessage('messageStart', { role: 'assistant' })];
+export function converseStreamEvents(reply: ConverseReply): StreamMessage[] {
+  const events: StreamMessage[] = [];
+  const push = (type: string, payload: unknown, piece?: true) => events.push({ bytes: eventMessage(type, payload), ...(piece ? { piece } : {}) });
+  push('messageStart', { role: 'assistant' });
   reply.content.forEach((block, contentBlockIndex) => {
     const toolUse = block.toolUse as { toolUseId: string; name: string; input: unknown } | undefined;
     if (toolUse) {
-      events.push(eventMessage('contentBlockStart', { contentBlockIndex, start: { toolUse: { toolUseId: toolUse.toolUseId, name: toolUse.name } } }));
-      for (const input of inputPieces(JSON.stringify(toolUse.input))) events.push(eventMessage('contentBlockDelta', { contentBlockIndex, delta: { toolUse: { input } } }));
+      push('contentBlockStart', { contentBlockIndex, start: { toolUse: { toolUseId: toolUse.toolUseId, name: toolUse.name } } });
+      for (const input of inputPieces(JSON.stringify(toolUse.input))) push('contentBlockDelta', { contentBlockIndex, delta: { toolUse: { input } } });
     } else {
-      for (const text of streamPieces(String(block.text ?? ''))) events.push(eventMessage('contentBlockDelta', { contentBlockIndex, delta: { text } }));
+      for (const text of streamPieces(String(block.text ?? ''))) push('contentBlockDelta', { contentBlockIndex, delta: { text } }, true);
     }
-    events.push(eventMessage('contentBlockStop', { contentBlockIndex }));
+    push('contentBlockStop', { contentBlockIndex });
   });
-  events.push(eventMessage('messageStop', { stopReason: reply.stopReason }));
-  events.push(eventMessage('metadata', { usage: reply.usage, metrics: { latencyMs: reply.latencyMs } }));
+  push('messageStop', { stopReason: reply.stopReason });
+  push('metadata', { usage: reply.usage, metrics: { latencyMs: reply.latencyMs } });
   return events;
 }
 
@@ -55,6 +59,6 @@ export function converseStreamEvents(reply: ConverseReply): Uint8Array[] {
 export const EVENTS_BEFORE_STREAM_FAULT = 2;
 
 /** ConverseStream's 200: the messages, in order. */
-export function converseStreamResponse(messages: Uint8Array[]) {
-  return { status: 200, headers: { 'content-type': 'application/vnd.amazon.eventstream' }, body: Buffer.concat(messages) };
+export function converseStreamResponse(messages: StreamMessage[], gate: StreamGate | undefined): WireResponse {
+  return { status: 200, headers: { 'content-type': 'application/vnd.amazon.eventstream' }, ...streamBody(messages, gate) };
 }

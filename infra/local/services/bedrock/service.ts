@@ -11,7 +11,8 @@
  * Every operation reports token usage (usage.ts).
  *
  * For the workflow's tests it can play a hostile model (`setMode('hostile')`), inject throttling,
- * model timeouts and failures (`injectFault`, faults.ts), move its clock (`setClock`), and it keeps
+ * model timeouts and failures (`injectFault`, faults.ts), move its clock (`setClock`), pace its
+ * streams (`setStreamGate`; without a gate the local model is instant), and it keeps
  * a record of calls and of each agent session's turns. It never records credentials, request
  * bodies or tool results.
  */
@@ -38,7 +39,7 @@ import { offeredTools, readConversation } from './converse.ts';
 import { checkFault, faultApplies, faultError, type BedrockFault, type BedrockOperation } from './faults.ts';
 import { requireAvailableModel } from './model-access.ts';
 import { agentStepUsage, approxTokens } from './usage.ts';
-import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces } from './event-stream.ts';
+import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces, type StreamGate, type StreamMessage } from './event-stream.ts';
 import { matchResults, returnControlPayload } from './return-control.ts';
 import { converseStreamEvents, converseStreamResponse, EVENTS_BEFORE_STREAM_FAULT, type ConverseReply } from './converse-stream.ts';
 
@@ -129,6 +130,7 @@ export class BedrockService {
   private readonly records: BedrockCallRecord[] = [];
   private readonly maxSessions: number;
   private clock: () => Date;
+  private streamGate: StreamGate | undefined;
 
   constructor(private readonly options: BedrockServiceOptions) {
     this.agentId = options.agentId ?? LOCAL_AGENT_ID;
@@ -158,6 +160,14 @@ export class BedrockService {
   /** The date models' lifecycles are read on; undefined restores real time. */
   setClock(clock: (() => Date) | undefined): void {
     this.clock = clock ?? (() => new Date());
+  }
+
+  /**
+   * Paces the answer text of InvokeAgent and ConverseStream streams: `gate(n)` is awaited before
+   * the n-th piece of a response is written. Undefined: the local model is instant again.
+   */
+  setStreamGate(gate: StreamGate | undefined): void {
+    this.streamGate = gate;
   }
 
   clearFaults(): void {
@@ -191,6 +201,7 @@ export class BedrockService {
     this.sessions.clear();
     this.records.length = 0;
     this.clearFaults();
+    this.streamGate = undefined;
     this.agent.setMode('normal');
   }
 
@@ -287,7 +298,7 @@ export class BedrockService {
       if (fault && fault.at === 'stream') {
         const error = faultError(fault);
         rec.outcome = error.code;
-        return eventStreamResponse(sessionId, [exceptionMessage(error)]);
+        return eventStreamResponse(sessionId, [{ bytes: exceptionMessage(error) }]);
       }
       if (fault) throw faultError(fault);
 
@@ -318,12 +329,12 @@ export class BedrockService {
       // The results are consumed; a new question replaces a return of control never answered.
       const session = this.touchSession(sessionId);
       session.pending = undefined;
-      const events: Uint8Array[] = [];
-      if (input.enableTrace === true) for (const trace of this.traces(sessionId, question, rounds, step)) events.push(eventMessage('trace', trace));
+      const events: StreamMessage[] = [];
+      if (input.enableTrace === true) for (const trace of this.traces(sessionId, question, rounds, step)) events.push({ bytes: eventMessage('trace', trace) });
       if (step.kind === 'tools') {
         const invocationId = randomUUID();
         session.pending = { invocationId, question, rounds, calls: step.calls };
-        events.push(eventMessage('returnControl', returnControlPayload(this.agentId, invocationId, step.calls)));
+        events.push({ bytes: eventMessage('returnControl', returnControlPayload(this.agentId, invocationId, step.calls)) });
         rec.outcome = 'returnControl';
       } else {
         session.turns.push({ question, rounds: rounds.map((r) => r.map((e) => ({ name: e.name, input: stringInputs(e.input) }))), answer: step.text });
@@ -331,12 +342,12 @@ export class BedrockService {
         // With streamingConfigurations.streamFinalResponse the answer arrives in pieces, else in one chunk.
         const streaming = (input.streamingConfigurations as Json | undefined)?.streamFinalResponse === true;
         for (const piece of streaming ? streamPieces(step.text) : [step.text]) {
-          events.push(eventMessage('chunk', { bytes: Buffer.from(piece, 'utf8').toString('base64') }));
+          events.push({ bytes: eventMessage('chunk', { bytes: Buffer.from(piece, 'utf8').toString('base64') }), piece: true });
         }
         rec.outcome = 'chunk';
       }
       if (input.endSession === true) this.sessions.delete(sessionId);
-      return eventStreamResponse(sessionId, events);
+      return eventStreamResponse(sessionId, events, this.streamGate);
     } catch (err) {
       rec.outcome = err instanceof AwsError ? err.code : 'InternalFailure';
       throw err;
@@ -413,11 +424,11 @@ export class BedrockService {
       };
       if (operation === 'ConverseStream') {
         const events = converseStreamEvents(reply);
-        if (!fault) return converseStreamResponse(events);
+        if (!fault) return converseStreamResponse(events, this.streamGate);
         // A stream fault: the 200 and the stream's first events are out, then the exception event.
         const error = faultError(fault);
         rec.outcome = error.code;
-        return converseStreamResponse([...events.slice(0, EVENTS_BEFORE_STREAM_FAULT), exceptionMessage(error)]);
+        return converseStreamResponse([...events.slice(0, EVENTS_BEFORE_STREAM_FAULT), { bytes: exceptionMessage(error) }], this.streamGate);
       }
       const payload = {
         output: { message: { role: 'assistant', content } },
