@@ -68,6 +68,16 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(await invokeAgentState(stack, asked.executionArn)).toMatchObject({ attempts: 2, failures: [{ error: ErrorName.Throttled }] });
     });
 
+    it('a stream broken mid-way is retried and answered (converse: ModelStreamErrorException; bedrock-agent: throttlingException in the stream)', async () => {
+      stack.bedrock.injectFault(agentRuntime === 'converse' ? { kind: 'model-stream-error', at: 'stream' } : { kind: 'throttle', at: 'stream' });
+      const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
+      stack.bedrock.clearFaults();
+      expect(asked.status).toBe('SUCCEEDED');
+      expect(asked.events[0]!.text).toBe('You can return items within 20 days.');
+      const failure = agentRuntime === 'converse' ? ErrorName.ServiceUnavailable : ErrorName.Throttled;
+      expect(await invokeAgentState(stack, asked.executionArn)).toMatchObject({ attempts: 2, failures: [{ error: failure }] });
+    });
+
     if (agentRuntime === 'converse') {
       it('a model timeout is not retried: one FAILED event saying the assistant took too long', async () => {
         stack.bedrock.injectFault({ kind: 'model-timeout', times: 3 });
