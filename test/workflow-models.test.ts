@@ -6,7 +6,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { showExecution } from '../client/executions.ts';
+import { formatExecution, showExecution } from '../client/executions.ts';
 import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
 import { LOCAL_MODEL_ID } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
@@ -57,6 +57,13 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       // The question is read once per model call (a tool round, then the answer): 380 more characters, at least 95 more tokens.
       expect(b.inputTokens - a.inputTokens).toBeGreaterThanOrEqual(95);
       expect(b.outputTokens).toBe(a.outputTokens);
+      // Operators see it in `npm run executions -- show`; the asker never does (control: the DONE event).
+      const sfn = new SFNClient(stack.clientConfig('operator'));
+      const shown = await showExecution(sfn, short.executionArn).finally(() => sfn.destroy());
+      expect(shown.usage).toEqual(a);
+      expect(formatExecution(shown)).toContain(`tokens:  ${a.totalTokens} (input ${a.inputTokens}, output ${a.outputTokens}) on ${LOCAL_MODEL_ID}`);
+      expect(short.events[0]!.text).toBe('You can return items within 10 days.');
+      expect(JSON.stringify(short.events)).not.toMatch(/tokens|usage/i);
     });
 
     it('throttled once: InvokeAgent is retried once and the asker gets DONE', async () => {
