@@ -1,8 +1,9 @@
 /**
- * InvokeAgent's response body: an `application/vnd.amazon.eventstream` of binary messages, framed
- * (prelude, headers, CRCs) by @smithy/eventstream-codec, the codec the SDK reads them with. Each
- * event names its ResponseStream union member in `:event-type` (chunk, trace, returnControl); an
- * error after the 200 is an `exception` message instead, which the SDK raises from the stream.
+ * InvokeAgent's and ConverseStream's response body: an `application/vnd.amazon.eventstream` of
+ * binary messages, framed (prelude, headers, CRCs) by @smithy/eventstream-codec, the codec the SDK
+ * reads them with. Each event names its union member in `:event-type` (InvokeAgent's ResponseStream:
+ * chunk, trace, returnControl; ConverseStreamOutput: converse-stream.ts); an error after the 200 is
+ * an `exception` message instead, which the SDK raises from the stream.
  */
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import type { AwsError, WireResponse } from '../../edge/aws-error.ts';
