@@ -84,11 +84,16 @@ type AgentScript = (turn: AgentTurn, callTool: ToolCaller, onText: TextSink) => 
  * Deps for one run: KMS answers `decrypt`; the agent plays `script` once (a second ask is refused);
  * `scopedDynamo` hands out one scripted client and records the credentials it was given.
  */
-function harness(decrypt: FakeReply | undefined, script: AgentScript = () => expect.fail('the agent must not be asked')) {
+function harness(
+  decrypt: FakeReply | undefined,
+  script: AgentScript = () => expect.fail('the agent must not be asked'),
+  memory: AgentRuntime['memory'] = 'agent-session',
+) {
   const kms = scripted(new KMSClient(FAKE_CLIENT_CONFIG));
   if (decrypt) kms.on('DecryptCommand', decrypt);
   const turns: AgentTurn[] = [];
   const agent: AgentRuntime = {
+    memory,
     ask: async (turn, callTool, onText) => {
       turns.push(turn);
       if (turns.length > 1) throw new Error('the agent was asked twice');
