@@ -56,6 +56,8 @@ export interface BedrockCallRecord {
   resumed: boolean;
   /** `chunk`, `returnControl`, `tool_use`, `end_turn`, or the error code. */
   outcome: string;
+  /** Converse `tool_use`: the tool calls the model asked for, as an agent session's rounds keep them. */
+  toolCalls?: { name: ToolName; input: Record<string, string> }[];
 }
 
 export interface AgentTurn {
@@ -390,6 +392,7 @@ export class BedrockService {
         if (missing.length > 0) throw new AwsError('ValidationException', `The local model needs these tools in toolConfig: ${[...new Set(missing)].join(', ')}.`);
         content = step.calls.map((c) => ({ toolUse: { toolUseId: `tooluse_${randomBytes(16).toString('base64url').slice(0, 22)}`, name: c.name, input: c.input } }));
         rec.outcome = 'tool_use';
+        rec.toolCalls = step.calls.map((c) => ({ name: c.name, input: { ...c.input } }));
       } else {
         content = [{ text: step.text }];
         rec.outcome = 'end_turn';
