@@ -79,6 +79,53 @@ describe('ConverseAdapter', () => {
   });
 });
 
+describe('ConverseAdapter and the conversation memory', () => {
+  const history = [
+    { role: 'user' as const, content: [{ text: 'Which orders did I place?' }] },
+    { role: 'assistant' as const, content: [{ text: 'You have 2 orders:\n- ord-1\n- ord-2' }] },
+  ];
+  const responses = () => [
+    { stopReason: 'tool_use', output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getOrderStatus', input: { orderId: 'ord-2' } } }] } } },
+    { stopReason: 'end_turn', output: { message: { role: 'assistant', content: [{ text: 'Order ord-2 is SHIPPED.' }] } } },
+  ];
+  const recording = () => {
+    const script = responses();
+    const sent: ConverseCommand['input'][] = [];
+    const client = {
+      send: async (command: ConverseCommand) => {
+        sent.push(structuredClone(command.input));
+        return script.shift() ?? expect.fail('no more responses');
+      },
+    } as unknown as BedrockRuntimeClient;
+    return { client, sent };
+  };
+
+  it('sends the history before the question, and returns only this run\'s messages: question, tool use, tool result, answer', async () => {
+    const { client, sent } = recording();
+    const question = 'And the status of the second one?';
+    const reply = await new ConverseAdapter(client, 'model-1').ask({ ...turn, question, history }, async () => '{"orderId":"ord-2","status":"SHIPPED"}', () => {});
+    expect(sent[0]!.messages).toEqual([...history, { role: 'user', content: [{ text: question }] }]);
+    expect(sent[1]!.messages!.slice(0, 3)).toEqual(sent[0]!.messages);
+    expect(reply.messages).toEqual([
+      { role: 'user', content: [{ text: question }] },
+      { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getOrderStatus', input: { orderId: 'ord-2' } } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ json: { orderId: 'ord-2', status: 'SHIPPED' } }], status: 'success' } }] },
+      { role: 'assistant', content: [{ text: 'Order ord-2 is SHIPPED.' }] },
+    ]);
+  });
+
+  it('control: without history the request starts with the question', async () => {
+    const { client, sent } = recording();
+    await new ConverseAdapter(client, 'model-1').ask(turn, async () => '{}', () => {});
+    expect(sent[0]!.messages).toEqual([{ role: 'user', content: [{ text: turn.question }] }]);
+  });
+
+  it('is the runtime whose memory is the conversations table; the Bedrock agent keeps its session', () => {
+    expect(new ConverseAdapter({} as BedrockRuntimeClient, 'model-1').memory).toBe('conversation-table');
+    expect(new BedrockAgentAdapter({} as BedrockAgentRuntimeClient, 'AGENT12345', 'ALIAS1').memory).toBe('agent-session');
+  });
+});
+
 describe('token usage, as Bedrock reports it', () => {
   const trace = (inputTokens: number, outputTokens: number): ResponseStream =>
     ({ trace: { trace: { orchestrationTrace: { modelInvocationOutput: { metadata: { usage: { inputTokens, outputTokens } } } } } } }) as ResponseStream;
@@ -114,7 +161,7 @@ describe('token usage, as Bedrock reports it', () => {
     ];
     const client = { send: async () => responses.shift() ?? expect.fail('no more responses') } as unknown as BedrockRuntimeClient;
     const reply = await new ConverseAdapter(client, 'model-1').ask(turn, async () => '{"returnPolicyDays":10}', () => {});
-    expect(reply).toEqual({ text: 'Within 10 days.', toolCalls: 1, usage: { inputTokens: 250, outputTokens: 28 } });
+    expect(reply).toEqual({ text: 'Within 10 days.', toolCalls: 1, usage: { inputTokens: 250, outputTokens: 28 }, messages: expect.any(Array) });
   });
 });
 

@@ -34,6 +34,11 @@ export interface AgentTurn {
   question: string;
   /** Identity for the agent's own bookkeeping (tenantId, userId): never credentials. */
   sessionAttributes: Record<string, string>;
+  /**
+   * The conversation so far, for a runtime whose memory is the conversations table (`converse`):
+   * whole turns, oldest first, starting with a user message (tasks/conversation-memory.ts).
+   */
+  history?: Message[];
 }
 
 /** Runs one tool with the asker's scoped credentials; returns the result as JSON text. */
@@ -50,6 +55,8 @@ export interface AgentReply {
    * InvokeAgent's trace `modelInvocationOutput.metadata.usage`); absent when it reported none.
    */
   usage?: TokenCounts;
+  /** `converse`: this run's messages, the question first and the final answer last, for the conversation memory. */
+  messages?: Message[];
 }
 
 /** Sums the usage Bedrock reports call by call; `total` is undefined until a report arrives. */
@@ -70,6 +77,12 @@ class UsageTally {
 }
 
 export interface AgentRuntime {
+  /**
+   * Where the conversation's earlier turns live: in the agent's session (Bedrock agents keep a
+   * session's turns by sessionId), or in our conversations table, which invoke-agent reads into
+   * `history` and writes from `messages` (Converse is stateless).
+   */
+  readonly memory: 'agent-session' | 'conversation-table';
   /** `onText` sees every piece of the reply's text, in order, as soon as the runtime has it. */
   ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply>;
 }
@@ -82,6 +95,8 @@ function tooManyRounds(): WorkflowError {
 }
 
 export class BedrockAgentAdapter implements AgentRuntime {
+  readonly memory = 'agent-session';
+
   constructor(
     private readonly client: BedrockAgentRuntimeClient,
     private readonly agentId: string,
@@ -159,6 +174,8 @@ export class BedrockAgentAdapter implements AgentRuntime {
 }
 
 export class ConverseAdapter implements AgentRuntime {
+  readonly memory = 'conversation-table';
+
   constructor(
     private readonly client: BedrockRuntimeClient,
     private readonly modelId: string,
@@ -166,7 +183,8 @@ export class ConverseAdapter implements AgentRuntime {
 
   /** Converse answers in one message: its text goes to `onText` as one piece. */
   async ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply> {
-    const messages: Message[] = [{ role: 'user', content: [{ text: turn.question }] }];
+    const history = turn.history ?? [];
+    const messages: Message[] = [...history, { role: 'user', content: [{ text: turn.question }] }];
     const toolConfig = converseToolConfig() as { tools: Tool[] };
     let toolCalls = 0;
     const usage = new UsageTally();
@@ -185,7 +203,7 @@ export class ConverseAdapter implements AgentRuntime {
       if (out.stopReason !== 'tool_use') {
         const text = content.map((b) => b.text ?? '').join('');
         if (text) onText(text);
-        return { text, toolCalls, ...usage.total };
+        return { text, toolCalls, ...usage.total, messages: messages.slice(history.length) };
       }
       const results: ContentBlock[] = [];
       for (const block of content) {
