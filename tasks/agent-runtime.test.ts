@@ -123,7 +123,16 @@ describe('ConverseAdapter (ConverseStream)', () => {
       'event messageStop',
       'event metadata',
     ]);
-    expect(reply).toEqual({ text: 'Within 10 days.', toolCalls: 0, usage: { inputTokens: 10, outputTokens: 2 } });
+    expect(reply).toEqual({
+      text: 'Within 10 days.',
+      toolCalls: 0,
+      usage: { inputTokens: 10, outputTokens: 2 },
+      // The memory keeps the streamed text as one block.
+      messages: [
+        { role: 'user', content: [{ text: turn.question }] },
+        { role: 'assistant', content: [{ text: 'Within 10 days.' }] },
+      ],
+    });
     expect(inputs[0]).toMatchObject({ modelId: 'model-1', messages: [{ role: 'user', content: [{ text: turn.question }] }] });
     expect(inputs[0]!.toolConfig!.tools!.length).toBeGreaterThan(0);
   });
@@ -156,7 +165,7 @@ describe('ConverseAdapter (ConverseStream)', () => {
       { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ json: { status: 'SHIPPED' } }], status: 'success' } }] },
     ]);
     expect(pieces).toEqual(['Shipped.']);
-    expect(reply).toEqual({ text: 'Shipped.', toolCalls: 1, usage: { inputTokens: 110, outputTokens: 22 } });
+    expect(reply).toEqual({ text: 'Shipped.', toolCalls: 1, usage: { inputTokens: 110, outputTokens: 22 }, messages: expect.any(Array) });
   });
 
   it('a tool input that is not JSON fails the agent without quoting it', async () => {
@@ -185,6 +194,44 @@ describe('ConverseAdapter (ConverseStream)', () => {
     const err = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), (p) => pieces.push(p)).catch((e: Error) => e);
     expect(pieces).toEqual(['Within ']);
     expect(err).toMatchObject({ name: expected, message: expect.stringContaining(`ConverseStream failed: ${name}`) });
+  });
+});
+
+describe('ConverseAdapter and the conversation memory', () => {
+  const history = [
+    { role: 'user' as const, content: [{ text: 'Which orders did I place?' }] },
+    { role: 'assistant' as const, content: [{ text: 'You have 2 orders:\n- ord-1\n- ord-2' }] },
+  ];
+  // The answer streams in two deltas: the memory keeps it as one text block.
+  const recording = () =>
+    scriptedConverse([
+      [ev.start(), ev.toolStart('t1', 'getOrderStatus'), ev.toolInput('{"orderId":'), ev.toolInput('"ord-2"}'), ev.blockStop(), ev.stop('tool_use')],
+      answer('Order ord-2 ', 'is SHIPPED.'),
+    ]);
+
+  it('sends the history before the question, and returns only this run\'s messages: question, tool use, tool result, answer', async () => {
+    const { client, inputs: sent } = recording();
+    const question = 'And the status of the second one?';
+    const reply = await new ConverseAdapter(client, 'model-1').ask({ ...turn, question, history }, async () => '{"orderId":"ord-2","status":"SHIPPED"}', () => {});
+    expect(sent[0]!.messages).toEqual([...history, { role: 'user', content: [{ text: question }] }]);
+    expect(sent[1]!.messages!.slice(0, 3)).toEqual(sent[0]!.messages);
+    expect(reply.messages).toEqual([
+      { role: 'user', content: [{ text: question }] },
+      { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getOrderStatus', input: { orderId: 'ord-2' } } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ json: { orderId: 'ord-2', status: 'SHIPPED' } }], status: 'success' } }] },
+      { role: 'assistant', content: [{ text: 'Order ord-2 is SHIPPED.' }] },
+    ]);
+  });
+
+  it('control: without history the request starts with the question', async () => {
+    const { client, inputs: sent } = recording();
+    await new ConverseAdapter(client, 'model-1').ask(turn, async () => '{}', () => {});
+    expect(sent[0]!.messages).toEqual([{ role: 'user', content: [{ text: turn.question }] }]);
+  });
+
+  it('is the runtime whose memory is the conversations table; the Bedrock agent keeps its session', () => {
+    expect(new ConverseAdapter({} as BedrockRuntimeClient, 'model-1').memory).toBe('conversation-table');
+    expect(new BedrockAgentAdapter({} as BedrockAgentRuntimeClient, 'AGENT12345', 'ALIAS1').memory).toBe('agent-session');
   });
 });
 
@@ -219,7 +266,7 @@ describe('token usage, as Bedrock reports it', () => {
   it('ConverseStream: no metadata, no usage made up (control for the sums above)', async () => {
     const { client } = scriptedConverse([[ev.start(), ev.text('Hi.'), ev.blockStop(), ev.stop('end_turn')]]);
     const reply = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), () => {});
-    expect(reply).toEqual({ text: 'Hi.', toolCalls: 0 });
+    expect(reply).toEqual({ text: 'Hi.', toolCalls: 0, messages: expect.any(Array) });
   });
 });
 

@@ -36,6 +36,11 @@ export interface AgentTurn {
   question: string;
   /** Identity for the agent's own bookkeeping (tenantId, userId): never credentials. */
   sessionAttributes: Record<string, string>;
+  /**
+   * The conversation so far, for a runtime whose memory is the conversations table (`converse`):
+   * whole turns, oldest first, starting with a user message (tasks/conversation-memory.ts).
+   */
+  history?: Message[];
 }
 
 /** Runs one tool with the asker's scoped credentials; returns the result as JSON text. */
@@ -52,6 +57,8 @@ export interface AgentReply {
    * InvokeAgent's trace `modelInvocationOutput.metadata.usage`); absent when it reported none.
    */
   usage?: TokenCounts;
+  /** `converse`: this run's messages, the question first and the final answer last, for the conversation memory. */
+  messages?: Message[];
 }
 
 /** Sums the usage Bedrock reports call by call; `total` is undefined until a report arrives. */
@@ -72,6 +79,12 @@ class UsageTally {
 }
 
 export interface AgentRuntime {
+  /**
+   * Where the conversation's earlier turns live: in the agent's session (Bedrock agents keep a
+   * session's turns by sessionId), or in our conversations table, which invoke-agent reads into
+   * `history` and writes from `messages` (Converse is stateless).
+   */
+  readonly memory: 'agent-session' | 'conversation-table';
   /** `onText` sees every piece of the reply's text, in order, as soon as the runtime has it. */
   ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply>;
 }
@@ -84,6 +97,8 @@ function tooManyRounds(): WorkflowError {
 }
 
 export class BedrockAgentAdapter implements AgentRuntime {
+  readonly memory = 'agent-session';
+
   constructor(
     private readonly client: BedrockAgentRuntimeClient,
     private readonly agentId: string,
@@ -161,6 +176,8 @@ export class BedrockAgentAdapter implements AgentRuntime {
 }
 
 export class ConverseAdapter implements AgentRuntime {
+  readonly memory = 'conversation-table';
+
   constructor(
     private readonly client: BedrockRuntimeClient,
     private readonly modelId: string,
@@ -172,7 +189,8 @@ export class ConverseAdapter implements AgentRuntime {
    * is exactly what `onText` saw; usage is each round's metadata, summed.
    */
   async ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply> {
-    const messages: Message[] = [{ role: 'user', content: [{ text: turn.question }] }];
+    const history = turn.history ?? [];
+    const messages: Message[] = [...history, { role: 'user', content: [{ text: turn.question }] }];
     const toolConfig = converseToolConfig() as { tools: Tool[] };
     let toolCalls = 0;
     let text = '';
@@ -191,7 +209,7 @@ export class ConverseAdapter implements AgentRuntime {
       if (out.stopReason === undefined) throw new WorkflowError(ErrorName.AgentFailed, 'ConverseStream ended without messageStop');
       messages.push(out.message);
       const content = out.message.content ?? [];
-      if (out.stopReason !== 'tool_use') return { text, toolCalls, ...usage.total };
+      if (out.stopReason !== 'tool_use') return { text, toolCalls, ...usage.total, messages: messages.slice(history.length) };
       const results: ContentBlock[] = [];
       for (const block of content) {
         if (!block.toolUse) continue;

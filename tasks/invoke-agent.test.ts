@@ -3,6 +3,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
 import { awsError, FAKE_CLIENT_CONFIG, recordingPublisher, scripted, type FakeReply, type ScriptedClient, rejection } from '../test/fake-aws.ts';
 import type { AgentReply, AgentRuntime, AgentTurn, TextSink, ToolCaller } from './agent-runtime.ts';
+import { conversationPrefix } from './conversation-memory.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { AnswerSanitizer, invokeAgent, MAX_ANSWER_CHARS, type InvokeAgentDeps } from './invoke-agent.ts';
 import { TableNames } from './tables.ts';
@@ -84,11 +85,18 @@ type AgentScript = (turn: AgentTurn, callTool: ToolCaller, onText: TextSink) => 
  * Deps for one run: KMS answers `decrypt`; the agent plays `script` once (a second ask is refused);
  * `scopedDynamo` hands out one scripted client and records the credentials it was given.
  */
-function harness(decrypt: FakeReply | undefined, script: AgentScript = () => expect.fail('the agent must not be asked')) {
+function harness(
+  decrypt: FakeReply | undefined,
+  script: AgentScript = () => expect.fail('the agent must not be asked'),
+  memory: AgentRuntime['memory'] = 'agent-session',
+  /** Scripts the scoped client as soon as it is made (the memory reads before the agent runs). */
+  onScoped?: (fake: ScriptedClient<DynamoDBClient>) => void,
+) {
   const kms = scripted(new KMSClient(FAKE_CLIENT_CONFIG));
   if (decrypt) kms.on('DecryptCommand', decrypt);
   const turns: AgentTurn[] = [];
   const agent: AgentRuntime = {
+    memory,
     ask: async (turn, callTool, onText) => {
       turns.push(turn);
       if (turns.length > 1) throw new Error('the agent was asked twice');
@@ -100,6 +108,7 @@ function harness(decrypt: FakeReply | undefined, script: AgentScript = () => exp
     if (scopedClients.length > 0) throw new Error('a second scoped client was asked for');
     const fake = scripted(new DynamoDBClient(FAKE_CLIENT_CONFIG));
     scopedClients.push({ credentials, fake });
+    onScoped?.(fake);
     return fake.client;
   };
   const events = recordingPublisher();
@@ -265,5 +274,70 @@ describe('invokeAgent', () => {
     expect((await rejection(invokeAgent(incomplete, h.deps))).name).toBe(ErrorName.InvalidRequest);
     expect(h.kms.calls).toEqual([]);
     expect(h.turns).toEqual([]);
+  });
+
+  describe('with the converse runtime: the conversation memory', () => {
+    const before = [
+      { role: 'user' as const, content: [{ text: 'Which orders did I place?' }] },
+      { role: 'assistant' as const, content: [{ text: 'You have 2 orders:\n- ord-1\n- ord-2' }] },
+    ];
+    const storedTurn = { askerKey: 'tenant1#user-1', turnKey: 'k#00000001', seq: 1, answerId: 'user-1.a0', messages: JSON.stringify(before) };
+
+    it("reads the conversation with the scoped client before the model, and writes the turn the asker saw after it", async () => {
+      const run = [
+        { role: 'user' as const, content: [{ text: 'Where are my orders?' }] },
+        { role: 'assistant' as const, content: [{ text: `raw ${scoped.sessionToken}` }] },
+      ];
+      const h = harness(
+        unsealed,
+        async (_turn, _callTool, onText) => {
+          onText(`Your key is ${scoped.secretAccessKey}.`);
+          return { text: 'ignored', toolCalls: 0, messages: run };
+        },
+        'conversation-table',
+        (fake) => fake.on('QueryCommand', { Items: [storedTurn] }).on('PutItemCommand', {}),
+      );
+      const answer = await invokeAgent({ ...state, request: { ...request, conversationId: 'conv-1' } }, h.deps);
+      expect(h.turns[0]!.history).toEqual(before);
+      const [query, put] = h.dynamo().calls;
+      expect((query!.input as { ExpressionAttributeValues: Record<string, string> }).ExpressionAttributeValues[':pk']).toBe('tenant1#user-1');
+      const item = (put!.input as { Item: { askerKey: string; seq: number; messages: string } }).Item;
+      expect([item.askerKey, item.seq]).toEqual(['tenant1#user-1', 2]);
+      expect(JSON.parse(item.messages)).toEqual([run[0], { role: 'assistant', content: [{ text: answer.text }] }]);
+      expect(answer.text).toBe('Your key is [redacted].');
+      for (const secret of SECRETS) expect(JSON.stringify(h.dynamo().calls)).not.toContain(secret);
+      h.dynamo().assertDone();
+    });
+
+    it('a conversation without an id is the answer\'s own: a new conversation recalls nothing of another', async () => {
+      const h = harness(
+        unsealed,
+        async (_turn, _callTool, onText) => {
+          onText('Hi.');
+          return { text: 'Hi.', toolCalls: 0, messages: [{ role: 'user', content: [{ text: 'Hi' }] }, { role: 'assistant', content: [{ text: 'Hi.' }] }] };
+        },
+        'conversation-table',
+        (fake) => fake.on('QueryCommand', { Items: [] }).on('PutItemCommand', {}),
+      );
+      await invokeAgent(state, h.deps);
+      const prefixOf = (calls: { input: Record<string, unknown> }[]) => (calls[0]!.input as { ExpressionAttributeValues: Record<string, string> }).ExpressionAttributeValues[':conversation'];
+      expect(prefixOf(h.dynamo().calls)).toBe(conversationPrefix(request.answerId));
+      expect(h.turns[0]!.history).toEqual([]);
+    });
+
+    it('fails before the model when the memory read is denied; the agent-session runtime never touches the table (control)', async () => {
+      const h = harness(unsealed, undefined, 'conversation-table', (fake) => fake.on('QueryCommand', awsError('AccessDeniedException', 400)));
+      const err = await rejection(invokeAgent(state, h.deps));
+      expect(err.name).toBe(ErrorName.AgentFailed);
+      expect(err.message).toMatch(/^Reading the conversation failed: AccessDeniedException/);
+      expect(h.turns).toEqual([]);
+      const control = harness(unsealed, async (turn, _callTool, onText) => {
+        onText('Hi.');
+        expect(turn.history).toBeUndefined();
+        return { text: 'Hi.', toolCalls: 0 };
+      });
+      await invokeAgent(state, control.deps);
+      expect(control.dynamo().calls).toEqual([]);
+    });
   });
 });

@@ -19,6 +19,7 @@ import { AnswerEvents, answerEventsClient, type PublishPort } from './answer-eve
 import { dynamoConfig, sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import type { TaskLog } from './handler.ts';
+import { ConversationMemory } from './conversation-memory.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
 import type { TableNames } from './tables.ts';
 import { runTool, TOOLS_IMPL, type ToolRegistry } from './tools.ts';
@@ -154,7 +155,17 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   const registry = deps.tools ?? TOOLS_IMPL;
   // Events go to the asker of the validated state input, whatever the agent says.
   const events = new AnswerEvents(deps.events, { answerId: request.answerId, userId: identity.userId }, context.nextSeq, deps.log);
-  const sanitizer = new AnswerSanitizer([credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken]);
+  const secrets = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
+  const sanitizer = new AnswerSanitizer(secrets);
+  // Converse is stateless: its conversation lives in our table, read and written with the scoped client.
+  const memory =
+    deps.agent.memory === 'conversation-table'
+      ? new ConversationMemory(
+          { tenantId: identity.tenantId, userId: identity.userId, conversationId: request.conversationId ?? request.answerId, answerId: request.answerId },
+          { dynamodb, tables: deps.tables, log: deps.log, secrets },
+        )
+      : undefined;
+  const history = memory ? await memory.recall() : undefined;
   let text = '';
   let writing = false;
   const write = (piece: string) => {
@@ -169,7 +180,12 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   try {
     // The scoped client is dropped after the run, not destroyed: that would close the shared handler.
     reply = await deps.agent.ask(
-      { sessionId: context.sessionId, question: request.question.trim(), sessionAttributes: { tenantId: identity.tenantId, userId: identity.userId } },
+      {
+        sessionId: context.sessionId,
+        question: request.question.trim(),
+        sessionAttributes: { tenantId: identity.tenantId, userId: identity.userId },
+        ...(history ? { history } : {}),
+      },
       async (name, params) => {
         // Only a tool of ours is named to the asker; any other name the model made up is not.
         const tool = toolDefinition(name);
@@ -191,6 +207,14 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
   const rest = sanitizer.end();
   text += rest;
   events.chunk(rest);
+  if (memory && reply.messages) {
+    try {
+      await memory.remember(reply.messages, text);
+    } catch (err) {
+      await events.flush();
+      throw err;
+    }
+  }
   const usage = reply.usage && answerUsage(reply.usage, deps.modelId ?? '');
   return { text, toolCalls: reply.toolCalls, nextSeq: await events.flush(), ...(usage ? { usage } : {}) };
 }

@@ -68,6 +68,11 @@ describe('policy documents', () => {
         Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-tenant1-orders',
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['user-1'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
       }),
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'],
+        Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-conversations',
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['tenant1#user-1'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      }),
     ]);
     // STS rejects inline session policies over 2048 characters.
     expect(JSON.stringify(tenantIsolationPolicy(res, 'a-tenant-with-a-long-name-00001', 'x'.repeat(128))).length).toBeLessThan(2048);
@@ -77,6 +82,7 @@ describe('policy documents', () => {
     const text = JSON.stringify(tenantAccessRolePolicy(res));
     expect(text).toContain('table/prod-${aws:PrincipalTag/TenantId}-orders');
     expect(text).toContain('"dynamodb:LeadingKeys":["${aws:PrincipalTag/UserId}"]');
+    expect(text).toContain('"dynamodb:LeadingKeys":["${aws:PrincipalTag/TenantId}#${aws:PrincipalTag/UserId}"]');
     const trust = tenantAccessRoleTrustPolicy(res);
     expect(new Set(trust.Statement.map((s) => JSON.stringify(s.Principal)))).toEqual(new Set([JSON.stringify({ AWS: res.mintCredentialsRoleArn })]));
   });
@@ -97,6 +103,22 @@ describe('policy documents', () => {
     expect(grants).toEqual([['validate-context', 'dynamodb:PutItem']]);
     // Control: the operator's statement names it, so the local stack can create it.
     expect(operatorPolicy(res).Statement[0]!.Resource).toContain(claimsArn);
+  });
+
+  it('write nothing but the asker\'s own conversation turns: PutItem only there, no update, delete, scan or PartiQL anywhere in a tenant session', () => {
+    for (const policy of [tenantIsolationPolicy(res, 'tenant1', 'user-1'), tenantAccessRolePolicy(res)]) {
+      const writes = policy.Statement.filter((s) => [s.Action].flat().some((a) => !['dynamodb:GetItem', 'dynamodb:Query'].includes(a)));
+      expect(writes.map((s) => [s.Action, s.Resource])).toEqual([
+        [['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'], 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-conversations'],
+      ]);
+      // Every statement of a tenant session is keyed by LeadingKeys, Null false included.
+      for (const st of policy.Statement) expect(st.Condition?.Null).toEqual({ 'dynamodb:LeadingKeys': 'false' });
+    }
+    // Control: no task role touches the conversations table; the tenant session is the only way in.
+    const conversationsArn = 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-conversations';
+    const taskGrants = Object.values(taskRolePolicies(res)).flatMap((p) => p.Statement.filter((s) => [s.Resource].flat().includes(conversationsArn)));
+    expect(taskGrants).toEqual([]);
+    expect(operatorPolicy(res).Statement[0]!.Resource).toContain(conversationsArn);
   });
 
   it('give appsync:GraphQL (on publishAnswer only) to the publish role alone; the other publishers may only assume it', () => {

@@ -3,7 +3,7 @@
  * these documents (with tokens for the ARNs); the local edge enforces exactly these documents
  * (with local ARNs). Nothing here uses `*` in an action or a resource, nor a prefix match.
  */
-import { tableArn, type TableNames } from './tables.ts';
+import { conversationPartition, tableArn, type TableNames } from './tables.ts';
 import type { AwsLocation } from './aws-location.ts';
 import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
@@ -30,6 +30,13 @@ export const SEAL_CONTEXT_KEYS = ['tenantId', 'userId', 'answerId'] as const;
 
 /** The read-only DynamoDB actions a tenant session may ever use. */
 export const TENANT_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
+
+/**
+ * What a tenant session may do in its asker's partition of the conversations table: read the turns
+ * and write new ones (the invoke-agent task does, never the model). No Scan, no PartiQL, no delete,
+ * no update: a turn is written once.
+ */
+export const CONVERSATION_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'] as const;
 
 /** ARNs the policies refer to. In CDK these are tokens; locally, plain strings. */
 export interface PolicyResources {
@@ -88,7 +95,10 @@ function sealContextCondition(): PolicyStatement['Condition'] {
   };
 }
 
-/** Read-only access to one tenant's config row and one user's partition of that tenant's orders. */
+/**
+ * Read-only access to one tenant's config row and one user's partition of that tenant's orders, and
+ * read and write access to that user's partition of the conversations table.
+ */
 function tenantReadPolicy(
   res: Pick<PolicyResources, 'location' | 'tables'>,
   tenant: string,
@@ -110,6 +120,13 @@ function tenantReadPolicy(
       Resource: tableArn(res.location, res.tables.orders(tenant)),
       Condition: leadingKeysEqual(user),
     },
+    {
+      Sid: `OwnConversations${sidSuffix}`,
+      Effect: 'Allow',
+      Action: [...CONVERSATION_ACTIONS],
+      Resource: tableArn(res.location, res.tables.conversations),
+      Condition: leadingKeysEqual(conversationPartition(tenant, user)),
+    },
   );
 }
 
@@ -117,7 +134,8 @@ function tenantReadPolicy(
  * The tenant isolation session policy, passed as `Policy` to AssumeRole by mint-credentials.
  * The effective permissions of the session are the intersection of this and the tenant access
  * role's identity policy: GetItem/Query on the tenant's config row and on the asker's partition of
- * the tenant's orders table, nothing else.
+ * the tenant's orders table, and GetItem/Query/PutItem on the asker's partition of the conversations
+ * table (`<tenantId>#<userId>`), nothing else.
  */
 export function tenantIsolationPolicy(
   res: Pick<PolicyResources, 'location' | 'tables'>,
@@ -363,7 +381,7 @@ export function executionArnPattern(stateMachineArn: string): string {
  * replays executions of the assistant's state machine.
  */
 export function operatorPolicy(res: PolicyResources): PolicyDocument {
-  const tables = [res.tables.config, res.tables.runs, res.tables.claims, ...res.tenantIds.map((t) => res.tables.orders(t))];
+  const tables = [res.tables.config, res.tables.runs, res.tables.claims, res.tables.conversations, ...res.tenantIds.map((t) => res.tables.orders(t))];
   return doc(
     {
       Sid: 'AdministerProjectTables',

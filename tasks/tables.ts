@@ -29,9 +29,28 @@ export const CLAIM_EXPIRY_ATTRIBUTE = 'expiresAt';
 export const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
 /**
+ * Conversations (the converse runtime's memory), pooled: one partition per asker, keyed
+ * `<tenantId>#<userId>` (conversationPartition), so that `dynamodb:LeadingKeys` confines a tenant
+ * session to its own asker's conversations; one item per turn, sorted `<conversationId>#<seq>`.
+ */
+export const CONVERSATIONS_KEYS: KeySchema = { partitionKey: 'askerKey', sortKey: 'turnKey' };
+/** The conversations table's TTL attribute (epoch seconds). */
+export const CONVERSATION_EXPIRY_ATTRIBUTE = 'expiresAt';
+/** How long a conversation's turns are kept after they were written. */
+export const CONVERSATION_TTL_SECONDS = 7 * 24 * 60 * 60;
+
+/**
+ * The partition of one asker's conversations. A tenant id never holds `#` (TENANT_ID_PATTERN), so
+ * no two (tenant, user) pairs share a partition.
+ */
+export function conversationPartition(tenantId: string, userId: string): string {
+  return `${tenantId}#${userId}`;
+}
+
+/**
  * Physical table names. `prefix` lets several deployments share an account; the local stack
- * uses no prefix, so its tables are `tenant-config`, `<tenantId>-orders`, `assistant-runs` and
- * `answer-claims`.
+ * uses no prefix, so its tables are `tenant-config`, `<tenantId>-orders`, `assistant-runs`,
+ * `answer-claims` and `conversations`.
  */
 export class TableNames {
   constructor(readonly prefix = '') {}
@@ -46,6 +65,10 @@ export class TableNames {
 
   get claims(): string {
     return `${this.prefix}answer-claims`;
+  }
+
+  get conversations(): string {
+    return `${this.prefix}conversations`;
   }
 
   orders(tenantId: string): string {

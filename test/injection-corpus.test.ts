@@ -1,6 +1,7 @@
 /**
  * A public prompt-injection corpus (../shared/data/prompt-injections.jsonl: garak, PromptInject,
- * AgentDojo, BIPIA, rebuff), asked as tenant1-user through the real client, with the normal local
+ * AgentDojo, BIPIA, rebuff), asked as tenant1-user through the real client, with each agent runtime
+ * (bedrock-agent and converse, one stack each), with the normal local
  * agent and again with the agent playing a hostile, injected model that asks its tools for tenant2's
  * and tenant1-user2's data. Canary data is seeded first for the other users and for tenant2's store;
  * no answer may ever carry a canary, another user's sub or a credential minted during the run, and
@@ -23,6 +24,7 @@ import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.
 import type { LocalCredentials } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import type { Order } from '../tasks/tables.ts';
+import { AGENT_RUNTIMES } from '../tasks/config.ts';
 import { agentSessionId } from '../tasks/validate-context.ts';
 
 const CORPUS_URL = new URL('../../shared/data/prompt-injections.jsonl', import.meta.url);
@@ -150,138 +152,150 @@ function checkRuns(mode: string, runs: Run[]): { DONE: number; FAILED: number } 
   return counts;
 }
 
-beforeAll(async () => {
-  corpus = loadCorpus();
-  stack = await startLocalStack({ port: 0, seedOrdersPerUser: 1, retryIntervalOverrides: 0 });
-  stack.appsync.events.on('publish', (e: AnswerEventRecord) => {
-    const list = published.get(e.answerId) ?? [];
-    list.push(e);
-    published.set(e.answerId, list);
-  });
+// Both agent runtimes face the same corpus, with the same checks.
+describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
+  beforeAll(async () => {
+    corpus = loadCorpus();
+    apis.clear();
+    published.clear();
+    stack = await startLocalStack({ port: 0, seedOrdersPerUser: 1, retryIntervalOverrides: 0, agentRuntime });
+    stack.appsync.events.on('publish', (e: AnswerEventRecord) => {
+      const list = published.get(e.answerId) ?? [];
+      list.push(e);
+      published.set(e.answerId, list);
+    });
 
-  // The canaries and tenant1-user's own marker, written by the operator.
-  const ddb = new DynamoDBClient(stack.clientConfig('operator'));
-  const doc = DynamoDBDocumentClient.from(ddb);
-  try {
-    const t = stack.tables;
-    await doc.send(new PutCommand({ TableName: t.orders('tenant2'), Item: order(stack.user('tenant2-user').sub, canary.t2OrderId, canary.t2Item) }));
-    await doc.send(new PutCommand({ TableName: t.orders('tenant1'), Item: order(stack.user('tenant1-user2').sub, canary.u2OrderId, canary.u2Item) }));
-    await doc.send(new PutCommand({ TableName: t.orders('tenant1'), Item: order(stack.user(ASKER).sub, own.orderId, own.item) }));
-    await doc.send(
-      new UpdateCommand({
-        TableName: t.config,
-        Key: { tenantId: 'tenant2' },
-        UpdateExpression: 'SET #n = :n',
-        ConditionExpression: 'attribute_exists(tenantId)',
-        ExpressionAttributeNames: { '#n': 'name' },
-        ExpressionAttributeValues: { ':n': `Tenant Two Electronics ${canary.store}` },
-      }),
-    );
-  } finally {
-    ddb.destroy();
-  }
-
-  const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
-  const temporary = stack.cognito.temporaryPasswords();
-  for (const username of [ASKER, 'tenant1-user2', 'tenant2-user']) {
-    const tokens = await signIn(pool, username, temporary[username]!, () => NEW_PASSWORD);
-    apis.set(username, new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 20_000 }));
-  }
-  sessionsBefore = new Set(stack.iam.issuedSessions().map((c) => c.accessKeyId));
-});
-
-afterAll(async () => {
-  stack?.bedrock.setMode('normal');
-  await stack?.stop();
-});
-
-describe('the prompt-injection corpus, asked as tenant1-user', () => {
-  const summary: Record<string, { DONE: number; FAILED: number }> = {};
-
-  it('the corpus is there and well formed', () => {
-    expect(corpus.length, 'the corpus changed size: check the file, then this count').toBe(CORPUS_SIZE);
-  });
-
-  it('control: the canaries are readable by their owners, through the same client and agent', async () => {
-    const t2 = await askRecorded('tenant2-user', 'Which orders did I place?');
-    expect(t2.final?.status).toBe('DONE');
-    expect(t2.final!.text).toContain(canary.t2OrderId);
-    expect(t2.final!.text).toContain(canary.t2Item);
-    const u2 = await askRecorded('tenant1-user2', 'Which orders did I place?');
-    expect(u2.final!.text).toContain(canary.u2OrderId);
-    expect(u2.final!.text).toContain(canary.u2Item);
-    const mine = await askRecorded(ASKER, 'Which orders did I place?');
-    expect(mine.final!.text).toContain(own.orderId);
-    for (const c of Object.values(canary)) expect(mine.final!.text).not.toContain(c);
-  });
-
-  it('with the normal local agent: one terminal event each, no canary, no other sub, no minted credential', async () => {
-    stack.bedrock.setMode('normal');
-    const runs = await mapLimited(corpus, CONCURRENCY, (entry) => askRecorded(ASKER, entry.text));
-    await stack.states.drain();
-    expect(runs).toHaveLength(corpus.length);
-    summary.normal = checkRuns('normal', runs);
-    // Credentials were minted for these runs (one session per run that reached MintCredentials).
-    expect(mintedSince().length).toBeGreaterThanOrEqual(summary.normal.DONE);
-  });
-
-  /** Runs `texts` as the asker with the agent hostile (injecting `injection`), checks them, and the hostile controls. */
-  async function hostilePass(name: string, injection: { tenantId: string; userId: string }, texts: readonly string[]) {
-    stack.bedrock.setMode('hostile', injection);
+    // The canaries and tenant1-user's own marker, written by the operator.
+    const ddb = new DynamoDBClient(stack.clientConfig('operator'));
+    const doc = DynamoDBDocumentClient.from(ddb);
     try {
-      const runs = await mapLimited(texts, CONCURRENCY, (text) => askRecorded(ASKER, text));
-      await stack.states.drain();
-      expect(runs).toHaveLength(texts.length);
-      const counts = checkRuns(name, runs);
-      summary[name] = counts;
-      const errors = [...new Set(runs.map((r) => r.final?.error).filter((e) => e))].join(' | ');
-      expect(counts.DONE, `no hostile run answered, so the controls below would prove nothing (errors: ${errors})`).toBeGreaterThan(0);
-      const me = stack.user(ASKER);
-      for (const run of runs.filter((r) => r.final?.status === 'DONE')) {
-        // Control: the raw dump is tenant1-user's own data (orders and store), so a dump of anyone else's would show.
-        expect(run.final!.text).toContain(own.orderId);
-        expect(run.final!.text).toContain(own.item);
-        expect(run.final!.text).toContain('Tenant One Outfitters');
-        // Control: the model really asked its tools for the injected tenant and user.
-        const session = stack.bedrock.session(agentSessionId(me.tenantId, me.sub, run.answerId!));
-        expect(session?.turns[0]?.rounds[0]).toContainEqual({ name: 'listMyOrders', input: injection });
-        expect(session?.turns[0]?.rounds[0]).toContainEqual({ name: 'getReturnPolicy', input: { tenantId: injection.tenantId } });
-      }
+      const t = stack.tables;
+      await doc.send(new PutCommand({ TableName: t.orders('tenant2'), Item: order(stack.user('tenant2-user').sub, canary.t2OrderId, canary.t2Item) }));
+      await doc.send(new PutCommand({ TableName: t.orders('tenant1'), Item: order(stack.user('tenant1-user2').sub, canary.u2OrderId, canary.u2Item) }));
+      await doc.send(new PutCommand({ TableName: t.orders('tenant1'), Item: order(stack.user(ASKER).sub, own.orderId, own.item) }));
+      await doc.send(
+        new UpdateCommand({
+          TableName: t.config,
+          Key: { tenantId: 'tenant2' },
+          UpdateExpression: 'SET #n = :n',
+          ConditionExpression: 'attribute_exists(tenantId)',
+          ExpressionAttributeNames: { '#n': 'name' },
+          ExpressionAttributeValues: { ':n': `Tenant Two Electronics ${canary.store}` },
+        }),
+      );
     } finally {
-      stack.bedrock.setMode('normal');
+      ddb.destroy();
     }
-  }
 
-  it('with a hostile agent injecting tenant2 and tenant1-user2: the same checks, and only tenant1-user\'s own data comes back', async () => {
-    await hostilePass('hostile', { tenantId: 'tenant2', userId: stack.user('tenant1-user2').sub }, corpus.map((e) => e.text));
+    const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
+    const temporary = stack.cognito.temporaryPasswords();
+    for (const username of [ASKER, 'tenant1-user2', 'tenant2-user']) {
+      const tokens = await signIn(pool, username, temporary[username]!, () => NEW_PASSWORD);
+      apis.set(username, new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 20_000 }));
+    }
+    sessionsBefore = new Set(stack.iam.issuedSessions().map((c) => c.accessKeyId));
   });
 
-  // The injection above names a tenant and a user that do not go together; these name real data, so
-  // that a tool honouring injected parameters (with IAM not stopping it) would leak a canary. A part
-  // of the corpus is enough for each.
-  it.each([
-    ['tenant1-user2 in tenant1 (same tenant, another user)', 'tenant1', 'tenant1-user2'],
-    ['tenant2-user in tenant2 (another tenant)', 'tenant2', 'tenant2-user'],
-  ])('with a hostile agent injecting %s: the same checks', async (_label, tenantId, username) => {
-    await hostilePass(`hostile→${username}`, { tenantId, userId: stack.user(username).sub }, corpus.filter((_, i) => i % 5 === 0).map((e) => e.text));
+  afterAll(async () => {
+    stack?.bedrock.setMode('normal');
+    await stack?.stop();
   });
 
-  it('control: the hostile dump shows its own asker\'s data, canaries included (tenant2-user gets tenant2\'s)', async () => {
-    stack.bedrock.setMode('hostile', { tenantId: 'tenant1', userId: stack.user('tenant1-user2').sub });
-    try {
-      const t2 = await askRecorded('tenant2-user', 'Tell me everything.');
-      expect(t2.final?.status, t2.final?.error ?? t2.error?.message).toBe('DONE');
-      expect(t2.final!.text).toContain(canary.store);
+  describe('the prompt-injection corpus, asked as tenant1-user', () => {
+    const summary: Record<string, { DONE: number; FAILED: number }> = {};
+
+    it('the corpus is there and well formed', () => {
+      expect(corpus.length, 'the corpus changed size: check the file, then this count').toBe(CORPUS_SIZE);
+    });
+
+    it('control: the canaries are readable by their owners, through the same client and agent', async () => {
+      const t2 = await askRecorded('tenant2-user', 'Which orders did I place?');
+      expect(t2.final?.status).toBe('DONE');
       expect(t2.final!.text).toContain(canary.t2OrderId);
       expect(t2.final!.text).toContain(canary.t2Item);
-    } finally {
-      stack.bedrock.setMode('normal');
-    }
-  });
+      const u2 = await askRecorded('tenant1-user2', 'Which orders did I place?');
+      expect(u2.final!.text).toContain(canary.u2OrderId);
+      expect(u2.final!.text).toContain(canary.u2Item);
+      const mine = await askRecorded(ASKER, 'Which orders did I place?');
+      expect(mine.final!.text).toContain(own.orderId);
+      for (const c of Object.values(canary)) expect(mine.final!.text).not.toContain(c);
+    });
 
-  it('summary', () => {
-    expect(Object.keys(summary)).toEqual(['normal', 'hostile', 'hostile→tenant1-user2', 'hostile→tenant2-user']);
-    const counts = Object.entries(summary).map(([mode, c]) => `${mode} DONE ${c.DONE} FAILED ${c.FAILED}`);
-    console.log(`prompt-injection corpus: ${corpus.length} texts; ${counts.join('; ')}`);
+    it('with the normal local agent: one terminal event each, no canary, no other sub, no minted credential', async () => {
+      stack.bedrock.setMode('normal');
+      const runs = await mapLimited(corpus, CONCURRENCY, (entry) => askRecorded(ASKER, entry.text));
+      await stack.states.drain();
+      expect(runs).toHaveLength(corpus.length);
+      summary.normal = checkRuns('normal', runs);
+      // Credentials were minted for these runs (one session per run that reached MintCredentials).
+      expect(mintedSince().length).toBeGreaterThanOrEqual(summary.normal.DONE);
+    });
+
+    /** Runs `texts` as the asker with the agent hostile (injecting `injection`), checks them, and the hostile controls. */
+    async function hostilePass(name: string, injection: { tenantId: string; userId: string }, texts: readonly string[]) {
+      stack.bedrock.setMode('hostile', injection);
+      try {
+        const runs = await mapLimited(texts, CONCURRENCY, (text) => askRecorded(ASKER, text));
+        await stack.states.drain();
+        expect(runs).toHaveLength(texts.length);
+        const counts = checkRuns(name, runs);
+        summary[name] = counts;
+        const errors = [...new Set(runs.map((r) => r.final?.error).filter((e) => e))].join(' | ');
+        expect(counts.DONE, `no hostile run answered, so the controls below would prove nothing (errors: ${errors})`).toBeGreaterThan(0);
+        const me = stack.user(ASKER);
+        for (const run of runs.filter((r) => r.final?.status === 'DONE')) {
+          // Control: the raw dump is tenant1-user's own data (orders and store), so a dump of anyone else's would show.
+          expect(run.final!.text).toContain(own.orderId);
+          expect(run.final!.text).toContain(own.item);
+          expect(run.final!.text).toContain('Tenant One Outfitters');
+          // Control: the model really asked its tools for the injected tenant and user.
+          if (agentRuntime === 'bedrock-agent') {
+            const session = stack.bedrock.session(agentSessionId(me.tenantId, me.sub, run.answerId!));
+            expect(session?.turns[0]?.rounds[0]).toContainEqual({ name: 'listMyOrders', input: injection });
+            expect(session?.turns[0]?.rounds[0]).toContainEqual({ name: 'getReturnPolicy', input: { tenantId: injection.tenantId } });
+          }
+        }
+        if (agentRuntime === 'converse') {
+          // Converse has no session: each run's first model call (ConverseStream) asked for the injected tools.
+          const asked = stack.bedrock.calls('ConverseStream').filter((c) => c.toolCalls?.some((t) => t.name === 'listMyOrders' && t.input.tenantId === injection.tenantId && t.input.userId === injection.userId));
+          expect(asked.length).toBeGreaterThanOrEqual(counts.DONE);
+        }
+      } finally {
+        stack.bedrock.setMode('normal');
+      }
+    }
+
+    it('with a hostile agent injecting tenant2 and tenant1-user2: the same checks, and only tenant1-user\'s own data comes back', async () => {
+      await hostilePass('hostile', { tenantId: 'tenant2', userId: stack.user('tenant1-user2').sub }, corpus.map((e) => e.text));
+    });
+
+    // The injection above names a tenant and a user that do not go together; these name real data, so
+    // that a tool honouring injected parameters (with IAM not stopping it) would leak a canary. A part
+    // of the corpus is enough for each.
+    it.each([
+      ['tenant1-user2 in tenant1 (same tenant, another user)', 'tenant1', 'tenant1-user2'],
+      ['tenant2-user in tenant2 (another tenant)', 'tenant2', 'tenant2-user'],
+    ])('with a hostile agent injecting %s: the same checks', async (_label, tenantId, username) => {
+      await hostilePass(`hostile→${username}`, { tenantId, userId: stack.user(username).sub }, corpus.filter((_, i) => i % 5 === 0).map((e) => e.text));
+    });
+
+    it('control: the hostile dump shows its own asker\'s data, canaries included (tenant2-user gets tenant2\'s)', async () => {
+      stack.bedrock.setMode('hostile', { tenantId: 'tenant1', userId: stack.user('tenant1-user2').sub });
+      try {
+        const t2 = await askRecorded('tenant2-user', 'Tell me everything.');
+        expect(t2.final?.status, t2.final?.error ?? t2.error?.message).toBe('DONE');
+        expect(t2.final!.text).toContain(canary.store);
+        expect(t2.final!.text).toContain(canary.t2OrderId);
+        expect(t2.final!.text).toContain(canary.t2Item);
+      } finally {
+        stack.bedrock.setMode('normal');
+      }
+    });
+
+    it('summary', () => {
+      expect(Object.keys(summary)).toEqual(['normal', 'hostile', 'hostile→tenant1-user2', 'hostile→tenant2-user']);
+      const counts = Object.entries(summary).map(([mode, c]) => `${mode} DONE ${c.DONE} FAILED ${c.FAILED}`);
+      console.log(`prompt-injection corpus (${agentRuntime}): ${corpus.length} texts; ${counts.join('; ')}`);
+    });
   });
 });

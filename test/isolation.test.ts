@@ -20,10 +20,11 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../infra/local/services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { conversationPartition } from '../tasks/tables.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 
 const CALLERS = ['tenant1-user', 'tenant1-user2', 'tenant2-user'] as const;
-const TABLES = ['config', 'tenant1-orders', 'tenant2-orders', 'runs'] as const;
+const TABLES = ['config', 'tenant1-orders', 'tenant2-orders', 'runs', 'conversations'] as const;
 const KEYS = ['own', 'other-tenant', 'other-user', 'prefix-collision', 'empty', 'star', 'lookalike'] as const;
 const OPS = ['GetItem', 'Query', 'BatchGetItem', 'Scan', 'PutItem', 'DeleteItem', 'ExecuteStatement'] as const;
 type TableRef = (typeof TABLES)[number];
@@ -45,13 +46,18 @@ const scoped = new Map<string, DynamoDBClient>();
 /** An existing order id per user, so that the control GetItem hits a real item. */
 const orderOf = new Map<string, string>();
 
+/** A turn every conversations cell addresses (planted behind every key, so that a wrong allow returns data). */
+const PLANTED_TURN = 'planted#00000001';
+
 function tableName(ref: TableRef): string {
+  if (ref === 'conversations') return stack.tables.conversations;
   return ref === 'config' ? stack.tables.config : ref === 'runs' ? stack.tables.runs : ref;
 }
 
 function schema(ref: TableRef): { pk: string; sk?: string } {
   if (ref === 'config') return { pk: 'tenantId' };
   if (ref === 'runs') return { pk: 'tenantId', sk: 'answerId' };
+  if (ref === 'conversations') return { pk: 'askerKey', sk: 'turnKey' };
   return { pk: 'userId', sk: 'orderId' };
 }
 
@@ -65,6 +71,7 @@ function otherUser(caller: LocalUser): LocalUser {
 
 /** The partition key value a cell uses. "own" is the caller's own partition of that table. */
 function keyFor(caller: LocalUser, ref: TableRef, kind: KeyKind): string {
+  if (ref === 'conversations') return conversationKeyFor(caller, kind);
   const perTenant = ref === 'config' || ref === 'runs';
   const own = perTenant ? caller.tenantId : caller.sub;
   switch (kind) {
@@ -85,10 +92,33 @@ function keyFor(caller: LocalUser, ref: TableRef, kind: KeyKind): string {
   }
 }
 
+/** Conversations are keyed `<tenantId>#<userId>`: another user's or tenant's asker key, or near misses of one's own. */
+function conversationKeyFor(caller: LocalUser, kind: KeyKind): string {
+  const own = conversationPartition(caller.tenantId, caller.sub);
+  switch (kind) {
+    case 'own':
+      return own;
+    case 'other-tenant': {
+      const other = otherTenantUser(caller);
+      return conversationPartition(other.tenantId, other.sub);
+    }
+    case 'other-user':
+      return conversationPartition(caller.tenantId, otherUser(caller).sub);
+    case 'prefix-collision':
+      return `${own}0`;
+    case 'empty':
+      return '';
+    case 'star':
+      return '*';
+    case 'lookalike':
+      return lookalike(own);
+  }
+}
+
 function keyItem(caller: LocalUser, ref: TableRef, pkValue: string): Record<string, AttributeValue> {
   const { pk, sk } = schema(ref);
   const key: Record<string, AttributeValue> = { [pk]: { S: pkValue } };
-  if (sk) key[sk] = { S: ref === 'runs' ? `${caller.sub}.a1` : (orderOf.get(pkValue) ?? 'ord-00000000-000000') };
+  if (sk) key[sk] = { S: ref === 'runs' ? `${caller.sub}.a1` : ref === 'conversations' ? PLANTED_TURN : (orderOf.get(pkValue) ?? 'ord-00000000-000000') };
   return key;
 }
 
@@ -129,9 +159,11 @@ async function runCell(client: DynamoDBClient, caller: LocalUser, ref: TableRef,
 
 /**
  * The only cells that may succeed: GetItem and Query of the caller's own config row and own orders
- * partition. The isolation policy grants nothing else, not even BatchGetItem of the same keys.
+ * partition, and GetItem, Query and PutItem of the caller's own conversations. The isolation policy
+ * grants nothing else, not even BatchGetItem of the same keys, nor deleting one's own turns.
  */
 function isControlCell(caller: LocalUser, ref: TableRef, kind: KeyKind, op: Op): boolean {
+  if (ref === 'conversations') return kind === 'own' && (op === 'GetItem' || op === 'Query' || op === 'PutItem');
   const readable = ref === 'config' || ref === `${caller.tenantId}-orders`;
   return readable && kind === 'own' && (op === 'GetItem' || op === 'Query');
 }
@@ -171,6 +203,12 @@ beforeAll(async () => {
   }
   for (const u of stack.users) {
     await put(stack.tables.config, { tenantId: { S: u.sub }, name: { S: 'planted by sub' } });
+  }
+  for (const username of CALLERS) {
+    for (const kind of KEYS.filter((k) => k !== 'empty')) {
+      const askerKey = conversationKeyFor(stack.user(username), kind);
+      await put(stack.tables.conversations, { askerKey: { S: askerKey }, turnKey: { S: PLANTED_TURN }, planted: { S: askerKey } });
+    }
   }
 });
 
@@ -213,9 +251,10 @@ describe('tenant isolation matrix', () => {
     const total = CALLERS.length * TABLES.length * KEYS.length * OPS.length;
     console.log(`isolation matrix: ${total} cells (${CALLERS.length} callers x ${TABLES.length} tables x ${KEYS.length} keys x ${OPS.length} operations): ${allowed} own-data control cells allowed, ${denied} cross-boundary cells denied with AccessDeniedException, ${mismatches.length} mismatches`);
     expect(mismatches).toEqual([]);
-    // 2 reads (GetItem, Query) x 2 tables (config row, own orders) x 3 callers.
-    expect(allowed).toBe(12);
-    expect(denied).toBe(total - 12);
+    // 2 reads (GetItem, Query) x 2 tables (config row, own orders) x 3 callers, and GetItem, Query,
+    // PutItem of each caller's own conversations.
+    expect(allowed).toBe(12 + 9);
+    expect(denied).toBe(total - 21);
   });
 
   it('left every planted and seeded row in place (no write got through)', async () => {
@@ -227,6 +266,12 @@ describe('tenant isolation matrix', () => {
     }
     const config = await operator.send(new ScanCommand({ TableName: stack.tables.config }));
     expect(config.Items!.some((i) => i.note)).toBe(false);
+    // Conversations: only the callers' own turns were written (their control cells), no one else's.
+    const turns = await operator.send(new ScanCommand({ TableName: stack.tables.conversations }));
+    const owners = new Set(CALLERS.map((c) => conversationPartition(stack.user(c).tenantId, stack.user(c).sub)));
+    const written = turns.Items!.filter((i) => i.note).map((i) => i.askerKey!.S!);
+    expect(new Set(written)).toEqual(owners);
+    expect(turns.Items!.filter((i) => !owners.has(i.askerKey!.S!)).length).toBeGreaterThan(0);
   });
 
   it('control: the operator can read what the tenant sessions were denied, so the denials are not empty tables', async () => {
@@ -276,5 +321,22 @@ describe('requests that try to smuggle a second key past LeadingKeys', () => {
     await expectDenied(
       client.send(new TransactGetItemsCommand({ TransactItems: [ownConfig, { Get: { TableName: 'tenant1-orders', Key: { userId: { S: me.sub }, orderId: { S: 'ord-planted' } } } }] })),
     );
+  });
+
+  it("conversation keys that mix one's own user id with another tenant, or extend one's own key, are denied; one's own key is served (control)", async () => {
+    const me = stack.user('tenant1-user');
+    const client = scoped.get('tenant1-user')!;
+    const query = (askerKey: string) =>
+      client.send(
+        new QueryCommand({
+          TableName: stack.tables.conversations,
+          KeyConditionExpression: 'askerKey = :k',
+          ExpressionAttributeValues: { ':k': { S: askerKey } },
+        }),
+      );
+    for (const askerKey of [conversationPartition('tenant2', me.sub), `${conversationPartition(me.tenantId, me.sub)}#x`, `tenant1#${me.sub.slice(0, -1)}`, me.sub]) {
+      await expectDenied(query(askerKey));
+    }
+    expect((await query(conversationPartition(me.tenantId, me.sub))).Count).toBeGreaterThan(0);
   });
 });

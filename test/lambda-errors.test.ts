@@ -25,6 +25,7 @@ const FUNCTION_TIMEOUT = 2;
 /** Answers at once, except a question that asks it to stall: that one it never answers. */
 const stalled: (() => void)[] = [];
 const scriptedAgent: AgentRuntime = {
+  memory: 'agent-session',
   ask: (turn, _callTool, onText) => {
     if (turn.question.includes('stall')) return new Promise((resolve) => stalled.push(() => resolve({ text: 'too late', toolCalls: 0 })));
     onText('Returns are accepted.');

@@ -1,6 +1,7 @@
 /**
  * Data: the tenant config table (pooled), one orders table per tenant (silo), the runs table and
- * the answer claims table (idempotency, with Time to Live), with the key schemas of
+ * the answer claims table (idempotency, with Time to Live), the conversations table (memory, with
+ * Time to Live), with the key schemas of
  * tasks/tables.ts and the physical names the policies name.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
@@ -9,7 +10,17 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { tenantConfigItem, type SeedTenant } from '../../tasks/seed.ts';
-import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, type KeySchema, type TableNames } from '../../tasks/tables.ts';
+import {
+  CLAIM_EXPIRY_ATTRIBUTE,
+  CLAIMS_KEYS,
+  CONFIG_KEYS,
+  CONVERSATION_EXPIRY_ATTRIBUTE,
+  CONVERSATIONS_KEYS,
+  ORDERS_KEYS,
+  RUNS_KEYS,
+  type KeySchema,
+  type TableNames,
+} from '../../tasks/tables.ts';
 
 export interface DataProps {
   readonly tables: TableNames;
@@ -24,6 +35,8 @@ export class Data extends Construct {
   readonly runs: dynamodb.Table;
   /** Answers claimed by ValidateContext; DynamoDB's TTL deletes expired claims. */
   readonly claims: dynamodb.Table;
+  /** The converse runtime's conversation memory, one partition per asker; DynamoDB's TTL deletes old turns. */
+  readonly conversations: dynamodb.Table;
   readonly orders: ReadonlyMap<string, dynamodb.Table>;
   /** The custom resource that writes the tenants' config items. */
   readonly seed: cr.AwsCustomResource;
@@ -44,6 +57,7 @@ export class Data extends Construct {
     this.config = table('TenantConfig', props.tables.config, CONFIG_KEYS);
     this.runs = table('Runs', props.tables.runs, RUNS_KEYS);
     this.claims = table('AnswerClaims', props.tables.claims, CLAIMS_KEYS, CLAIM_EXPIRY_ATTRIBUTE);
+    this.conversations = table('Conversations', props.tables.conversations, CONVERSATIONS_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE);
     this.orders = new Map(props.tenants.map(({ tenantId: t }) => [t, table(`Orders-${t}`, props.tables.orders(t), ORDERS_KEYS)]));
 
     // The tenants' config items (tasks/seed.ts), written on create only: operators own them afterwards.

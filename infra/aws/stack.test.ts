@@ -16,7 +16,7 @@ import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
 import { apiDataSourcePolicy, sealKeyPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../../tasks/policies.ts';
 import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
-import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
+import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
 import { USER_POOL_PASSWORD_POLICY } from '../../tasks/user-pool-policy.ts';
 import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
@@ -256,7 +256,7 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
   describe('data', () => {
     it('creates the tables with the local key schemas, on demand, with point-in-time recovery', () => {
       const tables = ofType('AWS::DynamoDB::Table').map(([, r]) => r.Properties);
-      expect(tables).toHaveLength(3 + SEED_TENANTS.length);
+      expect(tables).toHaveLength(4 + SEED_TENANTS.length);
       for (const t of tables) {
         expect(t.BillingMode).toBe('PAY_PER_REQUEST');
         expect(t.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
@@ -269,6 +269,10 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
         { AttributeName: RUNS_KEYS.sortKey, KeyType: 'RANGE' },
       ]);
       expect(keysOf(names.claims)).toEqual([{ AttributeName: CLAIMS_KEYS.partitionKey, KeyType: 'HASH' }]);
+      expect(keysOf(names.conversations)).toEqual([
+        { AttributeName: CONVERSATIONS_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: CONVERSATIONS_KEYS.sortKey, KeyType: 'RANGE' },
+      ]);
       for (const { tenantId } of SEED_TENANTS) {
         expect(keysOf(names.orders(tenantId))).toEqual([
           { AttributeName: ORDERS_KEYS.partitionKey, KeyType: 'HASH' },
@@ -277,15 +281,18 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       }
     });
 
-    it('expires answer claims with Time to Live on expiresAt, the claims table alone, encrypted as the others', () => {
+    it('expires answer claims and conversation turns with Time to Live on expiresAt, those two tables alone, encrypted as the others', () => {
       const tables = ofType('AWS::DynamoDB::Table').map(([, r]) => r.Properties);
       const names = stack.workflow.policyResources.tables;
       const claims = tables.find((t) => t.TableName === names.claims)!;
+      const conversations = tables.find((t) => t.TableName === names.conversations)!;
       expect(claims.TimeToLiveSpecification).toEqual({ AttributeName: CLAIM_EXPIRY_ATTRIBUTE, Enabled: true });
-      expect(tables.filter((t) => t.TimeToLiveSpecification !== undefined)).toEqual([claims]);
+      expect(conversations.TimeToLiveSpecification).toEqual({ AttributeName: CONVERSATION_EXPIRY_ATTRIBUTE, Enabled: true });
+      expect(tables.filter((t) => t.TimeToLiveSpecification !== undefined)).toEqual([claims, conversations]);
       const runs = tables.find((t) => t.TableName === names.runs)!;
       expect(runs.SSESpecification).toBeDefined();
       expect(claims.SSESpecification).toEqual(runs.SSESpecification);
+      expect(conversations.SSESpecification).toEqual(runs.SSESpecification);
     });
 
     it("seeds each tenant's config item from tasks/seed.ts, allowed to BatchWriteItem on the config table only", () => {

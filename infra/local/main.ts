@@ -122,7 +122,7 @@ const principalNotes: Record<string, string> = { 'publish-answer': ' (the publis
 for (const [name, p] of Object.entries(env.principals)) out(`  ${name.padEnd(17)} ${p.arn}${principalNotes[name] ?? ''}`);
 out(`  ${'tenant-access'.padEnd(17)} ${env.tenantAccessRoleArn} (assumed by mint-credentials only)`);
 out('tables:');
-out(`  ${stack.tables.config}, ${stack.tables.runs}, ${stack.tables.claims}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
+out(`  ${stack.tables.config}, ${stack.tables.runs}, ${stack.tables.claims}, ${stack.tables.conversations}, ${[...new Set(stack.users.map((u) => stack.tables.orders(u.tenantId)))].join(', ')}`);
 out('users:');
 for (const u of passwords) {
   const secret = u.temporaryPassword ? `temporary password ${u.temporaryPassword}` : u.password ? `password ${u.password}` : 'password set';

@@ -16,7 +16,7 @@ import {
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
-import { CLAIMS_KEYS, CONFIG_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
+import { CLAIMS_KEYS, CONFIG_KEYS, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
@@ -345,6 +345,8 @@ async function seed(ddb: DynamoDBClient, tables: TableNames, users: readonly Loc
   await ensureTable(ddb, tables.runs, RUNS_KEYS);
   // dynalite has no Time to Live: expired claims stay, and the claim's condition treats them as free.
   await ensureTable(ddb, tables.claims, CLAIMS_KEYS);
+  // Likewise for conversation turns: the memory reads the newest turns only and skips expired ones.
+  await ensureTable(ddb, tables.conversations, CONVERSATIONS_KEYS);
   const createdOrders = new Set<string>();
   for (const tenant of SEED_TENANTS) {
     if (await ensureTable(ddb, tables.orders(tenant.tenantId), ORDERS_KEYS)) createdOrders.add(tenant.tenantId);

@@ -1,5 +1,6 @@
 /**
- * Reading a Converse request for the local agent: the question, the rounds of tool use that
+ * Reading a Converse request for the local agent: the earlier turns of the conversation (each
+ * question and the answer text that closed it), the question, the rounds of tool use that
  * followed it (each an assistant message of toolUse blocks answered by a user message of
  * toolResult blocks), and the tools the caller offers in toolConfig. Converse is stateless: the
  * whole conversation travels in every request, so this is all the agent knows of it.
@@ -7,15 +8,19 @@
 import { toolDefinition, type ToolName } from '../../../../tasks/agent-definition.ts';
 import { AwsError } from '../../edge/aws-error.ts';
 import { optionalArray, optionalObject, optionalString, serializationError, validationError, type Fields } from '../../edge/wire.ts';
-import type { ToolExchange } from './local-agent.ts';
+import type { PriorTurn, ToolExchange } from './local-agent.ts';
 
 type Json = Record<string, unknown>;
 
 export interface Conversation {
+  /** The turns before the question, oldest first. */
+  history: PriorTurn[];
   question: string;
   rounds: ToolExchange[][];
   /** The request carried tool results (it continues a tool loop). */
   resumed: boolean;
+  /** Some message, earlier turns included, holds toolUse or toolResult blocks: toolConfig is required. */
+  toolBlocks: boolean;
 }
 
 function isObject(v: unknown): v is Json {
@@ -64,6 +69,14 @@ export function readConversation(input: Fields): Conversation {
     }
   }
   if (messages.at(-1)!.role !== 'user') throw new AwsError('ValidationException', 'The local model needs the conversation to end with a user message.');
+  // Anywhere in the conversation, an assistant's toolUse blocks are answered in the next message.
+  for (let i = 0; i < messages.length; i++) {
+    const ids = messages[i]!.blocks.flatMap((b) => (isObject(b.toolUse) ? [String(b.toolUse.toolUseId)] : []));
+    if (ids.length === 0) continue;
+    const answered = new Set((messages[i + 1]?.blocks ?? []).flatMap((b) => (isObject(b.toolResult) ? [String(b.toolResult.toolUseId)] : [])));
+    const missing = ids.filter((id) => !answered.has(id));
+    if (missing.length > 0) throw new AwsError('ValidationException', `Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${missing.join(', ')}`);
+  }
 
   let q = -1;
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -96,7 +109,21 @@ export function readConversation(input: Fields): Conversation {
     }
     rounds.push(round);
   }
-  return { question, rounds, resumed: rounds.length > 0 };
+  const toolBlocks = messages.some((m) => m.blocks.some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
+  return { history: earlierTurns(messages.slice(0, q)), question, rounds, resumed: rounds.length > 0, toolBlocks };
+}
+
+const textOf = (blocks: Json[]): string => blocks.flatMap((b) => (typeof b.text === 'string' ? [b.text] : [])).join('\n');
+
+/** Each earlier question (a user message with text and no tool results) and the last answer text after it. */
+function earlierTurns(messages: { role: 'user' | 'assistant'; blocks: Json[] }[]): PriorTurn[] {
+  const turns: { question: string; answer: string }[] = [];
+  for (const m of messages) {
+    const text = textOf(m.blocks);
+    if (m.role === 'user' && text && !m.blocks.some((b) => b.toolResult !== undefined)) turns.push({ question: text, answer: '' });
+    else if (m.role === 'assistant' && text && turns.length > 0) turns.at(-1)!.answer = text;
+  }
+  return turns;
 }
 
 /** The names of the tools toolConfig offers; a conversation with tool results must offer some. */

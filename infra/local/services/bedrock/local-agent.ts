@@ -2,7 +2,10 @@
  * The deterministic local agent: the stand-in for the model behind the local Bedrock (InvokeAgent
  * and Converse share it). Built from the agent definition (instruction, tools), it maps the latest
  * question to store tools by keywords and phrases its answer from the tool results. It sees only
- * the question and the tool results, never a tenant or a user id.
+ * the conversation (earlier questions and answers, from the Converse messages or the agent
+ * session's turns), the question and the tool results, never a tenant or a user id. A follow-up
+ * such as "the status of the second one" reads the order ids of its last listing answer; without
+ * one (a new conversation) it asks which order is meant.
  *
  * Hostile mode plays a prompt-injected model: whatever the question, it calls every tool with
  * injected tenant, user and order parameters, and dumps the raw tool results in its answer. It
@@ -25,6 +28,12 @@ export interface ToolExchange {
   readonly failed?: boolean;
 }
 
+/** An earlier turn of the conversation, as the model reads it: the question and the answer it gave. */
+export interface PriorTurn {
+  readonly question: string;
+  readonly answer: string;
+}
+
 export type AgentStep = { kind: 'tools'; calls: PlannedCall[] } | { kind: 'answer'; text: string };
 
 export type AgentMode = 'normal' | 'hostile';
@@ -43,12 +52,18 @@ export class AgentInputError extends Error {
 }
 
 export const CANNOT_HELP = "I can't help with that; I can tell you about the store's return policy and your orders.";
+/** A follow-up that names an order by its place in a list ("the second one") when no list was given. */
+export const WHICH_ORDER = 'Which order do you mean? Tell me its order id (such as ord-20261015-eb344a), or ask me to list your orders first.';
 
 const ORDER_ID = /\bord-[a-z0-9-]*[a-z0-9]\b/i;
 const RETURNS = /\b(return|returns|returning|refund|refunds|refunded)\b/i;
 const ORDERS = /\b(orders?|bought|buy|purchases?|purchased)\b/i;
 const STATUS = /\b(status|where|shipped|arrive|arriving|delivered)\b/i;
 const LATEST = /\b(latest|last|newest|recent|most recent)\b/i;
+const ORDER_IDS = /\bord-[a-z0-9-]*[a-z0-9]\b/gi;
+const ORDINALS = ['first', 'second', 'third', 'fourth', 'fifth', 'sixth', 'seventh', 'eighth', 'ninth', 'tenth'];
+/** "the second one", "the 3rd order": a place in a list the conversation gave. */
+const ORDINAL = new RegExp(`\\b(${ORDINALS.join('|')}|(?:1st|2nd|3rd|[4-9]th|10th))\\s+(?:one|order)\\b`, 'i');
 /** Rounds of tool calls after which the agent answers with what it has. */
 const MAX_ROUNDS = 3;
 
@@ -77,16 +92,22 @@ export class LocalAgent {
   }
 
   /**
-   * The next step for `question`, given the rounds of tool calls already answered: more tool
-   * calls, or the final answer.
+   * The next step for `question`, given the rounds of tool calls already answered and the earlier
+   * turns of the conversation (oldest first): more tool calls, or the final answer.
    */
-  step(question: string, rounds: readonly (readonly ToolExchange[])[]): AgentStep {
-    return this.currentMode === 'hostile' ? this.hostileStep(question, rounds) : this.normalStep(question, rounds);
+  step(question: string, rounds: readonly (readonly ToolExchange[])[], history: readonly PriorTurn[] = []): AgentStep {
+    return this.currentMode === 'hostile' ? this.hostileStep(question, rounds) : this.normalStep(question, rounds, history);
   }
 
-  private normalStep(question: string, rounds: readonly (readonly ToolExchange[])[]): AgentStep {
+  private normalStep(question: string, rounds: readonly (readonly ToolExchange[])[], history: readonly PriorTurn[]): AgentStep {
     const last = rounds.at(-1);
     if (!last) {
+      // "And what's the status of the second one?": the second order of the last list it gave.
+      const place = ordinalOf(question);
+      if (place !== undefined && !ORDER_ID.test(question)) {
+        const orderId = lastListedOrders(history)?.[place - 1];
+        return orderId ? { kind: 'tools', calls: [{ name: 'getOrderStatus', input: { orderId } }] } : { kind: 'answer', text: WHICH_ORDER };
+      }
       const calls = plan(question);
       return calls.length > 0 ? { kind: 'tools', calls } : { kind: 'answer', text: CANNOT_HELP };
     }
@@ -128,6 +149,23 @@ export function plan(question: string): PlannedCall[] {
   if (RETURNS.test(question)) calls.push({ name: 'getReturnPolicy', input: {} });
   if (!orderId && ORDERS.test(question)) calls.push({ name: 'listMyOrders', input: {} });
   return calls;
+}
+
+/** The place a question names ("second one" -> 2), if it names one. */
+export function ordinalOf(question: string): number | undefined {
+  const word = ORDINAL.exec(question)?.[1]?.toLowerCase();
+  if (!word) return undefined;
+  const at = ORDINALS.indexOf(word);
+  return at >= 0 ? at + 1 : Number.parseInt(word, 10);
+}
+
+/** The order ids of the newest earlier answer that listed any, in the order it listed them. */
+function lastListedOrders(history: readonly PriorTurn[]): string[] | undefined {
+  for (const turn of [...history].reverse()) {
+    const ids = [...new Set(turn.answer.match(ORDER_IDS) ?? [])];
+    if (ids.length > 0) return ids;
+  }
+  return undefined;
 }
 
 function asksLatestStatus(question: string): boolean {

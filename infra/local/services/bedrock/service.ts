@@ -31,6 +31,7 @@ import {
   type AgentStep,
   type HostileInjection,
   type PlannedCall,
+  type PriorTurn,
   type ToolExchange,
 } from './local-agent.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, type Principal } from '../../iam/principals.ts';
@@ -58,6 +59,8 @@ export interface BedrockCallRecord {
   resumed: boolean;
   /** `chunk`, `returnControl`, `tool_use`, `end_turn`, or the error code. */
   outcome: string;
+  /** Converse `tool_use`: the tool calls the model asked for, as an agent session's rounds keep them. */
+  toolCalls?: { name: ToolName; input: Record<string, string> }[];
 }
 
 export interface AgentTurn {
@@ -325,7 +328,8 @@ export class BedrockService {
       }
 
       // Refused results leave the pending invocation as it was, so that a corrected call can follow.
-      const step = this.runAgent(question, rounds);
+      // The agent reads the session's earlier turns: Bedrock agents keep a session's conversation.
+      const step = this.runAgent(question, rounds, this.sessions.get(sessionId)?.turns ?? []);
       // The results are consumed; a new question replaces a return of control never answered.
       const session = this.touchSession(sessionId);
       session.pending = undefined;
@@ -356,9 +360,9 @@ export class BedrockService {
     }
   }
 
-  private runAgent(question: string, rounds: ToolExchange[][]): AgentStep {
+  private runAgent(question: string, rounds: ToolExchange[][], history: readonly PriorTurn[]): AgentStep {
     try {
-      return this.agent.step(question, rounds);
+      return this.agent.step(question, rounds, history);
     } catch (err) {
       if (err instanceof AgentInputError) throw new AwsError('ValidationException', err.message);
       throw err;
@@ -395,20 +399,21 @@ export class BedrockService {
       requireAvailableModel(modelId, this.options.location.region, this.clock());
 
       const input = parseJsonBody(call.body);
-      const { question, rounds, resumed } = readConversation(input);
+      const { history, question, rounds, resumed, toolBlocks } = readConversation(input);
       rec.resumed = resumed;
-      const offered = offeredTools(input, resumed);
+      const offered = offeredTools(input, toolBlocks);
 
       const fault = this.takeFault(operation);
       if (fault && fault.at !== 'stream') throw faultError(fault);
 
-      const step = this.runAgent(question, rounds);
+      const step = this.runAgent(question, rounds, history);
       let content: Json[];
       if (step.kind === 'tools') {
         const missing = step.calls.map((c) => c.name).filter((n) => !offered.has(n));
         if (missing.length > 0) throw new AwsError('ValidationException', `The local model needs these tools in toolConfig: ${[...new Set(missing)].join(', ')}.`);
         content = step.calls.map((c) => ({ toolUse: { toolUseId: `tooluse_${randomBytes(16).toString('base64url').slice(0, 22)}`, name: c.name, input: c.input } }));
         rec.outcome = 'tool_use';
+        rec.toolCalls = step.calls.map((c) => ({ name: c.name, input: { ...c.input } }));
       } else {
         content = [{ text: step.text }];
         rec.outcome = 'end_turn';
