@@ -10,6 +10,7 @@ import * as api from './api.ts';
 import * as bundles from './bundles.ts';
 import * as fanout from './fanout.ts';
 import * as signInFlood from './sign-in-flood.ts';
+import * as stream from './stream.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -17,7 +18,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood, stream];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

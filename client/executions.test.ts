@@ -130,3 +130,29 @@ describe('failures in a history', () => {
     expect(detail.states[0]!.failures).toEqual([{ error: 'States.Timeout' }]);
   });
 });
+
+describe("the answer's token usage, for operators", () => {
+  const usage = { modelId: 'amazon.nova-micro-v1:0', inputTokens: 900, outputTokens: 60, totalTokens: 960, costUsd: 0.0000399 };
+  const invoked = (output: string) => [
+    line(1, 'ExecutionStarted', { input }, 0),
+    line(2, 'TaskStateEntered', { input, name: 'InvokeAgent' }, 1),
+    line(3, 'TaskStateExited', { name: 'InvokeAgent', output, outputDetails: { truncated: false } }, 50),
+    line(4, 'ExecutionSucceeded', { output }, 60),
+  ];
+  const detailOf = (lines: string[]) => executionDetailOf(ARN, lines.map((l) => historyEventOf(parseExpressLogRecord(l)!)));
+
+  it("reads the InvokeAgent state's answer.usage and shows model, input, output and total tokens", () => {
+    const detail = detailOf(invoked(JSON.stringify({ answer: { text: 'hi', toolCalls: 0, nextSeq: 5, usage } })));
+    expect(detail.usage).toEqual(usage);
+    expect(formatExecution(detail)).toContain('tokens:  960 (input 900, output 60) on amazon.nova-micro-v1:0, $0.000040');
+  });
+
+  it('control: no usage reported, an output cut short, or another state carrying usage-like data show no tokens', () => {
+    const none = detailOf(invoked(JSON.stringify({ answer: { text: 'hi', toolCalls: 0, nextSeq: 5 } })));
+    expect(none.usage).toBeUndefined();
+    expect(formatExecution(none)).not.toContain('tokens:');
+    expect(detailOf(invoked('{"answer":{"usage":{"modelId":"m","inputTok')).usage).toBeUndefined();
+    const other = invoked(JSON.stringify({ answer: { usage } })).map((l) => l.replaceAll('InvokeAgent', 'PublishAnswer'));
+    expect(detailOf(other).usage).toBeUndefined();
+  });
+});

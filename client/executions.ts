@@ -87,6 +87,51 @@ export interface Failure {
   message?: string;
 }
 
+/**
+ * The answer's token usage, as the InvokeAgent state returned it (`$.answer.usage`): for operators
+ * and metering, never sent to the asker. The client's own copy of the tasks' TokenUsage
+ * (test/client-schema.test.ts checks they agree).
+ */
+export interface AnswerUsage {
+  modelId: string;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  costUsd?: number;
+}
+
+/** The state that asks the model (states/definition.ts STATE_NAMES.invoke; the client imports nothing of the workflow's). */
+const INVOKE_STATE = 'InvokeAgent';
+
+function isUsage(value: unknown): value is AnswerUsage {
+  const u = value as Partial<AnswerUsage> | null | undefined;
+  return (
+    typeof u === 'object' && u !== null && typeof u.modelId === 'string' &&
+    [u.inputTokens, u.outputTokens, u.totalTokens].every((n) => typeof n === 'number') &&
+    (u.costUsd === undefined || typeof u.costUsd === 'number')
+  );
+}
+
+/** The usage the last completed InvokeAgent visit reported; undefined when none did (or its output was cut short in the log). */
+export function usageOf(states: readonly StateRun[]): AnswerUsage | undefined {
+  const visit = states.findLast((s) => s.name === INVOKE_STATE && s.output !== undefined);
+  if (!visit) return undefined;
+  let output: { answer?: { usage?: unknown } } | undefined;
+  try {
+    output = JSON.parse(visit.output!) as typeof output;
+  } catch {
+    return undefined;
+  }
+  const usage = output?.answer?.usage;
+  return isUsage(usage) ? usage : undefined;
+}
+
+/** An answer's usage in words: `1234 (input 1000, output 234) on <model>`, and its cost where priced. */
+export function tokensText(u: AnswerUsage): string {
+  const cost = u.costUsd !== undefined ? `, $${u.costUsd.toFixed(6)}` : '';
+  return `${u.totalTokens} (input ${u.inputTokens}, output ${u.outputTokens}) on ${u.modelId}${cost}`;
+}
+
 export interface ExecutionDetail {
   executionArn: string;
   status: string;
@@ -98,6 +143,8 @@ export interface ExecutionDetail {
   cause?: string;
   /** What the cause says (the errorMessage of a function's error document). */
   message?: string;
+  /** The answer's tokens (operators only). */
+  usage?: AnswerUsage;
   states: StateRun[];
 }
 
@@ -240,6 +287,7 @@ export function formatExecution(d: ExecutionDetail): string {
     `  started: ${d.startDate?.toISOString() ?? '-'}  duration: ${ms(d.startDate, d.stopDate)}`,
     `  input:   ${d.input ?? '-'}`,
   ];
+  if (d.usage) lines.push(`  tokens:  ${tokensText(d.usage)}`);
   for (const s of d.states) {
     lines.push(`  ${s.name}  ${ms(s.enteredAt, s.exitedAt)}${s.attempts > 1 ? `  attempts: ${s.attempts}` : ''}`);
     for (const f of s.failures) lines.push(`    failed: ${f.error ?? '?'}${f.message ? `: ${f.message}` : ''}`);
@@ -401,6 +449,8 @@ export function executionDetailOf(executionArn: string, events: HistoryEvent[]):
   const input = started?.executionStartedEventDetails?.input;
   const output = ended?.executionSucceededEventDetails?.output;
   const failure = ended?.executionFailedEventDetails ?? ended?.executionTimedOutEventDetails ?? ended?.executionAbortedEventDetails;
+  const states = statesFromHistory(events);
+  const usage = usageOf(states);
   return {
     executionArn,
     status: ended ? EXECUTION_END_STATUS[ended.type!]! : 'RUNNING',
@@ -409,6 +459,7 @@ export function executionDetailOf(executionArn: string, events: HistoryEvent[]):
     ...(input !== undefined ? { input } : {}),
     ...(output !== undefined ? { output } : {}),
     ...failureOf(failure?.error, failure?.cause),
-    states: statesFromHistory(events),
+    ...(usage ? { usage } : {}),
+    states,
   };
 }

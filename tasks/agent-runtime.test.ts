@@ -1,5 +1,5 @@
 import type { BedrockAgentRuntimeClient, InvokeAgentCommand, ResponseStream } from '@aws-sdk/client-bedrock-agent-runtime';
-import type { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClient, ConverseStreamCommand, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
 import { BedrockAgentAdapter, ConverseAdapter } from './agent-runtime.ts';
 import { ErrorName } from './errors.ts';
@@ -67,15 +67,133 @@ describe('BedrockAgentAdapter', () => {
   });
 });
 
-describe('ConverseAdapter', () => {
-  it('hands the final message text on as one piece', async () => {
-    const client = {
-      send: async (_: ConverseCommand) => ({ stopReason: 'end_turn', output: { message: { role: 'assistant', content: [{ text: 'Within ' }, { text: '10 days.' }] } } }),
-    } as unknown as BedrockRuntimeClient;
+/**
+ * A ConverseStream client that answers each call with the next scripted event stream (an Error in
+ * the script is raised by the stream at that point, as the SDK raises an exception event), logs
+ * each event as it yields it, and refuses a call past the script.
+ */
+function scriptedConverse(responses: (ConverseStreamOutput | Error)[][], log: string[] = []) {
+  const inputs: ConverseStreamCommand['input'][] = [];
+  const client = {
+    send: async (command: ConverseStreamCommand) => {
+      inputs.push(structuredClone(command.input));
+      const events = responses.shift();
+      if (!events) throw new Error('the script has no more ConverseStream responses');
+      return {
+        stream: (async function* () {
+          for (const e of events) {
+            if (e instanceof Error) throw e;
+            log.push(`event ${Object.keys(e)[0]}`);
+            yield e;
+          }
+        })(),
+      };
+    },
+  } as unknown as BedrockRuntimeClient;
+  return { client, inputs, log };
+}
+
+const ev = {
+  start: (): ConverseStreamOutput => ({ messageStart: { role: 'assistant' } }),
+  text: (text: string, contentBlockIndex = 0): ConverseStreamOutput => ({ contentBlockDelta: { contentBlockIndex, delta: { text } } }),
+  toolStart: (toolUseId: string, name: string, contentBlockIndex = 0): ConverseStreamOutput => ({ contentBlockStart: { contentBlockIndex, start: { toolUse: { toolUseId, name } } } }),
+  toolInput: (input: string, contentBlockIndex = 0): ConverseStreamOutput => ({ contentBlockDelta: { contentBlockIndex, delta: { toolUse: { input } } } }),
+  blockStop: (contentBlockIndex = 0): ConverseStreamOutput => ({ contentBlockStop: { contentBlockIndex } }),
+  stop: (stopReason: 'end_turn' | 'tool_use'): ConverseStreamOutput => ({ messageStop: { stopReason } }),
+  usage: (inputTokens: number, outputTokens: number): ConverseStreamOutput => ({
+    metadata: { usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }, metrics: { latencyMs: 1 } },
+  }),
+};
+
+const answer = (...pieces: string[]) => [ev.start(), ...pieces.map((p) => ev.text(p)), ev.blockStop(), ev.stop('end_turn'), ev.usage(10, 2)];
+
+describe('ConverseAdapter (ConverseStream)', () => {
+  it('hands each text delta on as it arrives, before the stream has ended', async () => {
+    const { client, inputs, log } = scriptedConverse([answer('Within ', '10 ', 'days.')]);
+    const reply = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), (p) => log.push(`text ${p}`));
+    expect(log).toEqual([
+      'event messageStart',
+      'event contentBlockDelta',
+      'text Within ',
+      'event contentBlockDelta',
+      'text 10 ',
+      'event contentBlockDelta',
+      'text days.',
+      'event contentBlockStop',
+      'event messageStop',
+      'event metadata',
+    ]);
+    expect(reply).toEqual({
+      text: 'Within 10 days.',
+      toolCalls: 0,
+      usage: { inputTokens: 10, outputTokens: 2 },
+      // The memory keeps the streamed text as one block.
+      messages: [
+        { role: 'user', content: [{ text: turn.question }] },
+        { role: 'assistant', content: [{ text: 'Within 10 days.' }] },
+      ],
+    });
+    expect(inputs[0]).toMatchObject({ modelId: 'model-1', messages: [{ role: 'user', content: [{ text: turn.question }] }] });
+    expect(inputs[0]!.toolConfig!.tools!.length).toBeGreaterThan(0);
+  });
+
+  it('control: one delta is one piece', async () => {
+    const { client } = scriptedConverse([answer('Within 10 days.')]);
     const pieces: string[] = [];
-    const reply = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), (p) => pieces.push(p));
+    await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), (p) => pieces.push(p));
     expect(pieces).toEqual(['Within 10 days.']);
-    expect(reply.text).toBe('Within 10 days.');
+  });
+
+  it('assembles a tool call from its input deltas, runs it between rounds, and sends the toolUse and its result back', async () => {
+    const { client, inputs } = scriptedConverse([
+      [ev.start(), ev.toolStart('t1', 'getOrderStatus'), ev.toolInput('{"orderId":"ord-'), ev.toolInput('2026-1"}'), ev.blockStop(), ev.stop('tool_use'), ev.usage(100, 20)],
+      answer('Shipped.'),
+    ]);
+    const calls: [string, Record<string, unknown>][] = [];
+    const pieces: string[] = [];
+    const reply = await new ConverseAdapter(client, 'model-1').ask(
+      turn,
+      async (name, params) => {
+        calls.push([name, params]);
+        return '{"status":"SHIPPED"}';
+      },
+      (p) => pieces.push(p),
+    );
+    expect(calls).toEqual([['getOrderStatus', { orderId: 'ord-2026-1' }]]);
+    expect(inputs[1]!.messages!.slice(1)).toEqual([
+      { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getOrderStatus', input: { orderId: 'ord-2026-1' } } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ json: { status: 'SHIPPED' } }], status: 'success' } }] },
+    ]);
+    expect(pieces).toEqual(['Shipped.']);
+    expect(reply).toEqual({ text: 'Shipped.', toolCalls: 1, usage: { inputTokens: 110, outputTokens: 22 }, messages: expect.any(Array) });
+  });
+
+  it('a tool input that is not JSON fails the agent without quoting it', async () => {
+    const { client } = scriptedConverse([[ev.start(), ev.toolStart('t1', 'getOrderStatus'), ev.toolInput('{"orderId": secret'), ev.blockStop(), ev.stop('tool_use')]]);
+    const err = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), () => {}).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: ErrorName.AgentFailed });
+    expect((err as Error).message).not.toContain('secret');
+  });
+
+  it('a stream that ends without messageStop is the agent failing, not an answer', async () => {
+    const { client } = scriptedConverse([[ev.start(), ev.text('Within ')]]);
+    const err = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), () => {}).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: ErrorName.AgentFailed, message: expect.stringContaining('without messageStop') });
+  });
+
+  it.each([
+    ['ThrottlingException', ErrorName.Throttled],
+    ['ModelStreamErrorException', ErrorName.ServiceUnavailable],
+    ['InternalServerException', ErrorName.ServiceUnavailable],
+    ['ServiceUnavailableException', ErrorName.ServiceUnavailable],
+    // Control: a validation error mid-stream is permanent.
+    ['ValidationException', ErrorName.AgentFailed],
+  ])('a mid-stream %s, after a first delta went out, is %s', async (name, expected) => {
+    const { client } = scriptedConverse([[ev.start(), ev.text('Within '), Object.assign(new Error('stream broke'), { name })]]);
+    const pieces: string[] = [];
+    const err = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), (p) => pieces.push(p)).catch((e: Error) => e);
+    expect(pieces).toEqual(['Within ']);
+    expect(err).toMatchObject({ name: expected, message: expect.stringContaining(`ConverseStream failed: ${name}`) });
   });
 });
 
@@ -84,24 +202,15 @@ describe('ConverseAdapter and the conversation memory', () => {
     { role: 'user' as const, content: [{ text: 'Which orders did I place?' }] },
     { role: 'assistant' as const, content: [{ text: 'You have 2 orders:\n- ord-1\n- ord-2' }] },
   ];
-  const responses = () => [
-    { stopReason: 'tool_use', output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getOrderStatus', input: { orderId: 'ord-2' } } }] } } },
-    { stopReason: 'end_turn', output: { message: { role: 'assistant', content: [{ text: 'Order ord-2 is SHIPPED.' }] } } },
-  ];
-  const recording = () => {
-    const script = responses();
-    const sent: ConverseCommand['input'][] = [];
-    const client = {
-      send: async (command: ConverseCommand) => {
-        sent.push(structuredClone(command.input));
-        return script.shift() ?? expect.fail('no more responses');
-      },
-    } as unknown as BedrockRuntimeClient;
-    return { client, sent };
-  };
+  // The answer streams in two deltas: the memory keeps it as one text block.
+  const recording = () =>
+    scriptedConverse([
+      [ev.start(), ev.toolStart('t1', 'getOrderStatus'), ev.toolInput('{"orderId":'), ev.toolInput('"ord-2"}'), ev.blockStop(), ev.stop('tool_use')],
+      answer('Order ord-2 ', 'is SHIPPED.'),
+    ]);
 
   it('sends the history before the question, and returns only this run\'s messages: question, tool use, tool result, answer', async () => {
-    const { client, sent } = recording();
+    const { client, inputs: sent } = recording();
     const question = 'And the status of the second one?';
     const reply = await new ConverseAdapter(client, 'model-1').ask({ ...turn, question, history }, async () => '{"orderId":"ord-2","status":"SHIPPED"}', () => {});
     expect(sent[0]!.messages).toEqual([...history, { role: 'user', content: [{ text: question }] }]);
@@ -115,7 +224,7 @@ describe('ConverseAdapter and the conversation memory', () => {
   });
 
   it('control: without history the request starts with the question', async () => {
-    const { client, sent } = recording();
+    const { client, inputs: sent } = recording();
     await new ConverseAdapter(client, 'model-1').ask(turn, async () => '{}', () => {});
     expect(sent[0]!.messages).toEqual([{ role: 'user', content: [{ text: turn.question }] }]);
   });
@@ -154,14 +263,10 @@ describe('token usage, as Bedrock reports it', () => {
     expect(reply).toEqual({ text: 'Hi.', toolCalls: 0 });
   });
 
-  it('Converse: sums each round-trip usage', async () => {
-    const responses = [
-      { stopReason: 'tool_use', usage: { inputTokens: 100, outputTokens: 20, totalTokens: 120 }, output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'getReturnPolicy', input: {} } }] } } },
-      { stopReason: 'end_turn', usage: { inputTokens: 150, outputTokens: 8, totalTokens: 158 }, output: { message: { role: 'assistant', content: [{ text: 'Within 10 days.' }] } } },
-    ];
-    const client = { send: async () => responses.shift() ?? expect.fail('no more responses') } as unknown as BedrockRuntimeClient;
-    const reply = await new ConverseAdapter(client, 'model-1').ask(turn, async () => '{"returnPolicyDays":10}', () => {});
-    expect(reply).toEqual({ text: 'Within 10 days.', toolCalls: 1, usage: { inputTokens: 250, outputTokens: 28 }, messages: expect.any(Array) });
+  it('ConverseStream: no metadata, no usage made up (control for the sums above)', async () => {
+    const { client } = scriptedConverse([[ev.start(), ev.text('Hi.'), ev.blockStop(), ev.stop('end_turn')]]);
+    const reply = await new ConverseAdapter(client, 'model-1').ask(turn, () => expect.fail('no tool call'), () => {});
+    expect(reply).toEqual({ text: 'Hi.', toolCalls: 0, messages: expect.any(Array) });
   });
 });
 

@@ -5,8 +5,9 @@
  *
  * - `bedrock-agent`: Bedrock Agents (Classic) InvokeAgent; the action group returns control for
  *   each tool call and the adapter resumes the agent with returnControlInvocationResults.
- * - `converse`: the Bedrock Converse API with a toolConfig from the same tool definitions; the
- *   adapter runs the tool loop (for accounts that cannot create Agents Classic resources).
+ * - `converse`: the Bedrock Converse API (ConverseStream, so the answer streams) with a toolConfig
+ *   from the same tool definitions; the adapter runs the tool loop (for accounts that cannot create
+ *   Agents Classic resources).
  */
 import {
   BedrockAgentRuntimeClient,
@@ -16,7 +17,7 @@ import {
 } from '@aws-sdk/client-bedrock-agent-runtime';
 import {
   BedrockRuntimeClient,
-  ConverseCommand,
+  ConverseStreamCommand,
   type ContentBlock,
   type Message,
   type Tool,
@@ -27,6 +28,7 @@ import { ACTION_GROUP, AGENT_INSTRUCTION, converseToolConfig } from './agent-def
 import { sdkConfig, type AgentRuntimeKind, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyModelError, ErrorName, WorkflowError } from './errors.ts';
 import type { TokenCounts } from './models.ts';
+import { readConverseStream, type StreamedMessage } from './converse-stream.ts';
 
 export interface AgentTurn {
   /** Derived server-side by ValidateContext. */
@@ -51,7 +53,7 @@ export interface AgentReply {
   text: string;
   toolCalls: number;
   /**
-   * The model's tokens over every call of the run, as Bedrock reported them (Converse `usage`,
+   * The model's tokens over every call of the run, as Bedrock reported them (ConverseStream's metadata `usage`,
    * InvokeAgent's trace `modelInvocationOutput.metadata.usage`); absent when it reported none.
    */
   usage?: TokenCounts;
@@ -181,30 +183,33 @@ export class ConverseAdapter implements AgentRuntime {
     private readonly modelId: string,
   ) {}
 
-  /** Converse answers in one message: its text goes to `onText` as one piece. */
+  /**
+   * ConverseStream: each text delta goes to `onText` as it arrives; toolUse blocks are assembled
+   * from their deltas and run between rounds. The reply's text is every text delta of the run, so it
+   * is exactly what `onText` saw; usage is each round's metadata, summed.
+   */
   async ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply> {
     const history = turn.history ?? [];
     const messages: Message[] = [...history, { role: 'user', content: [{ text: turn.question }] }];
     const toolConfig = converseToolConfig() as { tools: Tool[] };
     let toolCalls = 0;
+    let text = '';
     const usage = new UsageTally();
     for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
-      let out;
+      let out: StreamedMessage;
       try {
-        out = await this.client.send(new ConverseCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig }));
+        const response = await this.client.send(new ConverseStreamCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig }));
+        if (!response.stream) throw new WorkflowError(ErrorName.AgentFailed, 'ConverseStream returned no event stream');
+        out = await readConverseStream(response.stream, onText);
       } catch (err) {
-        throw classifyModelError(err, 'Converse');
+        throw classifyModelError(err, 'ConverseStream');
       }
       usage.add(out.usage);
-      const message = out.output?.message;
-      if (!message) throw new WorkflowError(ErrorName.AgentFailed, 'Converse returned no message');
-      messages.push(message);
-      const content = message.content ?? [];
-      if (out.stopReason !== 'tool_use') {
-        const text = content.map((b) => b.text ?? '').join('');
-        if (text) onText(text);
-        return { text, toolCalls, ...usage.total, messages: messages.slice(history.length) };
-      }
+      text += out.text;
+      if (out.stopReason === undefined) throw new WorkflowError(ErrorName.AgentFailed, 'ConverseStream ended without messageStop');
+      messages.push(out.message);
+      const content = out.message.content ?? [];
+      if (out.stopReason !== 'tool_use') return { text, toolCalls, ...usage.total, messages: messages.slice(history.length) };
       const results: ContentBlock[] = [];
       for (const block of content) {
         if (!block.toolUse) continue;
@@ -214,7 +219,7 @@ export class ConverseAdapter implements AgentRuntime {
         const body = await callTool(name ?? '', params);
         results.push({ toolResult: { toolUseId, content: [{ json: JSON.parse(body) as DocumentType }], status: 'success' } });
       }
-      if (results.length === 0) throw new WorkflowError(ErrorName.AgentFailed, 'Converse stopped for tool use without a toolUse block');
+      if (results.length === 0) throw new WorkflowError(ErrorName.AgentFailed, 'ConverseStream stopped for tool use without a toolUse block');
       messages.push({ role: 'user', content: results });
     }
     throw tooManyRounds();
@@ -222,7 +227,7 @@ export class ConverseAdapter implements AgentRuntime {
 }
 
 /**
- * Bedrock clients default to HTTP/2; InvokeAgent and Converse work over HTTP/1.1 as well, which is
+ * Bedrock clients default to HTTP/2; InvokeAgent and ConverseStream work over HTTP/1.1 as well, which is
  * what every other client here uses (and what the local edge speaks).
  */
 const http1 = () => ({ requestHandler: new NodeHttpHandler() });

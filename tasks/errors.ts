@@ -50,9 +50,12 @@ export class WorkflowError extends Error {
   }
 }
 
-/** AWS SDK errors that mean "try again later". */
+/**
+ * AWS SDK errors that mean "try again later". ModelStreamErrorException (ConverseStream's stream
+ * broke off mid-answer) is one: Bedrock's reference says "Retry your request".
+ */
 const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'Throttling', 'ProvisionedThroughputExceededException']);
-const UNAVAILABLE = new Set(['ServiceUnavailableException', 'InternalServerException', 'InternalFailure', 'ServiceUnavailable', 'ModelNotReadyException']);
+const UNAVAILABLE = new Set(['ServiceUnavailableException', 'InternalServerException', 'InternalFailure', 'ServiceUnavailable', 'ModelNotReadyException', 'ModelStreamErrorException']);
 
 /**
  * Maps an error from an AWS SDK call to a workflow error: throttling and 5xx become the transient

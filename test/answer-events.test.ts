@@ -122,6 +122,40 @@ describe.each(AGENT_RUNTIMES)('answer events with the %s agent runtime', (agentR
     expect(published.filter((e) => e.answerId === final.answerId).map((e) => e.seq)).toEqual(events.map((e) => e.seq));
   });
 
+  it('the answer streams: several CHUNKs reach the client before DONE, one per piece the model wrote, adding up to the answer', async () => {
+    // The local model writes each piece of its answer once the one before has reached the asker as
+    // a CHUNK (a gate on events, not on time): a runtime that waited for the whole answer would
+    // never publish that CHUNK, and the answer would time out.
+    const chunks = () => published.filter((e) => e.status === 'CHUNK').length;
+    const before = chunks();
+    let written = 0;
+    stack.bedrock.setStreamGate(
+      (piece) =>
+        new Promise<void>((resolve) => {
+          const check = () => {
+            if (chunks() - before < piece) return;
+            stack.appsync.events.off('publish', check);
+            written++;
+            resolve();
+          };
+          stack.appsync.events.on('publish', check);
+          check();
+        }),
+    );
+    try {
+      const { events, final } = await apis.get('tenant1-user')!.ask("What's your return policy?");
+      expect(final.status).toBe('DONE');
+      const streamed = events.filter((e) => e.status === 'CHUNK');
+      expect(streamed.length).toBeGreaterThan(1);
+      // Control: each CHUNK is one piece the model wrote, so the count is the model's, not the timing's.
+      expect(streamed.length).toBe(written);
+      expect(events.indexOf(streamed.at(-1)!)).toBeLessThan(events.indexOf(final));
+      expect(chunkText(events)).toBe(final.text);
+    } finally {
+      stack.bedrock.setStreamGate(undefined);
+    }
+  });
+
   it('a question about one order: "checking an order", and the chunks add up to the answer', async () => {
     const asked = await ask(stack, published, 'tenant2-user', 'What is the status of ord-20990101-abcdef?');
     expect(asked.status).toBe('SUCCEEDED');

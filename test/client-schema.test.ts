@@ -4,11 +4,11 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { loadSchema } from '../infra/local/services/appsync/graphql.ts';
 import { ANSWER_STATUSES, ON_ANSWER, type AnswerEvent } from '../client/api.ts';
 import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
-import type { RecordedRun, ReplayInput } from '../client/executions.ts';
+import type { AnswerUsage, RecordedRun, ReplayInput } from '../client/executions.ts';
 import type { FailedRun } from '../tasks/record-failure.ts';
 import { parseCause as tasksParseCause, UNKNOWN_LAMBDA_CAUSE_PREFIX } from '../tasks/lambda-error.ts';
 import { parseCause as clientParseCause } from '../client/caught-error.ts';
-import type { WorkflowInput } from '../tasks/workflow-input.ts';
+import type { TokenUsage, WorkflowInput } from '../tasks/workflow-input.ts';
 
 const schema = loadSchema();
 
@@ -51,6 +51,10 @@ describe("the operator client's own copies of the workflow's record and input sh
 
   it('starts replays with an input the state machine accepts', () => {
     expectTypeOf<ReplayInput>().toExtend<WorkflowInput>();
+  });
+
+  it("reads an answer's usage with the tasks' own shape", () => {
+    expectTypeOf<AnswerUsage>().toEqualTypeOf<TokenUsage>();
   });
 });
 

@@ -256,8 +256,8 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
           }
         }
         if (agentRuntime === 'converse') {
-          // Converse has no session: each run's first model call asked for the injected tools.
-          const asked = stack.bedrock.calls('Converse').filter((c) => c.toolCalls?.some((t) => t.name === 'listMyOrders' && t.input.tenantId === injection.tenantId && t.input.userId === injection.userId));
+          // Converse has no session: each run's first model call (ConverseStream) asked for the injected tools.
+          const asked = stack.bedrock.calls('ConverseStream').filter((c) => c.toolCalls?.some((t) => t.name === 'listMyOrders' && t.input.tenantId === injection.tenantId && t.input.userId === injection.userId));
           expect(asked.length).toBeGreaterThanOrEqual(counts.DONE);
         }
       } finally {

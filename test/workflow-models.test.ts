@@ -6,7 +6,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { showExecution } from '../client/executions.ts';
+import { formatExecution, showExecution } from '../client/executions.ts';
 import type { AnswerEventRecord } from '../infra/local/services/appsync/graphql.ts';
 import { LOCAL_MODEL_ID } from '../infra/local/iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
@@ -57,6 +57,13 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       // The question is read once per model call (a tool round, then the answer): 380 more characters, at least 95 more tokens.
       expect(b.inputTokens - a.inputTokens).toBeGreaterThanOrEqual(95);
       expect(b.outputTokens).toBe(a.outputTokens);
+      // Operators see it in `npm run executions -- show`; the asker never does (control: the DONE event).
+      const sfn = new SFNClient(stack.clientConfig('operator'));
+      const shown = await showExecution(sfn, short.executionArn).finally(() => sfn.destroy());
+      expect(shown.usage).toEqual(a);
+      expect(formatExecution(shown)).toContain(`tokens:  ${a.totalTokens} (input ${a.inputTokens}, output ${a.outputTokens}) on ${LOCAL_MODEL_ID}`);
+      expect(short.events[0]!.text).toBe('You can return items within 10 days.');
+      expect(JSON.stringify(short.events)).not.toMatch(/tokens|usage/i);
     });
 
     it('throttled once: InvokeAgent is retried once and the asker gets DONE', async () => {
@@ -66,6 +73,16 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(asked.status).toBe('SUCCEEDED');
       expect(asked.events.map((e) => e.status)).toEqual(['DONE']);
       expect(await invokeAgentState(stack, asked.executionArn)).toMatchObject({ attempts: 2, failures: [{ error: ErrorName.Throttled }] });
+    });
+
+    it('a stream broken mid-way is retried and answered (converse: ModelStreamErrorException; bedrock-agent: throttlingException in the stream)', async () => {
+      stack.bedrock.injectFault(agentRuntime === 'converse' ? { kind: 'model-stream-error', at: 'stream' } : { kind: 'throttle', at: 'stream' });
+      const asked = await ask(stack, events, 'tenant2-user', "What's your return policy?");
+      stack.bedrock.clearFaults();
+      expect(asked.status).toBe('SUCCEEDED');
+      expect(asked.events[0]!.text).toBe('You can return items within 20 days.');
+      const failure = agentRuntime === 'converse' ? ErrorName.ServiceUnavailable : ErrorName.Throttled;
+      expect(await invokeAgentState(stack, asked.executionArn)).toMatchObject({ attempts: 2, failures: [{ error: failure }] });
     });
 
     if (agentRuntime === 'converse') {
@@ -98,7 +115,7 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(asked.events.map((e) => [e.status, e.error])).toEqual([['FAILED', failureMessage({ Error: ErrorName.ModelUnavailable })]]);
       expect(asked.events[0]!.error).toMatch(/language model is not available/);
       expect(await invokeAgentState(stack, asked.executionArn)).toMatchObject({ attempts: 1 });
-      const operation = agentRuntime === 'converse' ? 'Converse' : 'InvokeAgent';
+      const operation = agentRuntime === 'converse' ? 'ConverseStream' : 'InvokeAgent';
       expect(stack.bedrock.calls().map((c) => [c.operation, c.outcome])).toEqual([[operation, 'ResourceNotFoundException']]);
     });
   });

@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { ExecutionStatus } from '@aws-sdk/client-sfn';
-import { executionNameOf, type ExecutionDetail, type StateRun } from '../../executions.ts';
+import { executionNameOf, tokensText, type ExecutionDetail, type StateRun } from '../../executions.ts';
 import type { OperatorConfig } from './config.ts';
 import { FormFooter } from './FormFooter.tsx';
 import { durationMs, formatDuration, layout, outcomes, OUTCOME_LABELS, type AslDefinition } from './graph.ts';
@@ -271,6 +271,12 @@ function ExecutionView({ api, executionArn }: { api: OperatorApi; executionArn: 
             <dd>{time(detail.startDate)}</dd>
             <dt>Duration</dt>
             <dd>{formatDuration(durationMs(detail.startDate, detail.stopDate))}</dd>
+            {detail.usage && (
+              <>
+                <dt>Tokens</dt>
+                <dd data-testid="execution-tokens">{tokensText(detail.usage)}</dd>
+              </>
+            )}
             {detail.error && (
               <>
                 <dt>Error</dt>

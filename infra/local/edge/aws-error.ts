@@ -79,6 +79,8 @@ export interface WireResponse {
   status: number;
   headers: Record<string, string>;
   body: string | Buffer;
+  /** A body written part by part as it is produced (an event stream), after `body`. */
+  stream?: AsyncIterable<Uint8Array>;
 }
 
 export function newRequestId(): string {

@@ -268,7 +268,8 @@ export class Edge {
     // A body refused for its size was not read to the end: close the connection after the answer.
     const close = response.status === 413 ? { connection: 'close' } : {};
     res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin), ...close });
-    res.end(response.body);
+    if (response.stream) await writeStream(res, response.body, response.stream);
+    else res.end(response.body);
     this.options.logger.log('debug', 'edge.request', {
       requestId,
       service,
@@ -278,5 +279,19 @@ export class Edge {
       errorType: response.headers['x-amzn-errortype'],
       ms: Math.round((performance.now() - started) * 100) / 100,
     });
+  }
+}
+
+/** Writes a streamed body part by part; a producer that fails cuts the response off, as a broken connection would. */
+async function writeStream(res: http.ServerResponse, head: string | Buffer, stream: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    if (head.length > 0) res.write(head);
+    for await (const part of stream) {
+      if (res.destroyed) return;
+      res.write(part);
+    }
+    res.end();
+  } catch {
+    res.destroy();
   }
 }

@@ -1,8 +1,9 @@
 /**
- * InvokeAgent's response body: an `application/vnd.amazon.eventstream` of binary messages, framed
- * (prelude, headers, CRCs) by @smithy/eventstream-codec, the codec the SDK reads them with. Each
- * event names its ResponseStream union member in `:event-type` (chunk, trace, returnControl); an
- * error after the 200 is an `exception` message instead, which the SDK raises from the stream.
+ * InvokeAgent's and ConverseStream's response body: an `application/vnd.amazon.eventstream` of
+ * binary messages, framed (prelude, headers, CRCs) by @smithy/eventstream-codec, the codec the SDK
+ * reads them with. Each event names its union member in `:event-type` (InvokeAgent's ResponseStream:
+ * chunk, trace, returnControl; ConverseStreamOutput: converse-stream.ts); an error after the 200 is
+ * an `exception` message instead, which the SDK raises from the stream.
  */
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import type { AwsError, WireResponse } from '../../edge/aws-error.ts';
@@ -51,8 +52,36 @@ export function exceptionMessage(error: AwsError): Uint8Array {
   });
 }
 
+/**
+ * Paces a stream (a test and bench control): awaited before each piece of answer text is written
+ * (InvokeAgent's chunk events, ConverseStream's text deltas), with the piece's index in its response.
+ * Without one the local model is instant: the whole stream is written at once.
+ */
+export type StreamGate = (piece: number) => Promise<void>;
+
+/** A message of a stream; `piece` marks a piece of answer text, which a gate paces. */
+export interface StreamMessage {
+  bytes: Uint8Array;
+  piece?: boolean;
+}
+
+/** The messages as a response body: all at once, or through `gate` part by part. */
+export function streamBody(messages: StreamMessage[], gate: StreamGate | undefined): Pick<WireResponse, 'body' | 'stream'> {
+  if (!gate) return { body: Buffer.concat(messages.map((m) => m.bytes)) };
+  return {
+    body: '',
+    stream: (async function* () {
+      let piece = 0;
+      for (const m of messages) {
+        if (m.piece) await gate(piece++);
+        yield m.bytes;
+      }
+    })(),
+  };
+}
+
 /** InvokeAgent's 200: the messages, in order, and the session they belong to. */
-export function eventStreamResponse(sessionId: string, messages: Uint8Array[]): WireResponse {
+export function eventStreamResponse(sessionId: string, messages: StreamMessage[], gate?: StreamGate): WireResponse {
   return {
     status: 200,
     headers: {
@@ -60,6 +89,6 @@ export function eventStreamResponse(sessionId: string, messages: Uint8Array[]): 
       'x-amzn-bedrock-agent-content-type': 'application/json',
       'x-amz-bedrock-agent-session-id': sessionId,
     },
-    body: Buffer.concat(messages),
+    ...streamBody(messages, gate),
   };
 }

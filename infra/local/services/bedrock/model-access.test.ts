@@ -133,7 +133,7 @@ describe('faults only Converse declares', () => {
     bedrock.injectFault({ kind: 'model-timeout' });
     expect(await invoke('timeout-agent-1')).toBe(CANNOT_HELP);
     expect(() => bedrock.injectFault({ kind: 'model-timeout', operation: 'InvokeAgent' })).toThrow(/no model-timeout/);
-    expect(() => bedrock.injectFault({ kind: 'unavailable', at: 'stream' })).toThrow(/event stream/);
+    expect(() => bedrock.injectFault({ kind: 'model-timeout', at: 'stream' })).toThrow(/not an event/);
   });
 });
 

@@ -1,16 +1,18 @@
 /**
  * Bedrock (REST-JSON, signing name `bedrock`): the agent runtime's InvokeAgent, with its
- * event-stream response and return of control, and the runtime's Converse, with tool use. Both are
- * served by one deterministic local agent built from the agent definition (local-agent.ts): a
- * stand-in for the model, not the security boundary. Calls are authorised like every stand-in's,
- * with the caller's policies: `bedrock:InvokeAgent` on the agent alias, `bedrock:InvokeModel` on
- * the model or inference profile. Models follow the models table (tasks/models.ts) on the
+ * event-stream response and return of control, and the runtime's Converse and ConverseStream (its
+ * event-stream twin, converse-stream.ts), with tool use. All are served by one deterministic local
+ * agent built from the agent definition (local-agent.ts): a stand-in for the model, not the
+ * security boundary. Calls are authorised like every stand-in's, with the caller's policies:
+ * `bedrock:InvokeAgent` on the agent alias, `bedrock:InvokeModel` (Converse) or
+ * `bedrock:InvokeModelWithResponseStream` (ConverseStream) on the model or inference profile. Models follow the models table (tasks/models.ts) on the
  * service's clock: an end-of-life model, a profile-only model called by its bare id and an unknown
  * id are refused as Bedrock refuses them (model-access.ts), for Converse and for the agent's model.
- * Both operations report token usage (usage.ts).
+ * Every operation reports token usage (usage.ts).
  *
  * For the workflow's tests it can play a hostile model (`setMode('hostile')`), inject throttling,
- * model timeouts and failures (`injectFault`, faults.ts), move its clock (`setClock`), and it keeps
+ * model timeouts and failures (`injectFault`, faults.ts), move its clock (`setClock`), pace its
+ * streams (`setStreamGate`; without a gate the local model is instant), and it keeps
  * a record of calls and of each agent session's turns. It never records credentials, request
  * bodies or tool results.
  */
@@ -38,8 +40,9 @@ import { offeredTools, readConversation } from './converse.ts';
 import { checkFault, faultApplies, faultError, type BedrockFault, type BedrockOperation } from './faults.ts';
 import { requireAvailableModel } from './model-access.ts';
 import { agentStepUsage, approxTokens } from './usage.ts';
-import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces } from './event-stream.ts';
+import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces, type StreamGate, type StreamMessage } from './event-stream.ts';
 import { matchResults, returnControlPayload } from './return-control.ts';
+import { converseStreamEvents, converseStreamResponse, EVENTS_BEFORE_STREAM_FAULT, type ConverseReply } from './converse-stream.ts';
 
 export const BEDROCK_PROTOCOL: Protocol = { kind: 'rest-json' };
 
@@ -130,6 +133,7 @@ export class BedrockService {
   private readonly records: BedrockCallRecord[] = [];
   private readonly maxSessions: number;
   private clock: () => Date;
+  private streamGate: StreamGate | undefined;
 
   constructor(private readonly options: BedrockServiceOptions) {
     this.agentId = options.agentId ?? LOCAL_AGENT_ID;
@@ -159,6 +163,14 @@ export class BedrockService {
   /** The date models' lifecycles are read on; undefined restores real time. */
   setClock(clock: (() => Date) | undefined): void {
     this.clock = clock ?? (() => new Date());
+  }
+
+  /**
+   * Paces the answer text of InvokeAgent and ConverseStream streams: `gate(n)` is awaited before
+   * the n-th piece of a response is written. Undefined: the local model is instant again.
+   */
+  setStreamGate(gate: StreamGate | undefined): void {
+    this.streamGate = gate;
   }
 
   clearFaults(): void {
@@ -192,6 +204,7 @@ export class BedrockService {
     this.sessions.clear();
     this.records.length = 0;
     this.clearFaults();
+    this.streamGate = undefined;
     this.agent.setMode('normal');
   }
 
@@ -219,7 +232,10 @@ export class BedrockService {
       return this.invokeAgent(call, segments[1]!, segments[3]!, segments[5]!);
     }
     if (call.method === 'POST' && segments.length === 3 && segments[0] === 'model' && segments[2] === 'converse') {
-      return this.converse(call, segments[1]!);
+      return this.converse(call, segments[1]!, 'Converse');
+    }
+    if (call.method === 'POST' && segments.length === 3 && segments[0] === 'model' && segments[2] === 'converse-stream') {
+      return this.converse(call, segments[1]!, 'ConverseStream');
     }
     throw new AwsError('UnknownOperationException', `The local Bedrock has no operation ${call.method} ${rawPath}.`, 404);
   }
@@ -285,7 +301,7 @@ export class BedrockService {
       if (fault && fault.at === 'stream') {
         const error = faultError(fault);
         rec.outcome = error.code;
-        return eventStreamResponse(sessionId, [exceptionMessage(error)]);
+        return eventStreamResponse(sessionId, [{ bytes: exceptionMessage(error) }]);
       }
       if (fault) throw faultError(fault);
 
@@ -317,12 +333,12 @@ export class BedrockService {
       // The results are consumed; a new question replaces a return of control never answered.
       const session = this.touchSession(sessionId);
       session.pending = undefined;
-      const events: Uint8Array[] = [];
-      if (input.enableTrace === true) for (const trace of this.traces(sessionId, question, rounds, step)) events.push(eventMessage('trace', trace));
+      const events: StreamMessage[] = [];
+      if (input.enableTrace === true) for (const trace of this.traces(sessionId, question, rounds, step)) events.push({ bytes: eventMessage('trace', trace) });
       if (step.kind === 'tools') {
         const invocationId = randomUUID();
         session.pending = { invocationId, question, rounds, calls: step.calls };
-        events.push(eventMessage('returnControl', returnControlPayload(this.agentId, invocationId, step.calls)));
+        events.push({ bytes: eventMessage('returnControl', returnControlPayload(this.agentId, invocationId, step.calls)) });
         rec.outcome = 'returnControl';
       } else {
         session.turns.push({ question, rounds: rounds.map((r) => r.map((e) => ({ name: e.name, input: stringInputs(e.input) }))), answer: step.text });
@@ -330,12 +346,12 @@ export class BedrockService {
         // With streamingConfigurations.streamFinalResponse the answer arrives in pieces, else in one chunk.
         const streaming = (input.streamingConfigurations as Json | undefined)?.streamFinalResponse === true;
         for (const piece of streaming ? streamPieces(step.text) : [step.text]) {
-          events.push(eventMessage('chunk', { bytes: Buffer.from(piece, 'utf8').toString('base64') }));
+          events.push({ bytes: eventMessage('chunk', { bytes: Buffer.from(piece, 'utf8').toString('base64') }), piece: true });
         }
         rec.outcome = 'chunk';
       }
       if (input.endSession === true) this.sessions.delete(sessionId);
-      return eventStreamResponse(sessionId, events);
+      return eventStreamResponse(sessionId, events, this.streamGate);
     } catch (err) {
       rec.outcome = err instanceof AwsError ? err.code : 'InternalFailure';
       throw err;
@@ -367,14 +383,19 @@ export class BedrockService {
     ];
   }
 
-  // ----- Converse -----
+  // ----- Converse and ConverseStream -----
 
-  private async converse(call: EdgeCall, modelId: string): Promise<WireResponse> {
+  /**
+   * One reply of the local model to a Converse request: Converse answers it as one JSON document,
+   * ConverseStream as events (converse-stream.ts). The same refusals come first, as HTTP errors.
+   */
+  private async converse(call: EdgeCall, modelId: string, operation: 'Converse' | 'ConverseStream'): Promise<WireResponse> {
     const started = performance.now();
-    const rec: BedrockCallRecord = { operation: 'Converse', principalArn: call.principal.arn, resumed: false, outcome: '' };
+    const rec: BedrockCallRecord = { operation, principalArn: call.principal.arn, resumed: false, outcome: '' };
     try {
       if (!MODEL_ID.test(modelId)) throw new AwsError('ValidationException', MODEL_REFUSALS.invalidIdentifier);
-      await this.authorize(call.principal, 'bedrock:InvokeModel', this.modelArn(modelId));
+      // ConverseStream is authorised as bedrock:InvokeModelWithResponseStream, Converse as bedrock:InvokeModel.
+      await this.authorize(call.principal, operation === 'Converse' ? 'bedrock:InvokeModel' : 'bedrock:InvokeModelWithResponseStream', this.modelArn(modelId));
       requireAvailableModel(modelId, this.options.location.region, this.clock());
 
       const input = parseJsonBody(call.body);
@@ -382,8 +403,8 @@ export class BedrockService {
       rec.resumed = resumed;
       const offered = offeredTools(input, toolBlocks);
 
-      const fault = this.takeFault('Converse');
-      if (fault) throw faultError(fault);
+      const fault = this.takeFault(operation);
+      if (fault && fault.at !== 'stream') throw faultError(fault);
 
       const step = this.runAgent(question, rounds, history);
       let content: Json[];
@@ -400,11 +421,25 @@ export class BedrockService {
       // What the model reads: the system prompt, the conversation and the tool specifications.
       const inputTokens = approxTokens(JSON.stringify(input.system ?? []) + JSON.stringify(input.messages ?? []) + JSON.stringify(input.toolConfig ?? {}));
       const outputTokens = approxTokens(JSON.stringify(content));
-      const payload = {
-        output: { message: { role: 'assistant', content } },
+      const reply: ConverseReply = {
+        content,
         stopReason: rec.outcome,
         usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens },
-        metrics: { latencyMs: Math.max(1, Math.round(performance.now() - started)) },
+        latencyMs: Math.max(1, Math.round(performance.now() - started)),
+      };
+      if (operation === 'ConverseStream') {
+        const events = converseStreamEvents(reply);
+        if (!fault) return converseStreamResponse(events, this.streamGate);
+        // A stream fault: the 200 and the stream's first events are out, then the exception event.
+        const error = faultError(fault);
+        rec.outcome = error.code;
+        return converseStreamResponse([...events.slice(0, EVENTS_BEFORE_STREAM_FAULT), { bytes: exceptionMessage(error) }], this.streamGate);
+      }
+      const payload = {
+        output: { message: { role: 'assistant', content } },
+        stopReason: reply.stopReason,
+        usage: reply.usage,
+        metrics: { latencyMs: reply.latencyMs },
       };
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) };
     } catch (err) {
