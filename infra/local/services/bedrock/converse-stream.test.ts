@@ -22,6 +22,7 @@ import { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { LOCAL_MODEL_ID, LocalIam, type LocalPrincipalName } from '../../iam/principals.ts';
 import { CANNOT_HELP } from './local-agent.ts';
 import { BedrockService, type BedrockFault } from './service.ts';
+import { failure } from '../../../../test/aws-failure.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'converse' });
 const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator() });
@@ -59,16 +60,6 @@ async function stream(messages: Message[], who?: LocalPrincipalName, modelId = L
 
 const kinds = (events: Event[]) => events.map((e) => Object.keys(e).find((k) => k !== '$unknown'));
 const textOf = (events: Event[]) => events.map((e) => e.contentBlockDelta?.delta?.text ?? '').join('');
-
-async function failure(promise: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('ConverseStream', () => {
   it('streams a text answer as messageStart, several text deltas, contentBlockStop, messageStop, metadata', async () => {

@@ -16,6 +16,7 @@ import { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, LocalIam } from '../../iam/principals.ts';
 import { CANNOT_HELP } from './local-agent.ts';
 import { BedrockService } from './service.ts';
+import { failure } from '../../../../test/aws-failure.ts';
 
 const HAIKU_3 = 'anthropic.claude-3-haiku-20240307-v1:0';
 const NOVA_2_LITE = 'amazon.nova-2-lite-v1:0';
@@ -49,16 +50,6 @@ async function setup(modelId: string, runtime: AgentRuntimeKind = 'converse', cl
     return text;
   };
   return { bedrock, converse, invoke };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('the local default model', () => {

@@ -14,6 +14,7 @@ import { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { CANNOT_HELP } from './local-agent.ts';
 import { silentLogger } from '../../edge/log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, LocalIam, type LocalCredentials, type LocalPrincipalName } from '../../iam/principals.ts';
+import { failure } from '../../../../test/aws-failure.ts';
 
 // The invoke-agent role may call one runtime's API only: InvokeAgent with bedrock-agent (`iam`),
 // Converse with converse (`converseIam`). One Bedrock service behind two edges, one per account setup.
@@ -91,16 +92,6 @@ async function ask(sessionId: string, question: string, results: Record<string, 
   }
   expect(step.returnControl).toBeUndefined();
   return { text: step.text, calls };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
-  }
-  throw new Error('expected the call to fail');
 }
 
 const ORDERS = {
