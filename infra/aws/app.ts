@@ -1,7 +1,8 @@
 /**
  * The CDK app (`cdk.json`): `npx cdk synth|deploy|destroy`, or `npm run synth|deploy|destroy`.
  * Context: `-c agentRuntime=converse` for accounts without Agents Classic; `-c removalPolicy=destroy`
- * to delete data with the stack (default: retain); `-c introspection=true` lets the GraphQL API answer
+ * to delete data with the stack (default: retain); `-c deployment=<label>` puts a label in the names of
+ * what `cdk destroy` retains (tables, state machine log group), to deploy again beside them; `-c introspection=true` lets the GraphQL API answer
  * introspection queries, for a development stack only (default: disabled).
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -21,6 +22,7 @@ if (introspection !== 'true' && introspection !== 'false') throw new Error(`Cont
 new MultiTenantAiAssistantStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'MultiTenantAiAssistant', {
   agentRuntime: runtime as AgentRuntimeKind,
   removalPolicy: removal,
+  ...(app.node.tryGetContext('deployment') ? { deployment: String(app.node.tryGetContext('deployment')) } : {}),
   introspection: introspection === 'true',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -21,12 +21,27 @@ const SEED_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 /** The model the agent (or Converse) uses unless the `FoundationModel` parameter says otherwise. */
 export const DEFAULT_MODEL_ID = 'anthropic.claude-3-haiku-20240307-v1:0';
 
+/** The start of the per-deployment names: the stack name, and the deployment label if there is one. */
+export function deploymentBase(stackName: string, deployment?: string): string {
+  if (deployment === undefined || deployment === '') return stackName;
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,14}[a-z0-9])?$/.test(deployment)) {
+    throw new Error(`deployment must be 1-16 lower-case letters, digits or inner hyphens, got ${JSON.stringify(deployment)}`);
+  }
+  return `${stackName}-${deployment}`;
+}
+
 export interface MultiTenantAiAssistantStackProps extends StackProps {
   /** Which agent runtime the invoke-agent task uses. @default 'bedrock-agent' */
   readonly agentRuntime?: AgentRuntimeKind;
   /** What happens to data (tables, user pool, key, logs) on `cdk destroy`. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
-  /** Prefix of the physical table names. @default `<stack name>-` */
+  /**
+   * A label of this deployment, part of the names of what is retained on `cdk destroy` (the tables,
+   * the state machine and its log group): a new label deploys again beside the retained ones.
+   * Lower-case letters, digits and hyphens, at most 16. @default none: names start `<stack name>-`
+   */
+  readonly deployment?: string;
+  /** Prefix of the physical table names. @default `<stack name>-<deployment>-` (`<stack name>-` without a deployment label) */
   readonly tablePrefix?: string;
   /** The GraphQL API answers introspection queries (development stacks only). @default false */
   readonly introspection?: boolean;
@@ -45,9 +60,10 @@ export class MultiTenantAiAssistantStack extends Stack {
     const agentRuntime = props.agentRuntime ?? 'bedrock-agent';
     if (!AGENT_RUNTIMES.includes(agentRuntime)) throw new Error(`agentRuntime must be one of ${AGENT_RUNTIMES.join(', ')}`);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const tables = new TableNames(props.tablePrefix ?? `${this.stackName}-`);
+    const base = deploymentBase(this.stackName, props.deployment);
+    const tables = new TableNames(props.tablePrefix ?? `${base}-`);
     const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
-    const stateMachineName = `${this.stackName}-assistant`;
+    const stateMachineName = `${base}-assistant`;
 
     const model = new CfnParameter(this, 'FoundationModel', {
       type: 'String',
