@@ -7,7 +7,10 @@
  * has signed in (changed it at first sign-in). A user that never signed in (FORCE_CHANGE_PASSWORD)
  * gets its temporary password set again from its secret, so that a temporary password past the
  * pool's validity is usable again after any update of this resource (`npm run deploy -- -c
- * seedUsersRefresh=<new value>` makes one). Delete leaves users and data.
+ * seedUsersRefresh=<new value>` makes one). AdminSetUserPassword with Permanent false is Cognito's
+ * remedy: "If the user doesn't sign in before the temporary password expires, ... you must repeat this
+ * operation" (https://docs.aws.amazon.com/goto/cli2/cognito-idp-2016-04-18/AdminSetUserPassword).
+ * Delete leaves users and data.
  */
 import {
   AdminCreateUserCommand,
