@@ -17,7 +17,7 @@ const res: PolicyResources = {
   graphqlApiArn: 'arn:aws:appsync:eu-west-1:111122223333:apis/api1',
   agentRuntime: 'bedrock-agent',
   agentAliasArn: 'arn:aws:bedrock:eu-west-1:111122223333:agent-alias/AGENT/ALIAS',
-  modelArn: 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x',
+  modelId: 'anthropic.claude-x',
   stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:assistant',
   userPoolArn: 'arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEf123',
 };
@@ -149,6 +149,7 @@ describe('the invoke-agent role, by agent runtime', () => {
 
   it('may call InvokeAgent on the alias only with bedrock-agent, and InvokeModel on the model only with converse', () => {
     expect(bedrockActions('bedrock-agent')).toEqual([`bedrock:InvokeAgent ${res.agentAliasArn}`]);
-    expect(bedrockActions('converse')).toEqual([`bedrock:InvokeModel ${res.modelArn}`, `bedrock:InvokeModelWithResponseStream ${res.modelArn}`]);
+    const model = 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x';
+    expect(bedrockActions('converse')).toEqual([`bedrock:InvokeModel ${model}`, `bedrock:InvokeModelWithResponseStream ${model}`]);
   });
 });

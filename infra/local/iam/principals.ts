@@ -8,7 +8,6 @@ import { apiDataSourcePolicy, operatorPolicy, publishRoleTrustPolicy, taskRolePo
 import type { AgentRuntimeKind } from '../../../tasks/config.ts';
 import { TASK_NAMES, type TaskName } from '../../../tasks/task-names.ts';
 import { TableNames } from '../../../tasks/tables.ts';
-import { modelResourceArn } from '../../../tasks/models.ts';
 import type { AwsLocation } from '../../../tasks/aws-location.ts';
 import { AuthError } from '../edge/aws-error.ts';
 
@@ -121,7 +120,7 @@ export class LocalIam {
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
       agentRuntime: options.agentRuntime ?? 'bedrock-agent',
       agentAliasArn: `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${LOCAL_AGENT_ID}/${LOCAL_AGENT_ALIAS_ID}`,
-      modelArn: modelResourceArn(options.modelId ?? LOCAL_MODEL_ID, this.location),
+      modelId: options.modelId ?? LOCAL_MODEL_ID,
       stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,
       userPoolArn: userPoolArn(this.location, localUserPoolId(region)),
       // Every Step Functions vended log group of the account: the operator inspects state machines.
