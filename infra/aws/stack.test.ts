@@ -544,6 +544,8 @@ describe('defaults for a new account, and IAM for inference profiles from the mo
     expect(() => synth({ env: { region: 'sa-east-1' } })).toThrow(/for sa-east-1 \(geography unknown;/);
     expect(() => synth({})).toThrow(/has no Region: set one .* or name a model with -c modelId=<id>/);
     expect(() => synth({ env: { region: 'ap-northeast-1' }, modelId: HAIKU_45 })).not.toThrow();
+    // A model that cannot be invoked by its bare id on demand is refused too (control: its profile, above and below).
+    expect(() => synth({ modelId: NOVA_2_LITE })).toThrow(/Amazon Nova 2 Lite cannot be invoked by its model id on demand: use an inference profile/);
   });
 
   it('a bare model id: the foundation model in the deploy Region only', () => {

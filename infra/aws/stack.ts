@@ -8,7 +8,7 @@ import type { Construct, IConstruct } from 'constructs';
 import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { SEED_TENANTS, SEED_USERS } from '../../tasks/seed.ts';
 import { TableNames } from '../../tasks/tables.ts';
-import { DEFAULT_MODEL_ID, profileForRegion } from '../../tasks/models.ts';
+import { DEFAULT_MODEL_ID, describeUnavailable, findModel, profileForRegion } from '../../tasks/models.ts';
 import { Agent } from './agent.ts';
 import { Api } from './api.ts';
 import { Data } from './data.ts';
@@ -68,6 +68,11 @@ export class MultiTenantAiAssistantStack extends Stack {
     const stateMachineName = `${this.stackName}-assistant`;
 
     const modelId = props.modelId ?? defaultModelId(this.region);
+    const named = findModel(modelId);
+    // Static refusals only (the model's lifecycle depends on the day: the preflight checks it).
+    if (named?.via === 'model' && !named.model.onDemand) {
+      throw new Error(describeUnavailable(modelId, this.region, { available: false, reason: 'PROFILE_REQUIRED', ref: named }));
+    }
 
     this.identity = new Identity(this, 'Identity', { removalPolicy });
     this.data = new Data(this, 'Data', { tables, tenants: SEED_TENANTS, removalPolicy });
