@@ -10,5 +10,5 @@ export const USER_POOL_PASSWORD_POLICY = {
   requireDigits: true,
   requireSymbols: true,
   /** Cognito's TemporaryPasswordValidityDays: an administrator must reset a temporary password not used in time. */
-  temporaryPasswordValidityDays: 3,
+  temporaryPasswordValidityDays: 7,
 } as const;

@@ -10,6 +10,7 @@ import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
+import { DEFAULT_STACK_NAME } from './stack-name.ts';
 
 const app = new App();
 const runtime = (app.node.tryGetContext('agentRuntime') as string | undefined) ?? 'converse';
@@ -20,7 +21,7 @@ const removal = app.node.tryGetContext('removalPolicy') === 'destroy' ? RemovalP
 const introspection = String(app.node.tryGetContext('introspection') ?? 'false');
 if (introspection !== 'true' && introspection !== 'false') throw new Error(`Context introspection must be true or false, got ${introspection}`);
 
-new MultiTenantAiAssistantStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'MultiTenantAiAssistant', {
+new MultiTenantAiAssistantStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? DEFAULT_STACK_NAME, {
   agentRuntime: runtime as AgentRuntimeKind,
   removalPolicy: removal,
   ...(app.node.tryGetContext('modelId') ? { modelId: String(app.node.tryGetContext('modelId')) } : {}),

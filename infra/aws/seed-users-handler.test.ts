@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../../tasks/seed.ts';
 import type { Order } from '../../tasks/tables.ts';
-import { AdminCreateUserCommand, UsernameExistsException } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminCreateUserCommand, AdminGetUserCommand, AdminSetUserPasswordCommand, UsernameExistsException } from '@aws-sdk/client-cognito-identity-provider';
 import { awsDeps, handleSeedUsersEvent, type CustomResourceEvent, type SeedUsersClients, type SeedUsersDeps } from './seed-users-handler.ts';
 
 const secrets = Object.fromEntries(SEED_USERS.map((u) => [u.username, `arn:aws:secretsmanager:us-east-1:111111111111:secret:s/${u.username}`]));
@@ -22,8 +22,10 @@ function event(requestType: CustomResourceEvent['RequestType']): CustomResourceE
  * A user pool that behaves as Cognito's AdminCreateUser does (UsernameExistsException for a taken
  * name, the existing user untouched), and records every call; it refuses secrets it was not told about.
  */
-function fakes(options: { failCreate?: boolean; existing?: Record<string, { tenantId: string; password: string; sub: string }> } = {}) {
-  const pool = new Map(Object.entries(options.existing ?? {}));
+type PoolUser = { tenantId: string; password: string; sub: string; status?: 'FORCE_CHANGE_PASSWORD' | 'CONFIRMED' };
+function fakes(options: { failCreate?: boolean; existing?: Record<string, PoolUser> } = {}) {
+  const pool = new Map<string, PoolUser>(Object.entries(options.existing ?? {}));
+  const refreshed: string[] = [];
   const created: Array<{ userPoolId: string; username: string; tenantId: string; temporaryPassword: string }> = [];
   const written: Array<{ tableName: string; orders: readonly Order[] }> = [];
   const responses: Array<{ url: string; body: Record<string, unknown> }> = [];
@@ -37,19 +39,27 @@ function fakes(options: { failCreate?: boolean; existing?: Record<string, { tena
       if (options.failCreate) throw new Error('InternalErrorException');
       if (pool.has(input.username)) return undefined;
       const sub = `sub-${input.username}`;
-      pool.set(input.username, { tenantId: input.tenantId, password: input.temporaryPassword, sub });
+      pool.set(input.username, { tenantId: input.tenantId, password: input.temporaryPassword, sub, status: 'FORCE_CHANGE_PASSWORD' });
       created.push(input);
       return sub;
     },
     async writeOrders(tableName, orders) {
       written.push({ tableName, orders });
     },
+    async refreshTemporaryPassword({ username, temporaryPassword }) {
+      const user = pool.get(username);
+      if (!user) throw new Error(`UserNotFoundException ${username}`);
+      if (user.status !== 'FORCE_CHANGE_PASSWORD') return false;
+      pool.set(username, { ...user, password: temporaryPassword });
+      refreshed.push(username);
+      return true;
+    },
   };
   const respond = (async (url: string | URL | Request, init?: RequestInit) => {
     responses.push({ url: String(url), body: JSON.parse(String(init?.body)) as Record<string, unknown> });
     return new Response(null, { status: 200 });
   }) as typeof fetch;
-  return { deps, respond, created, written, responses, pool };
+  return { deps, respond, created, written, responses, pool, refreshed };
 }
 
 describe('seed users custom resource', () => {
@@ -76,10 +86,12 @@ describe('seed users custom resource', () => {
   it('on create again (users exist) and on update, succeeds, creates only missing users and never resets a changed password', async () => {
     const [changed, ...others] = SEED_USERS;
     for (const type of ['Create', 'Update'] as const) {
-      const f = fakes({ existing: { [changed!.username]: { tenantId: changed!.tenantId, password: 'changed-by-the-person', sub: 'sub-existing' } } });
+      const existing: PoolUser = { tenantId: changed!.tenantId, password: 'changed-by-the-person', sub: 'sub-existing', status: 'CONFIRMED' };
+      const f = fakes({ existing: { [changed!.username]: existing } });
       await handleSeedUsersEvent(event(type), f.deps, f.respond);
       expect(f.responses).toEqual([{ url: 'https://cloudformation-response.example/abc', body: expect.objectContaining({ Status: 'SUCCESS' }) }]);
-      expect(f.pool.get(changed!.username)).toEqual({ tenantId: changed!.tenantId, password: 'changed-by-the-person', sub: 'sub-existing' });
+      expect(f.pool.get(changed!.username)).toEqual(existing);
+      expect(f.refreshed).toEqual([]);
       expect(f.created.map((c) => c.username)).toEqual(others.map((u) => u.username));
       // No orders are added for the existing user (only the new users' partitions are written).
       expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-existing');
@@ -94,6 +106,24 @@ describe('seed users custom resource', () => {
     await handleSeedUsersEvent(event('Update'), f.deps, f.respond);
     expect({ created: f.created.length, written: f.written.length, pool: [...f.pool] }).toEqual(afterFirst);
     expect(f.responses.map((r) => r.body.Status)).toEqual(['SUCCESS', 'SUCCESS']);
+  });
+
+  it('on update, sets the temporary password of a user who never signed in again from its secret (its validity starts anew); a signed-in user is untouched', async () => {
+    const [unused, signedIn] = SEED_USERS;
+    const f = fakes({
+      existing: {
+        [unused!.username]: { tenantId: unused!.tenantId, password: 'expired-temporary', sub: 'sub-unused', status: 'FORCE_CHANGE_PASSWORD' },
+        [signedIn!.username]: { tenantId: signedIn!.tenantId, password: 'chosen-by-the-person', sub: 'sub-signed-in', status: 'CONFIRMED' },
+      },
+    });
+    await handleSeedUsersEvent({ ...event('Update'), ResourceProperties: { ...event('Update').ResourceProperties, Refresh: '1764700000' } }, f.deps, f.respond);
+    expect(f.refreshed).toEqual([unused!.username]);
+    expect(f.pool.get(unused!.username)?.password).toBe(`pw-of-${unused!.username}`);
+    // Control: the user who signed in keeps the password they chose, and gets no orders.
+    expect(f.pool.get(signedIn!.username)?.password).toBe('chosen-by-the-person');
+    expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-signed-in');
+    expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-unused');
+    expect(f.responses[0]!.body).toMatchObject({ Status: 'SUCCESS' });
   });
 
   it('answers FAILED (never silence) when seeding fails, without the password in the reason', async () => {
@@ -119,6 +149,39 @@ describe('seed users custom resource', () => {
       return { deps: awsDeps({ cognito, secrets: refuse, dynamo: refuse } as unknown as SeedUsersClients), sent };
     }
     const input = { userPoolId: 'us-east-1_abc', username: 'tenant1-user', tenantId: 'tenant1', temporaryPassword: 'pw' };
+
+    /** A client that answers AdminGetUser with `status` and AdminSetUserPassword with {}, recording both. */
+    function cognitoWithStatus(status: string) {
+      const sent: Array<{ command: string; input: unknown }> = [];
+      const refuse = { send: async (c: unknown) => Promise.reject(new Error(`unexpected ${(c as object).constructor.name}`)) };
+      const cognito = {
+        send: async (command: unknown) => {
+          if (command instanceof AdminGetUserCommand) {
+            sent.push({ command: 'AdminGetUser', input: command.input });
+            return { Username: command.input.Username, UserStatus: status };
+          }
+          if (command instanceof AdminSetUserPasswordCommand) {
+            sent.push({ command: 'AdminSetUserPassword', input: command.input });
+            return {};
+          }
+          throw new Error(`unexpected ${(command as object).constructor.name}`);
+        },
+      };
+      return { deps: awsDeps({ cognito, secrets: refuse, dynamo: refuse } as unknown as SeedUsersClients), sent };
+    }
+
+    it('sets a temporary password again (Permanent false) only for a user in FORCE_CHANGE_PASSWORD', async () => {
+      const unused = cognitoWithStatus('FORCE_CHANGE_PASSWORD');
+      expect(await unused.deps.refreshTemporaryPassword({ userPoolId: 'us-east-1_abc', username: 'tenant1-user', temporaryPassword: 'pw' })).toBe(true);
+      expect(unused.sent).toEqual([
+        { command: 'AdminGetUser', input: { UserPoolId: 'us-east-1_abc', Username: 'tenant1-user' } },
+        { command: 'AdminSetUserPassword', input: { UserPoolId: 'us-east-1_abc', Username: 'tenant1-user', Password: 'pw', Permanent: false } },
+      ]);
+      // Control: a user who signed in (CONFIRMED) is only looked at.
+      const confirmed = cognitoWithStatus('CONFIRMED');
+      expect(await confirmed.deps.refreshTemporaryPassword({ userPoolId: 'us-east-1_abc', username: 'tenant1-user', temporaryPassword: 'pw' })).toBe(false);
+      expect(confirmed.sent.map((s) => s.command)).toEqual(['AdminGetUser']);
+    });
 
     it('creates the user without a welcome message, with the tenant attribute, and returns its sub', async () => {
       const c = cognitoAnswering(() => ({ User: { Attributes: [{ Name: 'sub', Value: 'sub-1' }] } }));

@@ -3,10 +3,22 @@
  * update it creates each seeded user that does not exist yet with the temporary password Secrets
  * Manager generated at deploy time (never in the template), with the immutable `custom:tenantId`,
  * and writes a few random orders into the new user's partition of the tenant's orders table.
- * A user that already exists is left exactly as it is: its password (changed at first sign-in, or
- * by the person since) is never set again, and no orders are added. Delete leaves users and data.
+ * A user that already exists gets no orders, and its password is never set again once the person
+ * has signed in (changed it at first sign-in). A user that never signed in (FORCE_CHANGE_PASSWORD)
+ * gets its temporary password set again from its secret, so that a temporary password past the
+ * pool's validity is usable again after any update of this resource (`npm run deploy -- -c
+ * seedUsersRefresh=<new value>` makes one). AdminSetUserPassword with Permanent false is Cognito's
+ * remedy: "If the user doesn't sign in before the temporary password expires, ... you must repeat this
+ * operation" (https://docs.aws.amazon.com/goto/cli2/cognito-idp-2016-04-18/AdminSetUserPassword).
+ * Delete leaves users and data.
  */
-import { AdminCreateUserCommand, CognitoIdentityProviderClient, UsernameExistsException } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  AdminCreateUserCommand,
+  AdminGetUserCommand,
+  AdminSetUserPasswordCommand,
+  CognitoIdentityProviderClient,
+  UsernameExistsException,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -20,6 +32,8 @@ export interface SeedUsersProperties {
   /** Username -> ARN of the secret holding `{ "password": ... }`. */
   readonly PasswordSecrets: Record<string, string>;
   readonly OrdersPerUser: string;
+  /** Any change makes CloudFormation send an Update, which refreshes unused temporary passwords. */
+  readonly Refresh?: string;
 }
 
 export interface CustomResourceEvent {
@@ -41,25 +55,34 @@ export interface SeedUsersDeps {
    */
   createUser(input: { userPoolId: string; username: string; tenantId: string; temporaryPassword: string }): Promise<string | undefined>;
   writeOrders(tableName: string, orders: readonly Order[]): Promise<void>;
+  /**
+   * For an existing user that never signed in (FORCE_CHANGE_PASSWORD), sets `temporaryPassword` as
+   * its temporary password again (its validity starts anew) and returns true; a user that has
+   * signed in is left untouched (false).
+   */
+  refreshTemporaryPassword(input: { userPoolId: string; username: string; temporaryPassword: string }): Promise<boolean>;
 }
 
 export interface SeedUsersResult {
   created: string[];
   /** Users that existed already and were left untouched. */
   existing: string[];
+  /** Users that existed but never signed in: their temporary password was set again from the secret. */
+  refreshed: string[];
 }
 
 /** Idempotent: run again (re-create, update), it creates only the users that are missing. */
 export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps): Promise<SeedUsersResult> {
   const tables = new TableNames(props.TablePrefix);
-  const result: SeedUsersResult = { created: [], existing: [] };
+  const result: SeedUsersResult = { created: [], existing: [], refreshed: [] };
   for (const user of SEED_USERS) {
     const secretId = props.PasswordSecrets[user.username];
     if (!secretId) throw new Error(`No password secret for ${user.username}`);
     const temporaryPassword = await deps.readPassword(secretId);
     const sub = await deps.createUser({ userPoolId: props.UserPoolId, username: user.username, tenantId: user.tenantId, temporaryPassword });
     if (sub === undefined) {
-      result.existing.push(user.username);
+      const refreshed = await deps.refreshTemporaryPassword({ userPoolId: props.UserPoolId, username: user.username, temporaryPassword });
+      (refreshed ? result.refreshed : result.existing).push(user.username);
       continue;
     }
     const orders = Array.from({ length: Number(props.OrdersPerUser) }, () => randomOrder(sub));
@@ -109,6 +132,12 @@ export function awsDeps(clients?: SeedUsersClients): SeedUsersDeps {
       const sub = created.User?.Attributes?.find((a) => a.Name === 'sub')?.Value;
       if (!sub) throw new Error(`Cognito returned no sub for ${username}`);
       return sub;
+    },
+    async refreshTemporaryPassword({ userPoolId, username, temporaryPassword }) {
+      const user = await cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: username }));
+      if (user.UserStatus !== 'FORCE_CHANGE_PASSWORD') return false;
+      await cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: username, Password: temporaryPassword, Permanent: false }));
+      return true;
     },
     async writeOrders(tableName, orders) {
       await dynamo.send(new BatchWriteCommand({ RequestItems: { [tableName]: orders.map((Item) => ({ PutRequest: { Item } })) } }));

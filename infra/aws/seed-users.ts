@@ -62,14 +62,17 @@ export class SeedUsers extends Construct {
 
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Seeds the demo users and their orders, once',
+      description: 'Seeds the demo users and their orders, once; refreshes unused temporary passwords',
     });
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const policy = new iam.Policy(this, 'Policy', {
       roles: [role],
       statements: [
         new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...secrets.values()].map((s) => s.secretArn) }),
-        new iam.PolicyStatement({ actions: ['cognito-idp:AdminCreateUser'], resources: [props.userPool.userPoolArn] }),
+        new iam.PolicyStatement({
+          actions: ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminGetUser', 'cognito-idp:AdminSetUserPassword'],
+          resources: [props.userPool.userPoolArn],
+        }),
         new iam.PolicyStatement({ actions: ['dynamodb:BatchWriteItem'], resources: [...props.ordersTableArns] }),
         new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
       ],
@@ -92,6 +95,8 @@ export class SeedUsers extends Construct {
       TablePrefix: props.tables.prefix,
       PasswordSecrets: Object.fromEntries([...secrets].map(([u, s]) => [u, s.secretArn])),
       OrdersPerUser: String(props.ordersPerUser ?? 3),
+      // `-c seedUsersRefresh=<new value>`: an Update that sets unused temporary passwords again.
+      Refresh: String(this.node.tryGetContext('seedUsersRefresh') ?? ''),
     };
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: this.function.functionArn,
