@@ -4,12 +4,13 @@
  * (the invoke-agent task runs the tools with the tenant-scoped credentials) and an alias. For the
  * `converse` runtime, no agent: the invoke-agent task calls Converse on the model directly.
  */
-import { Stack } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ACTION_GROUP, AGENT_INSTRUCTION, AGENT_NAME, bedrockFunctionSchema } from '../../tasks/agent-definition.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
+import { modelInvokeStatement } from '../../tasks/policies.ts';
 
 export interface AgentProps {
   readonly runtime: AgentRuntimeKind;
@@ -30,19 +31,18 @@ interface AgentResources {
  * The resources each runtime needs, keyed by kind: a new runtime cannot compile into another's
  * resources. `converse` needs none: the task calls Converse on the model itself.
  */
-const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: AgentProps, modelArn: string) => AgentResources> = {
+const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: AgentProps) => AgentResources> = {
   converse: () => ({ agentId: '', agentAliasId: '', agentAliasArn: '' }),
-  'bedrock-agent': (scope, props, modelArn) => {
+  'bedrock-agent': (scope, props) => {
     const stack = Stack.of(scope);
+    const location = { partition: Aws.PARTITION, region: Aws.REGION, accountId: Aws.ACCOUNT_ID };
     const role = new iam.Role(scope, 'AgentRole', {
       assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
       }),
-      description: 'The Bedrock agent: invokes its foundation model only',
+      description: 'The Bedrock agent: invokes its model (or inference profile) only',
       inlinePolicies: {
-        InvokeModel: new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({ actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: [modelArn] })],
-        }),
+        InvokeModel: new iam.PolicyDocument({ statements: [iam.PolicyStatement.fromJson(modelInvokeStatement('InvokeTheModel', props.modelId, location))] }),
       },
     });
 
@@ -72,13 +72,10 @@ export class Agent extends Construct {
   readonly agentAliasId: string;
   /** What the invoke-agent role may call InvokeAgent on (`bedrock-agent`); empty for `converse`, whose role may not call InvokeAgent at all. */
   readonly agentAliasArn: string;
-  readonly modelArn: string;
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
-    const stack = Stack.of(this);
-    this.modelArn = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: props.modelId });
-    const resources = RUNTIME_RESOURCES[props.runtime](this, props, this.modelArn);
+    const resources = RUNTIME_RESOURCES[props.runtime](this, props);
     this.agentId = resources.agentId;
     this.agentAliasId = resources.agentAliasId;
     this.agentAliasArn = resources.agentAliasArn;
