@@ -15,7 +15,7 @@ describe('taskConfigFromEnv', () => {
     expect(taskConfigFromEnv(ENV)).toMatchObject({
       location: { partition: 'aws', region: 'eu-west-1', accountId: '111111111111' },
       tables: { prefix: '' },
-      agentRuntime: 'bedrock-agent',
+      agentRuntime: 'converse',
       agentId: '',
       publishRoleArn: 'arn:aws:iam::111111111111:role/publish-answer',
       userPoolId: 'eu-west-1_AbC123',

@@ -56,7 +56,7 @@ const EnvSchema = z.object({
   PUBLISH_ROLE_ARN: RoleArn,
   SEAL_KEY_ID: z.string().check(z.minLength(1)),
   GRAPHQL_URL: z.url(),
-  AGENT_RUNTIME: z._default(z.enum(AGENT_RUNTIMES), 'bedrock-agent'),
+  AGENT_RUNTIME: z._default(z.enum(AGENT_RUNTIMES), 'converse'),
   AGENT_ID: z._default(z.string(), ''),
   AGENT_ALIAS_ID: z._default(z.string(), ''),
   MODEL_ID: z._default(z.string(), ''),

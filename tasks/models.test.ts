@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { availability, costUsd, describeUnavailable, findModel, lifecycleOf, MODEL_REFUSALS, MODELS, modelResourceArn } from './models.ts';
+import {
+  availability, costUsd, DEFAULT_MODEL_ID, describeUnavailable, findModel, GEOGRAPHY_DESTINATIONS, geographyOfRegion, lifecycleOf, MODEL_REFUSALS, MODELS, modelInvokeArns,
+  modelResourceArn, profileForRegion,
+} from './models.ts';
 
 const HAIKU_3 = 'anthropic.claude-3-haiku-20240307-v1:0';
 const HAIKU_45 = 'anthropic.claude-haiku-4-5-20251001-v1:0';
@@ -84,6 +87,60 @@ describe('modelResourceArn', () => {
     expect(modelResourceArn('anthropic.claude-none', location)).toBe('arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-none');
     const arn = `arn:aws:bedrock:eu-west-1::foundation-model/${HAIKU_45}`;
     expect(modelResourceArn(arn, location)).toBe(arn);
+  });
+});
+
+describe('the default model and the profile of a Region\'s geography', () => {
+  it('maps a Region to its geography (control: a Region outside us/eu/apac has none)', () => {
+    expect(geographyOfRegion('us-west-2')).toBe('us');
+    expect(geographyOfRegion('eu-central-1')).toBe('eu');
+    expect(geographyOfRegion('ap-southeast-2')).toBe('apac');
+    expect(geographyOfRegion('sa-east-1')).toBeUndefined();
+  });
+
+  it('the default is a current model of the table, Active today and callable from us-east-1', () => {
+    expect(DEFAULT_MODEL_ID).toBe(HAIKU_45);
+    expect(availability(profileForRegion(DEFAULT_MODEL_ID, 'us-east-1'), 'us-east-1', at('2026-12-03T00:00:00Z'))).toMatchObject({ available: true, status: 'ACTIVE' });
+    // Control: the former default is refused today.
+    expect(availability(HAIKU_3, 'us-east-1', at('2026-12-03T00:00:00Z'))).toMatchObject({ available: false, reason: 'END_OF_LIFE' });
+  });
+
+  it('names the us./eu. profile, and refuses with a sentence where the table has none (apac, or no geography)', () => {
+    expect(profileForRegion(HAIKU_45, 'us-east-2')).toBe(`us.${HAIKU_45}`);
+    expect(profileForRegion(HAIKU_45, 'eu-west-3')).toBe(`eu.${HAIKU_45}`);
+    expect(() => profileForRegion(HAIKU_45, 'ap-northeast-1')).toThrow(/Claude Haiku 4\.5 has no inference profile .* for ap-northeast-1 \(geography apac; profiles listed: us\.anthropic/);
+    expect(() => profileForRegion(HAIKU_45, 'ca-central-1')).toThrow(/geography unknown/);
+    expect(() => profileForRegion('anthropic.claude-none', 'us-east-1')).toThrow(/not in the models table/);
+  });
+});
+
+describe('modelInvokeArns (what IAM allows InvokeModel* on)', () => {
+  const fm = (region: string, id: string) => `arn:aws:bedrock:${region}::foundation-model/${id}`;
+  it('a bare model id: the foundation model in the deploy Region only (control: an unknown bare id too)', () => {
+    expect(modelInvokeArns(HAIKU_45, location)).toEqual([fm('us-east-1', HAIKU_45)]);
+    expect(modelInvokeArns('anthropic.claude-none', location)).toEqual([fm('us-east-1', 'anthropic.claude-none')]);
+  });
+
+  it('a geographic profile: the profile in the deploy Region, and the model in each destination Region, once each', () => {
+    const arns = modelInvokeArns(`us.${HAIKU_45}`, location);
+    expect(arns).toEqual([`arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.${HAIKU_45}`, ...GEOGRAPHY_DESTINATIONS.us.map((r) => fm(r, HAIKU_45))]);
+    expect(new Set(arns).size).toBe(arns.length);
+    // From a Region outside the list, the model in the deploy Region is allowed as well.
+    expect(modelInvokeArns(`eu.${HAIKU_45}`, { ...location, region: 'il-central-1' })).toContain(fm('il-central-1', HAIKU_45));
+  });
+
+  it('a global profile: the profile, the model in the deploy Region and the model with no Region', () => {
+    expect(modelInvokeArns(`global.${NOVA_2_LITE}`, location)).toEqual([
+      `arn:aws:bedrock:us-east-1:111122223333:inference-profile/global.${NOVA_2_LITE}`,
+      fm('us-east-1', NOVA_2_LITE),
+      `arn:aws:bedrock:::foundation-model/${NOVA_2_LITE}`,
+    ]);
+  });
+
+  it('refuses a profile id the table does not hold (control: an ARN is taken as it is)', () => {
+    expect(() => modelInvokeArns('eu.some.unknown-model', location)).toThrow(/destination Regions are unknown/);
+    const arn = 'arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc';
+    expect(modelInvokeArns(arn, location)).toEqual([arn]);
   });
 });
 

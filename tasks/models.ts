@@ -2,7 +2,7 @@
  * The models table: the Bedrock models this project uses or mentions, with what Bedrock's
  * documentation says about each (model card, model lifecycle page, inference profiles page). One
  * source, read by infra/local (the local Bedrock refuses what Bedrock refuses) and by the tasks
- * (the cost of an answer); infra/aws adopts it with the model default change (issue 15).
+ * (the cost of an answer) and by infra/aws (the default model, its profile and IAM: issue 15).
  *
  * Only what the documentation gives is here: a field the docs did not give is left out and says so.
  * Lifecycle dates are Bedrock's own ("only the dates on the model card apply"), in UTC days: a
@@ -10,6 +10,8 @@
  *
  *   findModel(id)                  bare model id, inference profile id, or either's ARN
  *   availability(id, region, date) callable there and then, or why not (Bedrock's refusal)
+ *   profileForRegion(id, region)   the inference profile of the Region's geography
+ *   modelInvokeArns(id, location)  what IAM must allow InvokeModel* on
  */
 import type { AwsLocation } from './aws-location.ts';
 
@@ -34,6 +36,8 @@ export interface ModelEntry {
   readonly source: string;
   /** System-defined inference profile ids by geography, as the docs list them. */
   readonly profiles: Readonly<Partial<Record<Geography, string>>>;
+  /** Destination Regions of a profile, where the model's card lists them (else GEOGRAPHY_DESTINATIONS). */
+  readonly destinations?: Readonly<Partial<Record<Exclude<Geography, 'global'>, readonly string[]>>>;
   /**
    * The model may be invoked by its bare id with on-demand throughput. When false, Bedrock answers
    * ValidationException and names an inference profile as the way (ON_DEMAND_UNSUPPORTED).
@@ -56,7 +60,7 @@ export interface ModelEntry {
  */
 export const MODELS: readonly ModelEntry[] = [
   {
-    // The project's default until issue 15 (infra/aws/stack.ts DEFAULT_MODEL_ID).
+    // The project's default until issue 15.
     modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
     name: 'Claude 3 Haiku',
     source: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku.html',
@@ -181,6 +185,79 @@ export function describeUnavailable(identifier: string, region: string, a: Exclu
       return `${a.ref.model.name} cannot be invoked by its model id on demand: use an inference profile (${profiles.join(', ')}).`;
     }
   }
+}
+
+/**
+ * The destination Regions of each geography's system-defined profiles. Bedrock now lists them per
+ * model on the model card, and the documentation index's copies of the cards stop before that
+ * table; so this is the geography's list from AWS's CDK reference
+ * (https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_bedrock_alpha/CrossRegionInferenceProfileRegion.html,
+ * "According to the model chosen, this might include"): a superset, so that IAM never misses a
+ * Region a profile can route to. A model's own `destinations` take precedence where a card gives them.
+ */
+export const GEOGRAPHY_DESTINATIONS: Readonly<Record<Exclude<Geography, 'global'>, readonly string[]>> = {
+  us: ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2'],
+  eu: ['eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2', 'eu-west-1', 'eu-west-2', 'eu-west-3'],
+  apac: [
+    'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-south-1', 'ap-south-2', 'ap-southeast-1', 'ap-southeast-2',
+    'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7', 'ap-east-2', 'me-central-1',
+  ],
+};
+
+/** The geography whose profiles a deployment in `region` uses; undefined outside us/eu/apac. */
+export function geographyOfRegion(region: string): Exclude<Geography, 'global'> | undefined {
+  return (Object.keys(GEOGRAPHY_DESTINATIONS) as Exclude<Geography, 'global'>[]).find((g) => GEOGRAPHY_DESTINATIONS[g].includes(region));
+}
+
+/** The model a new deployment uses (CDK and `npm start`): current, Active on its card. */
+export const DEFAULT_MODEL_ID = 'anthropic.claude-haiku-4-5-20251001-v1:0';
+
+/**
+ * The inference profile of `region`'s geography for `modelId` (a bare model id of the table). Throws
+ * a sentence for people when the table has no such profile: the deployment must name a model.
+ */
+export function profileForRegion(modelId: string, region: string): string {
+  const model = MODELS.find((m) => m.modelId === modelId);
+  if (!model) throw new Error(`${modelId} is not in the models table (tasks/models.ts).`);
+  const geography = geographyOfRegion(region);
+  const profile = geography ? model.profiles[geography] : undefined;
+  if (!geography || !profile) {
+    const listed = Object.values(model.profiles).join(', ') || 'none';
+    throw new Error(
+      `${model.name} has no inference profile in tasks/models.ts for ${region} (geography ${geography ?? 'unknown'}; profiles listed: ${listed}). ` +
+        'Name a model or profile callable from this Region with -c modelId=<id>, or add the profile to the models table from its model card.',
+    );
+  }
+  return profile;
+}
+
+/**
+ * Every ARN IAM must allow `bedrock:InvokeModel*` on for requests naming `identifier` from
+ * `location` (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html,
+ * geographic-cross-region-inference.html, global-cross-region-inference.html):
+ *  - a bare model id: the foundation model in the deploy Region;
+ *  - a geographic profile: the profile (deploy Region, account) and the foundation model in the
+ *    deploy Region and in every destination Region of the geography;
+ *  - a global profile: the profile, the foundation model in the deploy Region, and the foundation
+ *    model with no Region (`arn:aws:bedrock:::foundation-model/<id>`: any commercial Region).
+ * A profile id the table does not hold is refused: its destination Regions are unknown.
+ */
+export function modelInvokeArns(identifier: string, location: AwsLocation): string[] {
+  const { partition, region, accountId } = location;
+  const ref = findModel(identifier);
+  if (!ref) {
+    if (identifier.startsWith('arn:')) return [identifier];
+    if (looksLikeProfile(identifier)) {
+      throw new Error(`${identifier} is not in the models table (tasks/models.ts): its destination Regions are unknown, so no IAM policy can be generated for it.`);
+    }
+    return [`arn:${partition}:bedrock:${region}::foundation-model/${identifier}`];
+  }
+  const model = (r: string) => `arn:${partition}:bedrock:${r}::foundation-model/${ref.model.modelId}`;
+  if (ref.via === 'model') return [model(region)];
+  const profileArn = `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${ref.id}`;
+  if (ref.geography === 'global') return [profileArn, model(region), model('')];
+  const destinations = ref.model.destinations?.[ref.geography!] ?? GEOGRAPHY_DESTINATIONS[ref.geography!];
+  return [...new Set([profileArn, model(region), ...destinations.map(model)])];
 }
 
 /** True when `id` has the form of a system-defined inference profile id (`us.`, `eu.`, ...). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { executionArnPattern, KEY_ADMINISTRATION_ACTIONS, operatorPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, tenantIsolationPolicy, type PolicyDocument, type PolicyResources } from './policies.ts';
+import { executionArnPattern, KEY_ADMINISTRATION_ACTIONS, modelInvokeStatement, operatorPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, tenantIsolationPolicy, type PolicyDocument, type PolicyResources } from './policies.ts';
+import { modelInvokeArns } from './models.ts';
 import { TASK_NAMES } from './task-names.ts';
 import { TableNames } from './tables.ts';
 
@@ -17,7 +18,7 @@ const res: PolicyResources = {
   graphqlApiArn: 'arn:aws:appsync:eu-west-1:111122223333:apis/api1',
   agentRuntime: 'bedrock-agent',
   agentAliasArn: 'arn:aws:bedrock:eu-west-1:111122223333:agent-alias/AGENT/ALIAS',
-  modelArn: 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x',
+  modelId: 'anthropic.claude-x',
   stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:assistant',
   userPoolArn: 'arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEf123',
 };
@@ -170,6 +171,18 @@ describe('the invoke-agent role, by agent runtime', () => {
 
   it('may call InvokeAgent on the alias only with bedrock-agent, and InvokeModel on the model only with converse', () => {
     expect(bedrockActions('bedrock-agent')).toEqual([`bedrock:InvokeAgent ${res.agentAliasArn}`]);
-    expect(bedrockActions('converse')).toEqual([`bedrock:InvokeModel ${res.modelArn}`, `bedrock:InvokeModelWithResponseStream ${res.modelArn}`]);
+    const model = 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x';
+    expect(bedrockActions('converse')).toEqual([`bedrock:InvokeModel ${model}`, `bedrock:InvokeModelWithResponseStream ${model}`]);
+  });
+
+  it('with an inference profile, converse may call the profile and its model in each destination Region (models table), nothing else', () => {
+    const profile = 'eu.anthropic.claude-haiku-4-5-20251001-v1:0';
+    const statement = taskRolePolicies({ ...res, agentRuntime: 'converse', modelId: profile })['invoke-agent'].Statement.find((st) => st.Sid === 'ConverseWithTheModel')!;
+    expect(statement).toEqual(modelInvokeStatement('ConverseWithTheModel', profile, res.location));
+    expect(statement.Resource).toEqual(modelInvokeArns(profile, res.location));
+    expect(statement.Resource).toContain(`arn:aws:bedrock:eu-west-1:111122223333:inference-profile/${profile}`);
+    expect(statement.Resource).toContain('arn:aws:bedrock:eu-north-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0');
+    // Control: a bare id stays one foundation-model ARN in the deploy Region.
+    expect(modelInvokeStatement('S', 'anthropic.claude-haiku-4-5-20251001-v1:0', res.location).Resource).toEqual(['arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0']);
   });
 });

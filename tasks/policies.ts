@@ -7,6 +7,7 @@ import { conversationPartition, tableArn, type TableNames } from './tables.ts';
 import type { AwsLocation } from './aws-location.ts';
 import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
+import { modelInvokeArns } from './models.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -60,8 +61,8 @@ export interface PolicyResources {
   readonly agentRuntime: AgentRuntimeKind;
   /** The Bedrock agent alias InvokeAgent calls (the `bedrock-agent` runtime). */
   readonly agentAliasArn: string;
-  /** The foundation model (or inference profile) the `converse` runtime calls. */
-  readonly modelArn: string;
+  /** The model id or inference profile id the `converse` runtime (or the agent) calls. */
+  readonly modelId: string;
   /** The Express state machine. */
   readonly stateMachineArn: string;
   /** The Cognito user pool the customers sign in to (`arn:...:cognito-idp:<region>:<account>:userpool/<id>`). */
@@ -227,13 +228,17 @@ export function publishRoleTrustPolicy(res: Pick<PolicyResources, 'validateConte
  */
 const AGENT_RUNTIME_STATEMENTS: Record<AgentRuntimeKind, (res: PolicyResources) => PolicyStatement> = {
   'bedrock-agent': (res) => ({ Sid: 'InvokeTheAgent', Effect: 'Allow', Action: 'bedrock:InvokeAgent', Resource: res.agentAliasArn }),
-  converse: (res) => ({
-    Sid: 'ConverseWithTheModel',
-    Effect: 'Allow',
-    Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-    Resource: res.modelArn,
-  }),
+  converse: (res) => modelInvokeStatement('ConverseWithTheModel', res.modelId, res.location),
 };
+
+/**
+ * InvokeModel and InvokeModelWithResponseStream on what a request naming `modelId` reaches: the
+ * model, or an inference profile and its models in every destination Region (tasks/models.ts,
+ * modelInvokeArns). The converse role's statement and the Bedrock agent's role's (infra/aws/agent.ts).
+ */
+export function modelInvokeStatement(sid: string, modelId: string, location: AwsLocation): PolicyStatement {
+  return { Sid: sid, Effect: 'Allow', Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], Resource: modelInvokeArns(modelId, location) };
+}
 
 /** One identity policy per task role. */
 export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyDocument> {

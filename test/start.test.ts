@@ -41,6 +41,8 @@ describe('npm start (infra/local/main.ts)', () => {
       expect(stdout).toContain('tenant1-user2');
       // Introspection is off unless --introspection, as on the deployed API.
       expect(stdout).toContain('introspection: disabled, as deployed');
+      // The default runtime is converse, as `npm run deploy`'s (Agents Classic is closed to new customers).
+      expect(stdout).toMatch(/\(Express; agent runtime converse\b/);
       // The default model is one Bedrock serves today, through an inference profile.
       expect(stdout).toMatch(/model: +us\.anthropic\.claude-haiku-4-5-20251001-v1:0 \(Claude Haiku 4\.5, ACTIVE;/);
       const env = readLocalEnv(dataDir);
@@ -79,5 +81,25 @@ describe('npm start (infra/local/main.ts)', () => {
     expect(code).toBe(2);
     expect(output).toContain(`--model-id ${modelId} cannot be used: Claude 3 Haiku reached end of life on 2026-09-10 in us-east-1`);
     expect(output).not.toContain('ready:');
+  });
+  it('starts the bedrock-agent runtime when asked to (control for the converse default above)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--memory', '--agent-runtime', 'bedrock-agent'], {
+      env: { ...process.env, EDGE_PORT: '0', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (/^ready: /m.test(stdout)) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code} before ready:\n${stdout}\n${stderr}`)));
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout).toMatch(/\(Express; agent runtime bedrock-agent\b/);
   });
 });

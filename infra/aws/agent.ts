@@ -5,12 +5,13 @@
  * `converse` runtime, no agent: the invoke-agent task calls Converse on the model directly.
  */
 import { createHash } from 'node:crypto';
-import { Stack } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ACTION_GROUP, AGENT_INSTRUCTION, AGENT_NAME, bedrockFunctionSchema } from '../../tasks/agent-definition.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
+import { modelInvokeStatement } from '../../tasks/policies.ts';
 
 export interface AgentProps {
   readonly runtime: AgentRuntimeKind;
@@ -33,19 +34,18 @@ interface AgentResources {
  * The resources each runtime needs, keyed by kind: a new runtime cannot compile into another's
  * resources. `converse` needs none: the task calls Converse on the model itself.
  */
-const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: AgentProps, modelArn: string) => AgentResources> = {
+const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: AgentProps) => AgentResources> = {
   converse: () => ({ agentId: '', agentAliasId: '', agentAliasArn: '' }),
-  'bedrock-agent': (scope, props, modelArn) => {
+  'bedrock-agent': (scope, props) => {
     const stack = Stack.of(scope);
+    const location = { partition: Aws.PARTITION, region: Aws.REGION, accountId: Aws.ACCOUNT_ID };
     const role = new iam.Role(scope, 'AgentRole', {
       assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
       }),
-      description: 'The Bedrock agent: invokes its foundation model only',
+      description: 'The Bedrock agent: invokes its model (or inference profile) only',
       inlinePolicies: {
-        InvokeModel: new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({ actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: [modelArn] })],
-        }),
+        InvokeModel: new iam.PolicyDocument({ statements: [iam.PolicyStatement.fromJson(modelInvokeStatement('InvokeTheModel', props.modelId, location))] }),
       },
     });
 
@@ -81,8 +81,8 @@ const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: Agen
 };
 
 /**
- * A short, stable hash of the agent's definition as synthesized (a model given as a CloudFormation
- * parameter hashes as its reference, so only synth-time values change it).
+ * A short, stable hash of the agent's definition as synthesized (the model id is a synth-time
+ * value, `-c modelId`; a token would hash as its reference).
  */
 export function agentDefinitionHash(definition: unknown): string {
   return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
@@ -94,13 +94,10 @@ export class Agent extends Construct {
   readonly agentAliasId: string;
   /** What the invoke-agent role may call InvokeAgent on (`bedrock-agent`); empty for `converse`, whose role may not call InvokeAgent at all. */
   readonly agentAliasArn: string;
-  readonly modelArn: string;
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
-    const stack = Stack.of(this);
-    this.modelArn = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: props.modelId });
-    const resources = RUNTIME_RESOURCES[props.runtime](this, props, this.modelArn);
+    const resources = RUNTIME_RESOURCES[props.runtime](this, props);
     this.agentId = resources.agentId;
     this.agentAliasId = resources.agentAliasId;
     this.agentAliasArn = resources.agentAliasArn;

@@ -70,7 +70,8 @@ let facts: Parameters<typeof mismatches>[1];
 beforeAll(() => {
   outdir = mkdtempSync(path.join(os.tmpdir(), 'cdk-readme-'));
   const app = new App({ outdir });
-  const stack = new MultiTenantAiAssistantStack(app, DEFAULT_STACK_NAME, { removalPolicy: RemovalPolicy.DESTROY });
+  // A Region, as `npm run deploy` has one: the default model's inference profile depends on it.
+  const stack = new MultiTenantAiAssistantStack(app, DEFAULT_STACK_NAME, { removalPolicy: RemovalPolicy.DESTROY, env: { region: 'us-east-1' } });
   const template = Template.fromStack(stack).toJSON() as { Outputs?: Record<string, unknown>; Resources: Record<string, { Type: string; Properties?: { Name?: unknown } }> };
   const secretNames = Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::SecretsManager::Secret')

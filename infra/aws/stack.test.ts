@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { App, RemovalPolicy, Stack, type CfnResource } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildSchema } from 'graphql';
@@ -21,10 +21,13 @@ import { TENANT_ATTRIBUTE } from './identity.ts';
 import { USER_POOL_PASSWORD_POLICY } from '../../tasks/user-pool-policy.ts';
 import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
+import { GEOGRAPHY_DESTINATIONS } from '../../tasks/models.ts';
 import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
 import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../tasks/api-limits.ts';
 
 type Json = Record<string, unknown>;
+const HAIKU_45 = 'anthropic.claude-haiku-4-5-20251001-v1:0';
+const HAIKU_45_US = `us.${HAIKU_45}`;
 interface Resource {
   Type: string;
   Properties: Json;
@@ -40,7 +43,9 @@ beforeAll(() => {
   const started = performance.now();
   outdir = mkdtempSync(path.join(os.tmpdir(), 'cdk-test-'));
   const app = new App({ outdir });
-  stack = new MultiTenantAiAssistantStack(app, 'AssistantTest', { removalPolicy: RemovalPolicy.DESTROY });
+  // bedrock-agent by name (the default is converse: infra/aws/models-iam.test.ts); an environment-agnostic
+  // stack names its model (the default model's profile depends on the Region).
+  stack = new MultiTenantAiAssistantStack(app, 'AssistantTest', { agentRuntime: 'bedrock-agent', modelId: HAIKU_45_US, removalPolicy: RemovalPolicy.DESTROY });
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources as Record<string, Resource>;
   synthMs = performance.now() - started;
@@ -377,7 +382,7 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
 
     it('control: the development switch enables it', () => {
       const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')), context: { 'aws:cdk:bundling-stacks': [] } });
-      const dev = Template.fromStack(new MultiTenantAiAssistantStack(app, 'AssistantDev', { introspection: true }));
+      const dev = Template.fromStack(new MultiTenantAiAssistantStack(app, 'AssistantDev', { introspection: true, modelId: HAIKU_45_US }));
       dev.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'ENABLED' });
       rmSync(app.outdir, { recursive: true, force: true });
     });
@@ -486,7 +491,7 @@ describe('MultiTenantAiAssistantStack with agentRuntime converse', () => {
   it('creates no agent, and lets invoke-agent call the chosen model only (never InvokeAgent)', () => {
     // Bundling is skipped here: the assets are the same as above, only the agent differs.
     const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')), context: { 'aws:cdk:bundling-stacks': [] } });
-    const converse = new MultiTenantAiAssistantStack(app, 'ConverseTest', { agentRuntime: 'converse' });
+    const converse = new MultiTenantAiAssistantStack(app, 'ConverseTest', { agentRuntime: 'converse', modelId: HAIKU_45 });
     const t = Template.fromStack(converse);
     t.resourceCountIs('AWS::Bedrock::Agent', 0);
     t.resourceCountIs('AWS::Bedrock::AgentAlias', 0);
@@ -495,7 +500,7 @@ describe('MultiTenantAiAssistantStack with agentRuntime converse', () => {
     });
     const statements = invokeAgentStatements(converse);
     const converseStatement = statements.find((s) => s.Sid === 'ConverseWithTheModel')!;
-    expect(resourceText(converseStatement.Resource)).toMatch(/:bedrock:<token>::foundation-model\/<token>$/);
+    expect(asArray(converseStatement.Resource).map(resourceText)).toEqual([`arn:<token>:bedrock:<token>::foundation-model/${HAIKU_45}`]);
     expect(bedrockActions(statements)).toEqual(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream']);
   });
 
@@ -503,5 +508,79 @@ describe('MultiTenantAiAssistantStack with agentRuntime converse', () => {
     const statements = invokeAgentStatements(stack);
     expect(bedrockActions(statements)).toEqual(['bedrock:InvokeAgent']);
     expect(statements.find((s) => s.Sid === 'InvokeTheAgent')).toBeDefined();
+  });
+});
+
+describe('defaults for a new account, and IAM for inference profiles from the models table (issue 15)', () => {
+  const NOVA_2_LITE = 'amazon.nova-2-lite-v1:0';
+  const apps: App[] = [];
+  afterAll(() => apps.forEach((a) => rmSync(a.outdir, { recursive: true, force: true })));
+  /** A stack synthesized without bundling (the assets are the same as the main stack's). */
+  const synth = (props: ConstructorParameters<typeof MultiTenantAiAssistantStack>[2]) => {
+    const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')), context: { 'aws:cdk:bundling-stacks': [] } });
+    apps.push(app);
+    return new MultiTenantAiAssistantStack(app, `ModelsTest${apps.length}`, props);
+  };
+  const modelIdOf = (of: MultiTenantAiAssistantStack) =>
+    (Template.fromStack(of).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { AGENT_RUNTIME: Match.anyValue() } } } }));
+  const converseResources = (of: MultiTenantAiAssistantStack) =>
+    asArray(invokeAgentStatements(of).find((s) => s.Sid === 'ConverseWithTheModel')!.Resource).map(resourceText);
+  const fm = (region: string, id: string) => `arn:<token>:bedrock:${region}::foundation-model/${id}`;
+  const profile = (id: string) => `arn:<token>:bedrock:<token>:<token>:inference-profile/${id}`;
+
+  it('defaults to converse and to Claude Haiku 4.5 through the profile of the Region\'s geography (control: another geography, another profile)', () => {
+    const eu = synth({ env: { region: 'eu-west-1' } });
+    const t = Template.fromStack(eu);
+    t.resourceCountIs('AWS::Bedrock::Agent', 0);
+    const variables = Object.values(modelIdOf(eu)).map((r) => (r as Resource).Properties.Environment as { Variables: Json }).map((e) => e.Variables);
+    expect(variables.length).toBeGreaterThan(0);
+    for (const v of variables) expect(v).toMatchObject({ AGENT_RUNTIME: 'converse', MODEL_ID: `eu.${HAIKU_45}` });
+    const us = synth({ env: { region: 'us-east-2' } });
+    expect(Object.values(modelIdOf(us)).map((r) => ((r as Resource).Properties.Environment as { Variables: Json }).Variables.MODEL_ID)).toContain(`us.${HAIKU_45}`);
+  });
+
+  it('refuses at synth, saying why, when the table has no profile for the Region\'s geography or the stack has no Region (control: a named model)', () => {
+    expect(() => synth({ env: { region: 'ap-northeast-1' } })).toThrow(/Claude Haiku 4\.5 has no inference profile .* for ap-northeast-1 \(geography apac;.*-c modelId=/);
+    expect(() => synth({ env: { region: 'sa-east-1' } })).toThrow(/for sa-east-1 \(geography unknown;/);
+    expect(() => synth({})).toThrow(/has no Region: set one .* or name a model with -c modelId=<id>/);
+    expect(() => synth({ env: { region: 'ap-northeast-1' }, modelId: HAIKU_45 })).not.toThrow();
+    // A model that cannot be invoked by its bare id on demand is refused too (control: its profile, above and below).
+    expect(() => synth({ modelId: NOVA_2_LITE })).toThrow(/Amazon Nova 2 Lite cannot be invoked by its model id on demand: use an inference profile/);
+  });
+
+  it('a bare model id: the foundation model in the deploy Region only', () => {
+    expect(converseResources(synth({ agentRuntime: 'converse', modelId: HAIKU_45 }))).toEqual([fm('<token>', HAIKU_45)]);
+  });
+
+  it('a geographic profile: the profile, and the model in the deploy Region and in every destination Region of the geography', () => {
+    expect(converseResources(synth({ agentRuntime: 'converse', modelId: `eu.${HAIKU_45}` }))).toEqual([
+      profile(`eu.${HAIKU_45}`),
+      fm('<token>', HAIKU_45),
+      ...GEOGRAPHY_DESTINATIONS.eu.map((r) => fm(r, HAIKU_45)),
+    ]);
+  });
+
+  it('a global profile: the profile, the model in the deploy Region, and the model with no Region', () => {
+    expect(converseResources(synth({ agentRuntime: 'converse', modelId: `global.${NOVA_2_LITE}` }))).toEqual([
+      profile(`global.${NOVA_2_LITE}`),
+      fm('<token>', NOVA_2_LITE),
+      `arn:<token>:bedrock:::foundation-model/${NOVA_2_LITE}`,
+    ]);
+  });
+
+  it('the Bedrock agent\'s role gets the same resources as the converse role, and the agent names the profile', () => {
+    const agentStack = synth({ agentRuntime: 'bedrock-agent', modelId: `us.${HAIKU_45}` });
+    const t = Template.fromStack(agentStack);
+    t.hasResourceProperties('AWS::Bedrock::Agent', { FoundationModel: `us.${HAIKU_45}` });
+    const agentRole = Object.values(t.findResources('AWS::IAM::Role', { Properties: { Description: Match.stringLikeRegexp('Bedrock agent') } }))[0] as Resource;
+    const statement = (agentRole.Properties.Policies as { PolicyDocument: { Statement: Json[] } }[])[0]!.PolicyDocument.Statement[0]!;
+    expect(asArray(statement.Action as string[]).sort()).toEqual(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream']);
+    expect(asArray(statement.Resource).map(resourceText)).toEqual([profile(`us.${HAIKU_45}`), fm('<token>', HAIKU_45), ...GEOGRAPHY_DESTINATIONS.us.map((r) => fm(r, HAIKU_45))]);
+    // Control: the converse role of the same model is generated by the same function.
+    expect(converseResources(synth({ agentRuntime: 'converse', modelId: `us.${HAIKU_45}` }))).toEqual(asArray(statement.Resource).map(resourceText));
+  });
+
+  it('refuses a profile id the table does not hold (its destination Regions are unknown)', () => {
+    expect(() => synth({ agentRuntime: 'converse', modelId: 'eu.vendor.unknown-model-v1:0' })).toThrow(/not in the models table .* destination Regions are unknown/);
   });
 });

@@ -2,12 +2,13 @@
  * The whole assistant on AWS: identity, data, agent, API, workflow and the seeded users, wired with the shared
  * contracts (tasks/, states/, resolvers/). One stack; each part is a small construct.
  */
-import { CfnOutput, CfnParameter, RemovalPolicy, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Token, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
 import type * as appsync from 'aws-cdk-lib/aws-appsync';
 import type { Construct, IConstruct } from 'constructs';
 import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { SEED_TENANTS, SEED_USERS } from '../../tasks/seed.ts';
 import { TableNames } from '../../tasks/tables.ts';
+import { DEFAULT_MODEL_ID, describeUnavailable, findModel, profileForRegion } from '../../tasks/models.ts';
 import { Agent } from './agent.ts';
 import { Api } from './api.ts';
 import { Data } from './data.ts';
@@ -18,8 +19,19 @@ import { stateMachineArn, Workflow } from './workflow.ts';
 /** Construct id of CDK's AwsCustomResource singleton provider function. */
 const SEED_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
-/** The model the agent (or Converse) uses unless the `FoundationModel` parameter says otherwise. */
-export const DEFAULT_MODEL_ID = 'anthropic.claude-3-haiku-20240307-v1:0';
+/**
+ * The default model's inference profile for the stack's Region (us./eu./apac. by geography). An
+ * environment-agnostic stack has no Region to choose by: synthesis asks for one or for a model.
+ */
+export function defaultModelId(region: string): string {
+  if (Token.isUnresolved(region)) {
+    throw new Error(
+      `The default model (${DEFAULT_MODEL_ID}) is called through the inference profile of the deploy Region's geography, and this stack has no Region: ` +
+        'set one (AWS_REGION, or a profile with a region; CDK passes it as CDK_DEFAULT_REGION), or name a model with -c modelId=<id>.',
+    );
+  }
+  return profileForRegion(DEFAULT_MODEL_ID, region);
+}
 
 /** The start of the per-deployment names: the stack name, and the deployment label if there is one. */
 export function deploymentBase(stackName: string, deployment?: string): string {
@@ -31,8 +43,14 @@ export function deploymentBase(stackName: string, deployment?: string): string {
 }
 
 export interface MultiTenantAiAssistantStackProps extends StackProps {
-  /** Which agent runtime the invoke-agent task uses. @default 'bedrock-agent' */
+  /** Which agent runtime the invoke-agent task uses. @default 'converse' (Agents Classic is closed to new customers) */
   readonly agentRuntime?: AgentRuntimeKind;
+  /**
+   * The model id or inference profile id of the models table (tasks/models.ts) the assistant calls;
+   * IAM is generated from the table for it. @default the inference profile of the stack Region's
+   * geography for DEFAULT_MODEL_ID (Claude Haiku 4.5); synthesis refuses when the table has none.
+   */
+  readonly modelId?: string;
   /** What happens to data (tables, user pool, key, logs) on `cdk destroy`. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -57,7 +75,7 @@ export class MultiTenantAiAssistantStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MultiTenantAiAssistantStackProps = {}) {
     super(scope, id, props);
-    const agentRuntime = props.agentRuntime ?? 'bedrock-agent';
+    const agentRuntime = props.agentRuntime ?? 'converse';
     if (!AGENT_RUNTIMES.includes(agentRuntime)) throw new Error(`agentRuntime must be one of ${AGENT_RUNTIMES.join(', ')}`);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const base = deploymentBase(this.stackName, props.deployment);
@@ -65,16 +83,16 @@ export class MultiTenantAiAssistantStack extends Stack {
     const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
     const stateMachineName = `${base}-assistant`;
 
-    const model = new CfnParameter(this, 'FoundationModel', {
-      type: 'String',
-      default: DEFAULT_MODEL_ID,
-      description: 'Bedrock foundation model id the assistant uses (enable access to it in the Bedrock console first)',
-      allowedPattern: '^[a-z0-9.:-]+$',
-    });
+    const modelId = props.modelId ?? defaultModelId(this.region);
+    const named = findModel(modelId);
+    // Static refusals only (the model's lifecycle depends on the day: the preflight checks it).
+    if (named?.via === 'model' && !named.model.onDemand) {
+      throw new Error(describeUnavailable(modelId, this.region, { available: false, reason: 'PROFILE_REQUIRED', ref: named }));
+    }
 
     this.identity = new Identity(this, 'Identity', { removalPolicy });
     this.data = new Data(this, 'Data', { tables, tenants: SEED_TENANTS, removalPolicy });
-    this.agent = new Agent(this, 'Agent', { runtime: agentRuntime, modelId: model.valueAsString, namePrefix: `${this.stackName}-` });
+    this.agent = new Agent(this, 'Agent', { runtime: agentRuntime, modelId: modelId, namePrefix: `${this.stackName}-` });
     this.api = new Api(this, 'Api', {
       userPool: this.identity.userPool,
       stateMachineArn: stateMachineArn(this, stateMachineName),
@@ -95,8 +113,7 @@ export class MultiTenantAiAssistantStack extends Stack {
       agentId: this.agent.agentId,
       agentAliasId: this.agent.agentAliasId,
       agentAliasArn: this.agent.agentAliasArn,
-      modelId: model.valueAsString,
-      modelArn: this.agent.modelArn,
+      modelId: modelId,
       removalPolicy,
     });
 

@@ -41,8 +41,8 @@ export interface WorkflowProps {
   readonly agentId: string;
   readonly agentAliasId: string;
   readonly agentAliasArn: string;
+  /** The model id or inference profile id Converse (or the agent) calls; its IAM comes from the models table. */
   readonly modelId: string;
-  readonly modelArn: string;
   /** Retention of the function and state machine logs. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** What happens to the seal key and the log groups when the stack is deleted. @default RemovalPolicy.RETAIN */
@@ -115,7 +115,7 @@ export class Workflow extends Construct {
       graphqlApiArn: props.graphqlApiArn,
       agentRuntime: props.agentRuntime,
       agentAliasArn: props.agentAliasArn,
-      modelArn: props.modelArn,
+      modelId: props.modelId,
       stateMachineArn: stateMachineArn(this, props.stateMachineName),
       userPoolArn: props.userPoolArn,
     };

@@ -30,7 +30,7 @@ const { values } = parseArgs({
     memory: { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: '.data' },
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'warn' },
-    'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'bedrock-agent' },
+    'agent-runtime': { type: 'string', default: process.env.AGENT_RUNTIME ?? 'converse' },
     introspection: { type: 'boolean', default: false },
     'duplicate-executions': { type: 'boolean', default: false },
     'model-id': { type: 'string', default: LOCAL_MODEL_ID },
@@ -41,7 +41,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--model-id ID] [--duplicate-executions]\n` +
-      `agent runtimes (default bedrock-agent):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n` +
+      `agent runtimes (default converse, as npm run deploy; bedrock-agent needs Agents Classic on AWS):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n` +
       `models (default ${LOCAL_MODEL_ID}; tasks/models.ts):\n${MODELS.map((m) => `  ${m.modelId.padEnd(42)} ${m.name}; profiles: ${Object.values(m.profiles).join(', ')}`).join('\n')}\n`,
   );
   process.exit(0);

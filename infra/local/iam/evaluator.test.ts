@@ -8,6 +8,7 @@ import { SESSION_TAG_KEYS, sealKeyPolicy, tenantIsolationPolicy } from '../../..
 import { tableArn } from '../../../tasks/tables.ts';
 import { PolicyEvaluator, type AuthorizationRequest } from './evaluator.ts';
 import { LocalIam, SEAL_KEY_ID, TENANT_ACCESS_ROLE, type Principal } from './principals.ts';
+import { modelResourceArn } from '../../../tasks/models.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1', 'tenant2'] });
 const now = new Date();
@@ -88,7 +89,7 @@ describe('the invoke-agent role, as the local IAM enforces it per agent runtime'
     const principal = local.resolve(local.credentials('invoke-agent').accessKeyId, undefined, now).principal;
     const evaluator = new PolicyEvaluator();
     const decide = (action: string, resource: string) => evaluator.evaluate({ principal, action, resource, context: {} }).then((d) => d.allowed);
-    return { invokeAgent: decide('bedrock:InvokeAgent', local.resources.agentAliasArn), converse: decide('bedrock:InvokeModel', local.resources.modelArn) };
+    return { invokeAgent: decide('bedrock:InvokeAgent', local.resources.agentAliasArn), converse: decide('bedrock:InvokeModel', modelResourceArn(local.resources.modelId, local.location)) };
   };
 
   it('bedrock-agent: InvokeAgent on the alias is allowed, InvokeModel denied', async () => {

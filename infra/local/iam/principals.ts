@@ -8,8 +8,8 @@ import { apiDataSourcePolicy, operatorPolicy, publishRoleTrustPolicy, taskRolePo
 import type { AgentRuntimeKind } from '../../../tasks/config.ts';
 import { TASK_NAMES, type TaskName } from '../../../tasks/task-names.ts';
 import { TableNames } from '../../../tasks/tables.ts';
-import { modelResourceArn } from '../../../tasks/models.ts';
 import type { AwsLocation } from '../../../tasks/aws-location.ts';
+import { DEFAULT_MODEL_ID, profileForRegion } from '../../../tasks/models.ts';
 import { AuthError } from '../edge/aws-error.ts';
 
 export const LOCAL_LOCATION: AwsLocation = { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
@@ -121,7 +121,7 @@ export class LocalIam {
       graphqlApiArn: `arn:${partition}:appsync:${region}:${accountId}:apis/local`,
       agentRuntime: options.agentRuntime ?? 'bedrock-agent',
       agentAliasArn: `arn:${partition}:bedrock:${region}:${accountId}:agent-alias/${LOCAL_AGENT_ID}/${LOCAL_AGENT_ALIAS_ID}`,
-      modelArn: modelResourceArn(options.modelId ?? LOCAL_MODEL_ID, this.location),
+      modelId: options.modelId ?? LOCAL_MODEL_ID,
       stateMachineArn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${STATE_MACHINE_NAME}`,
       userPoolArn: userPoolArn(this.location, localUserPoolId(region)),
       // Every Step Functions vended log group of the account: the operator inspects state machines.
@@ -269,11 +269,11 @@ export const SEAL_KEY_ALIAS = 'alias/assistant-credentials';
 export const LOCAL_AGENT_ID = 'LOCALAGENT';
 export const LOCAL_AGENT_ALIAS_ID = 'LOCALALIAS';
 /**
- * The local stack's model (`npm start -- --model-id` chooses another from tasks/models.ts): Claude
- * Haiku 4.5, ACTIVE, through its us. inference profile (the local region is us-east-1), which is
- * callable whether or not the model may be invoked by its bare id. The local agent plays it.
+ * The local stack's model (`npm start -- --model-id` chooses another from tasks/models.ts): the
+ * default model (Claude Haiku 4.5) through the inference profile of the local Region's geography,
+ * as the CDK app chooses it (us-east-1: the us. profile). The local agent plays it.
  */
-export const LOCAL_MODEL_ID = 'us.anthropic.claude-haiku-4-5-20251001-v1:0';
+export const LOCAL_MODEL_ID = profileForRegion(DEFAULT_MODEL_ID, LOCAL_LOCATION.region);
 export const STATE_MACHINE_NAME = 'assistant';
 /** Where the local Step Functions delivers each execution's log records (level ALL), as CDK configures on AWS. */
 export const STATE_MACHINE_LOG_GROUP = `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`;

@@ -23,6 +23,7 @@ import { LOCAL_MODEL_ID, LocalIam, type LocalPrincipalName } from '../../iam/pri
 import { CANNOT_HELP } from './local-agent.ts';
 import { BedrockService, type BedrockFault } from './service.ts';
 import { failure } from '../../../../test/aws-failure.ts';
+import { modelResourceArn } from '../../../../tasks/models.ts';
 
 const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'converse' });
 const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator() });
@@ -127,7 +128,7 @@ describe('ConverseStream refuses before the stream, as Converse does', () => {
   it('needs bedrock:InvokeModelWithResponseStream on the model (control: invoke-agent streams)', async () => {
     const denied = await failure(stream(ask('hi'), 'validate-context'));
     expect(denied).toMatchObject({ name: 'AccessDeniedException', status: 403 });
-    expect(denied.message).toContain(`bedrock:InvokeModelWithResponseStream on resource: ${iam.resources.modelArn}`);
+    expect(denied.message).toContain(`bedrock:InvokeModelWithResponseStream on resource: ${modelResourceArn(iam.resources.modelId, iam.location)}`);
     expect((await stream(ask('hi'))).error).toBeUndefined();
   });
 

@@ -15,6 +15,7 @@ import { CANNOT_HELP } from './local-agent.ts';
 import { silentLogger } from '../../edge/log.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, LocalIam, type LocalCredentials, type LocalPrincipalName } from '../../iam/principals.ts';
 import { failure } from '../../../../test/aws-failure.ts';
+import { modelResourceArn } from '../../../../tasks/models.ts';
 
 // The invoke-agent role may call one runtime's API only: InvokeAgent with bedrock-agent (`iam`),
 // Converse with converse (`converseIam`). One Bedrock service behind two edges, one per account setup.
@@ -467,7 +468,7 @@ describe('authorization and errors on the wire', () => {
       modelClient('validate-context').send(new ConverseCommand({ modelId: LOCAL_MODEL_ID, messages: [{ role: 'user', content: [{ text: 'hi' }] }] })),
     );
     expect(deniedModel).toMatchObject({ name: 'AccessDeniedException', status: 403 });
-    expect(deniedModel.message).toContain(`bedrock:InvokeModel on resource: ${iam.resources.modelArn}`);
+    expect(deniedModel.message).toContain(`bedrock:InvokeModel on resource: ${modelResourceArn(iam.resources.modelId, iam.location)}`);
     expect(bedrock.session('auth-1')).toBeUndefined();
 
     expect((await invoke({ sessionId: 'auth-1', inputText: 'hi' })).text).toBe(CANNOT_HELP);
