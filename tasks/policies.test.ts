@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { executionArnPattern, modelInvokeStatement, operatorPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, tenantIsolationPolicy, type PolicyDocument, type PolicyResources } from './policies.ts';
+import { executionArnPattern, KEY_ADMINISTRATION_ACTIONS, modelInvokeStatement, operatorPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, tenantIsolationPolicy, type PolicyDocument, type PolicyResources } from './policies.ts';
 import { modelInvokeArns } from './models.ts';
 import { TASK_NAMES } from './task-names.ts';
 import { TableNames } from './tables.ts';
@@ -54,6 +54,27 @@ describe('policy documents', () => {
       [{ AWS: res.invokeAgentRoleArn }, 'kms:Decrypt'],
     ]);
     for (const st of policy.Statement) for (const a of [st.Action].flat()) expect(a).not.toMatch(/\*/);
+  });
+
+  it('let the account administer the seal key with every administrative action (CDK\'s key administrator patterns, expanded), and never use it', () => {
+    const admin = sealKeyPolicy(res).Statement.find((s) => s.Sid === 'AdministerKey')!;
+    expect(admin.Principal).toEqual({ AWS: res.accountRootArn });
+    const actions = [admin.Action].flat();
+    expect(actions).toEqual([...KEY_ADMINISTRATION_ACTIONS]);
+    // CDK's Key.grantAdmin patterns (aws-kms ADMIN_ACTIONS), each of which the list expands.
+    const cdkAdmin = ['Create*', 'Describe*', 'Enable*', 'List*', 'Put*', 'Update*', 'Revoke*', 'Disable*', 'Get*', 'Delete*', 'TagResource', 'UntagResource', 'ScheduleKeyDeletion', 'CancelKeyDeletion'];
+    const matches = (pattern: string, action: string) => new RegExp(`^kms:${pattern.replace('*', '.*')}$`).test(action);
+    for (const pattern of cdkAdmin) expect(actions.some((a) => matches(pattern, a)), pattern).toBe(true);
+    // Nothing outside those patterns but on-demand rotation (the console's key administrator statement).
+    expect(actions.filter((a) => !cdkAdmin.some((p) => matches(p, a)))).toEqual(['kms:RotateKeyOnDemand']);
+    // What a CloudFormation update of the key calls, the actions the old policy lacked among them.
+    for (const a of ['UpdateKeyDescription', 'DisableKeyRotation', 'EnableKeyRotation', 'EnableKey', 'DisableKey', 'ListResourceTags', 'TagResource', 'UntagResource', 'PutKeyPolicy', 'GetKeyPolicy', 'DescribeKey', 'ScheduleKeyDeletion']) {
+      expect(actions).toContain(`kms:${a}`);
+    }
+    // Control: no cryptographic action.
+    for (const a of ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair', 'Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret']) {
+      expect(actions).not.toContain(`kms:${a}`);
+    }
   });
 
   it('scope a tenant session to its config row and its own orders partition, read-only', () => {

@@ -311,6 +311,47 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
 }
 
 /**
+ * Every administrative KMS action on a key, spelled out: the key-resource actions that CDK's key
+ * administrator patterns (`Key.grantAdmin`: kms:Create*, Describe*, Enable*, List*, Put*, Update*,
+ * Revoke*, Disable*, Get*, Delete*, TagResource, UntagResource, ScheduleKeyDeletion,
+ * CancelKeyDeletion) expand to, plus RotateKeyOnDemand, which the KMS console's key administrator
+ * statement adds. It covers what CloudFormation needs to update AWS::KMS::Key (UpdateKeyDescription,
+ * Enable/DisableKeyRotation, Enable/DisableKey, List/Tag/UntagResource, PutKeyPolicy...). No
+ * cryptographic action: CDK's default (`kms:*` for the account) would let any principal of the
+ * account whose IAM policy allows kms:Decrypt unseal credentials; here only the key policy's
+ * seal and unseal statements admit a use.
+ */
+export const KEY_ADMINISTRATION_ACTIONS = [
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:CreateGrant',
+  'kms:DeleteAlias',
+  'kms:DeleteImportedKeyMaterial',
+  'kms:DescribeKey',
+  'kms:DisableKey',
+  'kms:DisableKeyRotation',
+  'kms:EnableKey',
+  'kms:EnableKeyRotation',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:GetParametersForImport',
+  'kms:GetPublicKey',
+  'kms:ListGrants',
+  'kms:ListKeyPolicies',
+  'kms:ListKeyRotations',
+  'kms:ListResourceTags',
+  'kms:PutKeyPolicy',
+  'kms:RevokeGrant',
+  'kms:RotateKeyOnDemand',
+  'kms:ScheduleKeyDeletion',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateAlias',
+  'kms:UpdateKeyDescription',
+  'kms:UpdatePrimaryRegion',
+] as const;
+
+/**
  * The seal key's key policy. KMS requires the key policy to admit a caller; this one admits the
  * mint-credentials role to seal and the invoke-agent role to unseal (with the seal context only),
  * and the account root to administer the key (never to use it). `Resource` in a key policy always
@@ -322,17 +363,7 @@ export function sealKeyPolicy(res: PolicyResources): PolicyDocument {
       Sid: 'AdministerKey',
       Effect: 'Allow',
       Principal: { AWS: res.accountRootArn },
-      Action: [
-        'kms:DescribeKey',
-        'kms:GetKeyPolicy',
-        'kms:PutKeyPolicy',
-        'kms:GetKeyRotationStatus',
-        'kms:EnableKeyRotation',
-        'kms:TagResource',
-        'kms:UntagResource',
-        'kms:ScheduleKeyDeletion',
-        'kms:CancelKeyDeletion',
-      ],
+      Action: [...KEY_ADMINISTRATION_ACTIONS],
       Resource: '*',
     },
     {

@@ -4,6 +4,7 @@
  * (the invoke-agent task runs the tools with the tenant-scoped credentials) and an alias. For the
  * `converse` runtime, no agent: the invoke-agent task calls Converse on the model directly.
  */
+import { createHash } from 'node:crypto';
 import { Aws, Stack } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,6 +19,8 @@ export interface AgentProps {
   readonly modelId: string;
   /** Prefix for the agent's name, so that several deployments can share an account. */
   readonly namePrefix: string;
+  /** The agent's instruction. @default AGENT_INSTRUCTION (tasks/agent-definition.ts) */
+  readonly instruction?: string;
 }
 
 /** What the invoke-agent task is given to reach the model: the agent and its alias, or none. */
@@ -46,13 +49,10 @@ const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: Agen
       },
     });
 
-    const agent = new bedrock.CfnAgent(scope, 'Agent', {
-      agentName: `${props.namePrefix}${AGENT_NAME}`,
-      agentResourceRoleArn: role.roleArn,
+    const definition = {
       foundationModel: props.modelId,
-      instruction: AGENT_INSTRUCTION,
+      instruction: props.instruction ?? AGENT_INSTRUCTION,
       idleSessionTtlInSeconds: 600,
-      autoPrepare: true,
       actionGroups: [
         {
           actionGroupName: ACTION_GROUP,
@@ -60,11 +60,33 @@ const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: Agen
           functionSchema: bedrockFunctionSchema(),
         },
       ],
+    };
+    const agent = new bedrock.CfnAgent(scope, 'Agent', {
+      agentName: `${props.namePrefix}${AGENT_NAME}`,
+      agentResourceRoleArn: role.roleArn,
+      autoPrepare: true,
+      ...definition,
     });
-    const alias = new bedrock.CfnAgentAlias(scope, 'Alias', { agentId: agent.attrAgentId, agentAliasName: 'live' });
+    // The alias follows the agent: its description names a hash of the agent's definition, so a new
+    // model or instruction changes the description and CloudFormation updates the alias; an
+    // UpdateAgentAlias without routingConfiguration makes Bedrock create a new version from the
+    // (auto-prepared) draft and route the alias to it. The alias id stays the same.
+    const alias = new bedrock.CfnAgentAlias(scope, 'Alias', {
+      agentId: agent.attrAgentId,
+      agentAliasName: 'live',
+      description: `Routes to the version of agent definition ${agentDefinitionHash(stack.resolve(definition))}`,
+    });
     return { agentId: agent.attrAgentId, agentAliasId: alias.attrAgentAliasId, agentAliasArn: alias.attrAgentAliasArn };
   },
 };
+
+/**
+ * A short, stable hash of the agent's definition as synthesized (the model id is a synth-time
+ * value, `-c modelId`; a token would hash as its reference).
+ */
+export function agentDefinitionHash(definition: unknown): string {
+  return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+}
 
 export class Agent extends Construct {
   /** Empty for the `converse` runtime. */

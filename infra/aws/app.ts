@@ -3,7 +3,9 @@
  * Context: `-c agentRuntime=bedrock-agent` for accounts that can still create Agents Classic agents
  * (default `converse`); `-c modelId=<id>` a model or inference profile id of tasks/models.ts (default:
  * Claude Haiku 4.5 through the inference profile of the deploy Region's geography); `-c removalPolicy=destroy`
- * to delete data with the stack (default: retain); `-c introspection=true` lets the GraphQL API answer
+ * to delete data with the stack (default: retain); `-c deployment=<label>` puts a label in the names of
+ * what `cdk destroy` retains (tables, state machine log group), to deploy again beside them;
+ * `-c introspection=true` lets the GraphQL API answer
  * introspection queries, for a development stack only (default: disabled).
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -24,6 +26,7 @@ if (introspection !== 'true' && introspection !== 'false') throw new Error(`Cont
 new MultiTenantAiAssistantStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? DEFAULT_STACK_NAME, {
   agentRuntime: runtime as AgentRuntimeKind,
   removalPolicy: removal,
+  ...(app.node.tryGetContext('deployment') ? { deployment: String(app.node.tryGetContext('deployment')) } : {}),
   ...(app.node.tryGetContext('modelId') ? { modelId: String(app.node.tryGetContext('modelId')) } : {}),
   introspection: introspection === 'true',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

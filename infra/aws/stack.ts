@@ -33,6 +33,15 @@ export function defaultModelId(region: string): string {
   return profileForRegion(DEFAULT_MODEL_ID, region);
 }
 
+/** The start of the per-deployment names: the stack name, and the deployment label if there is one. */
+export function deploymentBase(stackName: string, deployment?: string): string {
+  if (deployment === undefined || deployment === '') return stackName;
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,14}[a-z0-9])?$/.test(deployment)) {
+    throw new Error(`deployment must be 1-16 lower-case letters, digits or inner hyphens, got ${JSON.stringify(deployment)}`);
+  }
+  return `${stackName}-${deployment}`;
+}
+
 export interface MultiTenantAiAssistantStackProps extends StackProps {
   /** Which agent runtime the invoke-agent task uses. @default 'converse' (Agents Classic is closed to new customers) */
   readonly agentRuntime?: AgentRuntimeKind;
@@ -44,7 +53,13 @@ export interface MultiTenantAiAssistantStackProps extends StackProps {
   readonly modelId?: string;
   /** What happens to data (tables, user pool, key, logs) on `cdk destroy`. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
-  /** Prefix of the physical table names. @default `<stack name>-` */
+  /**
+   * A label of this deployment, part of the names of what is retained on `cdk destroy` (the tables,
+   * the state machine and its log group): a new label deploys again beside the retained ones.
+   * Lower-case letters, digits and hyphens, at most 16. @default none: names start `<stack name>-`
+   */
+  readonly deployment?: string;
+  /** Prefix of the physical table names. @default `<stack name>-<deployment>-` (`<stack name>-` without a deployment label) */
   readonly tablePrefix?: string;
   /** The GraphQL API answers introspection queries (development stacks only). @default false */
   readonly introspection?: boolean;
@@ -63,9 +78,10 @@ export class MultiTenantAiAssistantStack extends Stack {
     const agentRuntime = props.agentRuntime ?? 'converse';
     if (!AGENT_RUNTIMES.includes(agentRuntime)) throw new Error(`agentRuntime must be one of ${AGENT_RUNTIMES.join(', ')}`);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const tables = new TableNames(props.tablePrefix ?? `${this.stackName}-`);
+    const base = deploymentBase(this.stackName, props.deployment);
+    const tables = new TableNames(props.tablePrefix ?? `${base}-`);
     const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
-    const stateMachineName = `${this.stackName}-assistant`;
+    const stateMachineName = `${base}-assistant`;
 
     const modelId = props.modelId ?? defaultModelId(this.region);
     const named = findModel(modelId);

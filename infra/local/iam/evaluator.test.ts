@@ -104,3 +104,33 @@ describe('the invoke-agent role, as the local IAM enforces it per agent runtime'
     expect(await converse).toBe(true);
   });
 });
+
+describe('the seal key policy, as the local IAM enforces it: the account administers the key, never uses it', () => {
+  // An administrator of the account: an IAM role whose identity policy allows every KMS action.
+  const administrator: Principal = {
+    arn: 'arn:aws:sts::000000000000:assumed-role/Admin/someone',
+    ownerArn: 'arn:aws:iam::000000000000:role/Admin',
+    userId: 'AROAADMINISTRATOR:someone',
+    identityPolicies: [{ name: 'admin', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] } }],
+    tags: {},
+  };
+  const onKey = (principal: Principal, action: string) =>
+    new PolicyEvaluator().evaluate({ principal, action, resource: keyArn, context: {}, resourcePolicy: sealKeyPolicy(iam.resources) }).then((d) => d.allowed);
+
+  it('an account administrator may update the key (description, rotation, tags): the actions a stack update calls', async () => {
+    for (const action of ['kms:UpdateKeyDescription', 'kms:DisableKeyRotation', 'kms:EnableKeyRotation', 'kms:ListResourceTags', 'kms:TagResource', 'kms:PutKeyPolicy']) {
+      expect(await onKey(administrator, action), action).toBe(true);
+    }
+  });
+
+  it('the same administrator may not Encrypt or Decrypt (control: mint-credentials may Encrypt with the seal context)', async () => {
+    expect(await onKey(administrator, 'kms:Decrypt')).toBe(false);
+    expect(await onKey(administrator, 'kms:Encrypt')).toBe(false);
+    const sealed = await new PolicyEvaluator().evaluate(encrypt(principalOf('mint-credentials'), { tenantId: 'tenant1', userId: 'u1', answerId: 'u1.a' }));
+    expect(sealed).toEqual({ allowed: true });
+  });
+
+  it('a role without an identity policy for KMS may not administer it: the key policy delegates to IAM', async () => {
+    expect(await onKey({ ...administrator, identityPolicies: [] }, 'kms:UpdateKeyDescription')).toBe(false);
+  });
+});
