@@ -15,25 +15,28 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
+/** Starts `npm start`'s entry with `args`; resolves once it prints `ready:` (rejects if it exits first). */
+async function startUntilReady(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stderr.on('data', (c: Buffer) => (output.stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      output.stdout += c.toString();
+      if (/^ready: /m.test(output.stdout)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code} before ready:\n${output.stdout}\n${output.stderr}`)));
+  });
+  return { child, exited, output };
+}
+
 describe('npm start (infra/local/main.ts)', () => {
   it('prints ready:, writes local-env.json, answers signed requests and stops on SIGTERM', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-start-'));
     dirs.push(dataDir);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--memory', '--data-dir', dataDir], {
-      env: { ...process.env, EDGE_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        if (/^ready: /m.test(stdout)) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code} before ready:\n${stdout}\n${stderr}`)));
-    });
+    const { child, exited, output } = await startUntilReady(['--memory', '--data-dir', dataDir], { EDGE_PORT: '0' });
+    const stdout = output.stdout;
     try {
       expect(stdout).toMatch(/AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+/);
       // Every service the edge routes is named, from the edge's own routes (cognito-idp and logs included).
@@ -60,7 +63,7 @@ describe('npm start (infra/local/main.ts)', () => {
       const me = await new STSClient(principalConfig(env, 'operator')).send(new GetCallerIdentityCommand({}));
       expect(me.Arn).toBe(env.principals.operator!.arn);
       // Secrets go to the file only, never to the console.
-      expect(stdout + stderr).not.toContain(env.principals.operator!.secretAccessKey);
+      expect(output.stdout + output.stderr).not.toContain(env.principals.operator!.secretAccessKey);
     } finally {
       child.kill('SIGTERM');
     }
@@ -83,23 +86,9 @@ describe('npm start (infra/local/main.ts)', () => {
     expect(output).not.toContain('ready:');
   });
   it('starts the bedrock-agent runtime when asked to (control for the converse default above)', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--memory', '--agent-runtime', 'bedrock-agent'], {
-      env: { ...process.env, EDGE_PORT: '0', PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        if (/^ready: /m.test(stdout)) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code} before ready:\n${stdout}\n${stderr}`)));
-    });
+    const { child, exited, output } = await startUntilReady(['--memory', '--agent-runtime', 'bedrock-agent'], { EDGE_PORT: '0', PORT: '0' });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(stdout).toMatch(/\(Express; agent runtime bedrock-agent\b/);
+    expect(output.stdout).toMatch(/\(Express; agent runtime bedrock-agent\b/);
   });
 });
