@@ -11,6 +11,7 @@
  * engine's Catch stores them as Error and Cause.
  */
 import * as z from 'zod/mini';
+import { UNKNOWN_LAMBDA_CAUSE_PREFIX } from '../../../../tasks/lambda-error.ts';
 
 /** A function error as the Lambda stand-in reports it (structurally: the rooms share no code). */
 export interface LambdaFunctionErrorLike {
@@ -19,8 +20,6 @@ export interface LambdaFunctionErrorLike {
 }
 
 const WithErrorType = z.object({ errorType: z.string() });
-
-const UNKNOWN_CAUSE = 'The cause could not be determined because Lambda did not return an error type. Returned payload: ';
 
 /** True when `err` is a Lambda function error (a payload and an X-Amz-Function-Error value), not an error of Lambda itself. */
 export function isLambdaFunctionError(err: unknown): err is LambdaFunctionErrorLike {
@@ -31,7 +30,7 @@ export function isLambdaFunctionError(err: unknown): err is LambdaFunctionErrorL
 export function lambdaTaskError(err: LambdaFunctionErrorLike): Error {
   const payload = JSON.stringify(err.payload ?? null);
   const typed = WithErrorType.safeParse(err.payload);
-  const failure = typed.success ? new Error(payload) : new Error(`${UNKNOWN_CAUSE}${payload}`);
+  const failure = typed.success ? new Error(payload) : new Error(`${UNKNOWN_LAMBDA_CAUSE_PREFIX}${payload}`);
   failure.name = typed.success ? typed.data.errorType : 'Lambda.Unknown';
   return failure;
 }
