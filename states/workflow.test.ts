@@ -18,6 +18,17 @@ import { TASK_NAMES, type TaskName } from '../tasks/task-names.ts';
 import { MAX_ANSWER_ID_CHARS, MAX_CONVERSATION_ID_CHARS, MAX_QUESTION_CHARS } from '../tasks/workflow-input.ts';
 import { DATA_LIMIT_EXCEEDED, STATE_NAMES, substituteFunctionArns } from './definition.ts';
 
+/** The longest path: every task ran, PublishAnswer failed, the failure was recorded and published. */
+const PUBLISH_FAILED_PATH = [
+  STATE_NAMES.validate,
+  STATE_NAMES.mint,
+  STATE_NAMES.invoke,
+  STATE_NAMES.publish,
+  STATE_NAMES.record,
+  STATE_NAMES.publishFailure,
+  STATE_NAMES.failed,
+];
+
 const MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:assistant';
 const functionArn = (task: TaskName) => `arn:aws:lambda:us-east-1:000000000000:function:${task}`;
 const ARNS = Object.fromEntries(TASK_NAMES.map((t) => [t, functionArn(t)])) as Record<TaskName, string>;
@@ -275,15 +286,7 @@ describe('the workflow on the local Step Functions, with stub tasks', () => {
 
   it('sends a failure of PublishAnswer itself to PublishFailure: exactly one terminal event is published', async () => {
     const { execution, history, calls } = await h.run({ ...happy, ...failurePath, [STATE_NAMES.publish]: throwing(ErrorName.PublishFailed, 'AppSync refused') });
-    expect(entered(history)).toEqual([
-      STATE_NAMES.validate,
-      STATE_NAMES.mint,
-      STATE_NAMES.invoke,
-      STATE_NAMES.publish,
-      STATE_NAMES.record,
-      STATE_NAMES.publishFailure,
-      STATE_NAMES.failed,
-    ]);
+    expect(entered(history)).toEqual(PUBLISH_FAILED_PATH);
     // PublishFailed is not retried: one DONE attempt that failed, then one FAILED.
     expect(states(calls).filter((s) => s === STATE_NAMES.publish || s === STATE_NAMES.publishFailure)).toEqual([STATE_NAMES.publish, STATE_NAMES.publishFailure]);
     expect(calls.at(-1)!.input.error).toEqual({ Error: ErrorName.PublishFailed, Cause: 'AppSync refused' });
@@ -342,15 +345,7 @@ describe("the workflow under Step Functions' 256 KiB payload quota", () => {
       [STATE_NAMES.publishFailure]: () => failurePublished,
     };
     const { execution, history, calls } = await h.run(longest, largest);
-    expect(entered(history)).toEqual([
-      STATE_NAMES.validate,
-      STATE_NAMES.mint,
-      STATE_NAMES.invoke,
-      STATE_NAMES.publish,
-      STATE_NAMES.record,
-      STATE_NAMES.publishFailure,
-      STATE_NAMES.failed,
-    ]);
+    expect(entered(history)).toEqual(PUBLISH_FAILED_PATH);
     expect(calls.filter((c) => c.state === STATE_NAMES.publishFailure)).toHaveLength(1);
     expect(execution).toMatchObject({ status: 'FAILED', error: ErrorName.PublishFailed });
     const sizes = payloads(history);
