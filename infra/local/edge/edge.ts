@@ -82,6 +82,7 @@ const TARGET_SERVICES: Readonly<Record<string, string>> = {
   TrentService: 'kms',
   AWSStepFunctions: 'states',
   Logs_20140328: 'logs',
+  AmazonSSM: 'ssm',
   AWSCognitoIdentityProviderService: COGNITO_IDP,
 };
 

@@ -21,6 +21,7 @@ import {
   type LocalPrincipalName,
 } from '../iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../stack.ts';
+import { bootstrapVersionParameter } from '../../aws/bootstrap.ts';
 
 let stack: LocalStack;
 
@@ -137,6 +138,15 @@ const SERVICES: Conformant[] = [
     holds: (a) => expect(json(a)).toMatchObject({ events: expect.any(Array), searchedLogStreams: [] }),
     unknownOperation: () => jsonRequest('1.1', 'Logs_20140328.NoSuchOperation', {}),
     wrongMemberType: () => jsonRequest('1.1', 'Logs_20140328.FilterLogEvents', { logGroupName: STATE_MACHINE_LOG_GROUP, limit: '1' }),
+  },
+  {
+    service: 'ssm',
+    protocol: 'json',
+    who: 'operator',
+    valid: () => jsonRequest('1.1', 'AmazonSSM.GetParameter', { Name: bootstrapVersionParameter() }),
+    holds: (a) => expect(json(a)).toMatchObject({ Parameter: { Name: bootstrapVersionParameter(), Type: 'String' } }),
+    unknownOperation: () => jsonRequest('1.1', 'AmazonSSM.NoSuchOperation', {}),
+    wrongMemberType: () => jsonRequest('1.1', 'AmazonSSM.GetParameter', { Name: 5 }),
   },
   {
     // The sign-in operations are legitimately unsigned; AdminGetUser needs a signature and a grant.
