@@ -42,6 +42,7 @@ import { requireAvailableModel } from './model-access.ts';
 import { agentStepUsage, approxTokens } from './usage.ts';
 import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces, type StreamGate, type StreamMessage } from './event-stream.ts';
 import { matchResults, returnControlPayload } from './return-control.ts';
+import { BedrockControlPlane, type ModelAccess } from './control-plane.ts';
 import { converseStreamEvents, converseStreamResponse, EVENTS_BEFORE_STREAM_FAULT, type ConverseReply } from './converse-stream.ts';
 
 export const BEDROCK_PROTOCOL: Protocol = { kind: 'rest-json' };
@@ -92,6 +93,11 @@ export interface BedrockServiceOptions {
   logger?: Logger;
   /** Agent sessions kept (least recently used dropped). @default 10000 */
   maxSessions?: number;
+  /**
+   * The agent exists as an Agents Classic resource of the account (the bedrock-agent runtime), so
+   * ListAgents lists it. @default true
+   */
+  agentListed?: boolean;
 }
 
 interface PendingInvocation {
@@ -134,6 +140,7 @@ export class BedrockService {
   private readonly maxSessions: number;
   private clock: () => Date;
   private streamGate: StreamGate | undefined;
+  private readonly controlPlane: BedrockControlPlane;
 
   constructor(private readonly options: BedrockServiceOptions) {
     this.agentId = options.agentId ?? LOCAL_AGENT_ID;
@@ -141,6 +148,8 @@ export class BedrockService {
     this.modelId = options.modelId ?? LOCAL_MODEL_ID;
     this.maxSessions = options.maxSessions ?? 10_000;
     this.clock = options.clock ?? (() => new Date());
+    this.controlPlane = new BedrockControlPlane(options.location, () => this.clock());
+    this.controlPlane.setListedAgent(options.agentListed === false ? undefined : this.agentId);
     this.agent = new LocalAgent({ ...(options.mode ? { mode: options.mode } : {}), ...(options.injection ? { injection: options.injection } : {}) });
   }
 
@@ -160,6 +169,11 @@ export class BedrockService {
     this.faults.push({ ...fault, remaining: fault.times ?? 1 });
   }
 
+  /** Whether the agent is an Agents Classic resource of the account (ListAgents lists it). */
+  setAgentListed(listed: boolean): void {
+    this.controlPlane.setListedAgent(listed ? this.agentId : undefined);
+  }
+
   /** The date models' lifecycles are read on; undefined restores real time. */
   setClock(clock: (() => Date) | undefined): void {
     this.clock = clock ?? (() => new Date());
@@ -175,6 +189,14 @@ export class BedrockService {
 
   clearFaults(): void {
     this.faults.length = 0;
+  }
+
+  /**
+   * The account's access to a model (a base model id), as GetFoundationModelAvailability reports it;
+   * without access every invocation of the model is refused. Undefined restores the default (granted).
+   */
+  setModelAccess(modelId: string, access: Partial<ModelAccess> | undefined): void {
+    this.controlPlane.setModelAccess(modelId, access);
   }
 
   /** Calls that reached the service (after the edge verified their signature), oldest first. */
@@ -237,6 +259,9 @@ export class BedrockService {
     if (call.method === 'POST' && segments.length === 3 && segments[0] === 'model' && segments[2] === 'converse-stream') {
       return this.converse(call, segments[1]!, 'ConverseStream');
     }
+    // The control plane (control-plane.ts): what `npm run preflight` reads.
+    const control = await this.controlPlane.route(call.method, segments, (action, resource) => this.authorize(call.principal, action, resource));
+    if (control) return control;
     throw new AwsError('UnknownOperationException', `The local Bedrock has no operation ${call.method} ${rawPath}.`, 404);
   }
 
@@ -286,7 +311,8 @@ export class BedrockService {
       await this.authorize(call.principal, 'bedrock:InvokeAgent', this.agentAliasArn(agentId, agentAliasId));
       if (agentId !== this.agentId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Agent ${agentId} was not found.`, 404);
       if (agentAliasId !== this.agentAliasId) throw new AwsError('ResourceNotFoundException', `Failed to retrieve resource because it doesn't exist. Alias ${agentAliasId} of agent ${agentId} was not found.`, 404);
-      requireAvailableModel(this.modelId, this.options.location.region, this.clock());
+      const agentModel = requireAvailableModel(this.modelId, this.options.location.region, this.clock());
+      this.controlPlane.requireAccess(agentModel.model.modelId);
 
       const input = parseJsonBody(call.body);
       const state = optionalObject(input, 'sessionState') ?? {};
@@ -396,7 +422,8 @@ export class BedrockService {
       if (!MODEL_ID.test(modelId)) throw new AwsError('ValidationException', MODEL_REFUSALS.invalidIdentifier);
       // ConverseStream is authorised as bedrock:InvokeModelWithResponseStream, Converse as bedrock:InvokeModel.
       await this.authorize(call.principal, operation === 'Converse' ? 'bedrock:InvokeModel' : 'bedrock:InvokeModelWithResponseStream', this.modelArn(modelId));
-      requireAvailableModel(modelId, this.options.location.region, this.clock());
+      const model = requireAvailableModel(modelId, this.options.location.region, this.clock());
+      this.controlPlane.requireAccess(model.model.modelId);
 
       const input = parseJsonBody(call.body);
       const { history, question, rounds, resumed, toolBlocks } = readConversation(input);
