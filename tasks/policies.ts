@@ -7,7 +7,7 @@ import { conversationPartition, tableArn, type TableNames } from './tables.ts';
 import type { AwsLocation } from './aws-location.ts';
 import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
-import { modelInvokeArns } from './models.ts';
+import { MODELS, modelInvokeArns } from './models.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -413,8 +413,54 @@ export function executionArnPattern(stateMachineArn: string): string {
 }
 
 /**
- * The operator principal: administers the project's tables by name, and inspects, stops and
- * replays executions of the assistant's state machine.
+ * What `npm run preflight` reads before a deployment (infra/aws/preflight.ts): the models' lifecycle,
+ * the account's access to them and the inference profiles (Bedrock control plane), the account's
+ * Agents Classic agents, and the CDK bootstrap version parameter. Read-only; the README lists these
+ * as the permissions the preflight needs beside a deployer's own.
+ */
+export const PREFLIGHT_ACTIONS = [
+  'bedrock:GetFoundationModel',
+  'bedrock:GetFoundationModelAvailability',
+  'bedrock:GetInferenceProfile',
+  'bedrock:ListAgents',
+  'ssm:GetParameter',
+] as const;
+
+/**
+ * The actions of PREFLIGHT_ACTIONS that name no resource type in the Service Authorization
+ * Reference (IAM allows them only on `*`): the one place a policy here says `*`.
+ */
+export const RESOURCELESS_PREFLIGHT_ACTIONS = ['bedrock:GetFoundationModelAvailability', 'bedrock:ListAgents'] as const;
+
+/** The preflight's reads, on the models table's models and profiles in the deploy Region and the bootstrap parameters. */
+export function preflightStatements(location: AwsLocation): PolicyStatement[] {
+  const { partition, region, accountId } = location;
+  return [
+    {
+      Sid: 'PreflightReadsModels',
+      Effect: 'Allow',
+      Action: 'bedrock:GetFoundationModel',
+      Resource: MODELS.map((m) => `arn:${partition}:bedrock:${region}::foundation-model/${m.modelId}`),
+    },
+    {
+      Sid: 'PreflightReadsProfiles',
+      Effect: 'Allow',
+      Action: 'bedrock:GetInferenceProfile',
+      Resource: MODELS.flatMap((m) => Object.values(m.profiles)).map((id) => `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${id}`),
+    },
+    { Sid: 'PreflightReadsAccess', Effect: 'Allow', Action: [...RESOURCELESS_PREFLIGHT_ACTIONS], Resource: '*' },
+    {
+      Sid: 'PreflightReadsBootstrapVersion',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: `arn:${partition}:ssm:${region}:${accountId}:parameter/cdk-bootstrap/*/version`,
+    },
+  ];
+}
+
+/**
+ * The operator principal: administers the project's tables by name, inspects, stops and replays
+ * executions of the assistant's state machine, and runs the deployment preflight.
  */
 export function operatorPolicy(res: PolicyResources): PolicyDocument {
   const tables = [res.tables.config, res.tables.runs, res.tables.claims, res.tables.conversations, ...res.tenantIds.map((t) => res.tables.orders(t))];
@@ -440,5 +486,6 @@ export function operatorPolicy(res: PolicyResources): PolicyDocument {
     ...(res.executionLogGroupsArn
       ? [{ Sid: 'ReadExecutionLogs', Effect: 'Allow' as const, Action: ['logs:FilterLogEvents'], Resource: [res.executionLogGroupsArn, `${res.executionLogGroupsArn}:*`] }]
       : []),
+    ...preflightStatements(res.location),
   );
 }

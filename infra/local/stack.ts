@@ -41,6 +41,8 @@ import { KmsService, type KmsKey } from './services/kms/service.ts';
 import { jsonLogger, type Logger, type LogLevel } from './edge/log.ts';
 import { API_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
 import { StsService } from './services/sts/service.ts';
+import { SsmService } from './services/ssm/service.ts';
+import { bootstrapVersionParameter, installedBootstrapVersion, MIN_BOOTSTRAP_VERSION } from '../aws/bootstrap.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
 interface StackState {
@@ -99,6 +101,8 @@ export interface LocalStack {
   readonly modelId: string;
   /** CloudWatch Logs: the state machine's log group receives each execution's records. */
   readonly logs: LogsService;
+  /** Parameter Store: holds the CDK bootstrap version, as a bootstrapped account's does. */
+  readonly ssm: SsmService;
   readonly states: StepFunctionsService;
   readonly cognito: CognitoService;
   /** The realtime WebSocket endpoint (`ws://127.0.0.1:3000/graphql/realtime`). */
@@ -207,7 +211,12 @@ async function startServices(
   });
   await dynamo.start();
   closers.push(() => dynamo.stop());
-  const bedrock = new BedrockService({ location: iam.location, evaluator, logger, modelId, clock });
+  const agentRuntime = options.agentRuntime ?? 'bedrock-agent';
+  // The agent is an Agents Classic resource of the account only with the bedrock-agent runtime.
+  const bedrock = new BedrockService({ location: iam.location, evaluator, logger, modelId, clock, agentListed: agentRuntime === 'bedrock-agent' });
+  // The local account is bootstrapped as `cdk bootstrap` of the installed CLI leaves an account.
+  const ssm = new SsmService(iam.location, evaluator, clock);
+  ssm.putParameter(bootstrapVersionParameter(), String(installedBootstrapVersion() ?? MIN_BOOTSTRAP_VERSION));
   // As on AWS (logging level ALL with execution data), each execution's records go to the state
   // machine's log group when it ends; the operator reads them with FilterLogEvents.
   const logs = new LogsService(iam.location, evaluator, { clock });
@@ -249,6 +258,7 @@ async function startServices(
       states,
       'cognito-idp': cognito,
       logs,
+      ssm,
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
@@ -319,6 +329,7 @@ async function startServices(
     bedrock,
     modelId,
     logs,
+    ssm,
     states,
     cognito,
     realtimeUrl: LocalAppSync.realtimeUrl(graphqlUrl),
