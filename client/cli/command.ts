@@ -11,7 +11,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
  */
 export interface AwsOverrides {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  endpoints?: Partial<Record<'cognito' | 'sfn' | 'dynamodb' | 'logs', string>>;
+  endpoints?: Partial<Record<'cognito' | 'sfn' | 'dynamodb' | 'logs' | 'sts' | 'ssm' | 'bedrock', string>>;
+  /** In place of the Region the SDK's default chain gives (commands that do not read it from cdk-outputs.json). */
+  region?: string;
 }
 
 /** The options of every command with a local and an AWS target (`parseArgs` options). */
@@ -34,6 +36,8 @@ export interface CommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   aws?: AwsOverrides;
+  /** The time, for commands that judge dates (tests: a fixed day). @default real time */
+  clock?: () => Date;
 }
 
 /** Ends a command before its work, as a script's process.exit did: `message` on stderr, then `code`. */
