@@ -83,11 +83,20 @@ export function tableArn(loc: AwsLocation, tableName: string): string {
   return `arn:${loc.partition}:dynamodb:${loc.region}:${loc.accountId}:table/${tableName}`;
 }
 
+/**
+ * A tenant's lifecycle, as its config row's `status` holds it: CREATING while it is being onboarded
+ * (its table, row and users are added one by one), ACTIVE once onboarded, SUSPENDED when the
+ * operators pause its assistant (its users can still sign in; their questions are refused), FAILED
+ * when onboarding stopped half-way. ValidateContext answers only ACTIVE tenants.
+ */
+export const TENANT_STATUSES = ['CREATING', 'ACTIVE', 'SUSPENDED', 'FAILED'] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
 /** Tenant config item as stored. */
 export interface TenantConfig {
   tenantId: string;
   name: string;
-  status: 'ACTIVE' | 'SUSPENDED';
+  status: TenantStatus;
   returnPolicyDays: number;
   ordersTable: string;
   /** Questions per user per day the tenant's plan allows. */

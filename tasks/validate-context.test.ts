@@ -223,7 +223,10 @@ describe('validateContext', () => {
     ['an asker who belongs to another store', { user: asker({ tenantId: 'tenant2' }) }, ErrorName.InvalidRequest, 'does not belong'],
     ['an asker whose sub is another user', { user: asker({ sub: 'user-2' }) }, ErrorName.InvalidRequest, 'does not belong'],
     ['a store that does not exist', { config: {} }, ErrorName.TenantUnavailable, 'does not exist'],
-    ['a store that is suspended', { config: { Item: { ...tenant, status: 'SUSPENDED' } } }, ErrorName.TenantUnavailable, 'not active'],
+    ['a store that is suspended', { config: { Item: { ...tenant, status: 'SUSPENDED' } } }, ErrorName.TenantUnavailable, "This store's assistant is suspended"],
+    ['a store being onboarded', { config: { Item: { ...tenant, status: 'CREATING' } } }, ErrorName.TenantUnavailable, 'does not exist'],
+    ['a store whose onboarding failed', { config: { Item: { ...tenant, status: 'FAILED' } } }, ErrorName.TenantUnavailable, 'does not exist'],
+    ['a store of an unknown status', { config: { Item: { ...tenant, status: 'ARCHIVED' } } }, ErrorName.TenantUnavailable, 'does not exist'],
     ['a store that cannot be read', { config: awsError('AccessDeniedException', 400) }, ErrorName.TenantUnavailable, 'AccessDeniedException'],
   ])('refuses %s (%s), after ACCEPTED and PROGRESS', async (_, replies, name, reason) => {
     const h = harness({ claim: {}, user: asker(), config: { Item: tenant }, ...replies });

@@ -100,6 +100,9 @@ async function checkAsker(identity: { tenantId: string; userId: string }, deps: 
   }
 }
 
+/** What the asker of a suspended store reads (its users can still sign in; nothing is minted or invoked). */
+export const SUSPENDED_MESSAGE = "This store's assistant is suspended";
+
 const ANSWER_SUFFIX = /^[\w.-]{1,128}$/;
 
 function invalid(reason: string): WorkflowError {
@@ -165,8 +168,9 @@ export async function validateContext(taskInput: unknown, deps: ValidateContextD
   if (asker.status === 'rejected') throw asker.reason;
   if (tenantRead.status === 'rejected') throw tenantRead.reason;
   const tenant = tenantRead.value;
-  if (!tenant) throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} does not exist.`);
-  if (tenant.status !== 'ACTIVE') throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} is not active.`);
+  if (tenant?.status === 'SUSPENDED') throw new WorkflowError(ErrorName.TenantUnavailable, SUSPENDED_MESSAGE);
+  // A tenant being onboarded (CREATING) or whose onboarding failed (FAILED) is no store yet.
+  if (tenant?.status !== 'ACTIVE') throw new WorkflowError(ErrorName.TenantUnavailable, `The store ${identity.tenantId} does not exist.`);
 
   const conversation = request.conversationId ?? request.answerId;
   return { sessionId: agentSessionId(identity.tenantId, identity.userId, conversation), storeName: tenant.name, nextSeq };

@@ -96,20 +96,44 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
       expect(asked.events.map((e) => [e.status, e.error])).toEqual([['FAILED', 'The asker does not belong to this store.']]);
     });
 
-    it('rejects a suspended tenant', async () => {
+    it('refuses a suspended store\'s asker with "This store\'s assistant is suspended", minting and invoking nothing; answers after resume', async () => {
       const doc = DynamoDBDocumentClient.from(new DynamoDBClient(stack.clientConfig('operator')));
       const setStatus = (status: string) =>
         doc.send(new UpdateCommand({ TableName: stack.tables.config, Key: { tenantId: 'tenant3' }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status } }));
+      // Counted at the stand-ins: the tenant access sessions STS granted for tenant3, and the model calls.
+      const tenant3Sessions = () => stack.sts.assumedRoles(stack.iam.resources.tenantAccessRoleArn).filter((r) => r.tags.TenantId === 'tenant3').length;
+      const modelCalls = () => stack.bedrock.calls().length;
+      const before = { sessions: tenant3Sessions(), model: modelCalls() };
       await setStatus('SUSPENDED');
       try {
         const asked = await ask(stack, events, 'tenant3-user', 'What is your return policy?');
+        expect(asked.status).toBe('FAILED');
         expect(asked.error).toBe(ErrorName.TenantUnavailable);
-        expect(asked.events.map((e) => e.status)).toEqual(['FAILED']);
+        expect(asked.events.map((e) => [e.status, e.error])).toEqual([['FAILED', "This store's assistant is suspended"]]);
+        expect(statesEntered(await historyOf(stack, asked.executionArn))).not.toContain('MintCredentials');
+        expect({ sessions: tenant3Sessions(), model: modelCalls() }).toEqual(before);
       } finally {
         await setStatus('ACTIVE');
       }
-      // Control: active again, the same question is answered.
-      expect((await ask(stack, events, 'tenant3-user', 'What is your return policy?')).status).toBe('SUCCEEDED');
+      // Control: resumed, the same asker is answered, which mints a tenant3 session and calls the model.
+      const resumed = await ask(stack, events, 'tenant3-user', 'What is your return policy?');
+      expect(resumed.events).toEqual([expect.objectContaining({ status: 'DONE', text: 'You can return items within 30 days.' })]);
+      expect(tenant3Sessions()).toBe(before.sessions + 1);
+      expect(modelCalls()).toBeGreaterThan(before.model);
+    });
+
+    it.each(['CREATING', 'FAILED'])('refuses a %s store as one that does not exist', async (status) => {
+      const doc = DynamoDBDocumentClient.from(new DynamoDBClient(stack.clientConfig('operator')));
+      const setStatus = (value: string) =>
+        doc.send(new UpdateCommand({ TableName: stack.tables.config, Key: { tenantId: 'tenant2' }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': value } }));
+      await setStatus(status);
+      try {
+        const asked = await ask(stack, events, 'tenant2-user', 'What is your return policy?');
+        expect(asked.events.map((e) => [e.status, e.error])).toEqual([['FAILED', 'The store tenant2 does not exist.']]);
+      } finally {
+        await setStatus('ACTIVE');
+      }
+      expect((await ask(stack, events, 'tenant2-user', 'What is your return policy?')).status).toBe('SUCCEEDED');
     });
 
     it('derives different agent sessions for different users of the same conversation id', async () => {

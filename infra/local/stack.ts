@@ -97,6 +97,8 @@ export interface LocalStack {
   readonly evaluator: PolicyEvaluator;
   readonly dynamo: DynamoService;
   readonly bedrock: BedrockService;
+  /** STS: records the role sessions it grants (tests count the tenant access sessions). */
+  readonly sts: StsService;
   /** The model the agent runs on. */
   readonly modelId: string;
   /** CloudWatch Logs: the state machine's log group receives each execution's records. */
@@ -246,13 +248,14 @@ async function startServices(
       }
     },
   });
+  const sts = new StsService(iam, evaluator, clock);
   const edge = new Edge({
     iam,
     clock,
     logger,
     services: {
       dynamodb: dynamo,
-      sts: new StsService(iam, evaluator, clock),
+      sts,
       kms: new KmsService(iam.location, evaluator, kmsKeys, { [SEAL_KEY_ID]: sealKeyPolicy(iam.resources) }),
       bedrock,
       states,
@@ -327,6 +330,7 @@ async function startServices(
     evaluator,
     dynamo,
     bedrock,
+    sts,
     modelId,
     logs,
     ssm,

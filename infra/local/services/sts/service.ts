@@ -40,14 +40,30 @@ function memberList(params: URLSearchParams, name: string): Record<string, strin
   return out.filter(Boolean);
 }
 
+/** A role session STS granted: which role, to whom, with which session tags (never credentials). */
+export interface AssumedRoleRecord {
+  roleArn: string;
+  callerArn: string;
+  tags: Record<string, string>;
+}
+
+/** Sessions kept for tests to count, newest last. */
+const MAX_SESSION_RECORDS = 1000;
+
 export class StsService {
   readonly protocol = STS_PROTOCOL;
+  private readonly records: AssumedRoleRecord[] = [];
 
   constructor(
     private readonly iam: LocalIam,
     private readonly evaluator: PolicyEvaluator,
     private readonly clock: () => Date,
   ) {}
+
+  /** The role sessions granted (AssumeRole calls that succeeded), oldest first; of one role when given. */
+  assumedRoles(roleArn?: string): readonly AssumedRoleRecord[] {
+    return this.records.filter((r) => roleArn === undefined || r.roleArn === roleArn).map((r) => structuredClone(r));
+  }
 
   async handle({ principal, body, requestId }: EdgeCall): Promise<WireResponse> {
     const params = new URLSearchParams(body.toString('utf8'));
@@ -154,6 +170,8 @@ export class StsService {
       expiresAt,
     });
     this.iam.pruneSessions(now);
+    this.records.push({ roleArn: role.arn, callerArn: caller.arn, tags: { ...tags } });
+    if (this.records.length > MAX_SESSION_RECORDS) this.records.shift();
     const packed = policyText === null ? '' : `<PackedPolicySize>${Math.ceil((policyText.length / MAX_SESSION_POLICY_CHARS) * 100)}</PackedPolicySize>`;
     return xmlResponse(
       'AssumeRole',
