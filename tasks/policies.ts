@@ -3,7 +3,7 @@
  * these documents (with tokens for the ARNs); the local edge enforces exactly these documents
  * (with local ARNs). Nothing here uses `*` in an action or a resource, nor a prefix match.
  */
-import { conversationPartition, tableArn, type TableNames } from './tables.ts';
+import { conversationPartition, ordersTablesArnPattern, tableArn, type TableNames } from './tables.ts';
 import type { AwsLocation } from './aws-location.ts';
 import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
@@ -43,8 +43,6 @@ export const CONVERSATION_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dyna
 export interface PolicyResources {
   readonly location: AwsLocation;
   readonly tables: TableNames;
-  /** Tenants whose orders tables exist (operator access, CDK grants). */
-  readonly tenantIds: readonly string[];
   readonly tenantAccessRoleArn: string;
   readonly mintCredentialsRoleArn: string;
   readonly invokeAgentRoleArn: string;
@@ -463,7 +461,7 @@ export function preflightStatements(location: AwsLocation): PolicyStatement[] {
  * executions of the assistant's state machine, and runs the deployment preflight.
  */
 export function operatorPolicy(res: PolicyResources): PolicyDocument {
-  const tables = [res.tables.config, res.tables.runs, res.tables.claims, res.tables.conversations, ...res.tenantIds.map((t) => res.tables.orders(t))];
+  const tables = [res.tables.config, res.tables.runs, res.tables.claims, res.tables.conversations];
   return doc(
     {
       Sid: 'AdministerProjectTables',
@@ -471,6 +469,9 @@ export function operatorPolicy(res: PolicyResources): PolicyDocument {
       Action: [...OPERATOR_TABLE_ACTIONS],
       Resource: tables.map((t) => tableArn(res.location, t)),
     },
+    // Tenants are added at runtime, so their orders tables cannot be listed when this policy is
+    // written: the operator's work on orders tables follows their name pattern, never `*`.
+    { Sid: 'AdministerTenantOrders', Effect: 'Allow', Action: [...OPERATOR_TABLE_ACTIONS], Resource: ordersTablesArnPattern(res.location, res.tables) },
     {
       Sid: 'RunAndListExecutions',
       Effect: 'Allow',

@@ -84,6 +84,15 @@ export function tableArn(loc: AwsLocation, tableName: string): string {
 }
 
 /**
+ * Every tenant's orders table, present or future: `arn:...:table/<prefix>*-orders`
+ * (`TableNames.orders('*')`). Tenants are added at runtime, so the operator's policy names their
+ * tables by this one pattern; the `-orders` suffix after the stack's prefix keeps the other tables out.
+ */
+export function ordersTablesArnPattern(loc: AwsLocation, names: TableNames): string {
+  return tableArn(loc, names.orders('*'));
+}
+
+/**
  * A tenant's lifecycle, as its config row's `status` holds it: CREATING while it is being onboarded
  * (its table, row and users are added one by one), ACTIVE once onboarded, SUSPENDED when the
  * operators pause its assistant (its users can still sign in; their questions are refused), FAILED

@@ -19,8 +19,10 @@ import {
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalUser } from '../infra/local/services/cognito/service.ts';
-import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
-import { conversationPartition } from '../tasks/tables.ts';
+import { ensureTable, startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { operatorPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../tasks/policies.ts';
+import { SEED_TENANTS } from '../tasks/seed.ts';
+import { conversationPartition, ORDERS_KEYS } from '../tasks/tables.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 
 const CALLERS = ['tenant1-user', 'tenant1-user2', 'tenant2-user'] as const;
@@ -338,5 +340,70 @@ describe('requests that try to smuggle a second key past LeadingKeys', () => {
       await expectDenied(query(askerKey));
     }
     expect((await query(conversationPartition(me.tenantId, me.sub))).Count).toBeGreaterThan(0);
+  });
+});
+
+describe('a tenant created after start (tenant4), with the policies unchanged', () => {
+  const TENANT4_USER = 'tenant4-user-sub';
+  let tenant4: DynamoDBClient;
+
+  const mint = async (tenantId: string, userId: string) => {
+    const sts = new STSClient(stack.clientConfig('mint-credentials'));
+    try {
+      const creds = await assumeTenantRole({ tenantId, userId }, { sts, tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn, location: stack.iam.location, tables: stack.tables });
+      return new DynamoDBClient(stack.clientConfig(creds));
+    } finally {
+      sts.destroy();
+    }
+  };
+  const queryOrders = (client: DynamoDBClient, tenantId: string, userId: string) =>
+    client.send(new QueryCommand({ TableName: stack.tables.orders(tenantId), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: userId } } }));
+
+  beforeAll(async () => {
+    // What onboarding does, as the operator: the table by the orders name, the config row, an order.
+    expect(await ensureTable(operator, stack.tables.orders('tenant4'), ORDERS_KEYS)).toBe(true);
+    await operator.send(new PutItemCommand({ TableName: stack.tables.config, Item: { tenantId: { S: 'tenant4' }, name: { S: 'Tenant Four' }, status: { S: 'ACTIVE' } } }));
+    await operator.send(new PutItemCommand({ TableName: stack.tables.orders('tenant4'), Item: { userId: { S: TENANT4_USER }, orderId: { S: 'ord-t4' }, total: { N: '4' } } }));
+    tenant4 = await mint('tenant4', TENANT4_USER);
+  });
+  afterAll(() => tenant4?.destroy());
+
+  it('names no tenant in any policy: the tenant access role, the task roles and the operator work for tenants not yet created', () => {
+    const documents = [tenantAccessRolePolicy(stack.iam.resources), tenantAccessRoleTrustPolicy(stack.iam.resources), operatorPolicy(stack.iam.resources), ...Object.values(taskRolePolicies(stack.iam.resources))];
+    const text = JSON.stringify(documents);
+    for (const { tenantId } of [...SEED_TENANTS, { tenantId: 'tenant4' }]) expect(text).not.toContain(tenantId);
+    // Control: the text is the policies' (the orders tables are named by their pattern).
+    expect(text).toContain(`table/${stack.tables.orders('*')}`);
+  });
+
+  it("serves tenant4's credentials their own orders and config row", async () => {
+    expect((await queryOrders(tenant4, 'tenant4', TENANT4_USER)).Items?.map((i) => i.orderId?.S)).toEqual(['ord-t4']);
+    const config = await tenant4.send(new GetItemCommand({ TableName: stack.tables.config, Key: { tenantId: { S: 'tenant4' } } }));
+    expect(config.Item?.name?.S).toBe('Tenant Four');
+  });
+
+  it("denies tenant1's credentials tenant4's table, whatever the key", async () => {
+    const tenant1 = scoped.get('tenant1-user')!;
+    const me = stack.user('tenant1-user');
+    for (const userId of [TENANT4_USER, me.sub]) {
+      await expect(queryOrders(tenant1, 'tenant4', userId)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    }
+    // Control: the same credentials read their own tenant's orders.
+    expect((await queryOrders(tenant1, 'tenant1', me.sub)).Count).toBeGreaterThan(0);
+  });
+
+  it("denies tenant4's credentials tenant1's table and config row", async () => {
+    const other = stack.user('tenant1-user');
+    for (const userId of [other.sub, TENANT4_USER]) {
+      await expect(queryOrders(tenant4, 'tenant1', userId)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    }
+    await expect(tenant4.send(new GetItemCommand({ TableName: stack.tables.config, Key: { tenantId: { S: 'tenant1' } } }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('lets the operator administer orders tables by their name pattern only', async () => {
+    // Control for the pattern: a table outside it (no -orders suffix) is refused to the operator.
+    await expect(ensureTable(operator, 'tenant4-archive', ORDERS_KEYS)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    const got = await operator.send(new GetItemCommand({ TableName: stack.tables.orders('tenant4'), Key: { userId: { S: TENANT4_USER }, orderId: { S: 'ord-t4' } } }));
+    expect(got.Item?.total?.N).toBe('4');
   });
 });

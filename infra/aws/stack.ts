@@ -80,7 +80,6 @@ export class MultiTenantAiAssistantStack extends Stack {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const base = deploymentBase(this.stackName, props.deployment);
     const tables = new TableNames(props.tablePrefix ?? `${base}-`);
-    const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
     const stateMachineName = `${base}-assistant`;
 
     const modelId = props.modelId ?? defaultModelId(this.region);
@@ -103,7 +102,6 @@ export class MultiTenantAiAssistantStack extends Stack {
     const graphqlApi = this.api.graphqlApi;
     this.workflow = new Workflow(this, 'Workflow', {
       tables,
-      tenantIds,
       stateMachineName,
       userPoolId: this.identity.userPool.userPoolId,
       userPoolArn: this.identity.userPool.userPoolArn,

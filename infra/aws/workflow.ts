@@ -30,7 +30,6 @@ export const LOGGING_POLICY_NAME = 'FunctionLogs';
 
 export interface WorkflowProps {
   readonly tables: TableNames;
-  readonly tenantIds: readonly string[];
   /** The state machine's physical name (the API computes its ARN from it). */
   readonly stateMachineName: string;
   readonly userPoolId: string;
@@ -104,7 +103,6 @@ export class Workflow extends Construct {
     this.policyResources = {
       location,
       tables: props.tables,
-      tenantIds: props.tenantIds,
       tenantAccessRoleArn: this.tenantAccessRole.roleArn,
       mintCredentialsRoleArn: taskRoles['mint-credentials'].roleArn,
       invokeAgentRoleArn: taskRoles['invoke-agent'].roleArn,

@@ -196,10 +196,9 @@ async function startServices(
   const clock = options.clock ?? (() => new Date());
   const tables = new TableNames();
   const state = await loadState(options.dataDir);
-  const tenantIds = SEED_TENANTS.map((t) => t.tenantId);
 
   const modelId = options.modelId ?? LOCAL_MODEL_ID;
-  const iam = new LocalIam({ tenantIds, tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', modelId, ...(state ? { keys: state.keys } : {}) });
+  const iam = new LocalIam({ tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', modelId, ...(state ? { keys: state.keys } : {}) });
   const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
   const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));

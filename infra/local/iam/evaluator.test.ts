@@ -10,7 +10,7 @@ import { PolicyEvaluator, type AuthorizationRequest } from './evaluator.ts';
 import { LocalIam, SEAL_KEY_ID, TENANT_ACCESS_ROLE, type Principal } from './principals.ts';
 import { modelResourceArn } from '../../../tasks/models.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1', 'tenant2'] });
+const iam = new LocalIam();
 const now = new Date();
 const principalOf = (who: 'mint-credentials' | 'invoke-agent') => iam.resolve(iam.credentials(who).accessKeyId, undefined, now).principal;
 const keyArn = `arn:aws:kms:us-east-1:000000000000:key/${SEAL_KEY_ID}`;
@@ -85,7 +85,7 @@ describe('policy decision cache', () => {
 
 describe('the invoke-agent role, as the local IAM enforces it per agent runtime', () => {
   const ask = (runtime: 'bedrock-agent' | 'converse') => {
-    const local = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: runtime });
+    const local = new LocalIam({ agentRuntime: runtime });
     const principal = local.resolve(local.credentials('invoke-agent').accessKeyId, undefined, now).principal;
     const evaluator = new PolicyEvaluator();
     const decide = (action: string, resource: string) => evaluator.evaluate({ principal, action, resource, context: {} }).then((d) => d.allowed);

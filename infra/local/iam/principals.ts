@@ -81,7 +81,6 @@ export interface PersistedKeys {
 }
 
 export interface LocalIamOptions {
-  tenantIds: readonly string[];
   tables?: TableNames;
   location?: AwsLocation;
   /** Keys from an earlier start (persisted mode), so that scripts keep working. */
@@ -102,7 +101,7 @@ export class LocalIam {
   private lastPrune?: number;
   private readonly longTerm = new Map<LocalPrincipalName, LocalCredentials & { arn: string }>();
 
-  constructor(options: LocalIamOptions) {
+  constructor(options: LocalIamOptions = {}) {
     this.location = options.location ?? LOCAL_LOCATION;
     this.tables = options.tables ?? new TableNames();
     const { partition, accountId, region } = this.location;
@@ -110,7 +109,6 @@ export class LocalIam {
     this.resources = {
       location: this.location,
       tables: this.tables,
-      tenantIds: options.tenantIds,
       tenantAccessRoleArn: roleArn(TENANT_ACCESS_ROLE),
       mintCredentialsRoleArn: roleArn('mint-credentials'),
       invokeAgentRoleArn: roleArn('invoke-agent'),

@@ -8,7 +8,7 @@ import { startTestAppSync } from './test-server.ts';
 import { MAX_GRAPHQL_REQUEST_BYTES as MAX_BODY_BYTES } from './request.ts';
 import { LocalIam, type LocalPrincipalName } from '../../iam/principals.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const iam = new LocalIam();
 let appsync: LocalAppSync;
 let url: string;
 let published: AnswerEventRecord[];

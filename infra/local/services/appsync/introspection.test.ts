@@ -11,7 +11,7 @@ import { startTestAppSync } from './test-server.ts';
 import { LocalIam } from '../../iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../../stack.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const iam = new LocalIam();
 const servers: LocalAppSync[] = [];
 const published: AnswerEventRecord[] = [];
 let disabled: IamGraphqlClient;

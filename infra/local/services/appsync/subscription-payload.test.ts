@@ -13,7 +13,7 @@ import { LocalAppSync, type AnswerEventRecord } from './graphql.ts';
 import { startTestAppSync } from './test-server.ts';
 import { LocalIam } from '../../iam/principals.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const iam = new LocalIam();
 const SUB = 'user-a';
 let appsync: LocalAppSync;
 let url: string;

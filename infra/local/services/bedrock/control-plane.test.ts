@@ -22,7 +22,7 @@ let endpoint: string;
 const destroy: { destroy(): void }[] = [];
 
 beforeAll(async () => {
-  iam = new LocalIam({ tenantIds: ['tenant1'] });
+  iam = new LocalIam();
   bedrockService = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator(), clock: () => new Date('2026-12-01T00:00:00Z') });
   edge = new Edge({ iam, services: { bedrock: bedrockService }, clock: () => new Date(), logger: silentLogger });
   endpoint = await edge.listen(0);

@@ -25,7 +25,7 @@ import { BedrockService, type BedrockFault } from './service.ts';
 import { failure } from '../../../../test/aws-failure.ts';
 import { modelResourceArn } from '../../../../tasks/models.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'converse' });
+const iam = new LocalIam({ agentRuntime: 'converse' });
 const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator() });
 const edge = new Edge({ iam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });
 let endpoint: string;

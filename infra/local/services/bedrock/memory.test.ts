@@ -17,8 +17,8 @@ import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, LocalIam } from '
 import { LocalAgent, ordinalOf, WHICH_ORDER } from './local-agent.ts';
 import { BedrockService } from './service.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'bedrock-agent' });
-const converseIam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'converse' });
+const iam = new LocalIam({ agentRuntime: 'bedrock-agent' });
+const converseIam = new LocalIam({ agentRuntime: 'converse' });
 const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator() });
 const edge = new Edge({ iam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });
 const converseEdge = new Edge({ iam: converseIam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });

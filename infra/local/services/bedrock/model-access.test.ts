@@ -30,7 +30,7 @@ afterEach(async () => {
 
 /** A Bedrock whose invoke-agent role may call `modelId` (Converse) or the agent built on it (InvokeAgent). */
 async function setup(modelId: string, runtime: AgentRuntimeKind = 'converse', clock?: () => Date) {
-  const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: runtime, modelId });
+  const iam = new LocalIam({ agentRuntime: runtime, modelId });
   const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator(), modelId, ...(clock ? { clock } : {}) });
   const edge = new Edge({ iam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });
   const endpoint = await edge.listen(0);

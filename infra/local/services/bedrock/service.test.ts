@@ -19,8 +19,8 @@ import { modelResourceArn } from '../../../../tasks/models.ts';
 
 // The invoke-agent role may call one runtime's API only: InvokeAgent with bedrock-agent (`iam`),
 // Converse with converse (`converseIam`). One Bedrock service behind two edges, one per account setup.
-const iam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'bedrock-agent' });
-const converseIam = new LocalIam({ tenantIds: ['tenant1'], agentRuntime: 'converse' });
+const iam = new LocalIam({ agentRuntime: 'bedrock-agent' });
+const converseIam = new LocalIam({ agentRuntime: 'converse' });
 const bedrock = new BedrockService({ location: iam.location, evaluator: new PolicyEvaluator() });
 const edge = new Edge({ iam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });
 const converseEdge = new Edge({ iam: converseIam, services: { bedrock }, clock: () => new Date(), logger: silentLogger });

@@ -28,7 +28,7 @@ import { KmsService } from '../kms/service.ts';
 import type { Logger } from '../../edge/log.ts';
 import { LocalIam, type LocalPrincipalName } from '../../iam/principals.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1', 'tenant2'] });
+const iam = new LocalIam();
 const evaluator = new PolicyEvaluator();
 
 /** Everything any component logged; checked at the end for secrets. */

@@ -19,7 +19,7 @@ import { LocalIam } from '../../iam/principals.ts';
 import { hashPassword, HashingQueue, HashingQueueFull, verifyPassword } from './passwords.ts';
 import { CognitoService, LOCAL_APP_CLIENT_ID, type LocalUser } from './service.ts';
 
-const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const iam = new LocalIam();
 const evaluator = new PolicyEvaluator();
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

@@ -13,7 +13,7 @@ import { LocalIam, STATE_MACHINE_LOG_GROUP } from '../../iam/principals.ts';
 
 /** A group the local operator may read (its policy names the account's Step Functions vended log groups). */
 const GROUP = STATE_MACHINE_LOG_GROUP;
-const iam = new LocalIam({ tenantIds: ['tenant1'] });
+const iam = new LocalIam();
 const logs = new LogsService(iam.location, new PolicyEvaluator(), { pageSize: 2 });
 const edge = new Edge({ iam, services: { logs }, clock: () => new Date(), logger: silentLogger });
 let client: CloudWatchLogsClient;

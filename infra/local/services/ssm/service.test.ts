@@ -19,7 +19,7 @@ let endpoint: string;
 const clients: SSMClient[] = [];
 
 beforeAll(async () => {
-  iam = new LocalIam({ tenantIds: ['tenant1'] });
+  iam = new LocalIam();
   ssm = new SsmService(iam.location, new PolicyEvaluator(), () => new Date('2026-12-01T00:00:00Z'));
   edge = new Edge({ iam, services: { ssm }, clock: () => new Date(), logger: silentLogger });
   endpoint = await edge.listen(0);

@@ -28,7 +28,7 @@ let sfn: SFNClient;
 const calls: { input: unknown; meta: TaskInvocationMeta }[] = [];
 
 beforeAll(async () => {
-  iam = new LocalIam({ tenantIds: ['tenant1'] });
+  iam = new LocalIam();
   const invokeTask: InvokeTask = async (resource, input, meta) => {
     if (resource !== WORK) throw new Error(`unexpected resource ${resource}`);
     calls.push({ input, meta });

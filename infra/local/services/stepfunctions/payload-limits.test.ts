@@ -54,7 +54,7 @@ describe('measuring', () => {
 });
 
 describe('StartExecution over the edge', () => {
-  const iam = new LocalIam({ tenantIds: ['tenant1'] });
+  const iam = new LocalIam();
   let edge: Edge;
   let svc: StepFunctionsService;
   let sfn: SFNClient;

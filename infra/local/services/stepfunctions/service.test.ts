@@ -132,7 +132,7 @@ interface Harness {
 async function harness(
   options: { definition?: object; dataDir?: string; tasks?: FakeTasks; stateMachines?: StepFunctionsOptions['stateMachines']; retry?: StepFunctionsOptions['retryIntervalOverrides'] } = {},
 ): Promise<Harness> {
-  const iam = new LocalIam({ tenantIds: ['tenant1'] });
+  const iam = new LocalIam();
   const tasks = options.tasks ?? new FakeTasks();
   const arn = iam.resources.stateMachineArn;
   const svc = new StepFunctionsService({
