@@ -1,6 +1,6 @@
 /**
- * `npm start`: boots the local stack on this machine (no AWS account), seeds it on first start,
- * prints the endpoints and principals, and prints `ready:` once it accepts requests.
+ * `npm start`: boots the local stack on this machine (no AWS account), adds on every start what the seed lacks
+ * (tasks/seed.ts: tables, tenants, users; existing ones kept), prints the endpoints and principals, and prints `ready:` once it accepts requests.
  *
  *   npm start                 state persists under .data/
  *   npm start -- --memory     state lives in memory and is gone at exit
@@ -106,7 +106,7 @@ const web = attachWebUi(stack, { logger });
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');
 out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `persisted under ${path.relative(process.cwd(), dataDir) || '.'}/`}`);
-out(`  seed:      ${stack.seeded ? 'tables created and seeded on this first start' : 'existing data kept'}`);
+out(`  seed:      ${stack.seeded ? 'added the tables, tenants and users of tasks/seed.ts that were missing' : 'existing data kept'}`);
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')}; region ${env.region}, account ${env.accountId})`);
 out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}   introspection: ${values.introspection ? 'enabled (--introspection)' : 'disabled, as deployed'}`);

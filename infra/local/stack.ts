@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
@@ -15,7 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
-import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
+import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem, type SeedTenant, type SeedUser } from '../../tasks/seed.ts';
 import { CLAIMS_KEYS, CONFIG_KEYS, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
@@ -62,8 +63,13 @@ export interface LocalStackOptions {
   logger?: Logger;
   /** Memoise policy decisions. @default true */
   policyCache?: boolean;
-  /** Random orders per seeded user on first start. @default 3 */
+  /** Random orders for each seed user when it is added. @default 0 (a seeded user starts with no orders) */
   seedOrdersPerUser?: number;
+  /**
+   * The seed tenants and users (tests add one). On every start, a missing table, config row or user
+   * is added and an existing one left as it is. @default SEED_TENANTS, SEED_USERS (tasks/seed.ts)
+   */
+  seed?: { tenants: readonly SeedTenant[]; users: readonly SeedUser[] };
   /** Local AppSync port; 0 picks a free one. @default 3000, or 0 when `port` is 0 */
   appsyncPort?: number;
   /** Which agent runtime adapter the invoke-agent task uses. @default 'bedrock-agent' */
@@ -117,7 +123,7 @@ export interface LocalStack {
   readonly functions: ReadonlyMap<string, TaskHandler>;
   /** The Lambda sandbox the functions run in (undefined with `lambdaSandbox: false`). */
   readonly lambdaRuntime: LocalLambdaRuntime | undefined;
-  /** True when this start created and seeded the tables. */
+  /** True when this start added anything the seed lists (a table, a config row, a user). */
   readonly seeded: boolean;
   /** SDK client configuration for a local principal, or for any credentials (e.g. minted ones). */
   clientConfig(who: LocalPrincipalName | LocalCredentials): LocalClientConfig;
@@ -201,7 +207,13 @@ async function startServices(
   const iam = new LocalIam({ tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', modelId, ...(state ? { keys: state.keys } : {}) });
   const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
-  const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+  const seedLists = options.seed ?? { tenants: SEED_TENANTS, users: SEED_USERS };
+  // The users of the last start, and the seed users missing from them (new ones get a new sub).
+  const known = state?.users ?? [];
+  const addedUsers = seedLists.users
+    .filter((u) => !known.some((k) => k.username === u.username))
+    .map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+  const users = [...known, ...addedUsers];
 
   const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   closers.push(() => cognito.flush());
@@ -318,7 +330,8 @@ async function startServices(
     maxAttempts: 1,
   });
 
-  const seeded = await seed(new DynamoDBClient(clientConfig('operator')), tables, users, options.seedOrdersPerUser ?? 3);
+  const seededData = await seed(new DynamoDBClient(clientConfig('operator')), tables, seedLists.tenants, addedUsers, options.seedOrdersPerUser ?? 0);
+  const seeded = seededData || addedUsers.length > 0;
   logger.log('info', 'stack.started', { edgeUrl, persisted: Boolean(options.dataDir), seeded });
 
   return {
@@ -352,33 +365,49 @@ async function startServices(
   };
 }
 
-/** Creates the tables (as the operator, through the edge) and, when they are new, seeds them. */
-async function seed(ddb: DynamoDBClient, tables: TableNames, users: readonly LocalUser[], ordersPerUser: number): Promise<boolean> {
+/**
+ * Adds what the seed lists and the store lacks, as the operator through the edge, on every start:
+ * the tables, each seed tenant's orders table and config row (a conditional put: an existing row,
+ * which operators may have changed since, is never overwritten), and `ordersPerUser` orders for
+ * each user added at this start. True when anything was added.
+ */
+async function seed(ddb: DynamoDBClient, tables: TableNames, tenants: readonly SeedTenant[], addedUsers: readonly LocalUser[], ordersPerUser: number): Promise<boolean> {
   const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
-  const createdConfig = await ensureTable(ddb, tables.config, CONFIG_KEYS);
-  await ensureTable(ddb, tables.runs, RUNS_KEYS);
+  let added = false;
+  const ensure = async (name: string, keys: KeySchema) => {
+    if (await ensureTable(ddb, name, keys)) added = true;
+  };
+  await ensure(tables.config, CONFIG_KEYS);
+  await ensure(tables.runs, RUNS_KEYS);
   // dynalite has no Time to Live: expired claims stay, and the claim's condition treats them as free.
-  await ensureTable(ddb, tables.claims, CLAIMS_KEYS);
+  await ensure(tables.claims, CLAIMS_KEYS);
   // Likewise for conversation turns: the memory reads the newest turns only and skips expired ones.
-  await ensureTable(ddb, tables.conversations, CONVERSATIONS_KEYS);
-  const createdOrders = new Set<string>();
-  for (const tenant of SEED_TENANTS) {
-    if (await ensureTable(ddb, tables.orders(tenant.tenantId), ORDERS_KEYS)) createdOrders.add(tenant.tenantId);
-  }
-  if (createdConfig) {
-    for (const tenant of SEED_TENANTS) {
-      await doc.send(new PutCommand({ TableName: tables.config, Item: tenantConfigItem(tenant, tables) }));
+  await ensure(tables.conversations, CONVERSATIONS_KEYS);
+  for (const tenant of tenants) {
+    await ensure(tables.orders(tenant.tenantId), ORDERS_KEYS);
+    try {
+      await doc.send(
+        new PutCommand({
+          TableName: tables.config,
+          Item: tenantConfigItem(tenant, tables),
+          ConditionExpression: 'attribute_not_exists(#tenantId)',
+          ExpressionAttributeNames: { '#tenantId': CONFIG_KEYS.partitionKey },
+        }),
+      );
+      added = true;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
-  for (const tenantId of createdOrders) {
-    const orders = users.filter((u) => u.tenantId === tenantId).flatMap((u) => Array.from({ length: ordersPerUser }, () => randomOrder(u.sub)));
+  for (const user of addedUsers) {
+    const orders = Array.from({ length: ordersPerUser }, () => randomOrder(user.sub));
     for (let i = 0; i < orders.length; i += 25) {
       const out = await doc.send(
-        new BatchWriteCommand({ RequestItems: { [tables.orders(tenantId)]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+        new BatchWriteCommand({ RequestItems: { [tables.orders(user.tenantId)]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
       );
       if (Object.keys(out.UnprocessedItems ?? {}).length > 0) throw new Error('Seeding orders left unprocessed items');
     }
   }
   ddb.destroy();
-  return createdConfig || createdOrders.size > 0;
+  return added;
 }
