@@ -24,7 +24,7 @@ import {
 
 export interface DataProps {
   readonly tables: TableNames;
-  /** Tenants that get an orders table and a config item (written once, when the stack is created). */
+  /** Tenants that get an orders table and a config item (added by any deploy that finds it missing; never overwritten). */
   readonly tenants: readonly SeedTenant[];
   /** What happens to the tables (and their data) when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
@@ -38,8 +38,8 @@ export class Data extends Construct {
   /** The converse runtime's conversation memory, one partition per asker; DynamoDB's TTL deletes old turns. */
   readonly conversations: dynamodb.Table;
   readonly orders: ReadonlyMap<string, dynamodb.Table>;
-  /** The custom resource that writes the tenants' config items. */
-  readonly seed: cr.AwsCustomResource;
+  /** The custom resources that add the tenants' config items, one per tenant. */
+  readonly seeds: readonly cr.AwsCustomResource[];
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
@@ -60,21 +60,32 @@ export class Data extends Construct {
     this.conversations = table('Conversations', props.tables.conversations, CONVERSATIONS_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE);
     this.orders = new Map(props.tenants.map(({ tenantId: t }) => [t, table(`Orders-${t}`, props.tables.orders(t), ORDERS_KEYS)]));
 
-    // The tenants' config items (tasks/seed.ts), written on create only: operators own them afterwards.
-    const items = props.tenants.map((t) => ({ PutRequest: { Item: attributeValues(tenantConfigItem(t, props.tables)) } }));
-    this.seed = new cr.AwsCustomResource(this, 'SeedTenantConfig', {
-      onCreate: {
+    // The tenants' config items (tasks/seed.ts), added on create and on update but never overwritten
+    // (operators own them once written): one conditional PutItem per tenant, whose "the row exists"
+    // (ConditionalCheckFailedException) counts as done. A tenant added to the seed is a new resource.
+    const configArn = this.config.tableArn;
+    this.seeds = props.tenants.map((t) => {
+      const put: cr.AwsSdkCall = {
         service: 'DynamoDB',
-        action: 'BatchWriteItem',
-        parameters: { RequestItems: { [props.tables.config]: items } },
-        physicalResourceId: cr.PhysicalResourceId.of(`${props.tables.config}-seed`),
-      },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['dynamodb:BatchWriteItem'], resources: [this.config.tableArn] }),
-      ]),
-      installLatestAwsSdk: false,
+        action: 'PutItem',
+        parameters: {
+          TableName: props.tables.config,
+          Item: attributeValues(tenantConfigItem(t, props.tables)),
+          ConditionExpression: 'attribute_not_exists(#tenantId)',
+          ExpressionAttributeNames: { '#tenantId': CONFIG_KEYS.partitionKey },
+        },
+        physicalResourceId: cr.PhysicalResourceId.of(`${props.tables.config}-seed-${t.tenantId}`),
+        ignoreErrorCodesMatching: '^ConditionalCheckFailedException$',
+      };
+      const seed = new cr.AwsCustomResource(this, `SeedTenantConfig-${t.tenantId}`, {
+        onCreate: put,
+        onUpdate: put,
+        policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [configArn] })]),
+        installLatestAwsSdk: false,
+      });
+      seed.node.addDependency(this.config);
+      return seed;
     });
-    this.seed.node.addDependency(this.config);
   }
 }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../../tasks/seed.ts';
-import type { Order } from '../../tasks/tables.ts';
 import { AdminCreateUserCommand, AdminGetUserCommand, AdminSetUserPasswordCommand, UsernameExistsException } from '@aws-sdk/client-cognito-identity-provider';
 import { awsDeps, handleSeedUsersEvent, type CustomResourceEvent, type SeedUsersClients, type SeedUsersDeps } from './seed-users-handler.ts';
 
@@ -14,7 +13,7 @@ function event(requestType: CustomResourceEvent['RequestType']): CustomResourceE
     RequestId: 'req-1',
     LogicalResourceId: 'SeedUsers',
     ...(requestType === 'Create' ? {} : { PhysicalResourceId: 'pool-seed-users' }),
-    ResourceProperties: { UserPoolId: 'us-east-1_abc', TablePrefix: 'p-', PasswordSecrets: secrets, OrdersPerUser: '2' },
+    ResourceProperties: { UserPoolId: 'us-east-1_abc', PasswordSecrets: secrets },
   };
 }
 
@@ -27,7 +26,6 @@ function fakes(options: { failCreate?: boolean; existing?: Record<string, PoolUs
   const pool = new Map<string, PoolUser>(Object.entries(options.existing ?? {}));
   const refreshed: string[] = [];
   const created: Array<{ userPoolId: string; username: string; tenantId: string; temporaryPassword: string }> = [];
-  const written: Array<{ tableName: string; orders: readonly Order[] }> = [];
   const responses: Array<{ url: string; body: Record<string, unknown> }> = [];
   const deps: SeedUsersDeps = {
     async readPassword(secretId) {
@@ -43,9 +41,6 @@ function fakes(options: { failCreate?: boolean; existing?: Record<string, PoolUs
       created.push(input);
       return sub;
     },
-    async writeOrders(tableName, orders) {
-      written.push({ tableName, orders });
-    },
     async refreshTemporaryPassword({ username, temporaryPassword }) {
       const user = pool.get(username);
       if (!user) throw new Error(`UserNotFoundException ${username}`);
@@ -59,19 +54,14 @@ function fakes(options: { failCreate?: boolean; existing?: Record<string, PoolUs
     responses.push({ url: String(url), body: JSON.parse(String(init?.body)) as Record<string, unknown> });
     return new Response(null, { status: 200 });
   }) as typeof fetch;
-  return { deps, respond, created, written, responses, pool, refreshed };
+  return { deps, respond, created, responses, pool, refreshed };
 }
 
 describe('seed users custom resource', () => {
-  it('on create, creates each seeded user with the password from its secret and writes orders into its tenant table', async () => {
+  it('on create, creates each seeded user with the password from its secret (and no orders: the seeder has no table port)', async () => {
     const f = fakes();
     await handleSeedUsersEvent(event('Create'), f.deps, f.respond);
     expect(f.created).toEqual(SEED_USERS.map((u) => ({ userPoolId: 'us-east-1_abc', username: u.username, tenantId: u.tenantId, temporaryPassword: `pw-of-${u.username}` })));
-    expect(f.written.map((w) => w.tableName)).toEqual(SEED_USERS.map((u) => `p-${u.tenantId}-orders`));
-    for (const [i, w] of f.written.entries()) {
-      expect(w.orders).toHaveLength(2);
-      expect(new Set(w.orders.map((o) => o.userId))).toEqual(new Set([`sub-${SEED_USERS[i]!.username}`]));
-    }
     expect(f.responses).toEqual([{ url: 'https://cloudformation-response.example/abc', body: expect.objectContaining({ Status: 'SUCCESS', RequestId: 'req-1' }) }]);
   });
 
@@ -79,7 +69,6 @@ describe('seed users custom resource', () => {
     const f = fakes();
     await handleSeedUsersEvent(event('Delete'), f.deps, f.respond);
     expect(f.created).toEqual([]);
-    expect(f.written).toEqual([]);
     expect(f.responses[0]!.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'pool-seed-users' });
   });
 
@@ -93,18 +82,15 @@ describe('seed users custom resource', () => {
       expect(f.pool.get(changed!.username)).toEqual(existing);
       expect(f.refreshed).toEqual([]);
       expect(f.created.map((c) => c.username)).toEqual(others.map((u) => u.username));
-      // No orders are added for the existing user (only the new users' partitions are written).
-      expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-existing');
-      expect(f.written).toHaveLength(others.length);
     }
   });
 
-  it('run twice, the second run creates nothing and writes nothing', async () => {
+  it('run twice, the second run creates nothing and changes no user', async () => {
     const f = fakes();
     await handleSeedUsersEvent(event('Create'), f.deps, f.respond);
-    const afterFirst = { created: f.created.length, written: f.written.length, pool: structuredClone([...f.pool]) };
+    const afterFirst = { created: f.created.length, pool: structuredClone([...f.pool]) };
     await handleSeedUsersEvent(event('Update'), f.deps, f.respond);
-    expect({ created: f.created.length, written: f.written.length, pool: [...f.pool] }).toEqual(afterFirst);
+    expect({ created: f.created.length, pool: [...f.pool] }).toEqual(afterFirst);
     expect(f.responses.map((r) => r.body.Status)).toEqual(['SUCCESS', 'SUCCESS']);
   });
 
@@ -119,10 +105,8 @@ describe('seed users custom resource', () => {
     await handleSeedUsersEvent({ ...event('Update'), ResourceProperties: { ...event('Update').ResourceProperties, Refresh: '1764700000' } }, f.deps, f.respond);
     expect(f.refreshed).toEqual([unused!.username]);
     expect(f.pool.get(unused!.username)?.password).toBe(`pw-of-${unused!.username}`);
-    // Control: the user who signed in keeps the password they chose, and gets no orders.
+    // Control: the user who signed in keeps the password they chose.
     expect(f.pool.get(signedIn!.username)?.password).toBe('chosen-by-the-person');
-    expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-signed-in');
-    expect(f.written.flatMap((w) => w.orders.map((o) => o.userId))).not.toContain('sub-unused');
     expect(f.responses[0]!.body).toMatchObject({ Status: 'SUCCESS' });
   });
 
@@ -146,7 +130,7 @@ describe('seed users custom resource', () => {
           return answer();
         },
       };
-      return { deps: awsDeps({ cognito, secrets: refuse, dynamo: refuse } as unknown as SeedUsersClients), sent };
+      return { deps: awsDeps({ cognito, secrets: refuse } as unknown as SeedUsersClients), sent };
     }
     const input = { userPoolId: 'us-east-1_abc', username: 'tenant1-user', tenantId: 'tenant1', temporaryPassword: 'pw' };
 
@@ -167,7 +151,7 @@ describe('seed users custom resource', () => {
           throw new Error(`unexpected ${(command as object).constructor.name}`);
         },
       };
-      return { deps: awsDeps({ cognito, secrets: refuse, dynamo: refuse } as unknown as SeedUsersClients), sent };
+      return { deps: awsDeps({ cognito, secrets: refuse } as unknown as SeedUsersClients), sent };
     }
 
     it('sets a temporary password again (Permanent false) only for a user in FORCE_CHANGE_PASSWORD', async () => {

@@ -1,9 +1,9 @@
 /**
  * The seed users custom resource (Lambda-backed, bundled by infra/aws/seed-users.ts). On create and
  * update it creates each seeded user that does not exist yet with the temporary password Secrets
- * Manager generated at deploy time (never in the template), with the immutable `custom:tenantId`,
- * and writes a few random orders into the new user's partition of the tenant's orders table.
- * A user that already exists gets no orders, and its password is never set again once the person
+ * Manager generated at deploy time (never in the template), with the immutable `custom:tenantId`.
+ * A seeded user starts with no orders (`npm run orders` adds some, locally). A user that already
+ * exists is left as it is, and its password is never set again once the person
  * has signed in (changed it at first sign-in). A user that never signed in (FORCE_CHANGE_PASSWORD)
  * gets its temporary password set again from its secret, so that a temporary password past the
  * pool's validity is usable again after any update of this resource (`npm run deploy -- -c
@@ -20,18 +20,13 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { randomOrder, SEED_USERS } from '../../tasks/seed.ts';
-import { TableNames, type Order } from '../../tasks/tables.ts';
+import { SEED_USERS } from '../../tasks/seed.ts';
 
 /** The custom resource's properties (CloudFormation passes every value as a string). */
 export interface SeedUsersProperties {
   readonly UserPoolId: string;
-  readonly TablePrefix: string;
   /** Username -> ARN of the secret holding `{ "password": ... }`. */
   readonly PasswordSecrets: Record<string, string>;
-  readonly OrdersPerUser: string;
   /** Any change makes CloudFormation send an Update, which refreshes unused temporary passwords. */
   readonly Refresh?: string;
 }
@@ -54,7 +49,6 @@ export interface SeedUsersDeps {
    * returns `undefined` when the username exists already (leaving that user untouched).
    */
   createUser(input: { userPoolId: string; username: string; tenantId: string; temporaryPassword: string }): Promise<string | undefined>;
-  writeOrders(tableName: string, orders: readonly Order[]): Promise<void>;
   /**
    * For an existing user that never signed in (FORCE_CHANGE_PASSWORD), sets `temporaryPassword` as
    * its temporary password again (its validity starts anew) and returns true; a user that has
@@ -73,7 +67,6 @@ export interface SeedUsersResult {
 
 /** Idempotent: run again (re-create, update), it creates only the users that are missing. */
 export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps): Promise<SeedUsersResult> {
-  const tables = new TableNames(props.TablePrefix);
   const result: SeedUsersResult = { created: [], existing: [], refreshed: [] };
   for (const user of SEED_USERS) {
     const secretId = props.PasswordSecrets[user.username];
@@ -85,8 +78,6 @@ export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps)
       (refreshed ? result.refreshed : result.existing).push(user.username);
       continue;
     }
-    const orders = Array.from({ length: Number(props.OrdersPerUser) }, () => randomOrder(sub));
-    await deps.writeOrders(tables.orders(user.tenantId), orders);
     result.created.push(user.username);
   }
   return result;
@@ -96,15 +87,10 @@ export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps)
 export interface SeedUsersClients {
   cognito: Pick<CognitoIdentityProviderClient, 'send'>;
   secrets: Pick<SecretsManagerClient, 'send'>;
-  dynamo: Pick<DynamoDBDocumentClient, 'send'>;
 }
 
 export function awsDeps(clients?: SeedUsersClients): SeedUsersDeps {
-  const { cognito, secrets, dynamo } = clients ?? {
-    cognito: new CognitoIdentityProviderClient({}),
-    secrets: new SecretsManagerClient({}),
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-  };
+  const { cognito, secrets } = clients ?? { cognito: new CognitoIdentityProviderClient({}), secrets: new SecretsManagerClient({}) };
   return {
     async readPassword(secretId) {
       const secret = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
@@ -138,9 +124,6 @@ export function awsDeps(clients?: SeedUsersClients): SeedUsersDeps {
       if (user.UserStatus !== 'FORCE_CHANGE_PASSWORD') return false;
       await cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: username, Password: temporaryPassword, Permanent: false }));
       return true;
-    },
-    async writeOrders(tableName, orders) {
-      await dynamo.send(new BatchWriteCommand({ RequestItems: { [tableName]: orders.map((Item) => ({ PutRequest: { Item } })) } }));
     },
   };
 }

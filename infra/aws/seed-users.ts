@@ -1,7 +1,7 @@
 /**
  * The seeded tenant users (tasks/seed.ts): each gets a temporary password that Secrets Manager
  * generates at deploy time (never in the template, never derived from a synth-time value), and a
- * Lambda-backed custom resource creates the users with it and writes their demo orders.
+ * Lambda-backed custom resource creates the users with it (with no orders).
  * `npm run deploy` prints the command that reads a user's password.
  */
 import path from 'node:path';
@@ -16,18 +16,12 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { lambdaBundling } from './bundling.ts';
 import { SEED_USERS } from '../../tasks/seed.ts';
-import type { TableNames } from '../../tasks/tables.ts';
 import type { SeedUsersProperties } from './seed-users-handler.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface SeedUsersProps {
   readonly userPool: cognito.IUserPool;
-  readonly tables: TableNames;
-  /** ARNs of the tenants' orders tables, where the users' orders are written. */
-  readonly ordersTableArns: readonly string[];
-  /** Random orders per user. @default 3 */
-  readonly ordersPerUser?: number;
   /** Name prefix of the password secrets (`<prefix><username>`). */
   readonly secretNamePrefix: string;
   /** What happens to the password secrets when the stack is deleted. @default RemovalPolicy.DESTROY */
@@ -62,7 +56,7 @@ export class SeedUsers extends Construct {
 
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Seeds the demo users and their orders, once; refreshes unused temporary passwords',
+      description: 'Adds the seed users that are missing; refreshes unused temporary passwords',
     });
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const policy = new iam.Policy(this, 'Policy', {
@@ -73,7 +67,6 @@ export class SeedUsers extends Construct {
           actions: ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminGetUser', 'cognito-idp:AdminSetUserPassword'],
           resources: [props.userPool.userPoolArn],
         }),
-        new iam.PolicyStatement({ actions: ['dynamodb:BatchWriteItem'], resources: [...props.ordersTableArns] }),
         new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
       ],
     });
@@ -92,9 +85,7 @@ export class SeedUsers extends Construct {
 
     const properties: SeedUsersProperties = {
       UserPoolId: props.userPool.userPoolId,
-      TablePrefix: props.tables.prefix,
       PasswordSecrets: Object.fromEntries([...secrets].map(([u, s]) => [u, s.secretArn])),
-      OrdersPerUser: String(props.ordersPerUser ?? 3),
       // `-c seedUsersRefresh=<new value>`: an Update that sets unused temporary passwords again.
       Refresh: String(this.node.tryGetContext('seedUsersRefresh') ?? ''),
     };

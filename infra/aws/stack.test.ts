@@ -300,21 +300,32 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       expect(conversations.SSESpecification).toEqual(runs.SSESpecification);
     });
 
-    it("seeds each tenant's config item from tasks/seed.ts, allowed to BatchWriteItem on the config table only", () => {
-      const [[, seed]] = ofType('Custom::AWS') as [[string, Resource]];
+    it("adds each tenant's config item from tasks/seed.ts on create and on update, never overwriting one, allowed to PutItem on the config table only", () => {
+      const seeds = ofType('Custom::AWS') as [string, Resource][];
       const names = stack.workflow.policyResources.tables;
-      const call = JSON.parse(seed.Properties.Create as string) as { action: string; parameters: { RequestItems: Record<string, Array<{ PutRequest: { Item: Json } }>> } };
-      expect(call.action).toBe('BatchWriteItem');
-      const written = call.parameters.RequestItems[names.config]!.map((r) => r.PutRequest.Item);
-      expect(written).toEqual(
+      type Call = { action: string; parameters: { TableName: string; Item: Json; ConditionExpression: string; ExpressionAttributeNames: Json }; ignoreErrorCodesMatching: string };
+      const calls = seeds.map(([, seed]) => {
+        const create = JSON.parse(seed.Properties.Create as string) as Call;
+        // The same call on update: a deploy that finds a row missing adds it.
+        expect(JSON.parse(seed.Properties.Update as string)).toEqual(create);
+        return create;
+      });
+      expect(calls.map((c) => c.parameters.Item)).toEqual(
         SEED_TENANTS.map((t) =>
           Object.fromEntries(Object.entries(tenantConfigItem(t, names)).map(([k, v]) => [k, typeof v === 'number' ? { N: String(v) } : { S: v }])),
         ),
       );
+      for (const call of calls) {
+        expect(call).toMatchObject({ action: 'PutItem', parameters: { TableName: names.config, ConditionExpression: 'attribute_not_exists(#tenantId)', ExpressionAttributeNames: { '#tenantId': 'tenantId' } } });
+        // The row that exists (the condition failed) is left as it is, and the deploy goes on.
+        expect(new RegExp(call.ignoreErrorCodesMatching).test('ConditionalCheckFailedException')).toBe(true);
+        expect(new RegExp(call.ignoreErrorCodesMatching).test('AccessDeniedException')).toBe(false);
+      }
       const seedPolicy = policiesOfRole(stack.getLogicalId(stack.node.findChild('AWS679f53fac002430cb0da5b7982bd2287').node.findChild('ServiceRole').node.defaultChild as CfnResource));
-      expect(seedPolicy.map((p) => normalise(p.document))).toEqual([
-        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['dynamodb:BatchWriteItem'], Resource: [{ 'Fn::GetAtt': [logicalId(stack.data.config), 'Arn'] }] }] },
-      ]);
+      const statements = seedPolicy.flatMap((p) => (normalise(p.document) as { Statement: unknown[] }).Statement);
+      expect(new Set(statements.map((st) => JSON.stringify(st)))).toEqual(
+        new Set([JSON.stringify({ Action: ['dynamodb:PutItem'], Effect: 'Allow', Resource: [{ 'Fn::GetAtt': [logicalId(stack.data.config), 'Arn'] }] })]),
+      );
     });
   });
 
@@ -336,6 +347,14 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       const secretsOf = seed.Properties.PasswordSecrets as Record<string, unknown>;
       expect(Object.keys(secretsOf).sort()).toEqual(SEED_USERS.map((u) => u.username).sort());
       for (const ref of Object.values(secretsOf)) expect(ref).toEqual({ Ref: expect.any(String) });
+    });
+
+    it('start with no orders: the seeding function may not write any table', () => {
+      const role = stack.seedUsers.function.role!.node.defaultChild as CfnResource;
+      const actions = policiesOfRole(stack.getLogicalId(role)).flatMap((p) => (normalise(p.document) as { Statement: Json[] }).Statement.flatMap((st) => st.Action as string[]));
+      expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+      // Control: the policy read is the function's (it creates users).
+      expect(actions).toContain('cognito-idp:AdminCreateUser');
     });
   });
 

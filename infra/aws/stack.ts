@@ -117,8 +117,6 @@ export class MultiTenantAiAssistantStack extends Stack {
 
     this.seedUsers = new SeedUsers(this, 'SeedUsers', {
       userPool: this.identity.userPool,
-      tables,
-      ordersTableArns: [...this.data.orders.values()].map((t) => t.tableArn),
       secretNamePrefix: `${this.stackName}/seed-users/`,
     });
     this.seedUsers.node.addDependency(this.data);
