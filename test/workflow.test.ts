@@ -22,7 +22,8 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
   let events: AnswerEventRecord[];
 
   beforeAll(async () => {
-    stack = await startLocalStack({ port: 0, seedOrdersPerUser: 0, retryIntervalOverrides: 0, agentRuntime });
+    // The default seed: users start with no orders (the "no orders" answer below depends on it).
+    stack = await startLocalStack({ port: 0, retryIntervalOverrides: 0, agentRuntime });
     events = recordEvents(stack);
   });
   afterAll(async () => {
