@@ -42,6 +42,7 @@ import { jsonLogger, type Logger, type LogLevel } from './edge/log.ts';
 import { API_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
 import { StsService } from './services/sts/service.ts';
 import { SsmService } from './services/ssm/service.ts';
+import { SecretsManagerService } from './services/secretsmanager/service.ts';
 import { bootstrapVersionParameter, installedBootstrapVersion, MIN_BOOTSTRAP_VERSION } from '../aws/bootstrap.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
@@ -103,6 +104,8 @@ export interface LocalStack {
   readonly logs: LogsService;
   /** Parameter Store: holds the CDK bootstrap version, as a bootstrapped account's does. */
   readonly ssm: SsmService;
+  /** Secrets Manager: the users' first passwords (`MultiTenantAiAssistant/seed-users/<username>`). */
+  readonly secrets: SecretsManagerService;
   readonly states: StepFunctionsService;
   readonly cognito: CognitoService;
   /** The realtime WebSocket endpoint (`ws://127.0.0.1:3000/graphql/realtime`). */
@@ -217,6 +220,8 @@ async function startServices(
   // The local account is bootstrapped as `cdk bootstrap` of the installed CLI leaves an account.
   const ssm = new SsmService(iam.location, evaluator, clock);
   ssm.putParameter(bootstrapVersionParameter(), String(installedBootstrapVersion() ?? MIN_BOOTSTRAP_VERSION));
+  const secrets = new SecretsManagerService({ location: iam.location, evaluator, clock, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  closers.push(() => secrets.flush());
   // As on AWS (logging level ALL with execution data), each execution's records go to the state
   // machine's log group when it ends; the operator reads them with FilterLogEvents.
   const logs = new LogsService(iam.location, evaluator, { clock });
@@ -259,6 +264,7 @@ async function startServices(
       'cognito-idp': cognito,
       logs,
       ssm,
+      secretsmanager: secrets,
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
@@ -330,6 +336,7 @@ async function startServices(
     modelId,
     logs,
     ssm,
+    secrets,
     states,
     cognito,
     realtimeUrl: LocalAppSync.realtimeUrl(graphqlUrl),
