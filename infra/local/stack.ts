@@ -21,7 +21,7 @@ import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
 import { writePrivateFile } from '../../client/cli/private-file.ts';
-import { CognitoService, type LocalUser } from './services/cognito/service.ts';
+import { CognitoService, writeLocalUsers, type LocalUser } from './services/cognito/service.ts';
 import type { LocalClientConfig } from '../../client/cli/targets.ts';
 import { loadResolver } from './services/appsync/resolver-runtime.ts';
 import { signedHttpDataSource } from './services/appsync/http-data-source.ts';
@@ -88,6 +88,11 @@ export interface LocalStackOptions {
   retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
   /** Start every execution twice, as AWS may run an Express execution more than once. @default false */
   duplicateExecutions?: boolean;
+  /**
+   * Where `local-users.json` is kept in step when an administrator adds, removes or resets users
+   * (npm start writes it there at start, --memory included). @default dataDir; none without either
+   */
+  localUsersDir?: string;
 }
 
 export interface LocalStack {
@@ -203,10 +208,25 @@ async function startServices(
   const iam = new LocalIam({ tenantIds, tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', modelId, ...(state ? { keys: state.keys } : {}) });
   const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
-  const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+  const users: LocalUser[] = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+  const stackState = (): StackState => ({ keys: iam.persistedKeys(), kmsKeys, users });
 
-  const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  // Users an administrator adds or removes at runtime are kept as seeded ones are: in stack.json's
+  // users (the pool's authoritative list at the next start), and in local-users.json.
+  const usersDir = options.localUsersDir ?? options.dataDir;
+  let userFiles: Promise<void> = Promise.resolve();
+  const onUsersChanged = (): Promise<void> => {
+    users.splice(0, users.length, ...cognito.listUsers().map(({ username, tenantId, sub }) => ({ username, tenantId, sub })));
+    const run = userFiles.then(async () => {
+      if (options.dataDir) await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
+      if (usersDir) await writeLocalUsers(usersDir, cognito);
+    });
+    userFiles = run.catch(() => undefined);
+    return run;
+  };
+  const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, onUsersChanged, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   closers.push(() => cognito.flush());
+  closers.push(() => userFiles);
   const dynamo = new DynamoService({
     ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}),
     location: iam.location,
@@ -308,8 +328,7 @@ async function startServices(
   bound.functions = functions;
 
   if (options.dataDir) {
-    const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
-    await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(newState, null, 2));
+    await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
   }
 
   const clientConfig = (who: LocalPrincipalName | LocalCredentials): LocalClientConfig => ({
