@@ -228,9 +228,10 @@ async function startServices(
   closers.push(() => cognito.flush());
   closers.push(() => userFiles);
   const dynamo = new DynamoService({
-    ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}),
+    ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb'), dataDir: options.dataDir } : {}),
     location: iam.location,
     evaluator,
+    clock,
   });
   await dynamo.start();
   closers.push(() => dynamo.stop());
