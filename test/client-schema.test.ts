@@ -9,6 +9,8 @@ import type { FailedRun } from '../tasks/record-failure.ts';
 import { parseCause as tasksParseCause, UNKNOWN_LAMBDA_CAUSE_PREFIX } from '../tasks/lambda-error.ts';
 import { parseCause as clientParseCause } from '../client/caught-error.ts';
 import type { TokenUsage, WorkflowInput } from '../tasks/workflow-input.ts';
+import { STACK_NAME } from '../client/cli/targets.ts';
+import { DEFAULT_STACK_NAME } from '../infra/aws/stack-name.ts';
 
 const schema = loadSchema();
 
@@ -88,5 +90,11 @@ describe("the operator client's own copy of the Cause parser (tasks/lambda-error
       '{"errorType":"E","errorMessage":42}',
       '{not json',
     ]);
+  });
+});
+
+describe('client copies of deployment names', () => {
+  it("reads cdk-outputs.json under the deployed stack's default name (infra/aws/stack-name.ts)", () => {
+    expect(STACK_NAME).toBe(DEFAULT_STACK_NAME);
   });
 });

@@ -16,7 +16,8 @@ import { writePrivateFile } from './private-file.ts';
 // infra/aws/stack.ts (its tests check that each key the CLIs read is output).
 
 export const CDK_OUTPUTS_FILE = 'cdk-outputs.json';
-export const STACK_NAME = 'MultiTenantAiAssistantStack';
+/** The deployed stack's default name (infra/aws/stack-name.ts DEFAULT_STACK_NAME; a test checks they agree). */
+export const STACK_NAME = 'MultiTenantAiAssistant';
 
 /** What each CLI needs from the outputs, by output key. */
 export const ASK_OUTPUTS = ['Region', 'GraphqlUrl', 'RealtimeUrl', 'UserPoolId', 'UserPoolClientId'] as const;
@@ -30,8 +31,9 @@ export class DeployOutputsError extends Error {
 }
 
 /**
- * The named outputs of `stackName` in `file`. Fails with what is missing and how to get it: no
- * file, not JSON, no such stack, or keys an older deployment did not output.
+ * The named outputs of `stackName` in `file`; when the file has no such stack but exactly one other
+ * (a deployment named with `-c stackName=...`), that one's. Fails with what is missing and how to
+ * get it: no file, not JSON, no such stack, or keys an older deployment did not output.
  */
 export function readDeployOutputs<K extends string>(keys: readonly K[], file = CDK_OUTPUTS_FILE, stackName = STACK_NAME): Record<K, string> {
   const resolved = path.resolve(file);
@@ -43,6 +45,8 @@ export function readDeployOutputs<K extends string>(keys: readonly K[], file = C
     throw new DeployOutputsError(`${resolved} is not valid JSON.`);
   }
   const stacks = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  const names = Object.keys(stacks);
+  if (!(stackName in stacks) && names.length === 1) stackName = names[0]!;
   const outputs = stacks[stackName];
   if (!outputs || typeof outputs !== 'object') {
     const found = Object.keys(stacks);
