@@ -22,6 +22,8 @@ export const STACK_NAME = 'MultiTenantAiAssistant';
 /** What each CLI needs from the outputs, by output key. */
 export const ASK_OUTPUTS = ['Region', 'GraphqlUrl', 'RealtimeUrl', 'UserPoolId', 'UserPoolClientId'] as const;
 export const EXECUTIONS_OUTPUTS = ['Region', 'StateMachineArn', 'StateMachineLogGroupName', 'RunsTableName'] as const;
+/** `npm run tenants` and `npm run users`: the config table, the tables' name prefix, the user pool, where user secrets go. */
+export const ADMIN_OUTPUTS = ['Region', 'UserPoolId', 'ConfigTableName', 'TablePrefix', 'UserSecretPrefix'] as const;
 
 export class DeployOutputsError extends Error {
   constructor(message: string) {
@@ -91,6 +93,10 @@ export interface LocalEnv {
   stateMachineArn: string;
   /** The table of failed runs, which replay reads (the deployment's `RunsTableName`). */
   runsTable: string;
+  /** The tenant config table (the deployment's `ConfigTableName`). */
+  configTable: string;
+  /** The prefix of every table name (`<prefix><tenantId>-orders`; the deployment's `TablePrefix`). */
+  tablePrefix: string;
   principals: Record<string, { arn: string; accessKeyId: string; secretAccessKey: string }>;
   users: LocalEnvUser[];
 }
