@@ -3,7 +3,6 @@
  * a tenant, as copies: client/ imports no workflow code. test/client-schema.test.ts proves each copy
  * equal to its source (tasks/tables.ts, tasks/seed.ts, tasks/user-pool-policy.ts).
  */
-import { randomInt } from 'node:crypto';
 
 /** tasks/tables.ts TENANT_ID_PATTERN: a short lowercase slug, part of a table name and an IAM ARN. */
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -34,6 +33,16 @@ export const PASSWORD_POLICY = { minLength: 12, requireLowercase: true, requireU
 
 /** Usernames as the tools accept them (Cognito allows more; these stay readable in table rows and secret names). */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{2,62}[a-z0-9]$/;
+
+/** A uniform integer in [0, max) from Web Crypto (Node and browsers alike: the web UI imports this module). */
+function randomInt(max: number): number {
+  const limit = Math.floor(0x1_0000_0000 / max) * max;
+  const buf = new Uint32Array(1);
+  for (;;) {
+    globalThis.crypto.getRandomValues(buf);
+    if (buf[0]! < limit) return buf[0]! % max;
+  }
+}
 
 const LOWER = 'abcdefghijkmnopqrstuvwxyz';
 const UPPER = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
