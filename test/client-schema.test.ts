@@ -9,6 +9,13 @@ import type { FailedRun } from '../tasks/record-failure.ts';
 import { parseCause as tasksParseCause, UNKNOWN_LAMBDA_CAUSE_PREFIX } from '../tasks/lambda-error.ts';
 import { parseCause as clientParseCause } from '../client/caught-error.ts';
 import type { TokenUsage, WorkflowInput } from '../tasks/workflow-input.ts';
+import { STACK_NAME } from '../client/cli/targets.ts';
+import * as model from '../client/tenant-model.ts';
+import { ORDERS_KEYS, TableNames, TENANT_ID_PATTERN, TENANT_STATUSES } from '../tasks/tables.ts';
+import { DEFAULT_QUOTA } from '../tasks/seed.ts';
+import { USER_POOL_PASSWORD_POLICY } from '../tasks/user-pool-policy.ts';
+import { passwordPolicyViolation } from '../infra/local/services/cognito/passwords.ts';
+import { DEFAULT_STACK_NAME } from '../infra/aws/stack-name.ts';
 
 const schema = loadSchema();
 
@@ -88,5 +95,28 @@ describe("the operator client's own copy of the Cause parser (tasks/lambda-error
       '{"errorType":"E","errorMessage":42}',
       '{not json',
     ]);
+  });
+});
+
+describe('client copies of deployment names', () => {
+  it("reads cdk-outputs.json under the deployed stack's default name (infra/aws/stack-name.ts)", () => {
+    expect(STACK_NAME).toBe(DEFAULT_STACK_NAME);
+  });
+});
+
+describe('client copies of the tenant model (client/tenant-model.ts)', () => {
+  it('equal their sources: tenant id pattern, tenant statuses, orders table name and keys, default quota, password policy', () => {
+    expect(model.TENANT_ID_PATTERN.source).toBe(TENANT_ID_PATTERN.source);
+    expect(model.TENANT_STATUSES).toEqual(TENANT_STATUSES);
+    expect(model.ordersTableName('p-', 'tenant9')).toBe(new TableNames('p-').orders('tenant9'));
+    expect(model.ORDERS_KEYS).toEqual(ORDERS_KEYS);
+    expect(model.DEFAULT_QUOTA).toBe(DEFAULT_QUOTA);
+    const { temporaryPasswordValidityDays: _days, ...policy } = USER_POOL_PASSWORD_POLICY;
+    expect(model.PASSWORD_POLICY).toEqual(policy);
+  });
+
+  it('generates temporary passwords the user pool accepts (control: a weak one is refused)', () => {
+    for (let i = 0; i < 200; i++) expect(passwordPolicyViolation(model.generateTemporaryPassword())).toBeUndefined();
+    expect(passwordPolicyViolation('alllowercase')).toBeDefined();
   });
 });

@@ -11,7 +11,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
  */
 export interface AwsOverrides {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  endpoints?: Partial<Record<'cognito' | 'sfn' | 'dynamodb' | 'logs' | 'sts' | 'ssm' | 'bedrock', string>>;
+  endpoints?: Partial<Record<'cognito' | 'sfn' | 'dynamodb' | 'logs' | 'sts' | 'ssm' | 'bedrock' | 'secretsmanager', string>>;
   /** In place of the Region the SDK's default chain gives (commands that do not read it from cdk-outputs.json). */
   region?: string;
 }

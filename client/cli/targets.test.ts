@@ -19,9 +19,9 @@ const complete = {
   RealtimeUrl: 'wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/graphql',
   UserPoolId: 'eu-west-1_abc',
   UserPoolClientId: 'client123',
-  StateMachineArn: 'arn:aws:states:eu-west-1:111111111111:stateMachine:MultiTenantAiAssistantStack-assistant',
-  StateMachineLogGroupName: '/aws/vendedlogs/states/MultiTenantAiAssistantStack-assistant',
-  RunsTableName: 'MultiTenantAiAssistantStack-runs',
+  StateMachineArn: 'arn:aws:states:eu-west-1:111111111111:stateMachine:MultiTenantAiAssistant-assistant',
+  StateMachineLogGroupName: '/aws/vendedlogs/states/MultiTenantAiAssistant-assistant',
+  RunsTableName: 'MultiTenantAiAssistant-runs',
   SeedUserPasswordCommand: 'aws secretsmanager get-secret-value ...',
 };
 
@@ -47,14 +47,19 @@ describe('cdk-outputs.json', () => {
   it('names the missing keys (an older deployment) and says to deploy', () => {
     const { StateMachineLogGroupName: _l, RunsTableName: _r, ...older } = complete;
     const f = file('older.json', JSON.stringify({ [STACK_NAME]: older }));
-    expect(() => readDeployOutputs(EXECUTIONS_OUTPUTS, f)).toThrow(/lacks StateMachineLogGroupName, RunsTableName for stack MultiTenantAiAssistantStack\. Deploy \(or redeploy\) with npm run deploy/);
+    expect(() => readDeployOutputs(EXECUTIONS_OUTPUTS, f)).toThrow(/lacks StateMachineLogGroupName, RunsTableName for stack MultiTenantAiAssistant\. Deploy \(or redeploy\) with npm run deploy/);
     expect(readDeployOutputs(ASK_OUTPUTS, f).Region).toBe('eu-west-1');
   });
 
-  it('names the stacks it has when ours is absent, and refuses a file that is not JSON', () => {
-    const other = file('other.json', JSON.stringify({ SomeOtherStack: complete }));
-    expect(() => readDeployOutputs(ASK_OUTPUTS, other)).toThrow(/has no outputs of stack MultiTenantAiAssistantStack \(it has: SomeOtherStack\)/);
-    const broken = file('broken.json', '{ "MultiTenantAiAssistantStack": ');
+  it('reads the one stack of a deployment named with -c stackName; names the stacks it has when ours is not one of several', () => {
+    const named = file('named.json', JSON.stringify({ AssistantBlue: complete }));
+    expect(readDeployOutputs(ASK_OUTPUTS, named).UserPoolId).toBe(complete.UserPoolId);
+    const two = file('two.json', JSON.stringify({ AssistantBlue: complete, AssistantGreen: complete }));
+    expect(() => readDeployOutputs(ASK_OUTPUTS, two)).toThrow(/has no outputs of stack MultiTenantAiAssistant \(it has: AssistantBlue, AssistantGreen\)/);
+  });
+
+  it('refuses a file that is not JSON', () => {
+    const broken = file('broken.json', '{ "MultiTenantAiAssistant": ');
     expect(() => readDeployOutputs(ASK_OUTPUTS, broken)).toThrow(/is not valid JSON\. Deploy/);
   });
 

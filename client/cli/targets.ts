@@ -16,11 +16,14 @@ import { writePrivateFile } from './private-file.ts';
 // infra/aws/stack.ts (its tests check that each key the CLIs read is output).
 
 export const CDK_OUTPUTS_FILE = 'cdk-outputs.json';
-export const STACK_NAME = 'MultiTenantAiAssistantStack';
+/** The deployed stack's default name (infra/aws/stack-name.ts DEFAULT_STACK_NAME; a test checks they agree). */
+export const STACK_NAME = 'MultiTenantAiAssistant';
 
 /** What each CLI needs from the outputs, by output key. */
 export const ASK_OUTPUTS = ['Region', 'GraphqlUrl', 'RealtimeUrl', 'UserPoolId', 'UserPoolClientId'] as const;
 export const EXECUTIONS_OUTPUTS = ['Region', 'StateMachineArn', 'StateMachineLogGroupName', 'RunsTableName'] as const;
+/** `npm run tenants` and `npm run users`: the config table, the tables' name prefix, the user pool, where user secrets go. */
+export const ADMIN_OUTPUTS = ['Region', 'UserPoolId', 'ConfigTableName', 'TablePrefix', 'UserSecretPrefix'] as const;
 
 export class DeployOutputsError extends Error {
   constructor(message: string) {
@@ -30,8 +33,9 @@ export class DeployOutputsError extends Error {
 }
 
 /**
- * The named outputs of `stackName` in `file`. Fails with what is missing and how to get it: no
- * file, not JSON, no such stack, or keys an older deployment did not output.
+ * The named outputs of `stackName` in `file`; when the file has no such stack but exactly one other
+ * (a deployment named with `-c stackName=...`), that one's. Fails with what is missing and how to
+ * get it: no file, not JSON, no such stack, or keys an older deployment did not output.
  */
 export function readDeployOutputs<K extends string>(keys: readonly K[], file = CDK_OUTPUTS_FILE, stackName = STACK_NAME): Record<K, string> {
   const resolved = path.resolve(file);
@@ -43,6 +47,8 @@ export function readDeployOutputs<K extends string>(keys: readonly K[], file = C
     throw new DeployOutputsError(`${resolved} is not valid JSON.`);
   }
   const stacks = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  const names = Object.keys(stacks);
+  if (!(stackName in stacks) && names.length === 1) stackName = names[0]!;
   const outputs = stacks[stackName];
   if (!outputs || typeof outputs !== 'object') {
     const found = Object.keys(stacks);
@@ -87,6 +93,10 @@ export interface LocalEnv {
   stateMachineArn: string;
   /** The table of failed runs, which replay reads (the deployment's `RunsTableName`). */
   runsTable: string;
+  /** The tenant config table (the deployment's `ConfigTableName`). */
+  configTable: string;
+  /** The prefix of every table name (`<prefix><tenantId>-orders`; the deployment's `TablePrefix`). */
+  tablePrefix: string;
   principals: Record<string, { arn: string; accessKeyId: string; secretAccessKey: string }>;
   users: LocalEnvUser[];
 }

@@ -19,7 +19,7 @@ import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts'
 import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
 import { USER_POOL_PASSWORD_POLICY } from '../../tasks/user-pool-policy.ts';
-import { ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
+import { ADMIN_OUTPUTS, ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
 import { GEOGRAPHY_DESTINATIONS } from '../../tasks/models.ts';
 import { LOGGING_POLICY_NAME, TASK_POLICY_NAME } from './workflow.ts';
@@ -456,13 +456,13 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
 
   it('outputs what the client needs', () => {
     expect(Object.keys(template.toJSON().Outputs as Json).sort()).toEqual(
-      ['GraphqlUrl', 'RealtimeUrl', 'Region', 'RunsTableName', 'SeedUserPasswordCommand', 'StateMachineArn', 'StateMachineLogGroupName', 'UserPoolClientId', 'UserPoolId'].sort(),
+      ['ConfigTableName', 'GraphqlUrl', 'RealtimeUrl', 'Region', 'RunsTableName', 'SeedUserPasswordCommand', 'StateMachineArn', 'StateMachineLogGroupName', 'TablePrefix', 'UserPoolClientId', 'UserPoolId', 'UserSecretPrefix'].sort(),
     );
   });
 
   it('outputs every key the CLIs read from cdk-outputs.json, with the log group the state machine logs to', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    for (const key of [...ASK_OUTPUTS, ...EXECUTIONS_OUTPUTS]) expect(outputs[key], key).toBeDefined();
+    for (const key of [...ASK_OUTPUTS, ...EXECUTIONS_OUTPUTS, ...ADMIN_OUTPUTS]) expect(outputs[key], key).toBeDefined();
     const logGroup = stack.getLogicalId(stack.workflow.stateMachineLogGroup.node.defaultChild as CfnResource);
     expect(outputs.StateMachineLogGroupName!.Value).toEqual({ Ref: logGroup });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {

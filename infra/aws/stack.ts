@@ -134,6 +134,10 @@ export class MultiTenantAiAssistantStack extends Stack {
     // `npm run executions -- --target aws`: Express executions are read from their log group; replay reads the runs table.
     new CfnOutput(this, 'StateMachineLogGroupName', { value: this.workflow.stateMachineLogGroup.logGroupName });
     new CfnOutput(this, 'RunsTableName', { value: this.data.runs.tableName });
+    // `npm run tenants|users -- --target aws`: onboarding writes config rows, creates `<prefix><tenantId>-orders`, keeps user secrets beside the seeded ones.
+    new CfnOutput(this, 'ConfigTableName', { value: this.data.config.tableName });
+    new CfnOutput(this, 'TablePrefix', { value: tables.prefix });
+    new CfnOutput(this, 'UserSecretPrefix', { value: `${this.stackName}/seed-users/` });
 
     this.suppressNagFindings();
   }

@@ -17,6 +17,8 @@ export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
     tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn,
     stateMachineArn: stack.iam.resources.stateMachineArn,
     runsTable: stack.tables.runs,
+    configTable: stack.tables.config,
+    tablePrefix: stack.tables.prefix,
     principals: Object.fromEntries(
       ([...TASK_NAMES, OPERATOR, API_DATA_SOURCE] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
     ),

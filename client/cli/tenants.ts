@@ -1,0 +1,106 @@
+/**
+ * `npm run tenants -- [--target local|aws] list [--json] | add <tenantId> --name "<store name>"
+ * --return-days <n> | suspend <tenantId> | resume <tenantId> | remove <tenantId> [--yes]`: stores
+ * come and go without a redeploy (client/tenants.ts). Locally as the stack's operator; with
+ * `--target aws`, the operator's own credentials and cdk-outputs.json.
+ */
+import { pathToFileURL } from 'node:url';
+import { AdminError, addTenant, changeTenantStatus, listTenants, removeTenantData, requireTenant } from '../tenants.ts';
+import { listUsers, removeUser } from '../users.ts';
+import { awsAdminTarget, localAdminTarget, type AdminTarget } from './admin-target.ts';
+import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
+
+const USAGE =
+  'Usage: npm run tenants -- [--target local|aws] list [--json] | add <tenantId> --name "<store name>" --return-days <n> | suspend <tenantId> | resume <tenantId> | remove <tenantId> [--yes]\n' +
+  '  --target aws: [--outputs-file cdk-outputs.json] (your own AWS credentials)';
+const COMMANDS = ['list', 'add', 'suspend', 'resume', 'remove'];
+
+export async function tenantsCommand(argv: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommandArgs(argv, {
+      json: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      'return-days': { type: 'string' },
+      yes: { type: 'boolean', default: false },
+    });
+  } catch (err) {
+    io.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, tenantId] = positionals;
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!command || !COMMANDS.includes(command) || (command !== 'list' && !tenantId)) {
+    io.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (command === 'add' && (values.name === undefined || values['return-days'] === undefined)) {
+    io.stderr.write(`tenants add needs --name "<store name>" and --return-days <n>\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.target !== 'local' && values.target !== 'aws') {
+    io.stderr.write('--target must be local or aws\n');
+    return 2;
+  }
+  let target: AdminTarget;
+  try {
+    target = values.target === 'aws' ? awsAdminTarget(values['outputs-file'], io.aws) : localAdminTarget(values['data-dir']);
+  } catch (err) {
+    if (!(err instanceof CommandExit)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return err.code;
+  }
+  const out = (s: string) => io.stdout.write(`${s}\n`);
+  try {
+    switch (command) {
+      case 'list': {
+        const [tenants, users] = await Promise.all([listTenants(target), listUsers(target)]);
+        const rows = tenants.map((t) => ({ ...t, users: users.filter((u) => u.tenantId === t.tenantId).length }));
+        if (values.json) out(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) out('No tenants.');
+        else for (const r of rows) out(`${r.tenantId.padEnd(16)} ${r.status.padEnd(9)} ${String(r.users).padStart(3)} users  ${r.ordersTable.padEnd(28)} ${r.name}`);
+        break;
+      }
+      case 'add': {
+        const days = Number(values['return-days']);
+        const row = await addTenant(target, { tenantId: tenantId!, name: values.name!, returnPolicyDays: days }, out);
+        out(`Tenant ${row.tenantId} ("${row.name}", ${row.returnPolicyDays}-day returns) is ACTIVE. Add its users: npm run users --${values.target === 'aws' ? ' --target aws' : ''} add <username> --tenant ${row.tenantId}`);
+        break;
+      }
+      case 'suspend':
+      case 'resume': {
+        const row = await changeTenantStatus(target, tenantId!, command === 'suspend' ? 'SUSPENDED' : 'ACTIVE');
+        out(`Tenant ${row.tenantId} is ${row.status}.${row.status === 'SUSPENDED' ? ' Its users can sign in; their questions are refused until it is resumed.' : ''}`);
+        break;
+      }
+      case 'remove': {
+        const row = await requireTenant(target, tenantId!);
+        const users = await listUsers(target, row.tenantId);
+        if (users.length > 0 && !values.yes) {
+          throw new AdminError(`Tenant ${row.tenantId} has ${users.length} user(s) (${users.map((u) => u.username).join(', ')}): pass --yes to disable and delete them with the store.`);
+        }
+        for (const u of users) {
+          await removeUser(target, u.username);
+          out(`user ${u.username} disabled and deleted`);
+        }
+        const removed = await removeTenantData(target, row, out);
+        out(`Tenant ${removed.tenantId} removed${removed.backup ? `; its orders are kept in backup ${removed.backup}` : ''}.`);
+        break;
+      }
+    }
+    return 0;
+  } catch (err) {
+    io.stderr.write(`${err instanceof AdminError ? err.message : target.explain(err)}\n`);
+    return 1;
+  } finally {
+    target.destroy();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await tenantsCommand(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+}

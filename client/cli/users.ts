@@ -1,0 +1,95 @@
+/**
+ * `npm run users -- [--target local|aws] list [--tenant <id>] [--json] | add <username> --tenant
+ * <tenantId> | disable <username> | enable <username> | remove <username> | reset-password
+ * <username>`: users come and go without a redeploy (client/users.ts). `add` and `reset-password`
+ * print the temporary password once (the first sign-in changes it).
+ */
+import { pathToFileURL } from 'node:url';
+import { AdminError } from '../tenants.ts';
+import { addUser, listUsers, removeUser, resetPassword, setUserEnabled, type IssuedPassword } from '../users.ts';
+import { awsAdminTarget, localAdminTarget, type AdminTarget } from './admin-target.ts';
+import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
+
+const USAGE =
+  'Usage: npm run users -- [--target local|aws] list [--tenant <id>] [--json] | add <username> --tenant <tenantId> | disable <username> | enable <username> | remove <username> | reset-password <username>\n' +
+  '  --target aws: [--outputs-file cdk-outputs.json] (your own AWS credentials)';
+const COMMANDS = ['list', 'add', 'disable', 'enable', 'remove', 'reset-password'];
+
+function issued(p: IssuedPassword, target: AdminTarget, what: string): string {
+  const lines = [`${what} ${p.username} (tenant ${p.tenantId}). Temporary password, shown once: ${p.temporaryPassword}`];
+  if (p.readCommand) lines.push(`  kept in secret ${p.secretId}; read it with: ${p.readCommand}`);
+  else lines.push(`  recorded in .data/local-users.json: npm run ask -- --user ${p.username} "What's your return policy?" signs in with it`);
+  if (target.kind === 'aws') lines.push('  the first sign-in sets a new password (npm run ask -- --target aws --password-stdin reads the secret\'s JSON)');
+  return lines.join('\n');
+}
+
+export async function usersCommand(argv: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommandArgs(argv, { json: { type: 'boolean', default: false }, tenant: { type: 'string' } });
+  } catch (err) {
+    io.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, username] = positionals;
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!command || !COMMANDS.includes(command) || (command !== 'list' && !username) || (command === 'add' && !values.tenant)) {
+    io.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (values.target !== 'local' && values.target !== 'aws') {
+    io.stderr.write('--target must be local or aws\n');
+    return 2;
+  }
+  let target: AdminTarget;
+  try {
+    target = values.target === 'aws' ? awsAdminTarget(values['outputs-file'], io.aws) : localAdminTarget(values['data-dir']);
+  } catch (err) {
+    if (!(err instanceof CommandExit)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return err.code;
+  }
+  const out = (s: string) => io.stdout.write(`${s}\n`);
+  try {
+    switch (command) {
+      case 'list': {
+        const rows = await listUsers(target, values.tenant);
+        if (values.json) out(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) out(`No users${values.tenant ? ` in tenant ${values.tenant}` : ''}.`);
+        else for (const u of rows) out(`${u.username.padEnd(24)} ${u.tenantId.padEnd(16)} ${u.status.padEnd(22)} ${u.enabled ? 'enabled' : 'DISABLED'}`);
+        break;
+      }
+      case 'add':
+        out(issued(await addUser(target, username!, values.tenant!), target, 'Added'));
+        break;
+      case 'reset-password':
+        out(issued(await resetPassword(target, username!), target, 'Reset the password of'));
+        break;
+      case 'disable':
+      case 'enable': {
+        const u = await setUserEnabled(target, username!, command === 'enable');
+        out(`User ${u.username} is ${u.enabled ? 'enabled' : 'disabled: it cannot sign in, and its replays fail validation'}.`);
+        break;
+      }
+      case 'remove': {
+        const u = await removeUser(target, username!);
+        out(`User ${u.username} (tenant ${u.tenantId}) disabled and deleted.`);
+        break;
+      }
+    }
+    return 0;
+  } catch (err) {
+    io.stderr.write(`${err instanceof AdminError ? err.message : target.explain(err)}\n`);
+    return 1;
+  } finally {
+    target.destroy();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await usersCommand(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+}
