@@ -40,7 +40,7 @@ describe('npm start (infra/local/main.ts)', () => {
     try {
       expect(stdout).toMatch(/AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+/);
       // Every service the edge routes is named, from the edge's own routes (cognito-idp and logs included).
-      expect(stdout).toMatch(/AWS_ENDPOINT_URL=\S+ +\(dynamodb, sts, kms, bedrock, states, cognito-idp, logs, ssm; region /);
+      expect(stdout).toMatch(/AWS_ENDPOINT_URL=\S+ +\(dynamodb, sts, kms, bedrock, states, cognito-idp, logs, ssm, secretsmanager; region /);
       expect(stdout).toContain('tenant1-user2');
       // Introspection is off unless --introspection, as on the deployed API.
       expect(stdout).toContain('introspection: disabled, as deployed');

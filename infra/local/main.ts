@@ -132,7 +132,7 @@ for (const u of passwords) {
 out(`  (in ${path.join(path.relative(process.cwd(), dataDir) || '.', 'local-users.json')}; the first sign-in sets a new password, as on Cognito)`);
 out('try:');
 out('  npm run ask -- --user tenant1-user "What\'s your return policy?"');
-out('  npm run orders -- tenant1-user list');
+out('  npm run orders -- tenant1-user add');
 out('  npm run creds -- --user tenant2-user');
 out('  npm run executions -- list --status FAILED');
 out(`  open ${web.url} in a browser (executions view: keys from npm run creds -- --operator)`);
