@@ -3,6 +3,7 @@ import { executionArnPattern, KEY_ADMINISTRATION_ACTIONS, RESOURCELESS_PREFLIGHT
 import { modelInvokeArns } from './models.ts';
 import { TASK_NAMES } from './task-names.ts';
 import { TableNames } from './tables.ts';
+import { OPERATOR_SECRET_ACTIONS, OPERATOR_TENANT_TABLE_ACTIONS, OPERATOR_USER_ACTIONS } from './operator-admin-policy.ts';
 
 const res: PolicyResources = {
   location: { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' },
@@ -21,6 +22,7 @@ const res: PolicyResources = {
   modelId: 'anthropic.claude-x',
   stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:assistant',
   userPoolArn: 'arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEf123',
+  userSecretNamePrefix: 'Prod/seed-users/',
 };
 
 const allDocuments = (): [string, PolicyDocument][] => [
@@ -39,16 +41,48 @@ describe('policy documents', () => {
         for (const action of [st.Action].flat()) expect(action, `${name}: ${action}`).not.toMatch(/\*/);
         // The wildcards: the executions of our own state machine, whose ids are minted per run (the
         // `:` after the name keeps `assistant` from matching `assistant2`); the bootstrap version of
-        // any qualifier, for the preflight; and `*` for the preflight's reads IAM allows on `*` only.
+        // any qualifier, for the preflight; `*` for the preflight's reads IAM allows on `*` only; and
+        // the operator's one table-name pattern (tenants' orders tables, created at runtime) with
+        // their backups, and its users' secrets under the stack's `<stack>/seed-users/` path.
         if ([st.Action].flat().every((a) => (RESOURCELESS_PREFLIGHT_ACTIONS as readonly string[]).includes(a))) {
           expect(st.Resource, name).toBe('*');
           continue;
         }
-        const allowed = [executionArnPattern(res.stateMachineArn), `arn:aws:ssm:eu-west-1:111122223333:parameter/cdk-bootstrap/*/version`];
+        const allowed = [
+          executionArnPattern(res.stateMachineArn),
+          `arn:aws:ssm:eu-west-1:111122223333:parameter/cdk-bootstrap/*/version`,
+          ...(name === 'operator'
+            ? [
+                'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-*-orders',
+                'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-*-orders/backup/*',
+                'arn:aws:secretsmanager:eu-west-1:111122223333:secret:Prod/seed-users/*',
+              ]
+            : []),
+        ];
         for (const resource of [st.Resource ?? []].flat().filter((r) => !allowed.includes(r))) {
           expect(resource, `${name}: ${resource}`).not.toMatch(/\*/);
         }
       }
+    }
+  });
+
+  it('let the operator administer users on the pool, tenants\' orders tables by pattern and its users\' secrets; no task role any of it', () => {
+    const operator = operatorPolicy(res).Statement;
+    const resourcesOf = (action: string) => operator.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource ?? []].flat());
+    for (const a of OPERATOR_USER_ACTIONS) expect(resourcesOf(a), a).toEqual([res.userPoolArn]);
+    for (const a of OPERATOR_TENANT_TABLE_ACTIONS.filter((x) => x !== 'dynamodb:CreateTable' && x !== 'dynamodb:DescribeTable')) {
+      expect(resourcesOf(a), a).toEqual(['arn:aws:dynamodb:eu-west-1:111122223333:table/prod-*-orders']);
+    }
+    expect(resourcesOf('dynamodb:DescribeBackup')).toEqual(['arn:aws:dynamodb:eu-west-1:111122223333:table/prod-*-orders/backup/*']);
+    for (const a of OPERATOR_SECRET_ACTIONS) expect(resourcesOf(a), a).toEqual(['arn:aws:secretsmanager:eu-west-1:111122223333:secret:Prod/seed-users/*']);
+    // Without a secret prefix, no secrets statement.
+    const { userSecretNamePrefix: _none, ...noPrefix } = res;
+    expect(operatorPolicy(noPrefix).Statement.some((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))).toBe(false);
+    // The task roles: validate-context keeps AdminGetUser only; none may create tables, manage users or read secrets.
+    for (const [task, policy] of Object.entries(taskRolePolicies(res))) {
+      const actions = policy.Statement.flatMap((s) => [s.Action].flat());
+      const admin = [...OPERATOR_USER_ACTIONS, ...OPERATOR_TENANT_TABLE_ACTIONS, 'dynamodb:DescribeBackup', ...OPERATOR_SECRET_ACTIONS].filter((a) => actions.includes(a));
+      expect(admin, task).toEqual(task === 'validate-context' ? ['cognito-idp:AdminGetUser'] : []);
     }
   });
 

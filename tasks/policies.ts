@@ -8,6 +8,7 @@ import type { AwsLocation } from './aws-location.ts';
 import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
 import { MODELS, modelInvokeArns } from './models.ts';
+import { operatorAdminStatements } from './operator-admin-policy.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -72,6 +73,8 @@ export interface PolicyResources {
    * ARN pattern such as every Step Functions vended log group of the account).
    */
   readonly executionLogGroupsArn?: string;
+  /** The operator's Secrets Manager names for users' passwords (`<stack>/seed-users/`): operator-admin-policy.ts. */
+  readonly userSecretNamePrefix?: string;
 }
 
 const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
@@ -487,5 +490,6 @@ export function operatorPolicy(res: PolicyResources): PolicyDocument {
       ? [{ Sid: 'ReadExecutionLogs', Effect: 'Allow' as const, Action: ['logs:FilterLogEvents'], Resource: [res.executionLogGroupsArn, `${res.executionLogGroupsArn}:*`] }]
       : []),
     ...preflightStatements(res.location),
+    ...operatorAdminStatements(res),
   );
 }

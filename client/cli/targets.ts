@@ -25,6 +25,9 @@ export const EXECUTIONS_OUTPUTS = ['Region', 'StateMachineArn', 'StateMachineLog
 /** `npm run tenants` and `npm run users`: the config table, the tables' name prefix, the user pool, where user secrets go. */
 export const ADMIN_OUTPUTS = ['Region', 'UserPoolId', 'ConfigTableName', 'TablePrefix', 'UserSecretPrefix'] as const;
 
+/** Outputs whose empty value is a value (a table prefix of none), not a missing output. */
+const MAY_BE_EMPTY: ReadonlySet<string> = new Set(['TablePrefix']);
+
 export class DeployOutputsError extends Error {
   constructor(message: string) {
     super(`${message} Deploy (or redeploy) with npm run deploy, which writes ${CDK_OUTPUTS_FILE}.`);
@@ -55,7 +58,7 @@ export function readDeployOutputs<K extends string>(keys: readonly K[], file = C
     throw new DeployOutputsError(`${resolved} has no outputs of stack ${stackName}${found.length ? ` (it has: ${found.join(', ')})` : ''}.`);
   }
   const values = outputs as Record<string, unknown>;
-  const missing = keys.filter((k) => typeof values[k] !== 'string' || values[k] === '');
+  const missing = keys.filter((k) => typeof values[k] !== 'string' || (values[k] === '' && !MAY_BE_EMPTY.has(k)));
   if (missing.length > 0) throw new DeployOutputsError(`${resolved} lacks ${missing.join(', ')} for stack ${stackName}.`);
   return Object.fromEntries(keys.map((k) => [k, values[k] as string])) as Record<K, string>;
 }

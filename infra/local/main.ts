@@ -78,6 +78,7 @@ try {
     port,
     appsyncPort,
     ...(values.memory ? {} : { dataDir }),
+    localUsersDir: dataDir,
     logger,
     agentRuntime,
     modelId,

@@ -21,7 +21,7 @@ import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
 import { writePrivateFile } from '../../client/cli/private-file.ts';
-import { CognitoService, type LocalUser } from './services/cognito/service.ts';
+import { CognitoService, writeLocalUsers, type LocalUser } from './services/cognito/service.ts';
 import type { LocalClientConfig } from '../../client/cli/targets.ts';
 import { loadResolver } from './services/appsync/resolver-runtime.ts';
 import { signedHttpDataSource } from './services/appsync/http-data-source.ts';
@@ -42,6 +42,7 @@ import { jsonLogger, type Logger, type LogLevel } from './edge/log.ts';
 import { API_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
 import { StsService } from './services/sts/service.ts';
 import { SsmService } from './services/ssm/service.ts';
+import { SecretsManagerService } from './services/secretsmanager/service.ts';
 import { bootstrapVersionParameter, installedBootstrapVersion, MIN_BOOTSTRAP_VERSION } from '../aws/bootstrap.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
@@ -87,6 +88,11 @@ export interface LocalStackOptions {
   retryIntervalOverrides?: StepFunctionsOptions['retryIntervalOverrides'];
   /** Start every execution twice, as AWS may run an Express execution more than once. @default false */
   duplicateExecutions?: boolean;
+  /**
+   * Where `local-users.json` is kept in step when an administrator adds, removes or resets users
+   * (npm start writes it there at start, --memory included). @default dataDir; none without either
+   */
+  localUsersDir?: string;
 }
 
 export interface LocalStack {
@@ -103,6 +109,8 @@ export interface LocalStack {
   readonly logs: LogsService;
   /** Parameter Store: holds the CDK bootstrap version, as a bootstrapped account's does. */
   readonly ssm: SsmService;
+  /** Secrets Manager: the users' first passwords (`MultiTenantAiAssistant/seed-users/<username>`). */
+  readonly secrets: SecretsManagerService;
   readonly states: StepFunctionsService;
   readonly cognito: CognitoService;
   /** The realtime WebSocket endpoint (`ws://127.0.0.1:3000/graphql/realtime`). */
@@ -200,14 +208,30 @@ async function startServices(
   const iam = new LocalIam({ tenantIds, tables, agentRuntime: options.agentRuntime ?? 'bedrock-agent', modelId, ...(state ? { keys: state.keys } : {}) });
   const evaluator = new PolicyEvaluator({ cache: options.policyCache !== false });
   const kmsKeys = state?.kmsKeys ?? [KmsService.newKey(SEAL_KEY_ID, [SEAL_KEY_ALIAS])];
-  const users = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+  const users: LocalUser[] = state?.users ?? SEED_USERS.map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
+  const stackState = (): StackState => ({ keys: iam.persistedKeys(), kmsKeys, users });
 
-  const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  // Users an administrator adds or removes at runtime are kept as seeded ones are: in stack.json's
+  // users (the pool's authoritative list at the next start), and in local-users.json.
+  const usersDir = options.localUsersDir ?? options.dataDir;
+  let userFiles: Promise<void> = Promise.resolve();
+  const onUsersChanged = (): Promise<void> => {
+    users.splice(0, users.length, ...cognito.listUsers().map(({ username, tenantId, sub }) => ({ username, tenantId, sub })));
+    const run = userFiles.then(async () => {
+      if (options.dataDir) await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
+      if (usersDir) await writeLocalUsers(usersDir, cognito);
+    });
+    userFiles = run.catch(() => undefined);
+    return run;
+  };
+  const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, onUsersChanged, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   closers.push(() => cognito.flush());
+  closers.push(() => userFiles);
   const dynamo = new DynamoService({
-    ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}),
+    ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb'), dataDir: options.dataDir } : {}),
     location: iam.location,
     evaluator,
+    clock,
   });
   await dynamo.start();
   closers.push(() => dynamo.stop());
@@ -217,6 +241,8 @@ async function startServices(
   // The local account is bootstrapped as `cdk bootstrap` of the installed CLI leaves an account.
   const ssm = new SsmService(iam.location, evaluator, clock);
   ssm.putParameter(bootstrapVersionParameter(), String(installedBootstrapVersion() ?? MIN_BOOTSTRAP_VERSION));
+  const secrets = new SecretsManagerService({ location: iam.location, evaluator, clock, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  closers.push(() => secrets.flush());
   // As on AWS (logging level ALL with execution data), each execution's records go to the state
   // machine's log group when it ends; the operator reads them with FilterLogEvents.
   const logs = new LogsService(iam.location, evaluator, { clock });
@@ -259,6 +285,7 @@ async function startServices(
       'cognito-idp': cognito,
       logs,
       ssm,
+      secretsmanager: secrets,
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
@@ -302,8 +329,7 @@ async function startServices(
   bound.functions = functions;
 
   if (options.dataDir) {
-    const newState: StackState = { keys: iam.persistedKeys(), kmsKeys, users };
-    await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(newState, null, 2));
+    await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
   }
 
   const clientConfig = (who: LocalPrincipalName | LocalCredentials): LocalClientConfig => ({
@@ -330,6 +356,7 @@ async function startServices(
     modelId,
     logs,
     ssm,
+    secrets,
     states,
     cognito,
     realtimeUrl: LocalAppSync.realtimeUrl(graphqlUrl),

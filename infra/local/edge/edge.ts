@@ -84,6 +84,7 @@ const TARGET_SERVICES: Readonly<Record<string, string>> = {
   Logs_20140328: 'logs',
   AmazonSSM: 'ssm',
   AWSCognitoIdentityProviderService: COGNITO_IDP,
+  secretsmanager: 'secretsmanager',
 };
 
 function anonymousRoute(method: string, url: string, headers: Record<string, string>): string | undefined {

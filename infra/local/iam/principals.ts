@@ -126,6 +126,8 @@ export class LocalIam {
       userPoolArn: userPoolArn(this.location, localUserPoolId(region)),
       // Every Step Functions vended log group of the account: the operator inspects state machines.
       executionLogGroupsArn: `arn:${partition}:logs:${region}:${accountId}:log-group:/aws/vendedlogs/states/*`,
+      // As the deployed stack names them (infra/aws/seed-users.ts): `<stack name>/seed-users/<username>`.
+      userSecretNamePrefix: LOCAL_USER_SECRET_PREFIX,
     };
 
     const taskPolicies = taskRolePolicies(this.resources);
@@ -285,6 +287,9 @@ export const STATE_MACHINE_LOG_GROUP = `/aws/vendedlogs/states/${STATE_MACHINE_N
 export function localUserPoolId(region: string): string {
   return `${region}_LocalPool`;
 }
+
+/** Where the local operator keeps users' passwords in Secrets Manager, named as on AWS (the default stack name). */
+export const LOCAL_USER_SECRET_PREFIX = 'MultiTenantAiAssistant/seed-users/';
 
 export function userPoolArn(location: AwsLocation, userPoolId: string): string {
   return `arn:${location.partition}:cognito-idp:${location.region}:${location.accountId}:userpool/${userPoolId}`;

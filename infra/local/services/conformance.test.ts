@@ -22,12 +22,20 @@ import {
 } from '../iam/principals.ts';
 import { startLocalStack, type LocalStack } from '../stack.ts';
 import { bootstrapVersionParameter } from '../../aws/bootstrap.ts';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { LOCAL_USER_SECRET_PREFIX } from '../iam/principals.ts';
+
+const USER_SECRET = `${LOCAL_USER_SECRET_PREFIX}tenant1-user`;
 
 let stack: LocalStack;
 
 beforeAll(async () => {
   // No execution runs here: the task functions need no sandbox thread.
   stack = await startLocalStack({ port: 0, appsyncPort: 0, lambdaSandbox: false });
+  // The Secrets Manager control reads a secret: the operator makes it, as npm run users would.
+  const secrets = new SecretsManagerClient(stack.clientConfig('operator'));
+  await secrets.send(new CreateSecretCommand({ Name: USER_SECRET, SecretString: '{"password":"x"}' }));
+  secrets.destroy();
 });
 
 afterAll(async () => {
@@ -147,6 +155,15 @@ const SERVICES: Conformant[] = [
     holds: (a) => expect(json(a)).toMatchObject({ Parameter: { Name: bootstrapVersionParameter(), Type: 'String' } }),
     unknownOperation: () => jsonRequest('1.1', 'AmazonSSM.NoSuchOperation', {}),
     wrongMemberType: () => jsonRequest('1.1', 'AmazonSSM.GetParameter', { Name: 5 }),
+  },
+  {
+    service: 'secretsmanager',
+    protocol: 'json',
+    who: 'operator',
+    valid: () => jsonRequest('1.1', 'secretsmanager.GetSecretValue', { SecretId: USER_SECRET }),
+    holds: (a) => expect(json(a)).toMatchObject({ Name: USER_SECRET, SecretString: '{"password":"x"}', VersionStages: ['AWSCURRENT'] }),
+    unknownOperation: () => jsonRequest('1.1', 'secretsmanager.NoSuchOperation', {}),
+    wrongMemberType: () => jsonRequest('1.1', 'secretsmanager.GetSecretValue', { SecretId: 5 }),
   },
   {
     // The sign-in operations are legitimately unsigned; AdminGetUser needs a signature and a grant.

@@ -234,6 +234,50 @@ export class UserPool {
     user.updatedAt = this.clock().getTime();
   }
 
+  /**
+   * Creates a user (AdminCreateUser) with a new `sub` and a temporary password, in
+   * FORCE_CHANGE_PASSWORD; persists the pool. The caller has checked that the name is free.
+   */
+  async createUser(user: { username: string; tenantId: string; attributes: Record<string, string>; temporaryPassword: string }): Promise<StoredUser> {
+    const now = this.clock().getTime();
+    const key = user.username.toLowerCase();
+    const stored: StoredUser = {
+      username: user.username,
+      sub: randomUUID(),
+      tenantId: user.tenantId,
+      status: 'FORCE_CHANGE_PASSWORD',
+      passwordHash: await hashPassword(user.temporaryPassword),
+      passwordSetAt: now,
+      enabled: true,
+      attributes: { ...user.attributes },
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.state.users[key] = stored;
+    this.temporary.set(key, user.temporaryPassword);
+    await this.persist();
+    return stored;
+  }
+
+  /** An administrator's new temporary password (AdminSetUserPassword, Permanent false): back to FORCE_CHANGE_PASSWORD. */
+  async setTemporaryPassword(key: string, user: StoredUser, password: string): Promise<void> {
+    user.passwordHash = await hashPassword(password);
+    user.status = 'FORCE_CHANGE_PASSWORD';
+    user.updatedAt = user.passwordSetAt = this.clock().getTime();
+    this.temporary.set(key, password);
+  }
+
+  /** Enables or disables a user (AdminEnableUser / AdminDisableUser); a disabled user's refresh tokens stop working. */
+  setEnabled(user: StoredUser, enabled: boolean): void {
+    user.enabled = enabled;
+    user.updatedAt = this.clock().getTime();
+  }
+
+  /** The pool's users, stored, in the order they were added. */
+  storedUsers(): StoredUser[] {
+    return Object.values(this.state.users);
+  }
+
   /** Removes a user, with their refresh tokens and sessions. */
   async deleteUser(username: string): Promise<void> {
     this.removeUser(username.toLowerCase());

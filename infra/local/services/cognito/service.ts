@@ -2,7 +2,8 @@
  * Cognito user pool (JSON 1.1, `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`), the
  * subset the assistant uses: InitiateAuth (USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH),
  * RespondToAuthChallenge (NEW_PASSWORD_REQUIRED), GetUser, UpdateUserAttributes and, IAM-signed,
- * AdminGetUser; and the pool's JWKS at `GET /<userPoolId>/.well-known/jwks.json`.
+ * the administration of admin.ts (AdminGetUser, AdminCreateUser, ..., ListUsers); and the pool's
+ * JWKS at `GET /<userPoolId>/.well-known/jwks.json`.
  *
  * Tokens are RS256 JWTs with Cognito's claims (`custom:tenantId` among them), signed with a key made
  * on first start. Seeded users start in FORCE_CHANGE_PASSWORD with a random temporary password.
@@ -30,6 +31,7 @@ import { passwordPolicyViolation } from './passwords.ts';
 import { notAuthorized, PasswordSignIn, SIGN_IN_MESSAGES } from './sign-in.ts';
 import { UserPool, type LocalUser, type PublicJwk, type StoredUser, type UserStatus } from './pool.ts';
 import { localJwtVerifiers } from './verifiers.ts';
+import { ADMIN_OPERATIONS, userAttributes, UserPoolAdmin } from './admin.ts';
 
 // The stack, the CLIs' tests and the benches import these with the service.
 export { COGNITO_STATE_FILE, type LocalUser } from './pool.ts';
@@ -71,6 +73,8 @@ export interface CognitoServiceOptions {
   logger?: Logger;
   /** Password hashing at once, and waiting, before sign-ins are refused (TooManyRequestsException). @default 1 and 8 */
   hashing?: { concurrency: number; maxWaiting: number };
+  /** Told after an administrator changed the pool's users (created, deleted, enabled, new password). */
+  onUsersChanged?: () => Promise<void>;
 }
 
 
@@ -85,7 +89,6 @@ function invalidParameter(message: string): AwsError {
 /** A required member: Cognito refuses it missing or empty, with its camel-cased name. */
 const required = (wireName: string): FieldOptions => ({ wireName, code: INVALID_PARAMETER, emptyIsMissing: true });
 
-const USER_POOL_ID = /^[\w-]+_[0-9a-zA-Z]+$/;
 
 // --- the service -------------------------------------------------------------------------------
 
@@ -100,6 +103,7 @@ export class CognitoService {
   private readonly clock: () => Date;
   private readonly logger: Logger;
   private readonly signIn: PasswordSignIn;
+  private readonly admin: UserPoolAdmin;
 
   private constructor(
     private readonly options: CognitoServiceOptions,
@@ -112,6 +116,15 @@ export class CognitoService {
     this.clock = clock;
     this.logger = options.logger ?? silentLogger;
     this.signIn = new PasswordSignIn({ pool, clock, logger: this.logger, hashing: options.hashing ?? { concurrency: 1, maxWaiting: 8 } });
+    this.admin = new UserPoolAdmin({
+      pool,
+      poolId: this.poolId,
+      location: options.location,
+      evaluator: options.evaluator,
+      logger: this.logger,
+      hashInTurn: (operation, work) => this.signIn.hashInTurn(operation, work),
+      onUsersChanged: options.onUsersChanged ?? (() => Promise.resolve()),
+    });
   }
 
   /** Loads the pool from `<dataDir>/cognito.json` (or starts a new one), and syncs it with `users`. */
@@ -197,9 +210,8 @@ export class CognitoService {
         return respond(await this.getUser(input));
       case 'UpdateUserAttributes':
         return respond(await this.updateUserAttributes(input));
-      case 'AdminGetUser':
-        return respond(await this.adminGetUser(principal!, input));
       default:
+        if (ADMIN_OPERATIONS.has(operation)) return respond(await this.admin.run(operation, principal!, input));
         throw new AwsError('UnknownOperationException', `Operation ${operation || call.target} is not supported by the local user pool.`, 400);
     }
   }
@@ -355,17 +367,9 @@ export class CognitoService {
     return found;
   }
 
-  private userAttributes(user: StoredUser): { Name: string; Value: string }[] {
-    return [
-      { Name: 'sub', Value: user.sub },
-      ...Object.entries(user.attributes).map(([Name, Value]) => ({ Name, Value })),
-      { Name: 'custom:tenantId', Value: user.tenantId },
-    ];
-  }
-
   private async getUser(input: Record<string, unknown>) {
     const [, user] = await this.userOfAccessToken(input);
-    return { Username: user.username, UserAttributes: this.userAttributes(user) };
+    return { Username: user.username, UserAttributes: userAttributes(user) };
   }
 
   private async updateUserAttributes(input: Record<string, unknown>) {
@@ -383,27 +387,6 @@ export class CognitoService {
     await this.pool.persist();
     this.logger.log('info', 'cognito.attributes_updated', { username: user.username, attributes: Object.keys(updates) });
     return { CodeDeliveryDetailsList: [] };
-  }
-
-  private async adminGetUser(principal: Principal, input: Record<string, unknown>) {
-    const poolId = requiredString(input, 'UserPoolId', required('userPoolId'));
-    if (!USER_POOL_ID.test(poolId)) {
-      throw validationError('userPoolId', 'satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+', { value: poolId, code: INVALID_PARAMETER });
-    }
-    await this.options.evaluator.authorize({ principal, action: 'cognito-idp:AdminGetUser', resource: userPoolArn(this.options.location, poolId) });
-    if (poolId !== this.poolId) throw new AwsError('ResourceNotFoundException', `User pool ${poolId} does not exist.`, 400);
-    const name = requiredString(input, 'Username', required('username'));
-    // As on AWS, a user's `sub` names them as well as their username.
-    const user = this.pool.findUser(name)?.[1] ?? this.pool.findUserBySub(name);
-    if (!user) throw new AwsError('UserNotFoundException', MSG.noUser, 400);
-    return {
-      Username: user.username,
-      UserAttributes: this.userAttributes(user),
-      UserCreateDate: user.createdAt / 1000,
-      UserLastModifiedDate: user.updatedAt / 1000,
-      Enabled: user.enabled,
-      UserStatus: user.status,
-    };
   }
 }
 

@@ -8,10 +8,11 @@ import type { AddressInfo } from 'node:net';
 import * as DynamoDbApi from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
-import { optionalArray, optionalObject, optionalString, optionalStringMap, type Fields } from '../../edge/wire.ts';
+import { optionalArray, optionalObject, optionalString, optionalStringMap, requiredString, type Fields } from '../../edge/wire.ts';
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import { transactGetItems } from './transact-get.ts';
+import { TABLE_ADMIN_OPERATIONS, TableAdmin } from './table-admin.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const DYNAMODB_PROTOCOL: Protocol = {
@@ -45,6 +46,8 @@ export interface DynamoCheck {
   /** Undefined when the request names no partition key (Scan, PartiQL, an unparseable condition). */
   leadingKeys?: string[];
   select?: string;
+  /** The resource's ARN when it is not the table's (DescribeBackup: the backup's). */
+  resource?: string;
 }
 
 /** The string form IAM compares: S as is, N as written, B as base64. */
@@ -122,6 +125,8 @@ const TABLE_OPERATIONS = new Set([
   'DescribeTimeToLive',
   'UpdateTimeToLive',
   'DescribeContinuousBackups',
+  'UpdateContinuousBackups',
+  'CreateBackup',
 ]);
 
 const PARTIQL_ACTIONS: Record<string, string> = {
@@ -227,6 +232,9 @@ export async function checksFor(operation: string, body: Fields, keys: KeyResolv
       return statements(body, 'TransactStatements');
     case 'ListTables':
       return [{ action, table: '*' }];
+    case 'DescribeBackup':
+      // Authorised on the backup's ARN (`table/<name>/backup/<id>`), the Service Authorization Reference's `backup` resource.
+      return [{ action, table: '', resource: requiredString(body, 'BackupArn', { wireName: 'backupArn' }) }];
     default:
       if (TABLE_OPERATIONS.has(operation) || table) return [{ action, table }];
       return [{ action, table: '*' }];
@@ -239,6 +247,7 @@ function statements(body: Fields, field: string): DynamoCheck[] {
 }
 
 export function resourceArn(loc: AwsLocation, check: DynamoCheck): string {
+  if (check.resource !== undefined) return check.resource;
   if (check.table === '*') return '*';
   const base = `arn:${loc.partition}:dynamodb:${loc.region}:${loc.accountId}:table/${check.table}`;
   return check.index ? `${base}/index/${check.index}` : base;
@@ -256,6 +265,9 @@ export interface DynamoOptions {
   path?: string;
   location: AwsLocation;
   evaluator: PolicyEvaluator;
+  /** Where table records and on-demand backups are kept (table-admin.ts). In memory when undefined. */
+  dataDir?: string;
+  clock?: () => Date;
 }
 
 /** dynalite on a private loopback port, and the authorising front that the edge calls. */
@@ -265,8 +277,18 @@ export class DynamoService {
   private port = 0;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly schemaCache = new Map<string, string | undefined>();
+  /** Encryption, point-in-time recovery and backups: what dynalite does not keep. */
+  readonly tableAdmin: TableAdmin;
 
-  constructor(private readonly options: DynamoOptions) {}
+  constructor(private readonly options: DynamoOptions) {
+    this.tableAdmin = new TableAdmin({
+      protocol: DYNAMODB_PROTOCOL,
+      location: options.location,
+      clock: options.clock ?? (() => new Date()),
+      forward: (operation, body) => this.forward(operation, body, {}),
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    });
+  }
 
   async start(): Promise<void> {
     this.server = dynalite({
@@ -288,6 +310,7 @@ export class DynamoService {
   }
 
   async stop(): Promise<void> {
+    await this.tableAdmin.flush();
     this.agent.destroy();
     await new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
   }
@@ -312,7 +335,7 @@ export class DynamoService {
     },
   };
 
-  async handle({ principal, target, body, headers }: EdgeCall): Promise<WireResponse> {
+  async handle({ principal, target, body, headers, requestId }: EdgeCall): Promise<WireResponse> {
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
     if (!OPERATIONS.has(operation)) throw new AwsError('UnknownOperationException', 'Unknown operation', 400);
     // DynamoDB's own wording for a body that is not a JSON object.
@@ -331,6 +354,10 @@ export class DynamoService {
       for (const key of this.schemaCache.keys()) if (key === table || key.startsWith(`${table}/`)) this.schemaCache.delete(key);
     }
     if (operation === 'TransactGetItems') return transactGetItems(parsed, (op, json) => this.forward(op, json, headers));
+    if (TABLE_ADMIN_OPERATIONS.has(operation)) return this.tableAdmin.handle(operation, parsed, requestId);
+    if (operation === 'CreateTable' || operation === 'DescribeTable' || operation === 'DeleteTable') {
+      return this.tableAdmin.decorate(operation, parsed, await this.forward(operation, body, headers));
+    }
     return this.forward(operation, body, headers);
   }
 
