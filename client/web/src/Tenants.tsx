@@ -174,8 +174,8 @@ function TenantRowView({ tenant: t, expanded, busy, onToggle, onChange }: RowPro
   return (
     <tr data-tenant={t.tenantId} data-status={t.status} className={suspended ? 'suspended' : undefined}>
       <th scope="row">
-        {t.tenantId}
-        {t.name && t.name !== t.tenantId && <span className="hint"> {t.name}</span>}
+        <span className="tenant-id">{t.tenantId}</span>
+        {t.name && t.name !== t.tenantId && <span className="hint store-name"> {t.name}</span>}
       </th>
       <td>
         <span className={`badge status-${t.status.toLowerCase()}`} data-testid="tenant-status">
