@@ -123,6 +123,30 @@ describe('tenants view (operators)', () => {
     expect(await page.getByRole('button', { name: 'Suspend tenant2' }).count()).toBe(1);
   });
 
+  it('shows the stores without users, saying why, when the user pool cannot be listed', async () => {
+    const page = await newPage();
+    const edge = new URL(stack.edgeUrl).origin;
+    const ui = new URL(web.url).origin;
+    // The user pool refuses ListUsers (as it would a principal without cognito-idp:ListUsers); everything else reaches the edge.
+    await page.route(
+      (url) => url.origin === edge,
+      (route) =>
+        route.request().headers()['x-amz-target'] === 'AWSCognitoIdentityProviderService.ListUsers'
+          ? route.fulfill({
+              status: 400,
+              headers: { 'content-type': 'application/x-amz-json-1.1', 'access-control-allow-origin': ui, 'access-control-expose-headers': 'x-amzn-requestid, x-amzn-errortype' },
+              body: JSON.stringify({ __type: 'AccessDeniedException', message: 'not authorized' }),
+            })
+          : route.continue(),
+    );
+    await page.goto(`${web.url}#/tenants`);
+    await openWithKeys(page, stack.iam.credentials('operator'));
+    await page.locator('table.tenants-table').waitFor();
+    expect(await page.getByTestId('users-unavailable').innerText()).toBe('Users unavailable: These credentials may not list the users: only the local operator may.');
+    expect(await row(page, 'tenant1').getAttribute('data-status')).toBe('ACTIVE');
+    expect(await page.getByTestId('user-count').count()).toBe(0);
+  });
+
   it('shows the CLI\'s refusal when the store changed underneath the page', async () => {
     const page = await newPage();
     await page.goto(`${web.url}#/tenants`);
