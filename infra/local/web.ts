@@ -23,7 +23,7 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** The local UI's config: same-origin GraphQL, Cognito and the operator's Step Functions on the edge. */
+/** The local UI's config: same-origin GraphQL, Cognito and the operator's Step Functions, DynamoDB and Cognito calls on the edge. */
 export function localWebConfig(stack: LocalStack): WebConfig {
   const region = stack.iam.location.region;
   return {
@@ -32,7 +32,15 @@ export function localWebConfig(stack: LocalStack): WebConfig {
     userPool: { clientId: stack.cognito.clientId, endpoint: stack.edgeUrl },
     graphqlUrl: '/graphql',
     realtimeUrl: '/graphql/realtime',
-    operator: { endpoint: stack.edgeUrl, region, stateMachineArn: stack.iam.resources.stateMachineArn, runsTable: stack.tables.runs },
+    operator: {
+      endpoint: stack.edgeUrl,
+      region,
+      stateMachineArn: stack.iam.resources.stateMachineArn,
+      runsTable: stack.tables.runs,
+      configTable: stack.tables.config,
+      tablePrefix: stack.tables.prefix,
+      userPoolId: stack.cognito.poolId,
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The web UI: the store's customers sign in and chat with the assistant; operators (local stack
- * only) look at executions with the local operator keys. The tenant shown in the header comes from
+ * only) look at executions and tenants with the local operator keys. The tenant shown in the header comes from
  * the ID token; the server never takes it from the client.
  */
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -9,6 +9,7 @@ import { refreshTokens, signIn, type Tokens, type UserPoolConfig } from '../../a
 import { Chat } from './Chat.tsx';
 import { loadConfig, resolveEndpoints, type WebConfig } from './config.ts';
 import type { OperatorApi } from './operator.ts';
+import type { TenantsApi } from './tenants-api.ts';
 import { signInMessage } from './messages.ts';
 import { hrefOf, useRoute } from './route.ts';
 import { TokenKeeper, type Claims } from './session.ts';
@@ -16,6 +17,8 @@ import { SignIn } from './SignIn.tsx';
 
 // Operators only: the Step Functions and DynamoDB clients load when the view is opened.
 const Executions = lazy(() => import('./Executions.tsx').then((m) => ({ default: m.Executions })));
+// Operators only: the DynamoDB and Cognito clients and the tenants logic load when the view is opened.
+const Tenants = lazy(() => import('./Tenants.tsx').then((m) => ({ default: m.Tenants })));
 
 interface SignedIn {
   keeper: TokenKeeper;
@@ -28,6 +31,7 @@ export function App() {
   const [session, setSession] = useState<SignedIn>();
   const [notice, setNotice] = useState<string>();
   const [operatorApi, setOperatorApi] = useState<OperatorApi>();
+  const [tenantsApi, setTenantsApi] = useState<TenantsApi>();
   const route = useRoute();
   const sessionRef = useRef<SignedIn | undefined>(undefined);
 
@@ -78,7 +82,9 @@ export function App() {
     return new AssistantApi({ ...endpoints, idToken: () => session.keeper.idToken, answerTimeoutMs: 90_000 });
   }, [config, session]);
 
-  const operatorView = route.view === 'executions' || route.view === 'execution';
+  const executionsView = route.view === 'executions' || route.view === 'execution';
+  const tenantsView = route.view === 'tenants';
+  const operatorView = executionsView || tenantsView;
 
   return (
     <div className="app">
@@ -100,8 +106,13 @@ export function App() {
             Chat
           </a>
           {config?.operator && (
-            <a href={hrefOf({ view: 'executions' })} aria-current={operatorView ? 'page' : undefined}>
+            <a href={hrefOf({ view: 'executions' })} aria-current={executionsView ? 'page' : undefined}>
               Executions
+            </a>
+          )}
+          {config?.operator && (
+            <a href={hrefOf({ view: 'tenants' })} aria-current={tenantsView ? 'page' : undefined}>
+              Tenants
             </a>
           )}
           {session && (
@@ -118,13 +129,22 @@ export function App() {
           </p>
         )}
         {!config && !configError && <p aria-live="polite">Loading…</p>}
-        {config && operatorView && (
+        {config && executionsView && (
           config.operator ? (
             <Suspense fallback={<p aria-live="polite">Loading…</p>}>
               <Executions config={config.operator} route={route} api={operatorApi} onApi={setOperatorApi} />
             </Suspense>
           ) : (
             <p>The executions view is part of the local stack. On AWS, use the Step Functions console.</p>
+          )
+        )}
+        {config && tenantsView && (
+          config.operator ? (
+            <Suspense fallback={<p aria-live="polite">Loading…</p>}>
+              <Tenants config={config.operator} api={tenantsApi} onApi={setTenantsApi} />
+            </Suspense>
+          ) : (
+            <p>The tenants view is part of the local stack. On AWS, use npm run tenants -- --target aws.</p>
           )
         )}
         {config && !operatorView && pool && !session && <SignIn pool={pool} signIn={signIn} onSignedIn={onSignedIn} notice={notice} />}

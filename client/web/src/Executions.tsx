@@ -3,14 +3,14 @@
  * by status; one execution as the state machine graph with each state's input, output and timing;
  * Replay of a failed one. It opens only with the local operator's access keys.
  */
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ExecutionStatus } from '@aws-sdk/client-sfn';
 import { executionNameOf, tokensText, type ExecutionDetail, type StateRun } from '../../executions.ts';
 import type { OperatorConfig } from './config.ts';
-import { FormFooter } from './FormFooter.tsx';
 import { durationMs, formatDuration, layout, outcomes, OUTCOME_LABELS, type AslDefinition } from './graph.ts';
 import { operatorMessage } from './messages.ts';
-import { askerOf, OperatorApi, type ExecutionSummary } from './operator.ts';
+import { OperatorKeys } from './OperatorKeys.tsx';
+import { askerOf, OperatorApi, type ExecutionSummary, type OperatorCredentials } from './operator.ts';
 import { hrefOf, navigate, type Route } from './route.ts';
 import { StateGraph } from './StateGraph.tsx';
 
@@ -24,7 +24,7 @@ interface Props {
 }
 
 export function Executions({ config, route, api, onApi }: Props) {
-  if (!api) return <OperatorKeys config={config} onOpen={onApi} />;
+  if (!api) return <ExecutionKeys config={config} onOpen={onApi} />;
   return (
     <section className="executions" aria-labelledby="executions-title">
       <div className="chat-bar">
@@ -45,53 +45,18 @@ export function Executions({ config, route, api, onApi }: Props) {
   );
 }
 
-function OperatorKeys({ config, onOpen }: { config: OperatorConfig; onOpen(api: OperatorApi): void }) {
-  const [accessKeyId, setAccessKeyId] = useState('');
-  const [secretAccessKey, setSecretAccessKey] = useState('');
-  const [sessionToken, setSessionToken] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setError(undefined);
-    if (!accessKeyId.trim() || !secretAccessKey.trim()) {
-      setError('Enter the access key ID and the secret access key.');
-      return;
-    }
-    setBusy(true);
-    const candidate = new OperatorApi(config, {
-      accessKeyId: accessKeyId.trim(),
-      secretAccessKey: secretAccessKey.trim(),
-      ...(sessionToken.trim() ? { sessionToken: sessionToken.trim() } : {}),
-    });
+function ExecutionKeys({ config, onOpen }: { config: OperatorConfig; onOpen(api: OperatorApi): void }) {
+  async function open(credentials: OperatorCredentials) {
+    const candidate = new OperatorApi(config, credentials);
     try {
       await candidate.list(undefined, 1); // proves the keys may list executions
-      onOpen(candidate);
     } catch (err) {
       candidate.destroy();
-      setError(operatorMessage(err));
-    } finally {
-      setBusy(false);
+      throw new Error(operatorMessage(err));
     }
+    onOpen(candidate);
   }
-
-  return (
-    <form className="card" onSubmit={submit} aria-labelledby="operator-title" noValidate>
-      <h2 id="operator-title">Executions: operators only</h2>
-      <p>
-        Enter the local operator&apos;s access keys (<code>npm run creds -- --operator</code> prints them). They stay in this page&apos;s memory and sign
-        each request to the local stack; a store user&apos;s sign-in does not open this view.
-      </p>
-      <label htmlFor="access-key-id">Access key ID</label>
-      <input id="access-key-id" autoComplete="off" spellCheck={false} value={accessKeyId} onChange={(e) => setAccessKeyId(e.target.value)} required />
-      <label htmlFor="secret-access-key">Secret access key</label>
-      <input id="secret-access-key" type="password" autoComplete="off" value={secretAccessKey} onChange={(e) => setSecretAccessKey(e.target.value)} required />
-      <label htmlFor="session-token">Session token (temporary credentials only)</label>
-      <input id="session-token" type="password" autoComplete="off" value={sessionToken} onChange={(e) => setSessionToken(e.target.value)} />
-      <FormFooter error={error} busy={busy} label="Open executions" busyLabel="Checking…" />
-    </form>
-  );
+  return <OperatorKeys title="Executions: operators only" label="Open executions" open={open} />;
 }
 
 const time = (d?: Date) => (d ? d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '-');

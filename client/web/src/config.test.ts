@@ -16,6 +16,11 @@ describe('the UI config', () => {
     expect(parseConfig(good)).toEqual(good);
     expect(() => parseConfig({ ...good, userPool: {} })).toThrow('userPool.clientId');
     expect(() => parseConfig({ ...good, operator: { endpoint: 'x' } })).toThrow('operator');
+    const operator = { endpoint: 'http://127.0.0.1:4566', region: 'eu-west-1', stateMachineArn: 'arn:sm', runsTable: 'runs', configTable: 'config', tablePrefix: '', userPoolId: 'p' };
+    expect(parseConfig({ ...good, operator }).operator).toEqual(operator);
+    // The tenants view needs the config table and the user pool.
+    expect(() => parseConfig({ ...good, operator: { ...operator, userPoolId: undefined } })).toThrow('operator (tenants view)');
+    expect(() => parseConfig({ ...good, operator: { ...operator, configTable: '' } })).toThrow('operator (tenants view)');
     expect(() => parseConfig(null)).toThrow('the document');
   });
 });

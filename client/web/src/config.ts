@@ -9,6 +9,10 @@ export interface OperatorConfig {
   region: string;
   stateMachineArn: string;
   runsTable: string;
+  /** The tenants view: the tenant config table, the tables' name prefix and the user pool (Cognito on the same endpoint). */
+  configTable: string;
+  tablePrefix: string;
+  userPoolId: string;
 }
 
 export interface WebConfig {
@@ -19,7 +23,7 @@ export interface WebConfig {
   graphqlUrl: string;
   /** The realtime endpoint; may be relative to the page (`/graphql/realtime`); http(s) becomes ws(s). */
   realtimeUrl: string;
-  /** Local mode only: the executions view for operators (on AWS the Step Functions console plays this role). */
+  /** Local mode only: the executions and tenants views for operators (on AWS the Step Functions console and `npm run tenants` play this role). */
   operator?: OperatorConfig;
 }
 
@@ -45,6 +49,7 @@ export function parseConfig(value: unknown): WebConfig {
   const op = v!.operator;
   if (op !== undefined) {
     need(isString(op.endpoint) && isString(op.region) && isString(op.stateMachineArn) && isString(op.runsTable), 'operator');
+    need(isString(op.configTable) && typeof op.tablePrefix === 'string' && isString(op.userPoolId), 'operator (tenants view)');
   }
   return v as WebConfig;
 }

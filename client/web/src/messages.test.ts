@@ -20,5 +20,8 @@ describe('errors in words a person understands', () => {
     expect(askMessage(Object.assign(new Error('No answer within 90000 ms'), { errorType: 'Timeout' }))).toBe('No answer arrived in time. Please try again.');
     expect(operatorMessage(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))).toMatch(/only the local operator/);
     expect(operatorMessage(Object.assign(new Error('?'), { name: 'UnrecognizedClientException' }))).toMatch(/npm run creds -- --operator/);
+    expect(operatorMessage(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }), 'administer tenants')).toBe(
+      'These credentials may not administer tenants: only the local operator may.',
+    );
   });
 });

@@ -81,8 +81,8 @@ export function askMessage(err: unknown): string {
   return `The question could not be sent: ${messageOf(err)}`;
 }
 
-/** An AWS error of the operator's executions view. */
-export function operatorMessage(err: unknown): string {
+/** An AWS error of an operator's view (executions, tenants); `may` says what only the operator may do. */
+export function operatorMessage(err: unknown, may = 'read executions'): string {
   if (isNetworkError(err)) return 'The local stack cannot be reached: is `npm start` running?';
   const code = codeOf(err);
   switch (code) {
@@ -94,7 +94,7 @@ export function operatorMessage(err: unknown): string {
       return 'The secret access key does not match the access key ID.';
     case 'AccessDeniedException':
     case 'AccessDenied':
-      return 'These credentials may not read executions: only the local operator may.';
+      return `These credentials may not ${may}: only the local operator may.`;
     case 'ExpiredTokenException':
       return 'These credentials have expired.';
     default:

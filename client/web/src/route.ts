@@ -1,11 +1,12 @@
 /** Hash routes, so the built UI is a folder of static files any server (or bucket) can serve. */
 import { useEffect, useState } from 'react';
 
-export type Route = { view: 'chat' } | { view: 'executions' } | { view: 'execution'; executionArn: string };
+export type Route = { view: 'chat' } | { view: 'executions' } | { view: 'execution'; executionArn: string } | { view: 'tenants' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   if (path === '/executions' || path === '/executions/') return { view: 'executions' };
+  if (path === '/tenants' || path === '/tenants/') return { view: 'tenants' };
   const m = /^\/executions\/(.+)$/.exec(path);
   if (m) {
     try {
@@ -25,6 +26,8 @@ export function hrefOf(route: Route): string {
       return '#/executions';
     case 'execution':
       return `#/executions/${encodeURIComponent(route.executionArn)}`;
+    case 'tenants':
+      return '#/tenants';
   }
 }
 
