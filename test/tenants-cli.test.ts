@@ -1,0 +1,246 @@
+/**
+ * `npm run tenants` and `npm run users` against a running local stack (in-process commands, the
+ * operator's keys through the edge), as a new operator onboards a store: add a tenant, add its
+ * users, ask as them at once, suspend and resume, remove; every bad input refused with a non-zero
+ * exit and nothing changed. The same commands with `--target aws` run the AWS code path (cdk-outputs
+ * names, secrets for passwords) against the local stand-ins.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DescribeContinuousBackupsCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { STSClient } from '@aws-sdk/client-sts';
+import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
+import { askCommand } from '../client/cli/ask.ts';
+import { tenantsCommand } from '../client/cli/tenants.ts';
+import { usersCommand } from '../client/cli/users.ts';
+import { readLocalUsers, writeLocalEnv } from '../client/cli/targets.ts';
+import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
+import { localEnvOf } from '../infra/local/local-env.ts';
+import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+
+let stack: LocalStack;
+let dataDir: string;
+let outputsFile: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-tenants-'));
+  stack = await startLocalStack({ port: 0, dataDir, retryIntervalOverrides: 0, lambdaSandbox: false });
+  await writeLocalEnv(localEnvOf(stack, true), dataDir);
+  await writeLocalUsers(dataDir, stack.cognito);
+  outputsFile = path.join(dataDir, 'cdk-outputs.json');
+  await writeCdkOutputs(outputsFile, {
+    Region: stack.iam.location.region,
+    UserPoolId: stack.cognito.poolId,
+    ConfigTableName: stack.tables.config,
+    TablePrefix: stack.tables.prefix,
+    UserSecretPrefix: 'MultiTenantAiAssistant/seed-users/',
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const tenants = (...args: string[]) => runCommand(tenantsCommand, ['--data-dir', dataDir, ...args], {});
+const users = (...args: string[]) => runCommand(usersCommand, ['--data-dir', dataDir, ...args], {});
+const ask = (username: string, question: string) => runCommand(askCommand, ['--data-dir', dataDir, '--user', username, question], {});
+/** `--target aws`: the operator's keys, every service at the edge, names from cdk-outputs.json. */
+function awsIo() {
+  const edge = stack.edgeUrl;
+  return { aws: { credentials: stack.iam.credentials('operator'), endpoints: { dynamodb: edge, cognito: edge, secretsmanager: edge } } };
+}
+const awsTenants = (...args: string[]) => runCommand(tenantsCommand, ['--target', 'aws', '--outputs-file', outputsFile, ...args], awsIo());
+const awsUsers = (...args: string[]) => runCommand(usersCommand, ['--target', 'aws', '--outputs-file', outputsFile, ...args], awsIo());
+
+const passwordOf = (r: CliResult) => /Temporary password, shown once: (\S+)/.exec(r.stdout)?.[1];
+const tenantRows = async () => JSON.parse((await tenants('list', '--json')).stdout) as { tenantId: string; status: string; users: number; ordersTable: string }[];
+
+describe('npm run tenants / users: onboarding a store end to end (local)', () => {
+  it('lists the seeded stores with their status, users and orders table', async () => {
+    const rows = await tenantRows();
+    expect(rows.map((r) => [r.tenantId, r.status, r.users, r.ordersTable])).toEqual([
+      ['tenant1', 'ACTIVE', 2, 'tenant1-orders'],
+      ['tenant2', 'ACTIVE', 1, 'tenant2-orders'],
+      ['tenant3', 'ACTIVE', 1, 'tenant3-orders'],
+    ]);
+    const text = await tenants('list');
+    expect(text.stdout).toMatch(/^tenant1 +ACTIVE +2 users +tenant1-orders +Tenant One Outfitters$/m);
+  });
+
+  it('adds a tenant: config row, an on-demand encrypted orders table with point-in-time recovery, ACTIVE', async () => {
+    const r = await tenants('add', 'tenant4', '--name', 'Tenant Four Garden', '--return-days', '14');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'config row tenant4 written (CREATING)',
+      'orders table tenant4-orders created; waiting until it is ACTIVE',
+      'orders table tenant4-orders ACTIVE, point-in-time recovery on',
+      'tenant tenant4 ACTIVE',
+      'Tenant tenant4 ("Tenant Four Garden", 14-day returns) is ACTIVE. Add its users: npm run users -- add <username> --tenant tenant4',
+    ]);
+    const ddb = new DynamoDBClient(stack.clientConfig('operator'));
+    const table = (await ddb.send(new DescribeTableCommand({ TableName: 'tenant4-orders' }))).Table!;
+    expect(table).toMatchObject({ TableStatus: 'ACTIVE', BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' }, SSEDescription: { Status: 'ENABLED' } });
+    const pitr = await ddb.send(new DescribeContinuousBackupsCommand({ TableName: 'tenant4-orders' }));
+    expect(pitr.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus).toBe('ENABLED');
+    ddb.destroy();
+    expect((await tenantRows()).find((t) => t.tenantId === 'tenant4')).toMatchObject({ status: 'ACTIVE', users: 0 });
+  });
+
+  it('adds users to it who can ask at once, with the temporary password printed once and recorded locally', async () => {
+    const first = await users('add', 'tenant4-user', '--tenant', 'tenant4');
+    expect(first.code).toBe(0);
+    const password = passwordOf(first);
+    expect(password).toMatch(/^\S{20}$/);
+    expect(first.stdout).toContain('recorded in .data/local-users.json');
+    expect((await readLocalUsers(dataDir)).users.find((u) => u.username === 'tenant4-user')).toMatchObject({ tenantId: 'tenant4', temporaryPassword: password });
+    expect((await users('add', 'tenant4-user2', '--tenant', 'tenant4')).code).toBe(0);
+
+    const answer = await ask('tenant4-user', "What's your return policy?");
+    expect(answer.stderr).toContain('first sign-in');
+    expect(answer).toMatchObject({ code: 0, stdout: 'You can return items within 14 days.\n' });
+    const listed = JSON.parse((await users('list', '--tenant', 'tenant4', '--json')).stdout) as { username: string; status: string; enabled: boolean }[];
+    expect(listed.map((u) => [u.username, u.status, u.enabled])).toEqual([
+      ['tenant4-user', 'CONFIRMED', true],
+      ['tenant4-user2', 'FORCE_CHANGE_PASSWORD', true],
+    ]);
+  });
+
+  it('suspends a store: its users still sign in, their questions fail, nothing else changes; resume answers again', async () => {
+    expect((await tenants('suspend', 'tenant4')).stdout).toContain('Tenant tenant4 is SUSPENDED.');
+    const refused = await ask('tenant4-user', "What's your return policy?");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("This store's assistant is suspended");
+    // Control: another store answers meanwhile.
+    expect((await ask('tenant2-user', "What's your return policy?")).code).toBe(0);
+    expect((await tenants('resume', 'tenant4')).stdout).toContain('Tenant tenant4 is ACTIVE.');
+    expect((await ask('tenant4-user', "What's your return policy?")).code).toBe(0);
+  });
+
+  it('isolation follows the new tenant: scoped credentials reach only their own user\'s rows of their own tenant', async () => {
+    const rows = JSON.parse((await users('list', '--json')).stdout) as { username: string; tenantId: string; sub: string }[];
+    const who = (name: string) => rows.find((u) => u.username === name)!;
+    const [t4a, t4b, t1] = [who('tenant4-user'), who('tenant4-user2'), who('tenant1-user')];
+    const operator = new DynamoDBClient(stack.clientConfig('operator'));
+    for (const u of [t4a, t4b, t1]) {
+      await operator.send(new PutItemCommand({ TableName: `${u.tenantId}-orders`, Item: { userId: { S: u.sub }, orderId: { S: 'ord-isolation' }, total: { N: '1' } } }));
+    }
+    const sts = new STSClient(stack.clientConfig('mint-credentials'));
+    const scopedFor = async (u: { tenantId: string; sub: string }) =>
+      new DynamoDBClient(
+        stack.clientConfig(
+          await assumeTenantRole({ tenantId: u.tenantId, userId: u.sub }, { sts, tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn, location: stack.iam.location, tables: stack.tables }),
+        ),
+      );
+    const query = (client: DynamoDBClient, table: string, userId: string) =>
+      client.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: userId } } }));
+    const get = (client: DynamoDBClient, table: string, userId: string) => client.send(new GetItemCommand({ TableName: table, Key: { userId: { S: userId }, orderId: { S: 'ord-isolation' } } }));
+    const [a, b, one] = [await scopedFor(t4a), await scopedFor(t4b), await scopedFor(t1)];
+    const denied = { name: 'AccessDeniedException' };
+    // Controls: each reads its own order.
+    expect((await query(a, 'tenant4-orders', t4a.sub)).Items).toHaveLength(1);
+    expect((await get(b, 'tenant4-orders', t4b.sub)).Item).toBeDefined();
+    expect((await query(one, 'tenant1-orders', t1.sub)).Items!.length).toBeGreaterThanOrEqual(1);
+    // Across users of tenant4, and across tenant1 and tenant4, both ways.
+    await expect(query(a, 'tenant4-orders', t4b.sub)).rejects.toMatchObject(denied);
+    await expect(get(b, 'tenant4-orders', t4a.sub)).rejects.toMatchObject(denied);
+    await expect(query(a, 'tenant1-orders', t1.sub)).rejects.toMatchObject(denied);
+    await expect(get(a, 'tenant1-orders', t4a.sub)).rejects.toMatchObject(denied);
+    await expect(query(one, 'tenant4-orders', t4a.sub)).rejects.toMatchObject(denied);
+    await expect(get(one, 'tenant4-orders', t1.sub)).rejects.toMatchObject(denied);
+    await expect(a.send(new ScanCommand({ TableName: 'tenant4-orders' }))).rejects.toMatchObject(denied);
+    for (const c of [operator, sts, a, b, one]) c.destroy();
+  });
+
+  it('disables, enables and resets a user', async () => {
+    expect((await users('disable', 'tenant4-user2')).code).toBe(0);
+    expect(JSON.parse((await users('list', '--tenant', 'tenant4', '--json')).stdout)[1]).toMatchObject({ username: 'tenant4-user2', enabled: false });
+    expect((await users('enable', 'tenant4-user2')).code).toBe(0);
+    const reset = await users('reset-password', 'tenant4-user');
+    expect(reset.code).toBe(0);
+    const password = passwordOf(reset)!;
+    expect((await readLocalUsers(dataDir)).users.find((u) => u.username === 'tenant4-user')).toMatchObject({ status: 'FORCE_CHANGE_PASSWORD', temporaryPassword: password });
+    expect((await ask('tenant4-user', "What's your return policy?")).code).toBe(0);
+  });
+
+  it('refuses bad input with a clear error, a non-zero exit and no change', async () => {
+    const before = await tenantRows();
+    const cases: [Promise<CliResult>, number, string][] = [
+      [tenants('add', 'tenant1', '--name', 'Again', '--return-days', '5'), 1, "Tenant 'tenant1' already exists (ACTIVE, \"Tenant One Outfitters\"): nothing changed."],
+      [tenants('add', 'Tenant_5', '--name', 'Bad', '--return-days', '5'), 1, "Invalid tenant id 'Tenant_5'"],
+      [tenants('add', 'tenant5', '--name', 'No days'), 2, 'tenants add needs --name "<store name>" and --return-days <n>'],
+      [tenants('add', 'tenant5', '--name', 'Bad days', '--return-days', 'ten'), 1, '--return-days must be a whole number of days from 0 to 365.'],
+      [tenants('suspend', 'tenant9'), 1, "Unknown tenant 'tenant9'"],
+      [users('add', 'tenant1-user', '--tenant', 'tenant1'), 1, "User 'tenant1-user' already exists: nothing changed."],
+      [users('add', 'someone', '--tenant', 'tenant9'), 1, "Unknown tenant 'tenant9'"],
+      [users('disable', 'nobody-here'), 1, "Unknown user 'nobody-here'"],
+      [tenants('remove', 'tenant4'), 1, 'Tenant tenant4 has 2 user(s) (tenant4-user, tenant4-user2): pass --yes to disable and delete them with the store.'],
+    ];
+    for (const [run, code, message] of cases) {
+      const r = await run;
+      expect(r.code, message).toBe(code);
+      expect(r.stderr).toContain(message);
+    }
+    expect(await tenantRows()).toEqual(before);
+    expect((await users('list', '--tenant', 'tenant4', '--json')).stdout).toContain('tenant4-user2');
+  });
+
+  it('removes a store with --yes: its users, a backup of its orders under .data, its table, its row', async () => {
+    const r = await tenants('remove', 'tenant4', '--yes');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('user tenant4-user disabled and deleted');
+    expect(r.stdout).toContain('user tenant4-user2 disabled and deleted');
+    expect(r.stdout).toMatch(/orders table tenant4-orders backed up \(arn:aws:dynamodb:us-east-1:\d+:table\/tenant4-orders\/backup\//);
+    expect(r.stdout).toContain('Tenant tenant4 removed');
+    const backups = await readdir(path.join(dataDir, 'backups'));
+    expect(backups.some((f) => f.startsWith('tenant4-orders'))).toBe(true);
+    expect((await tenantRows()).map((t) => t.tenantId)).toEqual(['tenant1', 'tenant2', 'tenant3']);
+    expect((await readLocalUsers(dataDir)).users.map((u) => u.username)).not.toContain('tenant4-user');
+    expect((await ask('tenant4-user', 'hi')).code).toBe(2);
+  });
+
+  it('says the local stack is not running when it is not', async () => {
+    const r = await runCommand(tenantsCommand, ['--data-dir', path.join(dataDir, 'nowhere'), 'list'], {});
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('start the local stack first (npm start)');
+    expect(existsSync(path.join(dataDir, 'nowhere'))).toBe(false);
+  });
+});
+
+describe('npm run tenants / users -- --target aws (the AWS code path, against the local stand-ins)', () => {
+  it('onboards a tenant and a user, keeping the temporary password in a secret and printing the command that reads it', async () => {
+    const onboarded = await awsTenants('add', 'tenant5', '--name', 'Tenant Five Toys', '--return-days', '7');
+    expect(onboarded.stderr).toBe('');
+    expect(onboarded.code).toBe(0);
+    const added = await awsUsers('add', 'tenant5-user', '--tenant', 'tenant5');
+    expect(added.code).toBe(0);
+    const password = passwordOf(added)!;
+    expect(added.stdout).toContain(
+      'read it with: aws secretsmanager get-secret-value --region us-east-1 --secret-id MultiTenantAiAssistant/seed-users/tenant5-user --query SecretString --output text',
+    );
+    const sm = new SecretsManagerClient({ ...stack.clientConfig('operator') });
+    const secret = await sm.send(new GetSecretValueCommand({ SecretId: 'MultiTenantAiAssistant/seed-users/tenant5-user' }));
+    expect(JSON.parse(secret.SecretString!)).toEqual({ username: 'tenant5-user', tenantId: 'tenant5', password });
+    const reset = await awsUsers('reset-password', 'tenant5-user');
+    const again = await sm.send(new GetSecretValueCommand({ SecretId: 'MultiTenantAiAssistant/seed-users/tenant5-user' }));
+    expect(JSON.parse(again.SecretString!).password).toBe(passwordOf(reset));
+    expect((await awsTenants('list', '--json')).stdout).toContain('"tenantId": "tenant5"');
+    expect((await awsTenants('remove', 'tenant5', '--yes')).code).toBe(0);
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: 'MultiTenantAiAssistant/seed-users/tenant5-user' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    sm.destroy();
+  });
+
+  it('names the missing outputs of an older deployment', async () => {
+    const older = path.join(dataDir, 'older-outputs.json');
+    await writeCdkOutputs(older, { Region: 'us-east-1', UserPoolId: stack.cognito.poolId });
+    const r = await runCommand(tenantsCommand, ['--target', 'aws', '--outputs-file', older, 'list'], awsIo());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('lacks ConfigTableName, TablePrefix, UserSecretPrefix');
+  });
+});
