@@ -60,3 +60,11 @@ export function generateTemporaryPassword(length = 20): string {
   }
   return chars.join('');
 }
+
+/** A refusal the operator can act on: the command prints its message and exits non-zero, having changed nothing. */
+export class AdminError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}

@@ -29,15 +29,9 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { AdminTarget } from './cli/admin-target.ts';
-import { DEFAULT_QUOTA, ORDERS_KEYS, ordersTableName, TENANT_ID_PATTERN, TENANT_STATUSES, type TenantRow, type TenantStatus } from './tenant-model.ts';
+import { AdminError, DEFAULT_QUOTA, ORDERS_KEYS, ordersTableName, TENANT_ID_PATTERN, TENANT_STATUSES, type TenantRow, type TenantStatus } from './tenant-model.ts';
 
-/** A refusal the operator can act on: the command prints its message and exits non-zero, having changed nothing. */
-export class AdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AdminError';
-  }
-}
+export { AdminError };
 
 export type Progress = (line: string) => void;
 

@@ -9,6 +9,7 @@ import {
   AdminCreateUserCommand,
   AdminDeleteUserCommand,
   AdminDisableUserCommand,
+  AdminGetUserCommand,
   AdminEnableUserCommand,
   AdminSetUserPasswordCommand,
   ListUsersCommand,
@@ -97,11 +98,16 @@ export async function addUser(t: AdminTarget, username: string, tenantId: string
   return keepPassword(t, { username, tenantId, temporaryPassword });
 }
 
+/** One user by name (AdminGetUser: one call, not a scan of the pool). */
 async function requireUser(t: AdminTarget, username: string): Promise<UserRow> {
   checkUsername(username);
-  const user = (await listUsers(t)).find((u) => u.username === username);
-  if (!user) throw new AdminError(`Unknown user '${username}': npm run users -- list shows the users.`);
-  return user;
+  try {
+    const u = await t.cognito.send(new AdminGetUserCommand({ UserPoolId: t.userPoolId, Username: username }));
+    return rowOf({ Username: u.Username, Attributes: u.UserAttributes, UserStatus: u.UserStatus, Enabled: u.Enabled });
+  } catch (err) {
+    if (err instanceof UserNotFoundException) throw new AdminError(`Unknown user '${username}': npm run users -- list shows the users.`);
+    throw err;
+  }
 }
 
 export async function setUserEnabled(t: AdminTarget, username: string, enabled: boolean): Promise<UserRow> {

@@ -6,7 +6,8 @@
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { awsClientConfig, type AwsOverrides } from './command.ts';
+import { awsClientConfig, CommandExit, type AwsOverrides, type CommandIo } from './command.ts';
+import { AdminError } from '../tenant-model.ts';
 import { ADMIN_OUTPUTS, explainConnectionError, principalConfig, readDeployOutputsForCommand, readLocalEnvForCommand } from './targets.ts';
 
 export interface AdminTarget {
@@ -65,4 +66,37 @@ export function awsAdminTarget(outputsFile: string, aws?: AwsOverrides): AdminTa
     },
     destroy: () => (dynamodb.destroy(), cognito.destroy(), secrets.destroy()),
   };
+}
+
+/**
+ * Runs an admin command's work on the target its options name (`--target local|aws`), and turns
+ * its outcome into the exit code: 0, 1 with an AdminError's message or the target's explanation of
+ * another error, 2 for an unknown target. The target is closed afterwards.
+ */
+export async function withAdminTarget(
+  values: { target: string; 'outputs-file': string; 'data-dir': string },
+  io: CommandIo,
+  work: (target: AdminTarget, out: (line: string) => void) => Promise<void>,
+): Promise<number> {
+  if (values.target !== 'local' && values.target !== 'aws') {
+    io.stderr.write('--target must be local or aws\n');
+    return 2;
+  }
+  let target: AdminTarget;
+  try {
+    target = values.target === 'aws' ? awsAdminTarget(values['outputs-file'], io.aws) : localAdminTarget(values['data-dir']);
+  } catch (err) {
+    if (!(err instanceof CommandExit)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return err.code;
+  }
+  try {
+    await work(target, (line) => io.stdout.write(`${line}\n`));
+    return 0;
+  } catch (err) {
+    io.stderr.write(`${err instanceof AdminError ? err.message : target.explain(err)}\n`);
+    return 1;
+  } finally {
+    target.destroy();
+  }
 }

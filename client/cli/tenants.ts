@@ -7,8 +7,8 @@
 import { pathToFileURL } from 'node:url';
 import { AdminError, addTenant, changeTenantStatus, listTenants, removeTenantData, requireTenant } from '../tenants.ts';
 import { listUsers, removeUser } from '../users.ts';
-import { awsAdminTarget, localAdminTarget, type AdminTarget } from './admin-target.ts';
-import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
+import { withAdminTarget } from './admin-target.ts';
+import { parseCommandArgs, type CommandIo } from './command.ts';
 
 const USAGE =
   'Usage: npm run tenants -- [--target local|aws] list [--json] | add <tenantId> --name "<store name>" --return-days <n> | suspend <tenantId> | resume <tenantId> | remove <tenantId> [--yes]\n' +
@@ -42,20 +42,7 @@ export async function tenantsCommand(argv: string[], io: CommandIo): Promise<num
     io.stderr.write(`tenants add needs --name "<store name>" and --return-days <n>\n${USAGE}\n`);
     return 2;
   }
-  if (values.target !== 'local' && values.target !== 'aws') {
-    io.stderr.write('--target must be local or aws\n');
-    return 2;
-  }
-  let target: AdminTarget;
-  try {
-    target = values.target === 'aws' ? awsAdminTarget(values['outputs-file'], io.aws) : localAdminTarget(values['data-dir']);
-  } catch (err) {
-    if (!(err instanceof CommandExit)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return err.code;
-  }
-  const out = (s: string) => io.stdout.write(`${s}\n`);
-  try {
+  return withAdminTarget(values, io, async (target, out) => {
     switch (command) {
       case 'list': {
         const [tenants, users] = await Promise.all([listTenants(target), listUsers(target)]);
@@ -92,13 +79,7 @@ export async function tenantsCommand(argv: string[], io: CommandIo): Promise<num
         break;
       }
     }
-    return 0;
-  } catch (err) {
-    io.stderr.write(`${err instanceof AdminError ? err.message : target.explain(err)}\n`);
-    return 1;
-  } finally {
-    target.destroy();
-  }
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

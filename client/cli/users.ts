@@ -5,10 +5,9 @@
  * print the temporary password once (the first sign-in changes it).
  */
 import { pathToFileURL } from 'node:url';
-import { AdminError } from '../tenants.ts';
 import { addUser, listUsers, removeUser, resetPassword, setUserEnabled, type IssuedPassword } from '../users.ts';
-import { awsAdminTarget, localAdminTarget, type AdminTarget } from './admin-target.ts';
-import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
+import { withAdminTarget, type AdminTarget } from './admin-target.ts';
+import { parseCommandArgs, type CommandIo } from './command.ts';
 
 const USAGE =
   'Usage: npm run users -- [--target local|aws] list [--tenant <id>] [--json] | add <username> --tenant <tenantId> | disable <username> | enable <username> | remove <username> | reset-password <username>\n' +
@@ -41,20 +40,7 @@ export async function usersCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  if (values.target !== 'local' && values.target !== 'aws') {
-    io.stderr.write('--target must be local or aws\n');
-    return 2;
-  }
-  let target: AdminTarget;
-  try {
-    target = values.target === 'aws' ? awsAdminTarget(values['outputs-file'], io.aws) : localAdminTarget(values['data-dir']);
-  } catch (err) {
-    if (!(err instanceof CommandExit)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return err.code;
-  }
-  const out = (s: string) => io.stdout.write(`${s}\n`);
-  try {
+  return withAdminTarget(values, io, async (target, out) => {
     switch (command) {
       case 'list': {
         const rows = await listUsers(target, values.tenant);
@@ -81,13 +67,7 @@ export async function usersCommand(argv: string[], io: CommandIo): Promise<numbe
         break;
       }
     }
-    return 0;
-  } catch (err) {
-    io.stderr.write(`${err instanceof AdminError ? err.message : target.explain(err)}\n`);
-    return 1;
-  } finally {
-    target.destroy();
-  }
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
