@@ -18,11 +18,14 @@ export interface TenantRow {
   status: TenantStatus;
   returnPolicyDays: number;
   ordersTable: string;
-  quota: number;
+  plan: PlanName;
 }
 
-/** tasks/seed.ts DEFAULT_QUOTA: questions per user per day of a tenant without a plan. */
-export const DEFAULT_QUOTA = 200;
+/** tasks/plans.ts PLAN_NAMES and DEFAULT_PLAN (the plan of a row that names none). */
+export const PLAN_NAMES = ['basic', 'standard', 'premium'] as const;
+export type PlanName = (typeof PLAN_NAMES)[number];
+export const DEFAULT_PLAN: PlanName = 'standard';
+export const isPlanName = (value: unknown): value is PlanName => typeof value === 'string' && (PLAN_NAMES as readonly string[]).includes(value);
 
 /** tasks/tables.ts TableNames.orders and ORDERS_KEYS. */
 export const ordersTableName = (prefix: string, tenantId: string): string => `${prefix}${tenantId}-orders`;

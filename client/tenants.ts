@@ -29,7 +29,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { AdminTarget } from './cli/admin-target.ts';
-import { AdminError, DEFAULT_QUOTA, ORDERS_KEYS, ordersTableName, TENANT_ID_PATTERN, TENANT_STATUSES, type TenantRow, type TenantStatus } from './tenant-model.ts';
+import { AdminError, DEFAULT_PLAN, isPlanName, ORDERS_KEYS, ordersTableName, TENANT_ID_PATTERN, TENANT_STATUSES, type TenantRow, type TenantStatus } from './tenant-model.ts';
 
 export { AdminError };
 
@@ -49,7 +49,7 @@ function rowOf(item: Record<string, AttributeValue>): TenantRow {
     status: TENANT_STATUSES.includes(status) ? status : 'FAILED',
     returnPolicyDays: Number(item.returnPolicyDays?.N ?? 0),
     ordersTable: item.ordersTable?.S ?? '',
-    quota: Number(item.quota?.N ?? DEFAULT_QUOTA),
+    plan: isPlanName(item.plan?.S) ? item.plan.S : DEFAULT_PLAN,
   };
 }
 
@@ -100,12 +100,12 @@ export function checkNewTenant(input: NewTenant): void {
 export async function addTenant(t: AdminTarget, input: NewTenant, progress: Progress): Promise<TenantRow> {
   checkNewTenant(input);
   const ordersTable = ordersTableName(t.tablePrefix, input.tenantId);
-  const row: TenantRow = { tenantId: input.tenantId, name: input.name.trim(), status: 'CREATING', returnPolicyDays: input.returnPolicyDays, ordersTable, quota: DEFAULT_QUOTA };
+  const row: TenantRow = { tenantId: input.tenantId, name: input.name.trim(), status: 'CREATING', returnPolicyDays: input.returnPolicyDays, ordersTable, plan: DEFAULT_PLAN };
   try {
     await t.dynamodb.send(
       new PutItemCommand({
         TableName: t.configTable,
-        Item: { tenantId: S(row.tenantId), name: S(row.name), status: S(row.status), returnPolicyDays: N(row.returnPolicyDays), ordersTable: S(ordersTable), quota: N(row.quota) },
+        Item: { tenantId: S(row.tenantId), name: S(row.name), status: S(row.status), returnPolicyDays: N(row.returnPolicyDays), ordersTable: S(ordersTable), plan: S(row.plan) },
         ConditionExpression: 'attribute_not_exists(tenantId)',
       }),
     );

@@ -464,7 +464,7 @@ export function preflightStatements(location: AwsLocation): PolicyStatement[] {
  * executions of the assistant's state machine, and runs the deployment preflight.
  */
 export function operatorPolicy(res: PolicyResources): PolicyDocument {
-  const tables = [res.tables.config, res.tables.runs, res.tables.claims, res.tables.conversations];
+  const tables = [res.tables.config, res.tables.runs, res.tables.claims, res.tables.conversations, res.tables.usage];
   return doc(
     {
       Sid: 'AdministerProjectTables',

@@ -3,12 +3,14 @@
  * local stack. User ids (`sub`) are assigned by the identity provider, never chosen here.
  */
 import { randomInt } from 'node:crypto';
+import type { PlanName } from './plans.ts';
 import type { Order, TableNames, TenantConfig } from './tables.ts';
 
 export interface SeedTenant {
   readonly tenantId: string;
   readonly name: string;
   readonly returnPolicyDays: number;
+  readonly plan: PlanName;
 }
 
 export interface SeedUser {
@@ -17,9 +19,9 @@ export interface SeedUser {
 }
 
 export const SEED_TENANTS: readonly SeedTenant[] = [
-  { tenantId: 'tenant1', name: 'Tenant One Outfitters', returnPolicyDays: 10 },
-  { tenantId: 'tenant2', name: 'Tenant Two Electronics', returnPolicyDays: 20 },
-  { tenantId: 'tenant3', name: 'Tenant Three Books', returnPolicyDays: 30 },
+  { tenantId: 'tenant1', name: 'Tenant One Outfitters', returnPolicyDays: 10, plan: 'standard' },
+  { tenantId: 'tenant2', name: 'Tenant Two Electronics', returnPolicyDays: 20, plan: 'premium' },
+  { tenantId: 'tenant3', name: 'Tenant Three Books', returnPolicyDays: 30, plan: 'basic' },
 ];
 
 /** tenant1-user2 exists to prove isolation between two users of the same tenant. */
@@ -30,8 +32,6 @@ export const SEED_USERS: readonly SeedUser[] = [
   { username: 'tenant3-user', tenantId: 'tenant3' },
 ];
 
-export const DEFAULT_QUOTA = 200;
-
 export function tenantConfigItem(tenant: SeedTenant, names: TableNames): TenantConfig {
   return {
     tenantId: tenant.tenantId,
@@ -39,7 +39,7 @@ export function tenantConfigItem(tenant: SeedTenant, names: TableNames): TenantC
     status: 'ACTIVE',
     returnPolicyDays: tenant.returnPolicyDays,
     ordersTable: names.orders(tenant.tenantId),
-    quota: DEFAULT_QUOTA,
+    plan: tenant.plan,
   };
 }
 

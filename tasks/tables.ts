@@ -3,6 +3,7 @@
  * infra/local (the stand-ins), and by the tasks and tools that read the tables.
  */
 import type { AwsLocation } from './aws-location.ts';
+import type { PlanName } from './plans.ts';
 
 export interface KeySchema {
   /** Partition (hash) key attribute; it is what `dynamodb:LeadingKeys` compares. */
@@ -71,6 +72,10 @@ export class TableNames {
     return `${this.prefix}conversations`;
   }
 
+  get usage(): string {
+    return `${this.prefix}usage`;
+  }
+
   orders(tenantId: string): string {
     return `${this.prefix}${tenantId}-orders`;
   }
@@ -108,8 +113,8 @@ export interface TenantConfig {
   status: TenantStatus;
   returnPolicyDays: number;
   ordersTable: string;
-  /** Questions per user per day the tenant's plan allows. */
-  quota: number;
+  /** The tenant's plan (tasks/plans.ts); a row without one has DEFAULT_PLAN's limits. */
+  plan?: PlanName;
 }
 
 /** Answer claim item as stored (the claims table). */

@@ -87,7 +87,7 @@ describe('runTool', () => {
 describe('the tools, with the scoped client', () => {
   it("getReturnPolicy reads the asker's tenant configuration", async () => {
     const { ctx, dynamodb } = scopedContext();
-    const config: TenantConfig = { tenantId: 'tenant1', name: 'Tenant One Store', status: 'ACTIVE', returnPolicyDays: 10, ordersTable: 'prod-tenant1-orders', quota: 5 };
+    const config: TenantConfig = { tenantId: 'tenant1', name: 'Tenant One Store', status: 'ACTIVE', returnPolicyDays: 10, ordersTable: 'prod-tenant1-orders', plan: 'standard' };
     dynamodb.on('GetItemCommand', { Item: config });
     expect(await runTool('getReturnPolicy', { tenantId: 'tenant2' }, ctx)).toEqual({ returnPolicyDays: 10, storeName: 'Tenant One Store' });
     expect(dynamodb.calls).toEqual([{ command: 'GetItemCommand', input: { TableName: 'prod-tenant-config', Key: { tenantId: 'tenant1' } } }]);

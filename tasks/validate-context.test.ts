@@ -29,7 +29,7 @@ const claimCall = (answerId = request.answerId) => ({
   },
 });
 
-const tenant: TenantConfig = { tenantId: 'tenant1', name: 'Tenant One Store', status: 'ACTIVE', returnPolicyDays: 10, ordersTable: 'tenant1-orders', quota: 50 };
+const tenant: TenantConfig = { tenantId: 'tenant1', name: 'Tenant One Store', status: 'ACTIVE', returnPolicyDays: 10, ordersTable: 'tenant1-orders', plan: 'standard' };
 const asker = (over: { enabled?: boolean; sub?: string; tenantId?: string } = {}) => ({
   Username: identity.userId,
   Enabled: over.enabled ?? true,

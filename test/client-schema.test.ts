@@ -12,7 +12,7 @@ import type { TokenUsage, WorkflowInput } from '../tasks/workflow-input.ts';
 import { STACK_NAME } from '../client/cli/targets.ts';
 import * as model from '../client/tenant-model.ts';
 import { ORDERS_KEYS, TableNames, TENANT_ID_PATTERN, TENANT_STATUSES } from '../tasks/tables.ts';
-import { DEFAULT_QUOTA } from '../tasks/seed.ts';
+import { DEFAULT_PLAN, PLAN_NAMES } from '../tasks/plans.ts';
 import { USER_POOL_PASSWORD_POLICY } from '../tasks/user-pool-policy.ts';
 import { passwordPolicyViolation } from '../infra/local/services/cognito/passwords.ts';
 import { DEFAULT_STACK_NAME } from '../infra/aws/stack-name.ts';
@@ -105,12 +105,13 @@ describe('client copies of deployment names', () => {
 });
 
 describe('client copies of the tenant model (client/tenant-model.ts)', () => {
-  it('equal their sources: tenant id pattern, tenant statuses, orders table name and keys, default quota, password policy', () => {
+  it('equal their sources: tenant id pattern, tenant statuses, orders table name and keys, plans, password policy', () => {
     expect(model.TENANT_ID_PATTERN.source).toBe(TENANT_ID_PATTERN.source);
     expect(model.TENANT_STATUSES).toEqual(TENANT_STATUSES);
     expect(model.ordersTableName('p-', 'tenant9')).toBe(new TableNames('p-').orders('tenant9'));
     expect(model.ORDERS_KEYS).toEqual(ORDERS_KEYS);
-    expect(model.DEFAULT_QUOTA).toBe(DEFAULT_QUOTA);
+    expect(model.DEFAULT_PLAN).toBe(DEFAULT_PLAN);
+    expect(model.PLAN_NAMES).toEqual(PLAN_NAMES);
     const { temporaryPasswordValidityDays: _days, ...policy } = USER_POOL_PASSWORD_POLICY;
     expect(model.PASSWORD_POLICY).toEqual(policy);
   });

@@ -70,7 +70,7 @@ describe('persisted local stack', () => {
     const order = await ordersCommand(localEnvOf(first, true), 'tenant1-user', 'add');
     await first.stop();
 
-    const tenant4 = { tenantId: 'tenant4', name: 'Tenant Four Garden', returnPolicyDays: 40 };
+    const tenant4 = { tenantId: 'tenant4', name: 'Tenant Four Garden', returnPolicyDays: 40, plan: 'basic' as const };
     const seed = { tenants: [...SEED_TENANTS, tenant4], users: [...SEED_USERS, { username: 'tenant4-user', tenantId: 'tenant4' }] };
     const second = await startLocalStack({ port: 0, dataDir, seed, retryIntervalOverrides: 0 });
     try {

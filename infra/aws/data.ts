@@ -21,6 +21,7 @@ import {
   type KeySchema,
   type TableNames,
 } from '../../tasks/tables.ts';
+import { USAGE_EXPIRY_ATTRIBUTE, USAGE_KEYS } from '../../tasks/usage.ts';
 
 export interface DataProps {
   readonly tables: TableNames;
@@ -37,6 +38,8 @@ export class Data extends Construct {
   readonly claims: dynamodb.Table;
   /** The converse runtime's conversation memory, one partition per asker; DynamoDB's TTL deletes old turns. */
   readonly conversations: dynamodb.Table;
+  /** Admission counters and token metering (tasks/usage.ts), with Time to Live. */
+  readonly usage: dynamodb.Table;
   readonly orders: ReadonlyMap<string, dynamodb.Table>;
   /** The custom resources that add the tenants' config items, one per tenant. */
   readonly seeds: readonly cr.AwsCustomResource[];
@@ -58,6 +61,7 @@ export class Data extends Construct {
     this.runs = table('Runs', props.tables.runs, RUNS_KEYS);
     this.claims = table('AnswerClaims', props.tables.claims, CLAIMS_KEYS, CLAIM_EXPIRY_ATTRIBUTE);
     this.conversations = table('Conversations', props.tables.conversations, CONVERSATIONS_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE);
+    this.usage = table('Usage', props.tables.usage, USAGE_KEYS, USAGE_EXPIRY_ATTRIBUTE);
     this.orders = new Map(props.tenants.map(({ tenantId: t }) => [t, table(`Orders-${t}`, props.tables.orders(t), ORDERS_KEYS)]));
 
     // The tenants' config items (tasks/seed.ts), added on create and on update but never overwritten

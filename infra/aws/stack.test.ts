@@ -3,6 +3,7 @@
  * state machine, the same policy documents, the same schema. Synthesis (with esbuild bundling of
  * the five Lambdas) runs once for the whole file.
  */
+import { USAGE_EXPIRY_ATTRIBUTE } from '../../tasks/usage.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -261,7 +262,7 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
   describe('data', () => {
     it('creates the tables with the local key schemas, on demand, with point-in-time recovery', () => {
       const tables = ofType('AWS::DynamoDB::Table').map(([, r]) => r.Properties);
-      expect(tables).toHaveLength(4 + SEED_TENANTS.length);
+      expect(tables).toHaveLength(5 + SEED_TENANTS.length);
       for (const t of tables) {
         expect(t.BillingMode).toBe('PAY_PER_REQUEST');
         expect(t.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
@@ -286,14 +287,17 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       }
     });
 
-    it('expires answer claims and conversation turns with Time to Live on expiresAt, those two tables alone, encrypted as the others', () => {
+    it('expires answer claims, conversation turns and usage windows with Time to Live on expiresAt, those three tables alone, encrypted as the others', () => {
       const tables = ofType('AWS::DynamoDB::Table').map(([, r]) => r.Properties);
       const names = stack.workflow.policyResources.tables;
       const claims = tables.find((t) => t.TableName === names.claims)!;
       const conversations = tables.find((t) => t.TableName === names.conversations)!;
       expect(claims.TimeToLiveSpecification).toEqual({ AttributeName: CLAIM_EXPIRY_ATTRIBUTE, Enabled: true });
       expect(conversations.TimeToLiveSpecification).toEqual({ AttributeName: CONVERSATION_EXPIRY_ATTRIBUTE, Enabled: true });
-      expect(tables.filter((t) => t.TimeToLiveSpecification !== undefined)).toEqual([claims, conversations]);
+      const usage = tables.find((t) => t.TableName === names.usage)!;
+      expect(usage.TimeToLiveSpecification).toEqual({ AttributeName: USAGE_EXPIRY_ATTRIBUTE, Enabled: true });
+      expect(tables.filter((t) => t.TimeToLiveSpecification !== undefined)).toEqual([claims, conversations, usage]);
+      expect(usage.SSESpecification).toBeDefined();
       const runs = tables.find((t) => t.TableName === names.runs)!;
       expect(runs.SSESpecification).toBeDefined();
       expect(claims.SSESpecification).toEqual(runs.SSESpecification);

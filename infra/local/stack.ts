@@ -18,6 +18,7 @@ import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/
 import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem, type SeedTenant, type SeedUser } from '../../tasks/seed.ts';
 import { CLAIMS_KEYS, CONFIG_KEYS, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
+import { USAGE_KEYS } from '../../tasks/usage.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
@@ -410,6 +411,7 @@ async function seed(ddb: DynamoDBClient, tables: TableNames, tenants: readonly S
   await ensure(tables.claims, CLAIMS_KEYS);
   // Likewise for conversation turns: the memory reads the newest turns only and skips expired ones.
   await ensure(tables.conversations, CONVERSATIONS_KEYS);
+  await ensure(tables.usage, USAGE_KEYS);
   for (const tenant of tenants) {
     await ensure(tables.orders(tenant.tenantId), ORDERS_KEYS);
     try {
