@@ -100,16 +100,27 @@ export default tseslint.config(
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [noSimulator, noLocalCli, otherServices(own)] }] },
   })),
-  // Resolvers run in AppSync's APPSYNC_JS runtime: its restrictions, checked with type information.
+  // Resolvers run in AppSync's APPSYNC_JS runtime: its restrictions, checked with type information;
+  // also on the two task modules esbuild bundles into them (plans and usage keys).
   {
     ...appsync.configs.recommended,
-    files: ['resolvers/**/*.ts'],
+    files: ['resolvers/**/*.ts', 'tasks/plans.ts', 'tasks/usage.ts'],
     languageOptions: { ...appsync.configs.recommended.languageOptions, parserOptions: { projectService: true } },
   },
   {
     files: ['resolvers/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!@aws-appsync/utils$)', message: 'Resolvers import only @aws-appsync/utils.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!@aws-appsync/utils$|\\./(ask/)?admission\\.ts$|(\\.\\./)+tasks/(plans|usage)\\.ts$)',
+              message: 'Resolvers import only @aws-appsync/utils, resolvers/ask/admission.ts, and tasks/plans.ts and tasks/usage.ts (bundled, APPSYNC_JS-linted).',
+            },
+          ],
+        },
+      ],
     },
   },
 );

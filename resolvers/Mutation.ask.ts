@@ -1,11 +1,19 @@
 /**
- * Mutation.ask (HTTP data source signed for Step Functions): starts the assistant's execution.
- * The state input is built from the verified token only (`ctx.identity`): sub, username and the
- * immutable custom:tenantId claim. The client chooses only its answerId (which must be its own),
- * the question and the conversation, each bounded here, and the question is sent trimmed: no legal
- * ask comes near Step Functions' 256 KiB payload quota, on any path of the workflow.
+ * Mutation.ask, a pipeline resolver (APPSYNC_JS): its request handler checks the request (before
+ * anything counts: a bad request costs no quota) and puts it in the stash, built from the verified
+ * token only (`ctx.identity`: sub, username and the immutable custom:tenantId claim); the client
+ * chooses only its answerId (which must be its own), the question and the conversation, each
+ * bounded here, and the question is sent trimmed: no legal ask comes near Step Functions' 256 KiB
+ * payload quota, on any path of the workflow. Then the functions (infra/resolvers.ts):
+ *
+ *   ReadPlan (config) -> Admit (usage) -> ReadSlots -> PruneSlots -> AdmitAgain -> CountRefusal
+ *   -> StartExecution (Step Functions) -> ReleaseUnstarted
+ *
+ * and its response handler answers with the receipt, or fails with the refusal (`Throttled`,
+ * `QuotaExceeded`: which limit, and when to retry, in errorInfo) having started nothing.
  */
-import { util, type Context, type HTTPRequest, type AppSyncIdentityCognito } from '@aws-appsync/utils';
+import { util, type Context, type AppSyncIdentityCognito } from '@aws-appsync/utils';
+import { askSlot, type AskStash } from './ask/admission.ts';
 
 type Args = { answerId: string; question: string; conversationId?: string | null };
 
@@ -40,7 +48,7 @@ function inspect(text: string): { characters: number; control: boolean } {
   return { characters, control };
 }
 
-export function request(ctx: Context<Args>): HTTPRequest<string> {
+export function request(ctx: Context<Args>): Record<string, never> {
   const identity = ctx.identity as AppSyncIdentityCognito;
   const tenantId = identity && identity.claims ? identity.claims['custom:tenantId'] : undefined;
   if (!identity || !identity.sub || !tenantId) {
@@ -67,28 +75,41 @@ export function request(ctx: Context<Args>): HTTPRequest<string> {
   if (seen.control) {
     util.error('The question contains control characters.', 'BadRequestException');
   }
-  const input = {
-    identity: { tenantId: tenantId, userId: identity.sub, username: identity.username },
-    request: { answerId: ctx.args.answerId, question: question, conversationId: conversationId },
-  };
-  return {
-    method: 'POST',
-    resourcePath: '/',
-    params: {
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.StartExecution' },
-      body: JSON.stringify({ stateMachineArn: ctx.env.STATE_MACHINE_ARN, input: JSON.stringify(input) }),
-    },
-  };
+  const stash = ctx.stash as AskStash;
+  const nowMs = util.time.nowEpochMilliSeconds();
+  stash.ask = { tenantId: tenantId, userId: identity.sub, username: identity.username, answerId: ctx.args.answerId, question: question, conversationId: conversationId };
+  stash.nowMs = nowMs;
+  stash.nowIso = util.time.epochMilliSecondsToISO8601(nowMs);
+  stash.slot = askSlot(nowMs, ctx.args.answerId);
+  stash.admitted = false;
+  stash.attempts = 0;
+  stash.concurrencyOnly = false;
+  stash.retry = false;
+  stash.slotsToDelete = [];
+  stash.earliestLiveSlot = null;
+  stash.refusal = null;
+  stash.busy = false;
+  stash.started = null;
+  stash.startError = null;
+  return {};
 }
 
 export function response(ctx: Context<Args>) {
-  if (ctx.error) {
-    util.error(ctx.error.message, ctx.error.type);
+  const stash = ctx.stash as AskStash;
+  const refusal = stash.refusal;
+  if (refusal) {
+    util.error(refusal.message, refusal.errorType, null, { reason: refusal.reason, retryAfter: refusal.retryAfter });
   }
-  const result = ctx.result as { statusCode: number; body: string };
-  if (result.statusCode !== 200) {
-    util.error('The assistant could not start answering; please try again.', 'StartExecutionFailed', null, { statusCode: result.statusCode });
+  if (stash.busy) {
+    // Every attempt lost to concurrent asks on the same windows (DynamoDB TransactionConflict): not a limit, not counted.
+    util.error('Too many questions at the same moment; please try again.', 'Throttled', null, { reason: 'busy', retryAfter: util.time.epochMilliSecondsToISO8601(stash.nowMs + 1000) });
   }
-  const body = JSON.parse(result.body) as { executionArn: string };
-  return { answerId: ctx.args.answerId, executionId: body.executionArn };
+  const failed = stash.startError;
+  if (failed) {
+    util.error(failed.message, failed.type, null, failed.statusCode === null ? null : { statusCode: failed.statusCode });
+  }
+  if (!stash.started) {
+    util.error('The assistant could not start answering; please try again.', 'StartExecutionFailed');
+  }
+  return stash.started;
 }

@@ -189,7 +189,10 @@ describe('policy documents', () => {
     expect(holders.map(([task]) => task)).toEqual(['publish-answer']);
     expect(policies['publish-answer'].Statement).toEqual([
       { Sid: 'PublishAnswer', Effect: 'Allow', Action: 'appsync:GraphQL', Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer` },
+      // It ends answers, so it releases their concurrency slots (tasks/release-slot.ts): UpdateItem on the usage table only.
+      { Sid: 'ReleaseConcurrencySlot', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-usage' },
     ]);
+
     const assumers = Object.entries(policies).filter(([, p]) => p.Statement.some((s) => [s.Resource].flat().includes(res.publishRoleArn)));
     expect(assumers.map(([task]) => task).sort()).toEqual([...PUBLISH_ROLE_ASSUMERS].sort());
     for (const [, p] of assumers) {

@@ -9,6 +9,7 @@ import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
 import { MODELS, modelInvokeArns } from './models.ts';
 import { operatorAdminStatements } from './operator-admin-policy.ts';
+import { releaseSlotStatement } from './usage-policy.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -301,7 +302,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
       AGENT_RUNTIME_STATEMENTS[res.agentRuntime](res),
       assumePublishRoleStatement(res),
     ),
-    'publish-answer': doc(publishAnswerStatement(res)),
+    'publish-answer': doc(publishAnswerStatement(res), releaseSlotStatement(res)),
     'record-failure': doc({
       Sid: 'RecordFailedRun',
       Effect: 'Allow',

@@ -2,14 +2,19 @@
  * PublishAnswer and PublishFailure: the terminal event to the asker, as the IAM-signed GraphQL
  * mutation `publishAnswer` (AppSync delivers it to the asker's `onAnswer` subscription). The same
  * function serves both states: with a caught error in the state it publishes FAILED, else DONE.
+ * Either way the answer has ended: first it releases the ask's concurrency slot
+ * (tasks/release-slot.ts), so that the asker who reads the terminal event may ask again at once.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import * as z from 'zod/mini';
 import { PUBLISH_ANSWER, TERMINAL_SEQ, type AnswerEventInput } from './answer-events.ts';
-import type { ClientOptions, TaskConfig } from './config.ts';
+import { dynamoConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { GraphqlRequestError, IamGraphqlClient } from './graphql-client.ts';
+import type { TaskLog } from './handler.ts';
 import { parseCause } from './lambda-error.ts';
+import { releaseSlot, type ReleaseSlotDeps } from './release-slot.ts';
 import { AnswerSchema, CaughtErrorSchema, IdentitySchema, RequestSchema } from './workflow-input.ts';
 import './zod-locale.ts';
 
@@ -25,10 +30,14 @@ const FAILURE_MESSAGES: Readonly<Record<string, string>> = {
 
 export interface PublishAnswerDeps {
   graphql: Pick<IamGraphqlClient, 'request'>;
+  /** Absent in tests that publish only; an execution with a slot then fails (nothing releases it). */
+  release?: ReleaseSlotDeps;
+  log?: TaskLog;
 }
 
 const StateSchema = z.object({
-  identity: z.pick(IdentitySchema, { userId: true }),
+  identity: z.pick(IdentitySchema, { tenantId: true, userId: true }),
+  slot: z.optional(z.string()),
   request: z.pick(RequestSchema, { answerId: true }),
   answer: z.optional(z.pick(AnswerSchema, { text: true })),
   error: z.optional(CaughtErrorSchema),
@@ -56,11 +65,13 @@ export async function publishAnswer(input: unknown, deps: PublishAnswerDeps): Pr
     // Without the asker's ids there is no one to publish to; the execution fails visibly instead.
     throw new WorkflowError(ErrorName.PublishFailed, 'The state holds no answerId and userId to publish to.');
   }
-  const { identity, request, answer, error } = parsed.data;
+  const { identity, request, answer, error, slot } = parsed.data;
   const event: PublishedEvent = error
     ? { answerId: request.answerId, userId: identity.userId, status: 'FAILED', seq: TERMINAL_SEQ, text: null, error: failureMessage(error), step: 'PublishFailure' }
     : { answerId: request.answerId, userId: identity.userId, status: 'DONE', seq: TERMINAL_SEQ, text: answer?.text ?? '', error: null, step: 'PublishAnswer' };
   if (!error && !answer) throw new WorkflowError(ErrorName.PublishFailed, 'The state holds neither an answer nor an error.');
+  // Only this answer's own slot (ValidateContext refused any other; a failed validation still ends here).
+  if (slot && slot.endsWith(`#${request.answerId}`)) await release(identity, slot, deps);
   try {
     await deps.graphql.request(PUBLISH_ANSWER, { ...event });
   } catch (err) {
@@ -71,8 +82,23 @@ export async function publishAnswer(input: unknown, deps: PublishAnswerDeps): Pr
   return event;
 }
 
-export function publishAnswerDeps(config: TaskConfig, clients: ClientOptions): PublishAnswerDeps {
+/**
+ * Releases the slot; a release that fails does not cost the asker their terminal event: it is
+ * logged, and the slot expires SLOT_TTL_SECONDS after admission (tasks/plans.ts).
+ */
+async function release(owner: { tenantId: string; userId: string }, slot: string, deps: PublishAnswerDeps): Promise<void> {
+  if (!deps.release) throw new WorkflowError(ErrorName.PublishFailed, 'The state holds a concurrency slot and nothing can release it.');
+  try {
+    await releaseSlot(owner, slot, deps.release);
+  } catch (err) {
+    deps.log?.({ level: 'warn', msg: 'slot.release.failed', error: (err as Error).name });
+  }
+}
+
+export function publishAnswerDeps(config: TaskConfig, clients: ClientOptions, log?: TaskLog): PublishAnswerDeps {
   return {
     graphql: new IamGraphqlClient({ url: config.graphqlUrl, region: clients.region, credentials: clients.credentials ?? defaultProvider() }),
+    release: { dynamodb: new DynamoDBClient(dynamoConfig(clients)), tables: config.tables },
+    ...(log ? { log } : {}),
   };
 }

@@ -21,3 +21,17 @@ describe('parseWorkflowInput', () => {
     expect(message).not.toContain('Acme Corp');
   });
 });
+
+describe('parseWorkflowInput: the concurrency slot', () => {
+  const base = { identity: { tenantId: 'tenant1', userId: 'u-1', username: 'alice' }, request: { answerId: 'u-1.a', question: 'Hi?' } };
+
+  it("accepts no slot, or one that names the request's answerId", () => {
+    expect(parseWorkflowInput(base).slot).toBeUndefined();
+    expect(parseWorkflowInput({ ...base, slot: '1900000000#u-1.a' }).slot).toBe('1900000000#u-1.a');
+  });
+
+  it("refuses a slot of another answer, or one without an expiry", () => {
+    expect(() => parseWorkflowInput({ ...base, slot: '1900000000#u-1.b' })).toThrow("slot: slot must name the request's answerId");
+    expect(() => parseWorkflowInput({ ...base, slot: 'u-1.a' })).toThrow('slot must be <expiry>#<answerId>');
+  });
+});

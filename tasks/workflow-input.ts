@@ -35,9 +35,18 @@ export const RequestSchema = z.object({
   conversationId: z.nullish(z.string().check(z.maxLength(MAX_CONVERSATION_ID_CHARS))),
 });
 
+/**
+ * An admitted ask's concurrency slot (tasks/usage.ts slotElement: `<expiresAtEpochSeconds>#<answerId>`),
+ * which the workflow releases when the answer ends. parseWorkflowInput checks that it names the
+ * request's answerId.
+ */
+export const SlotSchema = z.string().check(z.maxLength(MAX_ANSWER_ID_CHARS + 16), z.regex(/^\d{1,12}#./, 'slot must be <expiry>#<answerId>'));
+
 export const WorkflowInputSchema = z.object({
   identity: IdentitySchema,
   request: RequestSchema,
+  /** Absent for a replay (its slot, if any, was released with the original run). */
+  slot: z.optional(SlotSchema),
   /** The execution this one replays, for operators. */
   replayOf: z.nullish(z.string().check(z.maxLength(2048))),
 });
@@ -98,5 +107,9 @@ export function describeIssues(error: z.core.$ZodError): string {
 export function parseWorkflowInput(input: unknown): WorkflowInput {
   const parsed = WorkflowInputSchema.safeParse(input);
   if (!parsed.success) throw new WorkflowError(ErrorName.InvalidRequest, `The request is malformed: ${describeIssues(parsed.error)}`);
+  const { slot, request } = parsed.data;
+  if (slot !== undefined && !slot.endsWith(`#${request.answerId}`)) {
+    throw new WorkflowError(ErrorName.InvalidRequest, "The request is malformed: slot: slot must name the request's answerId");
+  }
   return parsed.data;
 }
