@@ -52,10 +52,36 @@ export class ApiError extends Error {
     message: string,
     readonly errorType: string,
     readonly status: number,
+    /** The GraphQL error's `errorInfo` (AppSync's util.error fourth argument), when it has one. */
+    readonly info: Record<string, unknown> | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/**
+ * The GraphQL error types of an ask that admission refused (Mutation.ask's pipeline): `Throttled`
+ * (the user's per-minute, burst-span or concurrency limit) and `QuotaExceeded` (the tenant's day
+ * or monthly token budget). Nothing was started; the message names the limit and when to retry.
+ */
+export const REFUSAL_TYPES = ['Throttled', 'QuotaExceeded'] as const;
+
+export interface Refusal {
+  errorType: (typeof REFUSAL_TYPES)[number];
+  message: string;
+  /** Which limit (tasks/usage.ts REFUSAL_REASONS), or `busy`. */
+  reason: string;
+  /** When asking again may be admitted (ISO 8601), if the API said. */
+  retryAfter: Date | null;
+}
+
+/** The refusal an error is, or null. */
+export function refusalOf(err: unknown): Refusal | null {
+  if (!(err instanceof ApiError) || !(REFUSAL_TYPES as readonly string[]).includes(err.errorType)) return null;
+  const reason = typeof err.info?.reason === 'string' ? err.info.reason : 'unknown';
+  const at = typeof err.info?.retryAfter === 'string' ? new Date(err.info.retryAfter) : null;
+  return { errorType: err.errorType as Refusal['errorType'], message: err.message, reason, retryAfter: at && !Number.isNaN(at.getTime()) ? at : null };
 }
 
 export interface ApiOptions {
@@ -98,10 +124,11 @@ export class AssistantApi {
       headers: { 'content-type': 'application/json', authorization: this.token() },
       body: JSON.stringify({ query, variables }),
     });
-    const payload = (await response.json().catch(() => ({}))) as { data?: T; errors?: { message: string; errorType?: string }[] };
+    const payload = (await response.json().catch(() => ({}))) as { data?: T; errors?: { message: string; errorType?: string; errorInfo?: unknown }[] };
     const first = payload.errors?.[0];
     if (!response.ok || first) {
-      throw new ApiError(first?.message ?? `GraphQL request failed with HTTP ${response.status}`, first?.errorType ?? 'HttpError', response.status);
+      const info = first?.errorInfo && typeof first.errorInfo === 'object' ? (first.errorInfo as Record<string, unknown>) : null;
+      throw new ApiError(first?.message ?? `GraphQL request failed with HTTP ${response.status}`, first?.errorType ?? 'HttpError', response.status, info);
     }
     return payload.data as T;
   }

@@ -8,11 +8,12 @@
  *                          Cognito user; the password from a prompt, or `--password-stdin` (the raw
  *                          password or the seeded user's secret JSON; a second line is the new
  *                          password a first sign-in requires)
- * Exit codes: 0 answered, 1 the answer FAILED or the stack is unreachable, 2 bad usage or unknown user.
+ * Exit codes: 0 answered, 1 the answer FAILED or the stack is unreachable, 2 bad usage or unknown user,
+ * 3 refused by the plan's limits (Throttled, QuotaExceeded: the message says which and when to retry).
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { ApiError, AssistantApi } from '../api.ts';
+import { ApiError, AssistantApi, refusalOf } from '../api.ts';
 import { signIn, SignInError, type Tokens } from '../auth.ts';
 import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
 import { ASK_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
@@ -99,6 +100,9 @@ function newPassword(): string {
   return `Aa1!${randomBytes(18).toString('base64url')}`;
 }
 
+/** The exit code of an ask that admission refused. */
+export const EXIT_REFUSED = 3;
+
 /** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
 export async function askCommand(argv: string[], io: AskIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -147,6 +151,13 @@ export async function askCommand(argv: string[], io: AskIo): Promise<number> {
     if (!values.json) io.stdout.write(`${result.final.text ?? ''}\n`);
     return 0;
   } catch (err) {
+    const refusal = refusalOf(err);
+    if (refusal) {
+      // Nothing was started: the limit and when to retry are in the message.
+      io.stderr.write(`Refused (${refusal.errorType}): ${refusal.message}\n`);
+      if (values.json) io.stdout.write(`${JSON.stringify({ refused: refusal.errorType, reason: refusal.reason, message: refusal.message, retryAfter: refusal.retryAfter?.toISOString() ?? null })}\n`);
+      return EXIT_REFUSED;
+    }
     const e = err as Error & { code?: string; errorType?: string; cause?: { code?: string } };
     const refused = e.cause?.code === 'ECONNREFUSED' || /ECONNREFUSED|fetch failed/.test(e.message);
     if (refused) io.stderr.write(`${target.unreachable}\n`);

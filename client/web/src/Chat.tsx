@@ -5,10 +5,10 @@
  * `<img src=...>` or `![](...)` fetches nothing.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type Ref } from 'react';
-import type { AnswerEvent, AssistantApi } from '../../api.ts';
+import { refusalOf, type AnswerEvent, type AssistantApi } from '../../api.ts';
 import type { RealtimeConnection } from '../../realtime.ts';
 import { applyEvent, newTurn, retried, type Turn } from './conversation.ts';
-import { askMessage, isAuthError } from './messages.ts';
+import { askMessage, isAuthError, retryMessage } from './messages.ts';
 import type { TokenKeeper } from './session.ts';
 
 interface Props {
@@ -81,8 +81,9 @@ export function Chat({ api, keeper }: Props) {
               return;
             }
           }
-          update(turn.id, (t) => (t.status === 'done' ? t : { ...t, status: 'failed', error: askMessage(err) }));
-          setAnnouncement('The question could not be answered.');
+          const retryAfter = refusalOf(err)?.retryAfter ?? undefined;
+          update(turn.id, (t) => (t.status === 'done' ? t : { ...t, status: 'failed', error: askMessage(err), ...(retryAfter ? { retryAfter } : {}) }));
+          setAnnouncement(retryAfter ? 'The question was refused: a limit of your plan.' : 'The question could not be answered.');
           return;
         }
       }
@@ -198,6 +199,11 @@ function TurnView({ turn, onRetry, busy, endRef }: { turn: Turn; onRetry(t: Turn
             <p className="error" role="alert" data-testid="answer-error">
               {turn.error}
             </p>
+            {turn.retryAfter && (
+              <p className="retry-after" data-testid="answer-retry-after">
+                {retryMessage(turn.retryAfter)}
+              </p>
+            )}
             <button type="button" onClick={() => onRetry(turn)} disabled={busy}>
               Retry
             </button>

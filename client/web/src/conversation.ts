@@ -23,6 +23,8 @@ export interface Turn {
   /** The answer as far as it has streamed, or the final text. */
   text: string;
   error?: string;
+  /** A refused ask: when asking again may be admitted. */
+  retryAfter?: Date;
 }
 
 /** A PROGRESS event's words (the workflow writes them for the asker), or a neutral fallback. */

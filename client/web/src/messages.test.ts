@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SignInError } from '../../auth.ts';
-import { askMessage, isAuthError, operatorMessage, signInMessage } from './messages.ts';
+import { ApiError, refusalOf } from '../../api.ts';
+import { askMessage, isAuthError, operatorMessage, retryMessage, signInMessage } from './messages.ts';
 
 describe('errors in words a person understands', () => {
   it('sign-in', () => {
@@ -23,5 +24,22 @@ describe('errors in words a person understands', () => {
     expect(operatorMessage(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }), 'administer tenants')).toBe(
       'These credentials may not administer tenants: only the local operator may.',
     );
+  });
+});
+
+describe('a refused question', () => {
+  it("shows the API's message (the limit, the plan, when) and when to ask again in the reader's time", () => {
+    const throttled = new ApiError('You can ask 15 questions a minute (standard plan); try again at 13:09 UTC.', 'Throttled', 200, { reason: 'userPerMinute', retryAfter: '2026-12-03T13:09:00.000Z' });
+    expect(askMessage(throttled)).toBe('You can ask 15 questions a minute (standard plan); try again at 13:09 UTC.');
+    expect(refusalOf(throttled)).toEqual({ errorType: 'Throttled', message: throttled.message, reason: 'userPerMinute', retryAfter: new Date('2026-12-03T13:09:00.000Z') });
+    const at = new Date(2026, 11, 3, 13, 9);
+    expect(retryMessage(at, new Date(2026, 11, 3, 13, 8, 30))).toMatch(/^You can ask again at 13.09\.$/);
+    expect(retryMessage(at, new Date(2026, 11, 2, 23, 0))).toMatch(/^You can ask again on 3 December at 13.09\.$|^You can ask again on December 3 at 13.09\.$/);
+  });
+
+  it('is no refusal when the type is another (control)', () => {
+    const other = new ApiError('The question is empty.', 'BadRequestException', 200, null);
+    expect(refusalOf(other)).toBeNull();
+    expect(askMessage(other)).toBe('The question could not be sent: The question is empty.');
   });
 });

@@ -75,6 +75,8 @@ export function isAuthError(err: unknown): boolean {
 export function askMessage(err: unknown): string {
   if (isNetworkError(err)) return 'The assistant cannot be reached. Check your connection and try again.';
   const code = codeOf(err);
+  // A limit of the plan refused the question (nothing started): the API's message names it and when to retry.
+  if (code === 'Throttled' || code === 'QuotaExceeded') return messageOf(err);
   if (isAuthError(err)) return 'Your session has ended. Please sign in again.';
   if (code === 'Timeout') return 'No answer arrived in time. Please try again.';
   if (code === 'StartExecutionFailed') return 'The assistant could not start answering. Please try again.';
@@ -100,4 +102,11 @@ export function operatorMessage(err: unknown, may = 'read executions'): string {
     default:
       return `${code}: ${messageOf(err)}`;
   }
+}
+
+/** When a refused question may be asked again, in the reader's own time: `You can ask again at 14:09.` */
+export function retryMessage(at: Date, now: Date = new Date()): string {
+  const time = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
+  const sameDay = at.toDateString() === now.toDateString();
+  return sameDay ? `You can ask again at ${time}.` : `You can ask again on ${at.toLocaleDateString([], { day: 'numeric', month: 'long' })} at ${time}.`;
 }
