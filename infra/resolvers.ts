@@ -60,7 +60,23 @@ export function apiEnvironment(values: { stateMachineArn: string; tables: { usag
 }
 
 export const RESOLVERS: readonly ResolverDefinition[] = [
-  { typeName: 'Mutation', fieldName: 'ask', file: 'resolvers/Mutation.ask.ts', dataSource: { kind: 'HTTP', service: 'states' } },
+  {
+    // Admission before anything starts (resolvers/ask/admission.ts); each function skips itself (earlyReturn) when it has nothing to do.
+    kind: 'PIPELINE',
+    typeName: 'Mutation',
+    fieldName: 'ask',
+    file: 'resolvers/Mutation.ask.ts',
+    functions: [
+      { name: 'AskReadPlan', file: 'resolvers/ask/read-plan.ts', dataSource: { kind: 'DYNAMODB', table: 'config' } },
+      { name: 'AskAdmit', file: 'resolvers/ask/admit.ts', dataSource: { kind: 'DYNAMODB', table: 'usage' } },
+      { name: 'AskReadSlots', file: 'resolvers/ask/read-slots.ts', dataSource: { kind: 'DYNAMODB', table: 'usage' } },
+      { name: 'AskPruneSlots', file: 'resolvers/ask/delete-slots.ts', dataSource: { kind: 'DYNAMODB', table: 'usage' } },
+      { name: 'AskAdmitAgain', file: 'resolvers/ask/admit.ts', dataSource: { kind: 'DYNAMODB', table: 'usage' } },
+      { name: 'AskCountRefusal', file: 'resolvers/ask/count-refusal.ts', dataSource: { kind: 'DYNAMODB', table: 'usage' } },
+      { name: 'AskStartExecution', file: 'resolvers/ask/start-execution.ts', dataSource: { kind: 'HTTP', service: 'states' } },
+      { name: 'AskReleaseUnstarted', file: 'resolvers/ask/delete-slots.ts', dataSource: { kind: 'DYNAMODB', table: 'usage' } },
+    ],
+  },
   { typeName: 'Mutation', fieldName: 'publishAnswer', file: 'resolvers/Mutation.publishAnswer.ts', dataSource: { kind: 'NONE' } },
   { typeName: 'Subscription', fieldName: 'onAnswer', file: 'resolvers/Subscription.onAnswer.ts', dataSource: { kind: 'NONE' } },
 ];

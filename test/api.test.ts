@@ -9,6 +9,7 @@ import { signIn, type Tokens } from '../client/auth.ts';
 import { localEnvOf } from '../infra/local/local-env.ts';
 import { ordersCommand } from '../infra/local/cli/orders.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { PLANS } from '../tasks/plans.ts';
 
 let stack: LocalStack;
 const tokens = new Map<string, Tokens>();
@@ -65,15 +66,18 @@ describe('asking through the real client', () => {
 
   it('two users asking at once never receive each other\'s events', async () => {
     const received: Record<string, AnswerEvent[]> = { 'tenant1-user': [], 'tenant2-user': [] };
+    // As many at once as each user's plan admits (tenant1 standard: 2, tenant2 premium: 4).
+    const inFlight = { 'tenant1-user': PLANS.standard.concurrentAnswersPerUser, 'tenant2-user': PLANS.premium.concurrentAnswersPerUser };
     const runs = await Promise.all(
       (['tenant1-user', 'tenant2-user'] as const).flatMap((u) =>
-        Array.from({ length: 4 }, () => api(u).ask("What's your return policy?", { onEvent: (e) => received[u]!.push(e) })),
+        Array.from({ length: inFlight[u] }, () => api(u).ask("What's your return policy?", { onEvent: (e) => received[u]!.push(e) })),
       ),
     );
-    expect(runs).toHaveLength(8);
+    expect(runs).toHaveLength(inFlight['tenant1-user'] + inFlight['tenant2-user']);
     for (const [username, events] of Object.entries(received)) {
-      expect(events.filter((e) => e.status === 'DONE')).toHaveLength(4);
-      expect(events.filter((e) => e.status === 'ACCEPTED')).toHaveLength(4);
+      const asked = inFlight[username as keyof typeof inFlight];
+      expect(events.filter((e) => e.status === 'DONE')).toHaveLength(asked);
+      expect(events.filter((e) => e.status === 'ACCEPTED')).toHaveLength(asked);
       for (const e of events) {
         expect(e.userId).toBe(stack.user(username).sub);
         expect(e.answerId.startsWith(`${stack.user(username).sub}.`)).toBe(true);

@@ -35,6 +35,7 @@ export function response(ctx: Context) {
   const result = ctx.result as CancelledTransaction | null;
   const reasons = result && result.cancellationReasons ? result.cancellationReasons : null;
   if (!reasons || ctx.error.type !== 'DynamoDB:TransactionCanceledException') {
+    console.log(JSON.stringify({ message: 'admission failed', errorType: ctx.error.type }));
     util.error('The assistant could not check your quota; please try again.', 'ServiceUnavailable');
   }
   const refused: RefusalReason[] = [];

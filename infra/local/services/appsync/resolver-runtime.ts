@@ -128,6 +128,7 @@ export const appsyncUtils = {
       nowISO8601: () => new Date().toISOString(),
       nowEpochSeconds: () => Math.floor(Date.now() / 1000),
       nowEpochMilliSeconds: () => Date.now(),
+      epochMilliSecondsToISO8601: (ms: number) => new Date(ms).toISOString(),
     },
     transform: {
       toSubscriptionFilter(input: Record<string, Record<string, unknown>>): SubscriptionFilter {

@@ -12,6 +12,7 @@ import { optionalArray, optionalObject, optionalString, optionalStringMap, requi
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import { transactGetItems } from './transact-get.ts';
+import { TransactWriter } from './transact-write.ts';
 import { TABLE_ADMIN_OPERATIONS, TableAdmin } from './table-admin.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
@@ -315,6 +316,9 @@ export class DynamoService {
     await new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
   }
 
+  /** TransactWriteItems, one at a time (transact-write.ts). */
+  private readonly transactWriter = new TransactWriter((operation, json) => this.forward(operation, json, {}));
+
   private readonly keys: KeyResolver = {
     partitionKey: async (name: string) => {
       if (this.schemaCache.has(name)) return this.schemaCache.get(name);
@@ -354,6 +358,7 @@ export class DynamoService {
       for (const key of this.schemaCache.keys()) if (key === table || key.startsWith(`${table}/`)) this.schemaCache.delete(key);
     }
     if (operation === 'TransactGetItems') return transactGetItems(parsed, (op, json) => this.forward(op, json, headers));
+    if (operation === 'TransactWriteItems') return this.transactWriter.run(parsed);
     if (TABLE_ADMIN_OPERATIONS.has(operation)) return this.tableAdmin.handle(operation, parsed, requestId);
     if (operation === 'CreateTable' || operation === 'DescribeTable' || operation === 'DeleteTable') {
       return this.tableAdmin.decorate(operation, parsed, await this.forward(operation, body, headers));
