@@ -3,6 +3,8 @@
  * state machine, the same policy documents, the same schema. Synthesis (with esbuild bundling of
  * the five Lambdas) runs once for the whole file.
  */
+import { isPipeline, RESOLVERS } from '../resolvers.ts';
+import { DEFAULT_REQUESTS_PER_FIVE_MINUTES } from './waf.ts';
 import { USAGE_EXPIRY_ATTRIBUTE } from '../../tasks/usage.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -224,7 +226,8 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
     it('lets only the publish role call AppSync, and only publishAnswer', () => {
       const callers = ofType('AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes('appsync:'));
       expect(callers.map(([, r]) => r.Properties.Roles)).toEqual([[{ Ref: logicalId(stack.workflow.taskRoles['publish-answer']) }]]);
-      const statements = (callers[0]![1].Properties.PolicyDocument as { Statement: Json[] }).Statement;
+      // Its other statement releases concurrency slots on the usage table (tasks/usage-policy.ts).
+      const statements = (callers[0]![1].Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((st) => JSON.stringify(st.Action).includes('appsync:'));
       expect(statements).toHaveLength(1);
       expect(statements[0]!.Action).toBe('appsync:GraphQL');
       expect(resourceText(statements[0]!.Resource)).toMatch(/\/types\/Mutation\/fields\/publishAnswer$/);
@@ -441,9 +444,32 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
         const source = getAtt ? resources[getAtt[0]] : ofType('AWS::AppSync::DataSource').find(([, d]) => d.Properties.Name === name)?.[1];
         return source?.Properties.Type;
       };
-      expect(dataSourceType(byField['Mutation.ask']!)).toBe('HTTP');
+      // Mutation.ask is a pipeline: its functions, in the order of infra/resolvers.ts, each with its data source.
+      expect(byField['Mutation.ask']!.Kind).toBe('PIPELINE');
+      const functionIds = ((byField['Mutation.ask']!.PipelineConfig as { Functions: { 'Fn::GetAtt': [string, string] }[] }).Functions).map((f) => f['Fn::GetAtt'][0]);
+      const functions = functionIds.map((id) => resources[id]!.Properties);
+      const ask = RESOLVERS.find((r) => r.fieldName === 'ask');
+      expect(ask && isPipeline(ask)).toBe(true);
+      const expected = ask && isPipeline(ask) ? ask.functions : [];
+      expect(functions.map((f) => f.Name)).toEqual(expected.map((f) => f.name));
+      expect(functions.map((f) => dataSourceType(f))).toEqual(expected.map((f) => (f.dataSource.kind === 'DYNAMODB' ? 'AMAZON_DYNAMODB' : f.dataSource.kind)));
+      for (const f of functions) expect(f.Code).toMatch(/export\s*\{[^}]*request[^}]*\}|export function request/);
       expect(dataSourceType(byField['Mutation.publishAnswer']!)).toBe('NONE');
       expect(dataSourceType(byField['Subscription.onAnswer']!)).toBe('NONE');
+    });
+
+    it('puts an AWS WAF web ACL in front of the API: REGIONAL, default allow, one rate-based rule per source IP that blocks', () => {
+      const acls = ofType('AWS::WAFv2::WebACL').map(([, r]) => r.Properties);
+      expect(acls).toHaveLength(1);
+      const acl = acls[0]!;
+      expect(acl.Scope).toBe('REGIONAL');
+      expect(acl.DefaultAction).toEqual({ Allow: {} });
+      const rules = acl.Rules as Json[];
+      expect(rules.map((r) => [r.Name, r.Action, r.Statement])).toEqual([
+        ['RatePerSourceIp', { Block: {} }, { RateBasedStatement: { Limit: DEFAULT_REQUESTS_PER_FIVE_MINUTES, EvaluationWindowSec: 300, AggregateKeyType: 'IP' } }],
+      ]);
+      const associations = ofType('AWS::WAFv2::WebACLAssociation').map(([, r]) => r.Properties);
+      expect(associations).toEqual([{ ResourceArn: stack.resolve(stack.api.graphqlApi.arn), WebACLArn: { 'Fn::GetAtt': [stack.getLogicalId(stack.firewall.webAcl), 'Arn'] } }]);
     });
 
     it('signs StartExecution with a role that holds exactly apiDataSourcePolicy', () => {

@@ -11,6 +11,7 @@ import { TableNames } from '../../tasks/tables.ts';
 import { DEFAULT_MODEL_ID, describeUnavailable, findModel, profileForRegion } from '../../tasks/models.ts';
 import { Agent } from './agent.ts';
 import { Api } from './api.ts';
+import { ApiFirewall } from './waf.ts';
 import { Data } from './data.ts';
 import { Identity } from './identity.ts';
 import { SeedUsers } from './seed-users.ts';
@@ -70,6 +71,8 @@ export class MultiTenantAiAssistantStack extends Stack {
   readonly data: Data;
   readonly agent: Agent;
   readonly api: Api;
+  /** AWS WAF in front of the API: a rate-based rule per source IP (waf.ts). */
+  readonly firewall: ApiFirewall;
   readonly workflow: Workflow;
   readonly seedUsers: SeedUsers;
 
@@ -102,6 +105,7 @@ export class MultiTenantAiAssistantStack extends Stack {
       introspection: props.introspection ?? false,
     });
     const graphqlApi = this.api.graphqlApi;
+    this.firewall = new ApiFirewall(this, 'ApiFirewall', { graphqlApiArn: graphqlApi.arn, name: `${this.stackName}-api` });
     this.workflow = new Workflow(this, 'Workflow', {
       tables,
       stateMachineName,
