@@ -3,7 +3,7 @@
  * from the verified token only, and a user can only ask and subscribe as themselves.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadResolver, matchesFilter, ResolverError, runResolver, type LoadedResolver } from '../infra/local/services/appsync/resolver-runtime.ts';
+import { loadResolver, matchesFilter, ResolverError, runResolver, type DataSourceCall, type LoadedResolver } from '../infra/local/services/appsync/resolver-runtime.ts';
 import { RESOLVERS } from '../infra/resolvers.ts';
 import { CONTROL_CHARACTERS, MAX_ANSWER_ID_CHARS, MAX_CONVERSATION_ID_CHARS, MAX_QUESTION_CHARS, RequestSchema } from '../tasks/workflow-input.ts';
 
@@ -22,7 +22,23 @@ const identity = (sub: string, tenantId?: string) => ({
   defaultAuthStrategy: 'ALLOW',
 });
 
-const env = { STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:assistant' };
+const env = { STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:assistant', USAGE_TABLE: 'usage', CONFIG_TABLE: 'tenant-config' };
+
+/**
+ * Mutation.ask's data sources for these tests: the config row names the standard plan and the
+ * admission transaction succeeds (test/admission-pipeline.test.ts covers refusals); the HTTP data
+ * source (StartExecution) is `start`.
+ */
+const admitting =
+  (start: (request: unknown) => Promise<unknown>): DataSourceCall =>
+  async (request, dataSource) => {
+    if (dataSource.kind === 'HTTP') return start(request);
+    if (dataSource.kind === 'DYNAMODB' && dataSource.table === 'config') return { tenantId: 'tenant1', plan: 'standard' };
+    if ((request as { operation?: string }).operation === 'TransactWriteItems') return { keys: [], cancellationReasons: null };
+    // ReleaseUnstarted, when StartExecution failed.
+    if ((request as { operation?: string }).operation === 'UpdateItem') return {};
+    throw new Error(`unexpected data source call ${JSON.stringify(request)}`);
+  };
 
 describe('Mutation.ask', () => {
   it('builds the state input from the token only and starts the execution', async () => {
@@ -30,10 +46,10 @@ describe('Mutation.ask', () => {
     const run = await runResolver(
       resolvers.get('Mutation.ask')!,
       { args: { answerId: 'u1.a1', question: 'Hi?', conversationId: 'c1' }, identity: identity('u1', 'tenant1'), env },
-      async (request) => {
+      admitting(async (request) => {
         sent = request as typeof sent;
         return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
-      },
+      }),
     );
     expect(run.result).toEqual({ answerId: 'u1.a1', executionId: 'arn:exec:1' });
     expect(sent!.params.headers['x-amz-target']).toBe('AWSStepFunctions.StartExecution');
@@ -42,6 +58,8 @@ describe('Mutation.ask', () => {
     expect(JSON.parse(body.input)).toEqual({
       identity: { tenantId: 'tenant1', userId: 'u1', username: 'u1-name' },
       request: { answerId: 'u1.a1', question: 'Hi?', conversationId: 'c1' },
+      // The concurrency slot admission took, for the workflow to release (tasks/release-slot.ts).
+      slot: expect.stringMatching(/^\d{10}#u1\.a1$/),
     });
   });
 
@@ -62,11 +80,11 @@ describe('Mutation.ask', () => {
 
   it('reports a failed StartExecution as an error, not as a receipt', async () => {
     await expect(
-      runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u1.a1', question: 'Hi?' }, identity: identity('u1', 'tenant1'), env }, async () => ({
-        statusCode: 400,
-        headers: {},
-        body: '{"__type":"AccessDeniedException"}',
-      })),
+      runResolver(
+        resolvers.get('Mutation.ask')!,
+        { args: { answerId: 'u1.a1', question: 'Hi?' }, identity: identity('u1', 'tenant1'), env },
+        admitting(async () => ({ statusCode: 400, headers: {}, body: '{"__type":"AccessDeniedException"}' })),
+      ),
     ).rejects.toMatchObject({ errorType: 'StartExecutionFailed' });
   });
 });
@@ -74,10 +92,14 @@ describe('Mutation.ask', () => {
 describe('Mutation.ask: the question, before anything starts', () => {
   const ask = (question: string) => {
     let started = 0;
-    const run = runResolver(resolvers.get('Mutation.ask')!, { args: { answerId: 'u1.a1', question }, identity: identity('u1', 'tenant1'), env }, async () => {
-      started++;
-      return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
-    });
+    const run = runResolver(
+      resolvers.get('Mutation.ask')!,
+      { args: { answerId: 'u1.a1', question }, identity: identity('u1', 'tenant1'), env },
+      admitting(async () => {
+        started++;
+        return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
+      }),
+    );
     return run.then(
       (r) => ({ started, result: r.result, error: undefined }),
       (error: unknown) => ({ started, result: undefined, error: error as ResolverError }),
@@ -120,10 +142,14 @@ describe('Mutation.ask: what reaches StartExecution stays far under the 256 KiB 
   const ask = async (args: { answerId: string; question: string; conversationId?: string | null }) => {
     let input: string | undefined;
     try {
-      await runResolver(resolvers.get('Mutation.ask')!, { args, identity: identity('u1', 'tenant1'), env }, async (request) => {
-        input = (JSON.parse((request as { params: { body: string } }).params.body) as { input: string }).input;
-        return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
-      });
+      await runResolver(
+        resolvers.get('Mutation.ask')!,
+        { args, identity: identity('u1', 'tenant1'), env },
+        admitting(async (request) => {
+          input = (JSON.parse((request as { params: { body: string } }).params.body) as { input: string }).input;
+          return { statusCode: 200, headers: {}, body: JSON.stringify({ executionArn: 'arn:exec:1', startDate: 1 }) };
+        }),
+      );
     } catch (error) {
       return { started: input !== undefined, error: error as ResolverError };
     }
