@@ -24,6 +24,9 @@ export const DYNAMODB_PROTOCOL: Protocol = {
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 
+/** Writes that are queued with TransactWriteItems (transact-write.ts): none lands inside a transaction. */
+const SINGLE_WRITES: ReadonlySet<string> = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
+
 /**
  * DynamoDB's operations, as its SDK models them (one command class per operation). Any other
  * target is UnknownOperationException before IAM is asked about an action that does not exist.
@@ -363,6 +366,7 @@ export class DynamoService {
     if (operation === 'CreateTable' || operation === 'DescribeTable' || operation === 'DeleteTable') {
       return this.tableAdmin.decorate(operation, parsed, await this.forward(operation, body, headers));
     }
+    if (SINGLE_WRITES.has(operation)) return this.transactWriter.exclusive(() => this.forward(operation, body, headers));
     return this.forward(operation, body, headers);
   }
 

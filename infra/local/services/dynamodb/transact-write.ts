@@ -10,11 +10,11 @@
  * message, `None` for the others), and the old item for a failed condition that asked for
  * ReturnValuesOnConditionCheckFailure ALL_OLD; a success returns `{}`.
  *
- * How: transactions run one at a time (a queue per stand-in); each item runs as its single-item
- * operation in dynalite with its condition (a ConditionCheck as an UpdateItem with no update),
- * after its current image was read; a cancelled transaction, and every ConditionCheck, restores
- * the images read. What it does not keep: isolation from single-item reads and writes that land
- * while a transaction runs (they may see, or race with, a write that is then rolled back), and
+ * How: transactions and single-item writes run one at a time (a queue per stand-in); each item
+ * runs as its single-item operation in dynalite with its condition (a ConditionCheck as an
+ * UpdateItem with no update), after its current image was read; a cancelled transaction, and every
+ * ConditionCheck, restores the images read. What it does not keep: isolation from reads that land
+ * while a transaction runs (they may see a write that is then rolled back), and
  * TransactionConflict (concurrent transactions are serialised here, never in conflict).
  */
 import type { WireResponse } from '../../edge/aws-error.ts';
@@ -91,10 +91,18 @@ export class TransactWriter {
 
   constructor(private readonly store: StoreCall) {}
 
-  /** Runs one TransactWriteItems, after the ones before it. */
+  /** Runs one TransactWriteItems, after the writes before it. */
   run(body: Record<string, unknown>): Promise<WireResponse> {
     const parsed = parseActions(body);
-    const next = this.queue.then(() => this.transact(parsed));
+    return this.exclusive(() => this.transact(parsed));
+  }
+
+  /**
+   * Runs a write alone: single-item writes go through here too (service.ts), so that none lands
+   * between a transaction's read of an item and its roll-back (which would undo it).
+   */
+  exclusive<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(write);
     this.queue = next.catch(() => undefined);
     return next;
   }
