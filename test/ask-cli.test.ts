@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCommand, type CliResult } from './cli-helpers.ts';
 import { askCommand } from '../client/cli/ask.ts';
@@ -13,6 +14,8 @@ import { readLocalUsers, writeLocalEnv } from '../client/cli/targets.ts';
 import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
 import { localEnvOf } from '../infra/local/local-env.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
+import { SLOT_TTL_SECONDS } from '../tasks/plans.ts';
+import { INFLIGHT_SORT_KEY, userPartition } from '../tasks/usage.ts';
 
 let stack: LocalStack | undefined;
 let dataDir: string;
@@ -65,6 +68,20 @@ describe('npm run ask', () => {
     expect(out.stdout).toBe('');
     expect(out.stderr).toMatch(/execution arn:aws:states:/);
     expect(out.stderr).toMatch(/^FAILED: .+/m);
+  });
+
+  it('exits 3 with the message when a limit of the plan refuses the question (nothing starts); control: exits 0 once the slot is free', async () => {
+    const user = stack!.user('tenant3-user'); // basic plan: one answer at a time
+    const dynamo = new DynamoDBClient(stack!.clientConfig('operator'));
+    const inflight = { TableName: stack!.tables.usage, Key: { pk: { S: userPartition(user.tenantId, user.sub) }, sk: { S: INFLIGHT_SORT_KEY } } };
+    const held = `${Math.floor(Date.now() / 1000) + SLOT_TTL_SECONDS}#${user.sub}.held`;
+    await dynamo.send(new UpdateItemCommand({ ...inflight, UpdateExpression: 'ADD #s :s', ExpressionAttributeNames: { '#s': 'slots' }, ExpressionAttributeValues: { ':s': { SS: [held] } } }));
+    const refused = await askCli('--user', 'tenant3-user', "What's your return policy?");
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/Refused \(Throttled\): You can have 1 answer in progress at once \(basic plan\); try again when one has ended \(at the latest at \d\d:\d\d UTC\)\.\n$/);
+    await dynamo.send(new UpdateItemCommand({ ...inflight, UpdateExpression: 'DELETE #s :s', ExpressionAttributeNames: { '#s': 'slots' }, ExpressionAttributeValues: { ':s': { SS: [held] } } }));
+    expect((await askCli('--user', 'tenant3-user', "What's your return policy?")).code).toBe(0);
   });
 
   it('exits 2 for an unknown user, naming the known ones', async () => {
