@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { STSClient } from '@aws-sdk/client-sts';
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebUi } from '../client/web/build.ts';
@@ -20,6 +20,8 @@ import { attachWebUi, type WebUi } from '../infra/local/web.ts';
 import { IamGraphqlClient } from '../tasks/graphql-client.ts';
 import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
+import { SLOT_TTL_SECONDS } from '../tasks/plans.ts';
+import { INFLIGHT_SORT_KEY, userPartition } from '../tasks/usage.ts';
 import { launchBrowser, screenshot } from './browser.ts';
 
 const NEW_PASSWORD = 'Browser-Tested-Pass-7!';
@@ -166,6 +168,25 @@ describe('chat', () => {
     await turn.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: 20_000 });
     expect(await turn.getByTestId('answer-text').innerText()).toBe('You can return items within 10 days.');
     expect(await turn.getByTestId('answer-error').count()).toBe(0);
+  });
+
+  it('shows a refusal (a limit of the plan) with when to ask again, and Retry is admitted once the limit frees', async () => {
+    const page = pages.get('tenant1-user')!;
+    const user = stack.user('tenant1-user');
+    // Two answers in flight (planted, live): the standard plan's concurrency is spent.
+    const held = [1, 2].map((i) => `${Math.floor(Date.now() / 1000) + SLOT_TTL_SECONDS}#${user.sub}.held${i}`);
+    const dynamo = new DynamoDBClient(stack.clientConfig('operator'));
+    const inflight = { TableName: stack.tables.usage, Key: { pk: { S: userPartition(user.tenantId, user.sub) }, sk: { S: INFLIGHT_SORT_KEY } }, ExpressionAttributeNames: { '#s': 'slots' } };
+    await dynamo.send(new UpdateItemCommand({ ...inflight, UpdateExpression: 'ADD #s :s', ExpressionAttributeValues: { ':s': { SS: held } } }));
+    const turn = await ask(page, RETURN_POLICY);
+    expect(await turn.getAttribute('data-status')).toBe('failed');
+    expect(await turn.getByTestId('answer-error').innerText()).toMatch(/^You can have 2 answers in progress at once \(standard plan\); try again when one has ended/);
+    expect(await turn.getByTestId('answer-retry-after').innerText()).toMatch(/^You can ask again at \d\d:\d\d\.$/);
+    await screenshot(page, 'refused');
+    await dynamo.send(new UpdateItemCommand({ ...inflight, UpdateExpression: 'DELETE #s :s', ExpressionAttributeValues: { ':s': { SS: held } } }));
+    await turn.getByRole('button', { name: 'Retry' }).click();
+    await turn.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: 20_000 });
+    expect(await turn.getByTestId('answer-retry-after').count()).toBe(0);
   });
 
   it('streams progress steps and chunks as they are published, then the final answer', async () => {
