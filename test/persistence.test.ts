@@ -109,7 +109,10 @@ describe('persisted local stack', () => {
     await writeLocalUsers(dataDir, first.cognito);
     const cli = (command: typeof tenantsCommand, ...args: string[]) => runCommand(command, ['--data-dir', dataDir, ...args], {});
     expect((await cli(tenantsCommand, 'remove', 'tenant3', '--yes')).code).toBe(0);
-    expect((await cli(usersCommand, 'remove', 'tenant1-user2')).code).toBe(0);
+    const removedSub = first.user('tenant1-user2').sub;
+    const removedUser = await cli(usersCommand, 'remove', 'tenant1-user2');
+    expect(removedUser.code).toBe(0);
+    expect(removedUser.stdout).toContain(`Their orders stay in tenant1's orders table under user id ${removedSub}`);
     await first.stop();
 
     const tenant5 = { tenantId: 'tenant5', name: 'Tenant Five Tools', returnPolicyDays: 50, plan: 'basic' as const };

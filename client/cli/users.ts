@@ -64,6 +64,9 @@ export async function usersCommand(argv: string[], io: CommandIo): Promise<numbe
       case 'remove': {
         const u = await removeUser(target, username!);
         out(`User ${u.username} (tenant ${u.tenantId}) disabled and deleted.`);
+        // Order records are the store's (accounts, returns): they stay, reachable by no session, since
+        // the user's id (sub) is never given to anyone again.
+        out(`Their orders stay in ${u.tenantId}'s orders table under user id ${u.sub}; no one can sign in as that id again.`);
         break;
       }
     }
