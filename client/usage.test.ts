@@ -75,7 +75,7 @@ describe('formatUsage', () => {
     expect(lines[1]).toMatch(/^tenant +plan +admitted +answered +refused +input tok +output tok +tokens +of budget$/);
     expect(lines[2]).toMatch(/^tenant1 +standard +12 +10 +3 +5,000 +1,500 +6,500 +0\.03%$/);
     expect(lines).toContain('  refused: userPerMinute 2, tenantPerDay 1');
-    expect(lines).toContain('  budget: 6,500 of 20,000,000 tokens this month; at most 5,000 questions a day');
+    expect(lines).toContain('tenant1 (standard plan: 5,000 questions a day, 20,000,000 tokens a month)');
     expect(lines.at(-1)).toMatch(/^ {2}estimated cost: price unknown/);
     expect(formatUsage([], '2026-12')).toContain('No tenants.');
   });

@@ -201,16 +201,16 @@ export function formatUsage(rows: readonly TenantUsage[], month: string): string
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(line(header));
-  rows.forEach((r, i) => {
-    out.push(line(table[i]!));
+  table.forEach((cells) => out.push(line(cells)));
+  for (const r of rows) {
+    out.push('', `${r.tenantId} (${r.plan} plan: ${int(r.limits.questionsPerTenantPerDay)} questions a day, ${int(r.limits.tokensPerTenantPerMonth)} tokens a month)`);
     const refused = REFUSAL_REASONS.filter((reason) => r.refused[reason] > 0).map((reason) => `${reason} ${int(r.refused[reason])}`);
     if (refused.length > 0) out.push(`  refused: ${refused.join(', ')}`);
-    out.push(`  budget: ${int(r.tokens)} of ${int(r.limits.tokensPerTenantPerMonth)} tokens this month; at most ${int(r.limits.questionsPerTenantPerDay)} questions a day`);
     for (const m of r.models) out.push(`  model ${m.modelId}: input ${int(m.inputTokens)}, output ${int(m.outputTokens)}, ${m.costUsd === null ? 'price unknown' : `$${m.costUsd.toFixed(4)}`}`);
-    out.push(`  estimated cost: ${r.tokens === 0 ? '$0.0000' : describeCost(r)}`);
     for (const d of r.days ?? []) {
       out.push(`  ${d.day}: admitted ${int(d.questions)}, answered ${int(d.answered)}, refused ${int(d.refusedTotal)}, tokens ${int(d.tokens)}`);
     }
-  });
+    out.push(`  estimated cost: ${r.tokens === 0 ? '$0.0000' : describeCost(r)}`);
+  }
   return out;
 }

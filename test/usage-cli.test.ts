@@ -125,7 +125,7 @@ describe('npm run usage (local)', () => {
     expect(lines[0]).toBe('Usage in 2026-11 (UTC month). Cost: estimated at the on-demand prices of the models table (tasks/models.ts).');
     expect(lines[2]).toMatch(/^tenant1 +standard +100 +95 +9 +270,000 +70,000 +340,000 +1\.70%$/);
     expect(lines).toContain('  refused: userPerMinute 7, userConcurrency 2');
-    expect(lines).toContain('  budget: 340,000 of 20,000,000 tokens this month; at most 5,000 questions a day');
+    expect(lines).toContain('tenant1 (standard plan: 5,000 questions a day, 20,000,000 tokens a month)');
     expect(lines).toContain(`  estimated cost: price unknown (${HAIKU}: no price in the models table)`);
   });
 
