@@ -9,6 +9,7 @@
  */
 import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AdminTarget } from './cli/admin-target.ts';
+import { mapLimited } from './concurrency.ts';
 import { AdminError, DEFAULT_PLAN, isPlanName, type PlanName, type TenantRow } from './tenant-model.ts';
 import { listTenants, requireTenant } from './tenants.ts';
 import {
@@ -139,7 +140,7 @@ export interface UsageQuery {
 export async function readUsage(t: AdminTarget, q: UsageQuery): Promise<TenantUsage[]> {
   if (!MONTH.test(q.month)) throw new AdminError(`Invalid month '${q.month}': give a UTC calendar month as YYYY-MM.`);
   const tenants = q.tenantId !== undefined ? [await requireTenant(t, q.tenantId)] : await listTenants(t);
-  return Promise.all(tenants.map((row) => readTenantUsage(t, row, q)));
+  return mapLimited(tenants, 8, (row) => readTenantUsage(t, row, q));
 }
 
 async function readTenantUsage(t: AdminTarget, row: TenantRow, q: UsageQuery): Promise<TenantUsage> {
