@@ -154,13 +154,15 @@ function Legend({ items }: { items: { key: string; label: string; line?: boolean
 function QuestionsPanel({ usage, days }: { usage: TenantUsage; days: ChartDay[] }) {
   const limit = usage.limits.questionsPerTenantPerDay;
   const peak = Math.max(...days.map((d) => d.answered + d.unanswered + d.refused));
+  // The limit counts admitted questions (refused ones are not admitted).
+  const busiest = Math.max(...days.map((d) => d.answered + d.unanswered));
   const max = niceMax(Math.max(peak, limit) * 1.08);
   return (
     <figure className="chart" data-testid="questions-chart">
       <figcaption>
         Questions per day{' '}
         <span className="hint" data-testid="busiest-day">
-          (busiest day: {fmt(peak)}, {((peak / limit) * 100).toFixed(1)}% of the daily limit)
+          (busiest day: {fmt(busiest)} admitted, {((busiest / limit) * 100).toFixed(1)}% of the daily limit)
         </span>
       </figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="questions-chart-title questions-chart-desc">
