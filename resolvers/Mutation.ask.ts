@@ -19,9 +19,10 @@ type Args = { answerId: string; question: string; conversationId?: string | null
 
 /**
  * MAX_QUESTION_CHARS, MAX_ANSWER_ID_CHARS, MAX_CONVERSATION_ID_CHARS and CONTROL_CHARACTERS of
- * tasks/workflow-input.ts, which ValidateContext applies again (a resolver imports nothing but
- * @aws-appsync/utils; test/resolvers.test.ts proves the two agree). Checked here too, so that a
- * request the workflow would refuse starts nothing.
+ * tasks/workflow-input.ts, which ValidateContext applies again (copies: the resolvers bundle no
+ * module of ours but resolvers/ask/admission.ts, tasks/plans.ts and tasks/usage.ts, and zod's regex
+ * is not APPSYNC_JS; test/resolvers.test.ts proves the two agree). Checked here, before admission,
+ * so that a request the workflow would refuse starts nothing and costs no quota.
  */
 const MAX_QUESTION_CHARS = 2000;
 const MAX_ANSWER_ID_CHARS = 256;
