@@ -36,7 +36,7 @@ export interface PublishAnswerDeps {
 }
 
 const StateSchema = z.object({
-  identity: z.pick(IdentitySchema, { tenantId: true, userId: true }),
+  identity: z.extend(z.pick(IdentitySchema, { userId: true }), { tenantId: z.optional(z.string()) }),
   slot: z.optional(z.string()),
   request: z.pick(RequestSchema, { answerId: true }),
   answer: z.optional(z.pick(AnswerSchema, { text: true })),
@@ -71,7 +71,7 @@ export async function publishAnswer(input: unknown, deps: PublishAnswerDeps): Pr
     : { answerId: request.answerId, userId: identity.userId, status: 'DONE', seq: TERMINAL_SEQ, text: answer?.text ?? '', error: null, step: 'PublishAnswer' };
   if (!error && !answer) throw new WorkflowError(ErrorName.PublishFailed, 'The state holds neither an answer nor an error.');
   // Only this answer's own slot (ValidateContext refused any other; a failed validation still ends here).
-  if (slot && slot.endsWith(`#${request.answerId}`)) await release(identity, slot, deps);
+  if (slot && identity.tenantId && slot.endsWith(`#${request.answerId}`)) await release({ tenantId: identity.tenantId, userId: identity.userId }, slot, deps);
   try {
     await deps.graphql.request(PUBLISH_ANSWER, { ...event });
   } catch (err) {

@@ -5,6 +5,8 @@
  * user ever reaches another.
  */
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { makeRoom } from './admission-room.ts';
+import { PLANS } from '../tasks/plans.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssistantApi, type AnswerEvent } from '../client/api.ts';
 import { signIn } from '../client/auth.ts';
@@ -269,11 +271,14 @@ describe.each(AGENT_RUNTIMES)('answer events with the %s agent runtime', (agentR
   it('two users asking at once: each gets only their own events, each stream complete and in order', async () => {
     const users = ['tenant1-user', 'tenant2-user'] as const;
     const received: Record<string, AnswerEvent[]> = { 'tenant1-user': [], 'tenant2-user': [] };
+    // As many at once as both users' plans admit (tenant1 standard: 2), from a fresh window.
+    const each = PLANS.standard.concurrentAnswersPerUser;
+    for (const u of users) await makeRoom(stack, u);
     const runs = await Promise.all(
-      users.flatMap((u) => Array.from({ length: 3 }, () => apis.get(u)!.ask('Which orders did I place?', { onEvent: (e) => received[u]!.push(e) }))),
+      users.flatMap((u) => Array.from({ length: each }, () => apis.get(u)!.ask('Which orders did I place?', { onEvent: (e) => received[u]!.push(e) }))),
     );
     for (const [i, run] of runs.entries()) {
-      const username = users[Math.floor(i / 3)]!;
+      const username = users[Math.floor(i / each)]!;
       const sub = stack.user(username).sub;
       expect(run.final.status).toBe('DONE');
       expect(shape(run.events)).toEqual(['ACCEPTED', 'PROGRESS ValidateContext', 'PROGRESS listMyOrders', 'PROGRESS WriteAnswer', 'CHUNK', 'DONE']);
@@ -283,7 +288,7 @@ describe.each(AGENT_RUNTIMES)('answer events with the %s agent runtime', (agentR
     }
     for (const username of users) {
       const sub = stack.user(username).sub;
-      expect(received[username]!.filter(isTerminal)).toHaveLength(3);
+      expect(received[username]!.filter(isTerminal)).toHaveLength(each);
       for (const e of received[username]!) expect(e.userId).toBe(sub);
     }
   });
