@@ -9,6 +9,7 @@ import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
 import { MODELS, modelInvokeArns } from './models.ts';
 import { operatorAdminStatements } from './operator-admin-policy.ts';
+import { meterUsageStatement } from './meter-policy.ts';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -300,6 +301,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
       },
       AGENT_RUNTIME_STATEMENTS[res.agentRuntime](res),
       assumePublishRoleStatement(res),
+      meterUsageStatement(res),
     ),
     'publish-answer': doc(publishAnswerStatement(res)),
     'record-failure': doc({
