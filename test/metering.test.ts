@@ -191,4 +191,18 @@ describe('the meter against the local DynamoDB, with the task role and with a te
       task.destroy();
     }
   });
+
+  it("every Converse call of an answer's tool loop carries requestMetadata with the asker's tenant id", async () => {
+    meterTarget = meterAs('invoke-agent');
+    stack.bedrock.reset();
+    const asked = await ask(stack, events, 'tenant2-user', 'Which orders did I place?');
+    expect(asked.events.map((e) => e.status)).toEqual(['DONE']);
+    const calls = stack.bedrock.calls();
+    // A tool round, then the answer: two calls, both attributed.
+    expect(calls.map((c) => [c.operation, c.outcome])).toEqual([
+      ['ConverseStream', 'tool_use'],
+      ['ConverseStream', 'end_turn'],
+    ]);
+    expect(calls.map((c) => c.requestMetadata)).toEqual([{ tenantId: 'tenant2' }, { tenantId: 'tenant2' }]);
+  });
 });
