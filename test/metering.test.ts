@@ -2,7 +2,8 @@
  * Token metering end to end on the local stack (tasks/meter.ts): after each answer, the tenant's
  * DAY and MONTH items of the usage table hold the tokens the answer reported (the local Bedrock's
  * deterministic usage), per model too, and answers add up; an answer is metered once however often
- * its meter runs; a meter that cannot write still answers; and IAM, not code, keeps the meter out
+ * its meter runs (an InvokeAgent invocation delivered twice answers twice, meters once); a meter
+ * that cannot write still answers; and IAM, not code, keeps the meter out
  * of a tenant's reach: the tenant-scoped session is denied UpdateItem on the usage table, the
  * invoke-agent role may write only tenant partitions.
  */
@@ -17,7 +18,8 @@ import { UsageTableMeter, type AnswerMeter, type MeteredAnswer } from '../tasks/
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 import { answerMeterSortKey, daySortKey, monthSortKey, tenantPartition, userPartition } from '../tasks/usage.ts';
 import { AnswerSchema, type TokenUsage } from '../tasks/workflow-input.ts';
-import { ask, recordEvents, type Asked } from './workflow-helpers.ts';
+import { localFunctionArn } from '../infra/local/services/lambda/functions.ts';
+import { ask, historyOf, recordEvents, type Asked } from './workflow-helpers.ts';
 
 type Item = Record<string, AttributeValue>;
 
@@ -101,6 +103,27 @@ describe.each(AGENT_RUNTIMES)('with the %s agent runtime', (agentRuntime) => {
     expect(num(w3.month, 'tokens')).toBe(usageOf(other).totalTokens);
     const after = await windowsOf(stack, 'tenant3', second.answerId);
     expect([num(after.month, 'tokens'), num(after.month, 'answered')]).toEqual([num(w2.month, 'tokens'), num(w2.month, 'answered')]);
+  });
+
+  it('an InvokeAgent invocation delivered again (the same payload, as Lambda may) answers again but meters the answer once', async () => {
+    const asked = await ask(stack, events, 'tenant1-user', "What's your return policy?");
+    expect(asked.events.map((e) => e.status)).toEqual(['DONE']);
+    const history = await historyOf(stack, asked.executionArn);
+    const arn = localFunctionArn(stack.iam, 'invoke-agent');
+    const scheduled = history.find((e) => e.type === 'LambdaFunctionScheduled' && e.lambdaFunctionScheduledEventDetails?.resource === arn);
+    if (!scheduled) throw new Error('no InvokeAgent function in the history');
+    const payload = JSON.parse(scheduled.lambdaFunctionScheduledEventDetails!.input!) as unknown;
+    const before = await windowsOf(stack, 'tenant1', asked.answerId);
+
+    const handler = stack.functions.get(arn)!;
+    const again = AnswerSchema.parse(await handler(payload));
+    // Control: the redelivery really ran the model again, with tokens to count.
+    expect(again.usage!.totalTokens).toBeGreaterThan(0);
+    const after = await windowsOf(stack, 'tenant1', asked.answerId);
+    for (const w of ['day', 'month'] as const) {
+      expect([num(after[w], 'tokens'), num(after[w], 'answered')]).toEqual([num(before[w], 'tokens'), num(before[w], 'answered')]);
+    }
+    expect(after.marker).toEqual(before.marker);
   });
 });
 

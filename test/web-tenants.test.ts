@@ -134,7 +134,8 @@ describe('tenants view (operators)', () => {
     await page.goto(`${web.url}#/tenants`);
     await openWithKeys(page, stack.iam.credentials('operator'));
     await page.locator('table.tenants-table').waitFor();
-    const plans = await page.getByTestId('tenant-plan').evaluateAll((selects) => selects.map((s) => (s as HTMLSelectElement).value));
+    const plans = [];
+    for (const id of ['tenant1', 'tenant2', 'tenant3']) plans.push(await row(page, id).getByTestId('tenant-plan').inputValue());
     expect(plans).toEqual(['standard', 'premium', 'basic']);
 
     await page.getByLabel('Plan of tenant3').selectOption('premium');
