@@ -4,265 +4,52 @@
  * operation. IAM in the local edge (not our code) must deny each cross-boundary cell with
  * AccessDeniedException, while the own-data control cells return the caller's data.
  */
-import {
-  BatchGetItemCommand,
-  DeleteItemCommand,
-  DynamoDBClient,
-  ExecuteStatementCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  ScanCommand,
-  TransactGetItemsCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, TransactGetItemsCommand } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalUser } from '../infra/local/services/cognito/service.ts';
 import { ensureTable, startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { operatorPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../tasks/policies.ts';
 import { SEED_TENANTS } from '../tasks/seed.ts';
 import { conversationPartition, ORDERS_KEYS } from '../tasks/tables.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
+import { CONTROL_CELLS_PER_CALLER, IsolationMatrix } from './isolation-matrix.ts';
 
 const CALLERS = ['tenant1-user', 'tenant1-user2', 'tenant2-user'] as const;
-const TABLES = ['config', 'tenant1-orders', 'tenant2-orders', 'runs', 'conversations'] as const;
-const KEYS = ['own', 'other-tenant', 'other-user', 'prefix-collision', 'empty', 'star', 'lookalike'] as const;
-const OPS = ['GetItem', 'Query', 'BatchGetItem', 'Scan', 'PutItem', 'DeleteItem', 'ExecuteStatement'] as const;
-type TableRef = (typeof TABLES)[number];
-type KeyKind = (typeof KEYS)[number];
-type Op = (typeof OPS)[number];
-
-const LOOKALIKES: Record<string, string> = { a: '\u0430', e: '\u0435', c: '\u0441', o: '\u043e', '1': '\uff11', '2': '\uff12' };
-
-/** The same string with its first look-alike-able character swapped for a Cyrillic or full-width twin. */
-function lookalike(value: string): string {
-  const i = [...value].findIndex((ch) => ch in LOOKALIKES);
-  if (i < 0) throw new Error(`no look-alike for ${value}`);
-  return value.slice(0, i) + LOOKALIKES[value[i]!] + value.slice(i + 1);
-}
 
 let stack: LocalStack;
 let operator: DynamoDBClient;
-const scoped = new Map<string, DynamoDBClient>();
-/** An existing order id per user, so that the control GetItem hits a real item. */
-const orderOf = new Map<string, string>();
-
-/** A turn every conversations cell addresses (planted behind every key, so that a wrong allow returns data). */
-const PLANTED_TURN = 'planted#00000001';
-
-function tableName(ref: TableRef): string {
-  if (ref === 'conversations') return stack.tables.conversations;
-  return ref === 'config' ? stack.tables.config : ref === 'runs' ? stack.tables.runs : ref;
-}
-
-function schema(ref: TableRef): { pk: string; sk?: string } {
-  if (ref === 'config') return { pk: 'tenantId' };
-  if (ref === 'runs') return { pk: 'tenantId', sk: 'answerId' };
-  if (ref === 'conversations') return { pk: 'askerKey', sk: 'turnKey' };
-  return { pk: 'userId', sk: 'orderId' };
-}
-
-function otherTenantUser(caller: LocalUser): LocalUser {
-  return stack.users.find((u) => u.tenantId !== caller.tenantId && (u.tenantId === 'tenant1' || u.tenantId === 'tenant2'))!;
-}
-
-function otherUser(caller: LocalUser): LocalUser {
-  return stack.users.find((u) => u.tenantId === caller.tenantId && u.username !== caller.username) ?? stack.users.find((u) => u.username === 'tenant1-user2')!;
-}
-
-/** The partition key value a cell uses. "own" is the caller's own partition of that table. */
-function keyFor(caller: LocalUser, ref: TableRef, kind: KeyKind): string {
-  if (ref === 'conversations') return conversationKeyFor(caller, kind);
-  const perTenant = ref === 'config' || ref === 'runs';
-  const own = perTenant ? caller.tenantId : caller.sub;
-  switch (kind) {
-    case 'own':
-      return own;
-    case 'other-tenant':
-      return perTenant ? otherTenantUser(caller).tenantId : otherTenantUser(caller).sub;
-    case 'other-user':
-      return otherUser(caller).sub;
-    case 'prefix-collision':
-      return `${own}0`; // tenant1 vs tenant10; <sub> vs <sub>0
-    case 'empty':
-      return '';
-    case 'star':
-      return '*';
-    case 'lookalike':
-      return lookalike(own);
-  }
-}
-
-/** Conversations are keyed `<tenantId>#<userId>`: another user's or tenant's asker key, or near misses of one's own. */
-function conversationKeyFor(caller: LocalUser, kind: KeyKind): string {
-  const own = conversationPartition(caller.tenantId, caller.sub);
-  switch (kind) {
-    case 'own':
-      return own;
-    case 'other-tenant': {
-      const other = otherTenantUser(caller);
-      return conversationPartition(other.tenantId, other.sub);
-    }
-    case 'other-user':
-      return conversationPartition(caller.tenantId, otherUser(caller).sub);
-    case 'prefix-collision':
-      return `${own}0`;
-    case 'empty':
-      return '';
-    case 'star':
-      return '*';
-    case 'lookalike':
-      return lookalike(own);
-  }
-}
-
-function keyItem(caller: LocalUser, ref: TableRef, pkValue: string): Record<string, AttributeValue> {
-  const { pk, sk } = schema(ref);
-  const key: Record<string, AttributeValue> = { [pk]: { S: pkValue } };
-  if (sk) key[sk] = { S: ref === 'runs' ? `${caller.sub}.a1` : ref === 'conversations' ? PLANTED_TURN : (orderOf.get(pkValue) ?? 'ord-00000000-000000') };
-  return key;
-}
-
-async function runCell(client: DynamoDBClient, caller: LocalUser, ref: TableRef, op: Op, pkValue: string): Promise<number> {
-  const TableName = tableName(ref);
-  const { pk } = schema(ref);
-  const Key = keyItem(caller, ref, pkValue);
-  switch (op) {
-    case 'GetItem':
-      return (await client.send(new GetItemCommand({ TableName, Key }))).Item ? 1 : 0;
-    case 'Query':
-      return (
-        await client.send(
-          new QueryCommand({
-            TableName,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': pk },
-            ExpressionAttributeValues: { ':pk': { S: pkValue } },
-          }),
-        )
-      ).Count!;
-    case 'BatchGetItem':
-      return (await client.send(new BatchGetItemCommand({ RequestItems: { [TableName]: { Keys: [Key] } } }))).Responses?.[TableName]?.length ?? 0;
-    case 'Scan':
-      return (await client.send(new ScanCommand({ TableName }))).Count!;
-    case 'PutItem':
-      await client.send(new PutItemCommand({ TableName, Item: { ...Key, note: { S: 'written by an attacker' } } }));
-      return 1;
-    case 'DeleteItem':
-      await client.send(new DeleteItemCommand({ TableName, Key }));
-      return 1;
-    case 'ExecuteStatement':
-      return (
-        await client.send(new ExecuteStatementCommand({ Statement: `SELECT * FROM "${TableName}" WHERE "${pk}" = ?`, Parameters: [{ S: pkValue }] }))
-      ).Items!.length;
-  }
-}
-
-/**
- * The only cells that may succeed: GetItem and Query of the caller's own config row and own orders
- * partition, and GetItem, Query and PutItem of the caller's own conversations. The isolation policy
- * grants nothing else, not even BatchGetItem of the same keys, nor deleting one's own turns.
- */
-function isControlCell(caller: LocalUser, ref: TableRef, kind: KeyKind, op: Op): boolean {
-  if (ref === 'conversations') return kind === 'own' && (op === 'GetItem' || op === 'Query' || op === 'PutItem');
-  const readable = ref === 'config' || ref === `${caller.tenantId}-orders`;
-  return readable && kind === 'own' && (op === 'GetItem' || op === 'Query');
-}
+let matrix: IsolationMatrix;
+const scopedClient = (username: string) => matrix.client(username);
+const orderOf = (sub: string) => matrix.orderOf.get(sub)!;
 
 beforeAll(async () => {
   stack = await startLocalStack({ port: 0, seedOrdersPerUser: 2 });
   operator = new DynamoDBClient(stack.clientConfig('operator'));
-  const sts = new STSClient(stack.clientConfig('mint-credentials'));
-  for (const username of CALLERS) {
-    const u = stack.user(username);
-    const creds = await assumeTenantRole(
-      { tenantId: u.tenantId, userId: u.sub },
-      { sts, tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn, location: stack.iam.location, tables: stack.tables },
-    );
-    scoped.set(username, new DynamoDBClient(stack.clientConfig(creds)));
-  }
-  // Rows behind every forbidden key, written by the operator, so that a wrongly allowed read would
-  // return data rather than nothing.
-  const put = (TableName: string, Item: Record<string, AttributeValue>) => operator.send(new PutItemCommand({ TableName, Item }));
-  for (const username of CALLERS) {
-    const u = stack.user(username);
-    const table = stack.tables.orders(u.tenantId);
-    const own = await operator.send(
-      new QueryCommand({ TableName: table, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: u.sub } } }),
-    );
-    orderOf.set(u.sub, own.Items![0]!.orderId!.S!);
-    for (const variant of [`${u.sub}0`, lookalike(u.sub), '*']) {
-      for (const t of ['tenant1-orders', 'tenant2-orders']) {
-        await put(t, { userId: { S: variant }, orderId: { S: 'ord-planted' }, total: { N: '1' } });
-        orderOf.set(variant, 'ord-planted');
-      }
-    }
-  }
-  for (const tenantId of ['tenant1', 'tenant2', 'tenant10', 'tenant20', lookalike('tenant1'), lookalike('tenant2'), '*']) {
-    await put(stack.tables.config, { tenantId: { S: tenantId }, name: { S: `planted ${tenantId}` }, status: { S: 'ACTIVE' } });
-    for (const u of stack.users) await put(stack.tables.runs, { tenantId: { S: tenantId }, answerId: { S: `${u.sub}.a1` }, error: { S: 'x' } });
-  }
-  for (const u of stack.users) {
-    await put(stack.tables.config, { tenantId: { S: u.sub }, name: { S: 'planted by sub' } });
-  }
-  for (const username of CALLERS) {
-    for (const kind of KEYS.filter((k) => k !== 'empty')) {
-      const askerKey = conversationKeyFor(stack.user(username), kind);
-      await put(stack.tables.conversations, { askerKey: { S: askerKey }, turnKey: { S: PLANTED_TURN }, planted: { S: askerKey } });
-    }
-  }
+  matrix = await IsolationMatrix.prepare({ stack, operator, callers: CALLERS.map((u) => stack.user(u)), population: stack.users, tenants: ['tenant1', 'tenant2'] });
 });
 
 afterAll(async () => {
-  for (const c of scoped.values()) c.destroy();
+  await matrix?.cleanup();
   operator?.destroy();
   await stack?.stop();
 });
 
 describe('tenant isolation matrix', () => {
   it('denies every cross-boundary cell with AccessDeniedException and serves the own-data control cells', async () => {
-    const mismatches: string[] = [];
-    let allowed = 0;
-    let denied = 0;
-    for (const username of CALLERS) {
-      const caller = stack.user(username);
-      const client = scoped.get(username)!;
-      for (const ref of TABLES) {
-        for (const kind of KEYS) {
-          const pkValue = keyFor(caller, ref, kind);
-          for (const op of OPS) {
-            const cell = `${username} ${op} ${ref} key=${kind}`;
-            const control = isControlCell(caller, ref, kind, op);
-            try {
-              const count = await runCell(client, caller, ref, op, pkValue);
-              if (!control) mismatches.push(`${cell}: ALLOWED (returned ${count})`);
-              else if (count < 1) mismatches.push(`${cell}: control cell returned no data`);
-              else allowed++;
-            } catch (err) {
-              const e = err as Error;
-              if (control) mismatches.push(`${cell}: control cell failed: ${e.name}: ${e.message}`);
-              else if (e.name !== 'AccessDeniedException' || !/ is not authorized to perform: dynamodb:/.test(e.message)) {
-                mismatches.push(`${cell}: expected AccessDeniedException, got ${e.name}: ${e.message}`);
-              } else denied++;
-            }
-          }
-        }
-      }
-    }
-    const total = CALLERS.length * TABLES.length * KEYS.length * OPS.length;
-    console.log(`isolation matrix: ${total} cells (${CALLERS.length} callers x ${TABLES.length} tables x ${KEYS.length} keys x ${OPS.length} operations): ${allowed} own-data control cells allowed, ${denied} cross-boundary cells denied with AccessDeniedException, ${mismatches.length} mismatches`);
-    expect(mismatches).toEqual([]);
+    const r = await matrix.run();
+    console.log(r.summary);
+    expect(r.mismatches).toEqual([]);
     // 2 reads (GetItem, Query) x 2 tables (config row, own orders) x 3 callers, and GetItem, Query,
     // PutItem of each caller's own conversations.
-    expect(allowed).toBe(12 + 9);
-    expect(denied).toBe(total - 21);
+    expect(r.total).toBe(3 * 5 * 7 * 7);
+    expect(r.allowed).toBe(CALLERS.length * CONTROL_CELLS_PER_CALLER);
+    expect(r.denied).toBe(r.total - r.allowed);
   });
 
   it('left every planted and seeded row in place (no write got through)', async () => {
     for (const username of CALLERS) {
       const u = stack.user(username);
-      const got = await operator.send(new GetItemCommand({ TableName: stack.tables.orders(u.tenantId), Key: { userId: { S: u.sub }, orderId: { S: orderOf.get(u.sub)! } } }));
+      const got = await operator.send(new GetItemCommand({ TableName: stack.tables.orders(u.tenantId), Key: { userId: { S: u.sub }, orderId: { S: orderOf(u.sub) } } }));
       expect(got.Item?.note).toBeUndefined();
       expect(got.Item?.userId?.S).toBe(u.sub);
     }
@@ -295,7 +82,7 @@ describe('requests that try to smuggle a second key past LeadingKeys', () => {
   it('a Query whose key condition names two partitions is denied', async () => {
     const me = stack.user('tenant1-user');
     const other = stack.user('tenant1-user2');
-    const client = scoped.get('tenant1-user')!;
+    const client = scopedClient('tenant1-user');
     for (const KeyConditionExpression of ['userId = :a AND userId = :b', 'userId = :a OR userId = :b']) {
       await expectDenied(
         client.send(
@@ -312,9 +99,9 @@ describe('requests that try to smuggle a second key past LeadingKeys', () => {
   it('TransactGetItems reaching another tenant is denied, even beside an own item; the same call on own data reads the rows', async () => {
     const me = stack.user('tenant2-user');
     expect(me.tenantId).toBe('tenant2');
-    const client = scoped.get('tenant2-user')!;
+    const client = scopedClient('tenant2-user');
     const ownConfig = { Get: { TableName: stack.tables.config, Key: { tenantId: { S: 'tenant2' } } } };
-    const ownOrder = { Get: { TableName: 'tenant2-orders', Key: { userId: { S: me.sub }, orderId: { S: orderOf.get(me.sub)! } } } };
+    const ownOrder = { Get: { TableName: 'tenant2-orders', Key: { userId: { S: me.sub }, orderId: { S: orderOf(me.sub) } } } };
     const own = await client.send(new TransactGetItemsCommand({ TransactItems: [ownConfig, ownOrder] }));
     expect(own.Responses?.map((r) => r.Item?.tenantId?.S ?? r.Item?.userId?.S)).toEqual(['tenant2', me.sub]);
     await expectDenied(
@@ -327,7 +114,7 @@ describe('requests that try to smuggle a second key past LeadingKeys', () => {
 
   it("conversation keys that mix one's own user id with another tenant, or extend one's own key, are denied; one's own key is served (control)", async () => {
     const me = stack.user('tenant1-user');
-    const client = scoped.get('tenant1-user')!;
+    const client = scopedClient('tenant1-user');
     const query = (askerKey: string) =>
       client.send(
         new QueryCommand({
@@ -383,7 +170,7 @@ describe('a tenant created after start (tenant4), with the policies unchanged', 
   });
 
   it("denies tenant1's credentials tenant4's table, whatever the key", async () => {
-    const tenant1 = scoped.get('tenant1-user')!;
+    const tenant1 = scopedClient('tenant1-user');
     const me = stack.user('tenant1-user');
     for (const userId of [TENANT4_USER, me.sub]) {
       await expect(queryOrders(tenant1, 'tenant4', userId)).rejects.toMatchObject({ name: 'AccessDeniedException' });

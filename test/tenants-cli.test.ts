@@ -9,12 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeContinuousBackupsCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { STSClient } from '@aws-sdk/client-sts';
-import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
+import { DescribeContinuousBackupsCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
+import { CONTROL_CELLS_PER_CALLER, IsolationMatrix, type MatrixUser } from './isolation-matrix.ts';
 import { askCommand } from '../client/cli/ask.ts';
 import { tenantsCommand } from '../client/cli/tenants.ts';
 import { usersCommand } from '../client/cli/users.ts';
@@ -146,39 +145,27 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
     expect((await ask('tenant4-user', "What's your return policy?")).code).toBe(0);
   });
 
-  it('isolation follows the new tenant: scoped credentials reach only their own user\'s rows of their own tenant', async () => {
-    const rows = JSON.parse((await users('list', '--json')).stdout) as { username: string; tenantId: string; sub: string }[];
+  it('isolation follows the new tenant: the whole isolation matrix with tenant4\'s users and tenant1\'s, after onboarding by the CLI', async () => {
+    const rows = JSON.parse((await users('list', '--json')).stdout) as MatrixUser[];
     const who = (name: string) => rows.find((u) => u.username === name)!;
-    const [t4a, t4b, t1] = [who('tenant4-user'), who('tenant4-user2'), who('tenant1-user')];
+    const callers = ['tenant4-user', 'tenant4-user2', 'tenant1-user'].map(who);
     const operator = new DynamoDBClient(stack.clientConfig('operator'));
-    for (const u of [t4a, t4b, t1]) {
-      await operator.send(new PutItemCommand({ TableName: `${u.tenantId}-orders`, Item: { userId: { S: u.sub }, orderId: { S: 'ord-isolation' }, total: { N: '1' } } }));
+    const matrix = await IsolationMatrix.prepare({ stack, operator, callers, population: [...callers, who('tenant1-user2')], tenants: ['tenant1', 'tenant4'] });
+    try {
+      const r = await matrix.run();
+      console.log(r.summary);
+      // Cross-boundary cells include: tenant4-user and tenant4-user2 each other's orders and
+      // conversations, tenant4's credentials on tenant1's table and config row, tenant1's on tenant4's.
+      expect(r.mismatches).toEqual([]);
+      expect(r.total).toBe(3 * 5 * 7 * 7);
+      expect(r.allowed).toBe(3 * CONTROL_CELLS_PER_CALLER);
+      expect(r.denied).toBe(r.total - r.allowed);
+    } finally {
+      await matrix.cleanup();
+      operator.destroy();
     }
-    const sts = new STSClient(stack.clientConfig('mint-credentials'));
-    const scopedFor = async (u: { tenantId: string; sub: string }) =>
-      new DynamoDBClient(
-        stack.clientConfig(
-          await assumeTenantRole({ tenantId: u.tenantId, userId: u.sub }, { sts, tenantAccessRoleArn: stack.iam.resources.tenantAccessRoleArn, location: stack.iam.location, tables: stack.tables }),
-        ),
-      );
-    const query = (client: DynamoDBClient, table: string, userId: string) =>
-      client.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: userId } } }));
-    const get = (client: DynamoDBClient, table: string, userId: string) => client.send(new GetItemCommand({ TableName: table, Key: { userId: { S: userId }, orderId: { S: 'ord-isolation' } } }));
-    const [a, b, one] = [await scopedFor(t4a), await scopedFor(t4b), await scopedFor(t1)];
-    const denied = { name: 'AccessDeniedException' };
-    // Controls: each reads its own order.
-    expect((await query(a, 'tenant4-orders', t4a.sub)).Items).toHaveLength(1);
-    expect((await get(b, 'tenant4-orders', t4b.sub)).Item).toBeDefined();
-    expect((await query(one, 'tenant1-orders', t1.sub)).Items!.length).toBeGreaterThanOrEqual(1);
-    // Across users of tenant4, and across tenant1 and tenant4, both ways.
-    await expect(query(a, 'tenant4-orders', t4b.sub)).rejects.toMatchObject(denied);
-    await expect(get(b, 'tenant4-orders', t4a.sub)).rejects.toMatchObject(denied);
-    await expect(query(a, 'tenant1-orders', t1.sub)).rejects.toMatchObject(denied);
-    await expect(get(a, 'tenant1-orders', t4a.sub)).rejects.toMatchObject(denied);
-    await expect(query(one, 'tenant4-orders', t4a.sub)).rejects.toMatchObject(denied);
-    await expect(get(one, 'tenant4-orders', t1.sub)).rejects.toMatchObject(denied);
-    await expect(a.send(new ScanCommand({ TableName: 'tenant4-orders' }))).rejects.toMatchObject(denied);
-    for (const c of [operator, sts, a, b, one]) c.destroy();
+    // Control: the planted rows are gone again, so the store list is the operator's, not the test's.
+    expect((await tenantRows()).map((t) => t.tenantId)).toEqual(['tenant1', 'tenant2', 'tenant3', 'tenant4']);
   });
 
   it('disables, enables and resets a user', async () => {
