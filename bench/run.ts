@@ -11,6 +11,7 @@ import * as bundles from './bundles.ts';
 import * as fanout from './fanout.ts';
 import * as signInFlood from './sign-in-flood.ts';
 import * as stream from './stream.ts';
+import * as noisyNeighbour from './noisy-neighbour.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -18,7 +19,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood, stream];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood, stream, noisyNeighbour];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

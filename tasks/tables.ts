@@ -92,6 +92,9 @@ export function tableArn(loc: AwsLocation, tableName: string): string {
  * Every tenant's orders table, present or future: `arn:...:table/<prefix>*-orders`
  * (`TableNames.orders('*')`). Tenants are added at runtime, so the operator's policy names their
  * tables by this one pattern; the `-orders` suffix after the stack's prefix keeps the other tables out.
+ * The `*` also matches a longer prefix: another deployment in the account whose prefix begins with
+ * this one's (`app-` and `app-2-`) would be inside it, so prefixes in one account must not begin one
+ * another (README, "Tenants and users without a redeploy").
  */
 export function ordersTablesArnPattern(loc: AwsLocation, names: TableNames): string {
   return tableArn(loc, names.orders('*'));

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,11 @@ import { SEAL_KEY_ALIAS } from '../infra/local/iam/principals.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { SEED_TENANTS, SEED_USERS } from '../tasks/seed.ts';
 import { ask, historyOf, recordEvents, statesEntered } from './workflow-helpers.ts';
+import { runCommand } from './cli-helpers.ts';
+import { tenantsCommand } from '../client/cli/tenants.ts';
+import { usersCommand } from '../client/cli/users.ts';
+import { writeLocalEnv } from '../client/cli/targets.ts';
+import { writeLocalUsers } from '../infra/local/services/cognito/service.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -93,6 +98,40 @@ describe('persisted local stack', () => {
       expect(third.users.map((u) => u.sub)).toEqual(second.users.map((u) => u.sub));
     } finally {
       await third.stop();
+    }
+  });
+
+  it('does not add again a seed tenant or user an operator removed, while a new seed entry is added', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-removed-seed-'));
+    dirs.push(dataDir);
+    const first = await startLocalStack({ port: 0, dataDir, retryIntervalOverrides: 0 });
+    await writeLocalEnv(localEnvOf(first, true), dataDir);
+    await writeLocalUsers(dataDir, first.cognito);
+    const cli = (command: typeof tenantsCommand, ...args: string[]) => runCommand(command, ['--data-dir', dataDir, ...args], {});
+    expect((await cli(tenantsCommand, 'remove', 'tenant3', '--yes')).code).toBe(0);
+    const removedSub = first.user('tenant1-user2').sub;
+    const removedUser = await cli(usersCommand, 'remove', 'tenant1-user2');
+    expect(removedUser.code).toBe(0);
+    expect(removedUser.stdout).toContain(`Their orders stay in tenant1's orders table under user id ${removedSub}`);
+    await first.stop();
+
+    const tenant5 = { tenantId: 'tenant5', name: 'Tenant Five Tools', returnPolicyDays: 50, plan: 'basic' as const };
+    const seed = { tenants: [...SEED_TENANTS, tenant5], users: [...SEED_USERS, { username: 'tenant5-user', tenantId: 'tenant5' }] };
+    const second = await startLocalStack({ port: 0, dataDir, seed, retryIntervalOverrides: 0 });
+    try {
+      await writeLocalEnv(localEnvOf(second, true), dataDir);
+      const stores = JSON.parse((await cli(tenantsCommand, 'list', '--json')).stdout) as { tenantId: string }[];
+      expect(stores.map((t) => t.tenantId)).toEqual(['tenant1', 'tenant2', 'tenant5']);
+      expect(second.users.map((u) => u.username)).not.toContain('tenant1-user2');
+      const ddb = new DynamoDBClient(second.clientConfig('operator'));
+      await expect(ddb.send(new DescribeTableCommand({ TableName: 'tenant3-orders' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      ddb.destroy();
+      // Control: the entries new to the seed lists were added, and their user can ask.
+      const events = recordEvents(second);
+      const asked = await ask(second, events, 'tenant5-user', "What's your return policy?");
+      expect(asked.events).toEqual([expect.objectContaining({ status: 'DONE', text: 'You can return items within 50 days.' })]);
+    } finally {
+      await second.stop();
     }
   });
 

@@ -120,7 +120,7 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
     expect(first.code).toBe(0);
     const password = passwordOf(first);
     expect(password).toMatch(/^\S{20}$/);
-    expect(first.stdout).toContain('recorded in .data/local-users.json');
+    expect(first.stdout).toContain(`recorded in ${path.join(dataDir, 'local-users.json')}: npm run ask -- --user tenant4-user`);
     expect((await readLocalUsers(dataDir)).users.find((u) => u.username === 'tenant4-user')).toMatchObject({ tenantId: 'tenant4', temporaryPassword: password });
     expect((await users('add', 'tenant4-user2', '--tenant', 'tenant4')).code).toBe(0);
 

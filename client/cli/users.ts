@@ -4,6 +4,7 @@
  * <username>`: users come and go without a redeploy (client/users.ts). `add` and `reset-password`
  * print the temporary password once (the first sign-in changes it).
  */
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addUser, listUsers, removeUser, resetPassword, setUserEnabled, type IssuedPassword } from '../users.ts';
 import { withAdminTarget, type AdminTarget } from './admin-target.ts';
@@ -17,7 +18,12 @@ const COMMANDS = ['list', 'add', 'disable', 'enable', 'remove', 'reset-password'
 function issued(p: IssuedPassword, target: AdminTarget, what: string): string {
   const lines = [`${what} ${p.username} (tenant ${p.tenantId}). Temporary password, shown once: ${p.temporaryPassword}`];
   if (p.readCommand) lines.push(`  kept in secret ${p.secretId}; read it with: ${p.readCommand}`);
-  else lines.push(`  recorded in .data/local-users.json: npm run ask -- --user ${p.username} "What's your return policy?" signs in with it`);
+  else {
+    const dir = path.resolve(target.dataDir ?? '.data');
+    const relative = path.relative(process.cwd(), dir);
+    const file = path.join(relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : dir, 'local-users.json');
+    lines.push(`  recorded in ${file}: npm run ask -- --user ${p.username} "What's your return policy?" signs in with it`);
+  }
   if (target.kind === 'aws') lines.push('  the first sign-in sets a new password (npm run ask -- --target aws --password-stdin reads the secret\'s JSON)');
   return lines.join('\n');
 }
@@ -64,6 +70,9 @@ export async function usersCommand(argv: string[], io: CommandIo): Promise<numbe
       case 'remove': {
         const u = await removeUser(target, username!);
         out(`User ${u.username} (tenant ${u.tenantId}) disabled and deleted.`);
+        // Order records are the store's (accounts, returns): they stay, reachable by no session, since
+        // the user's id (sub) is never given to anyone again.
+        out(`Their orders stay in ${u.tenantId}'s orders table under user id ${u.sub}; no one can sign in as that id again.`);
         break;
       }
     }

@@ -41,6 +41,9 @@ function fakes(options: { failCreate?: boolean; existing?: Record<string, PoolUs
       created.push(input);
       return sub;
     },
+    async userExists({ username }) {
+      return pool.has(username);
+    },
     async refreshTemporaryPassword({ username, temporaryPassword }) {
       const user = pool.get(username);
       if (!user) throw new Error(`UserNotFoundException ${username}`);
@@ -83,6 +86,22 @@ describe('seed users custom resource', () => {
       expect(f.refreshed).toEqual([]);
       expect(f.created.map((c) => c.username)).toEqual(others.map((u) => u.username));
     }
+  });
+
+  it('on update, does not create again a seeded user an operator removed, while a user new to the seed list is created (control)', async () => {
+    const [removed, ...others] = SEED_USERS;
+    const newcomer = others[others.length - 1]!;
+    const f = fakes();
+    await handleSeedUsersEvent(event('Create'), f.deps, f.respond);
+    f.pool.delete(removed!.username); // npm run users -- remove
+    f.pool.delete(newcomer.username); // stands for a user added to the seed list since: not in the old properties
+    const previous = event('Update').ResourceProperties;
+    const oldSecrets = Object.fromEntries(Object.entries(previous.PasswordSecrets).filter(([u]) => u !== newcomer.username));
+    const created = f.created.length;
+    await handleSeedUsersEvent({ ...event('Update'), OldResourceProperties: { ...previous, PasswordSecrets: oldSecrets } }, f.deps, f.respond);
+    expect(f.pool.has(removed!.username)).toBe(false);
+    expect(f.created.slice(created).map((c) => c.username)).toEqual([newcomer.username]);
+    expect(f.responses.map((r) => r.body.Status)).toEqual(['SUCCESS', 'SUCCESS']);
   });
 
   it('run twice, the second run creates nothing and changes no user', async () => {

@@ -10,7 +10,8 @@
  * seedUsersRefresh=<new value>` makes one). AdminSetUserPassword with Permanent false is Cognito's
  * remedy: "If the user doesn't sign in before the temporary password expires, ... you must repeat this
  * operation" (https://docs.aws.amazon.com/goto/cli2/cognito-idp-2016-04-18/AdminSetUserPassword).
- * Delete leaves users and data.
+ * A seeded user an operator removed since (`npm run users -- remove`) is not created again by a later
+ * update (the previous properties name the users seeded before). Delete leaves users and data.
  */
 import {
   AdminCreateUserCommand,
@@ -18,6 +19,7 @@ import {
   AdminSetUserPasswordCommand,
   CognitoIdentityProviderClient,
   UsernameExistsException,
+  UserNotFoundException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SEED_USERS } from '../../tasks/seed.ts';
@@ -39,6 +41,8 @@ export interface CustomResourceEvent {
   LogicalResourceId: string;
   PhysicalResourceId?: string;
   ResourceProperties: SeedUsersProperties;
+  /** On Update: the properties of the previous run; their PasswordSecrets name the users seeded before. */
+  OldResourceProperties?: SeedUsersProperties;
 }
 
 /** The seeding's side effects, as ports (the AWS SDK clients implement them on Lambda). */
@@ -55,6 +59,8 @@ export interface SeedUsersDeps {
    * signed in is left untouched (false).
    */
   refreshTemporaryPassword(input: { userPoolId: string; username: string; temporaryPassword: string }): Promise<boolean>;
+  /** Whether the username exists in the pool (AdminGetUser; UserNotFoundException is false). */
+  userExists(input: { userPoolId: string; username: string }): Promise<boolean>;
 }
 
 export interface SeedUsersResult {
@@ -63,14 +69,25 @@ export interface SeedUsersResult {
   existing: string[];
   /** Users that existed but never signed in: their temporary password was set again from the secret. */
   refreshed: string[];
+  /** Users seeded by an earlier run and since removed by an operator (`npm run users -- remove`): not created again. */
+  removed: string[];
 }
 
-/** Idempotent: run again (re-create, update), it creates only the users that are missing. */
-export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps): Promise<SeedUsersResult> {
-  const result: SeedUsersResult = { created: [], existing: [], refreshed: [] };
+/**
+ * Idempotent: run again (re-create, update), it creates only the users that are missing, except
+ * those an earlier run seeded (`seededBefore`, from the previous properties on Update), which an
+ * operator has removed since: a removal is not undone by the next deploy, while a user new to the
+ * seed list is created.
+ */
+export async function seedUsers(props: SeedUsersProperties, deps: SeedUsersDeps, seededBefore: readonly string[] = []): Promise<SeedUsersResult> {
+  const result: SeedUsersResult = { created: [], existing: [], refreshed: [], removed: [] };
   for (const user of SEED_USERS) {
     const secretId = props.PasswordSecrets[user.username];
     if (!secretId) throw new Error(`No password secret for ${user.username}`);
+    if (seededBefore.includes(user.username) && !(await deps.userExists({ userPoolId: props.UserPoolId, username: user.username }))) {
+      result.removed.push(user.username);
+      continue;
+    }
     const temporaryPassword = await deps.readPassword(secretId);
     const sub = await deps.createUser({ userPoolId: props.UserPoolId, username: user.username, tenantId: user.tenantId, temporaryPassword });
     if (sub === undefined) {
@@ -119,6 +136,15 @@ export function awsDeps(clients?: SeedUsersClients): SeedUsersDeps {
       if (!sub) throw new Error(`Cognito returned no sub for ${username}`);
       return sub;
     },
+    async userExists({ userPoolId, username }) {
+      try {
+        await cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: username }));
+        return true;
+      } catch (err) {
+        if (err instanceof UserNotFoundException) return false;
+        throw err;
+      }
+    },
     async refreshTemporaryPassword({ userPoolId, username, temporaryPassword }) {
       const user = await cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: username }));
       if (user.UserStatus !== 'FORCE_CHANGE_PASSWORD') return false;
@@ -135,7 +161,8 @@ export async function handleSeedUsersEvent(event: CustomResourceEvent, deps: See
   let reason = '';
   try {
     if (event.RequestType !== 'Delete') {
-      const result = await seedUsers(event.ResourceProperties, deps);
+      const seededBefore = event.RequestType === 'Update' ? Object.keys(event.OldResourceProperties?.PasswordSecrets ?? {}) : [];
+      const result = await seedUsers(event.ResourceProperties, deps, seededBefore);
       process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'seed users', requestType: event.RequestType, ...result })}\n`);
     }
   } catch (error) {

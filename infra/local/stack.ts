@@ -52,6 +52,13 @@ interface StackState {
   keys: PersistedKeys;
   kmsKeys: KmsKey[];
   users: LocalUser[];
+  /**
+   * The seed entries already added to this data directory (written once their seeding finished), so
+   * that a seed tenant or user an operator removed is not added again at the next start, while an
+   * entry new to the seed lists is. Absent in data directories of earlier versions: then the users
+   * found are the seeded ones, and every seed tenant is ensured once (nothing existing is changed).
+   */
+  seeded?: { tenants: string[]; users: string[] };
 }
 
 export interface LocalStackOptions {
@@ -219,11 +226,13 @@ async function startServices(
   const seedLists = options.seed ?? { tenants: SEED_TENANTS, users: SEED_USERS };
   // The users of the last start, and the seed users missing from them (new ones get a new sub).
   const known = state?.users ?? [];
+  const seededBefore = state?.seeded ?? { tenants: [], users: known.map((u) => u.username) };
   const addedUsers = seedLists.users
-    .filter((u) => !known.some((k) => k.username === u.username))
+    .filter((u) => !known.some((k) => k.username === u.username) && !seededBefore.users.includes(u.username))
     .map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
   const users: LocalUser[] = [...known, ...addedUsers];
-  const stackState = (): StackState => ({ keys: iam.persistedKeys(), kmsKeys, users });
+  let seededRecord = seededBefore;
+  const stackState = (): StackState => ({ keys: iam.persistedKeys(), kmsKeys, users, seeded: seededRecord });
 
   // Users an administrator adds or removes at runtime are kept as seeded ones are: in stack.json's
   // users (the pool's authoritative list at the next start), and in local-users.json.
@@ -357,8 +366,15 @@ async function startServices(
     maxAttempts: 1,
   });
 
-  const seededData = await seed(new DynamoDBClient(clientConfig('operator')), tables, seedLists.tenants, addedUsers, options.seedOrdersPerUser ?? 0);
+  const newTenants = seedLists.tenants.filter((t) => !seededBefore.tenants.includes(t.tenantId));
+  const seededData = await seed(new DynamoDBClient(clientConfig('operator')), tables, newTenants, addedUsers, options.seedOrdersPerUser ?? 0);
   const seeded = seededData || addedUsers.length > 0;
+  // Recorded only now that seeding is complete: an interrupted start seeds the same entries again.
+  seededRecord = {
+    tenants: [...new Set([...seededBefore.tenants, ...seedLists.tenants.map((t) => t.tenantId)])],
+    users: [...new Set([...seededBefore.users, ...seedLists.users.map((u) => u.username)])],
+  };
+  if (options.dataDir) await onUsersChanged();
   logger.log('info', 'stack.started', { edgeUrl, persisted: Boolean(options.dataDir), seeded });
 
   return {
