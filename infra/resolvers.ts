@@ -1,18 +1,62 @@
 /**
- * The API's resolvers: which file serves which field, with which data source, and how a resolver
- * file is bundled for the APPSYNC_JS runtime. One source for infra/aws (CDK) and infra/local.
+ * The API's resolvers: which file serves which field, with which data source (unit resolvers) or
+ * which functions, each with its own data source (pipeline resolvers), and how a resolver or
+ * function file is bundled for the APPSYNC_JS runtime. One source for infra/aws (CDK) and
+ * infra/local.
  */
 import { fileURLToPath } from 'node:url';
 import { build, buildSync, type BuildOptions } from 'esbuild';
 
-export type DataSource = { kind: 'NONE' } | { kind: 'HTTP'; service: 'states' };
+/** The tables a DynamoDB data source of the API may name (TableNames' getters of the same name). */
+export type ApiTable = 'usage' | 'config';
 
-export interface ResolverDefinition {
-  typeName: 'Query' | 'Mutation' | 'Subscription';
-  fieldName: string;
-  /** Path of the TypeScript resolver, relative to the repository root. */
+export type DataSource = { kind: 'NONE' } | { kind: 'HTTP'; service: 'states' } | { kind: 'DYNAMODB'; table: ApiTable };
+
+/** One function of a pipeline resolver: its own file (request and response) and data source. */
+export interface FunctionDefinition {
+  /** The function's name (AppSync function names: letters, digits and underscores). */
+  name: string;
+  /** Path of the TypeScript function, relative to the repository root. */
   file: string;
   dataSource: DataSource;
+}
+
+interface FieldDefinition {
+  typeName: 'Query' | 'Mutation' | 'Subscription';
+  fieldName: string;
+  /** Path of the TypeScript resolver, relative to the repository root (a pipeline's: its before and after handlers). */
+  file: string;
+}
+
+/** A unit resolver: request handler, one data source call, response handler. */
+export interface UnitResolverDefinition extends FieldDefinition {
+  kind?: 'UNIT';
+  dataSource: DataSource;
+}
+
+/** A pipeline resolver: request (before), then each function in order, then response (after). */
+export interface PipelineResolverDefinition extends FieldDefinition {
+  kind: 'PIPELINE';
+  functions: readonly FunctionDefinition[];
+}
+
+export type ResolverDefinition = UnitResolverDefinition | PipelineResolverDefinition;
+
+export const isPipeline = (r: ResolverDefinition): r is PipelineResolverDefinition => r.kind === 'PIPELINE';
+
+/**
+ * `ctx.env` of the API (AppSync environment variables), the same in CDK and locally: the state
+ * machine `ask` starts and the tables its DynamoDB functions name (TransactWriteItems names each
+ * item's table; a data source's own table is its `table`).
+ */
+export const API_ENV_NAMES = { stateMachineArn: 'STATE_MACHINE_ARN', usageTable: 'USAGE_TABLE', configTable: 'CONFIG_TABLE' } as const;
+
+export function apiEnvironment(values: { stateMachineArn: string; tables: { usage: string; config: string } }): Record<string, string> {
+  return {
+    [API_ENV_NAMES.stateMachineArn]: values.stateMachineArn,
+    [API_ENV_NAMES.usageTable]: values.tables.usage,
+    [API_ENV_NAMES.configTable]: values.tables.config,
+  };
 }
 
 export const RESOLVERS: readonly ResolverDefinition[] = [

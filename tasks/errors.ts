@@ -58,17 +58,32 @@ const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', '
 const UNAVAILABLE = new Set(['ServiceUnavailableException', 'InternalServerException', 'InternalFailure', 'ServiceUnavailable', 'ModelNotReadyException', 'ModelStreamErrorException']);
 
 /**
- * Maps an error from an AWS SDK call to a workflow error: throttling and 5xx become the transient
- * names, everything else `otherwise`. The message names the service error, never request data.
+ * Errors that never reached the service or got no answer from it: a request timeout, a reset or
+ * refused connection, a name lookup that failed. The AWS SDK's own retry strategy treats the same
+ * names and Node codes as transient (@smithy/core's service-error-classification:
+ * TRANSIENT_ERROR_CODES, NODEJS_TIMEOUT_ERROR_CODES, NODEJS_NETWORK_ERROR_CODES); once its attempts
+ * are spent, they are still about the moment, never about the request.
+ */
+const NETWORK_ERROR_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isNetworkError(e: { name?: string; code?: string; $metadata?: { httpStatusCode?: number } }): boolean {
+  if (e.$metadata?.httpStatusCode) return false;
+  return NETWORK_ERROR_NAMES.has(e.name ?? '') || NETWORK_ERROR_CODES.has(e.code ?? '');
+}
+
+/**
+ * Maps an error from an AWS SDK call to a workflow error: throttling, 5xx and network errors become
+ * the transient names, everything else `otherwise`. The message names the service error, never request data.
  */
 export function classifyAwsError(err: unknown, otherwise: ErrorName, what: string): WorkflowError {
   if (err instanceof WorkflowError) return err;
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode ?? 0;
   const detail = `${what} failed: ${name}: ${e.message ?? ''}`.trim();
   if (THROTTLING.has(name) || status === 429) return new WorkflowError(ErrorName.Throttled, detail, { cause: err });
-  if (UNAVAILABLE.has(name) || status >= 500) return new WorkflowError(ErrorName.ServiceUnavailable, detail, { cause: err });
+  if (UNAVAILABLE.has(name) || status >= 500 || isNetworkError(e)) return new WorkflowError(ErrorName.ServiceUnavailable, detail, { cause: err });
   return new WorkflowError(otherwise, detail, { cause: err });
 }
 

@@ -281,6 +281,9 @@ describe('invokeAgent', () => {
     ['KMS denies Decrypt', awsError('AccessDeniedException', 400), ErrorName.CredentialsFailed],
     ['KMS returns no plaintext', {}, ErrorName.CredentialsFailed],
     ['KMS throttles', awsError('ThrottlingException', 400), ErrorName.Throttled],
+    // Transient, so the state's Retry runs it again (control: the rows above are not retried).
+    ['the connection to KMS was reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), ErrorName.ServiceUnavailable],
+    ['the KMS request timed out', Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' }), ErrorName.ServiceUnavailable],
   ])('fails before any agent or tool when %s', async (_, decrypt, name) => {
     const h = harness(decrypt);
     expect((await rejection(invokeAgent(state, h.deps))).name).toBe(name);

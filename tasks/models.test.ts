@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   availability, costUsd, DEFAULT_MODEL_ID, describeUnavailable, findModel, GEOGRAPHY_DESTINATIONS, geographyOfRegion, lifecycleOf, MODEL_REFUSALS, MODELS, modelInvokeArns,
-  modelResourceArn, profileForRegion,
+  modelResourceArn, priceOf, profileForRegion,
 } from './models.ts';
 
 const HAIKU_3 = 'anthropic.claude-3-haiku-20240307-v1:0';
@@ -11,15 +11,38 @@ const at = (iso: string) => new Date(iso);
 const location = { partition: 'aws', region: 'us-east-1', accountId: '111122223333' };
 
 describe('the models table', () => {
-  it('holds each model once, with profile ids named after their model, and no invented price', () => {
+  it('holds each model once, with profile ids named after their model, and a price or an explicit unknown', () => {
     const ids = MODELS.flatMap((m) => [m.modelId, ...Object.values(m.profiles)]);
     expect(new Set(ids).size).toBe(ids.length);
     for (const m of MODELS) {
       for (const [geo, profile] of Object.entries(m.profiles)) expect(profile).toBe(`${geo}.${m.modelId}`);
       expect(m.source).toMatch(/^https:\/\/docs\.aws\.amazon\.com\//);
+      // Every entry says its price or that it is unknown, with the page or the reason.
+      expect(Object.keys(m)).toContain('price');
+      if (m.price === undefined) expect(m.priceSource).toMatch(/^unknown: .*https:\/\/aws\.amazon\.com\/bedrock\/pricing\//);
+      else {
+        expect(m.priceSource).toMatch(/^https:\/\//);
+        expect(m.price.inputPer1k).toBeGreaterThan(0);
+        expect(m.price.outputPer1k).toBeGreaterThan(0);
+      }
       // The documentation index has no Bedrock price: none is made up (docs/fidelity.md).
       expect(m.price).toBeUndefined();
     }
+  });
+});
+
+describe('priceOf', () => {
+  it('prices a model id and its geographic profiles as the model; a global profile, an unpriced or unknown model: unknown', () => {
+    const price = { inputPer1k: 0.001, outputPer1k: 0.005 };
+    const table = MODELS.map((m) => (m.modelId === NOVA_2_LITE ? { ...m, price } : m));
+    expect(priceOf(NOVA_2_LITE, table)).toEqual(price);
+    expect(priceOf(`us.${NOVA_2_LITE}`, table)).toEqual(price);
+    expect(priceOf(`arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.${NOVA_2_LITE}`, table)).toEqual(price);
+    expect(priceOf(`global.${NOVA_2_LITE}`, table)).toBeUndefined();
+    expect(priceOf(HAIKU_45, table)).toBeUndefined();
+    expect(priceOf('anthropic.claude-unknown-v1:0', table)).toBeUndefined();
+    // The table as it is: no price anywhere.
+    expect(priceOf(NOVA_2_LITE)).toBeUndefined();
   });
 });
 

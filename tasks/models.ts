@@ -49,15 +49,37 @@ export interface ModelEntry {
   readonly endOfLifeDate?: string;
   /** Regions where the card states another lifecycle than the model's own (no EOL date given there). */
   readonly regionalLifecycle?: Readonly<Record<string, Exclude<LifecycleStatus, 'END_OF_LIFE'>>>;
-  /** Undefined: the documentation index holds no price for this model (docs/fidelity.md says so). */
-  readonly price?: TokenPrice;
+  /**
+   * On-demand price (Standard tier, text tokens) with the page it was read from; `undefined` when
+   * no such page gave one (reports then say "price unknown"; docs/fidelity.md says so). Always
+   * present, so an entry says one or the other.
+   */
+  readonly price: TokenPrice | undefined;
+  /** Where `price` was read, or why it is undefined. */
+  readonly priceSource: string;
 }
 
 /**
  * Prices: the Amazon Bedrock pricing page (https://aws.amazon.com/bedrock/pricing/) renders its
- * figures client-side, and the documentation index holds none of them, so no entry has a price and
- * costUsd() answers undefined. Add a figure here only with the page it was read from.
+ * figures client-side, and neither the documentation index nor the stored pages hold its figures
+ * (searched again for issue 17: only third-party pages quote prices, and they disagree), so no
+ * entry has a price and costUsd() answers undefined: `npm run usage` says "price unknown". Add a
+ * figure here only with the page it was read from, in USD per 1,000 tokens for the deploy Region.
+ *
+ * Inference profiles are priced as their model in the Region the call is made from: "There's no
+ * additional routing cost for using cross-Region inference. The price is calculated based on the
+ * Region from which you call an inference profile"
+ * (https://docs.aws.amazon.com/bedrock/latest/userguide/cross-region-inference.html, General
+ * considerations; its comparison table: geographic "Standard pricing", global "Approximately 10%
+ * savings"; https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html:
+ * "approximately 10% savings on both input and output token pricing compared to geographic
+ * cross-Region inference", stated for Claude Sonnet 4.5). So a geographic profile (us., eu.) costs
+ * the model's price in the source Region; a global. profile's price is not the same figure, and the
+ * table keeps no separate one: a usage key naming a global profile is priced unknown.
  */
+const PRICE_NOT_FOUND =
+  'unknown: the Amazon Bedrock pricing page (https://aws.amazon.com/bedrock/pricing/) renders its prices client-side; no AWS page in the documentation index states this model\'s price';
+
 export const MODELS: readonly ModelEntry[] = [
   {
     // The project's default until issue 15.
@@ -73,6 +95,8 @@ export const MODELS: readonly ModelEntry[] = [
     // "It remains available in ca-central-1, eu-central-2 and sa-east-1, and in Legacy in
     // ap-northeast-2" (the card); no end-of-life date is given for these Regions.
     regionalLifecycle: { 'ca-central-1': 'LEGACY', 'eu-central-2': 'LEGACY', 'sa-east-1': 'LEGACY', 'ap-northeast-2': 'LEGACY' },
+    price: undefined,
+    priceSource: PRICE_NOT_FOUND,
   },
   {
     modelId: 'anthropic.claude-haiku-4-5-20251001-v1:0',
@@ -84,6 +108,8 @@ export const MODELS: readonly ModelEntry[] = [
     // apac. and global. are not listed here.
     profiles: { us: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', eu: 'eu.anthropic.claude-haiku-4-5-20251001-v1:0' },
     onDemand: true,
+    price: undefined,
+    priceSource: PRICE_NOT_FOUND,
   },
   {
     modelId: 'amazon.nova-2-lite-v1:0',
@@ -93,6 +119,8 @@ export const MODELS: readonly ModelEntry[] = [
     source: 'https://docs.aws.amazon.com/nova/latest/nova2-userguide/core-inference.html',
     profiles: { us: 'us.amazon.nova-2-lite-v1:0', global: 'global.amazon.nova-2-lite-v1:0' },
     onDemand: false,
+    price: undefined,
+    priceSource: PRICE_NOT_FOUND,
   },
 ];
 
@@ -282,6 +310,18 @@ export function modelResourceArn(identifier: string, location: AwsLocation): str
 export interface TokenCounts {
   readonly inputTokens: number;
   readonly outputTokens: number;
+}
+
+/**
+ * The price of calls naming `identifier` (a model id, a profile id or an ARN, as usage is keyed):
+ * the model's own for its bare id and its geographic profiles (priced as the model in the source
+ * Region: see MODELS), undefined for a global profile (priced differently, no figure kept), for a
+ * model without a price and for an id the table does not hold.
+ */
+export function priceOf(identifier: string, table: readonly ModelEntry[] = MODELS): TokenPrice | undefined {
+  const id = ARN.exec(identifier)?.[3] ?? identifier;
+  const model = table.find((m) => m.modelId === id || (['us', 'eu', 'apac'] as const).some((g) => m.profiles[g] === id));
+  return model?.price;
 }
 
 /** The on-demand cost of `usage` at `price`, in USD; undefined when the price is unknown. */

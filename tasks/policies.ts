@@ -1,5 +1,6 @@
 /**
- * Every IAM policy document of the product, in one source file. The CDK stack deploys exactly
+ * Every IAM policy document of the product, in one source file (the API's data source roles' in
+ * api-policies.ts beside it, which keeps this file under the size limit). The CDK stack deploys exactly
  * these documents (with tokens for the ARNs); the local edge enforces exactly these documents
  * (with local ARNs). Nothing here uses `*` in an action or a resource, nor a prefix match.
  */
@@ -401,14 +402,6 @@ export const OPERATOR_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
 ] as const;
-
-/**
- * The GraphQL API's HTTP data source role: AppSync signs `ask`'s StartExecution with it. It can
- * start the assistant's state machine and nothing else.
- */
-export function apiDataSourcePolicy(res: Pick<PolicyResources, 'stateMachineArn'>): PolicyDocument {
-  return doc({ Sid: 'StartAssistantExecutions', Effect: 'Allow', Action: 'states:StartExecution', Resource: res.stateMachineArn });
-}
 
 /** Executions of a state machine: `arn:...:execution:<name>:<id>`. */
 export function executionArnPattern(stateMachineArn: string): string {

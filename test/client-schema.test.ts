@@ -12,7 +12,10 @@ import type { TokenUsage, WorkflowInput } from '../tasks/workflow-input.ts';
 import { STACK_NAME } from '../client/cli/targets.ts';
 import * as model from '../client/tenant-model.ts';
 import { ORDERS_KEYS, TableNames, TENANT_ID_PATTERN, TENANT_STATUSES } from '../tasks/tables.ts';
-import { DEFAULT_PLAN, PLAN_NAMES } from '../tasks/plans.ts';
+import { DEFAULT_PLAN, PLAN_NAMES, PLANS } from '../tasks/plans.ts';
+import * as usageModel from '../client/usage-model.ts';
+import { daySortKey, monthSortKey, REFUSAL_REASONS, tenantPartition, USAGE_KEYS } from '../tasks/usage.ts';
+import { MODELS, priceOf } from '../tasks/models.ts';
 import { USER_POOL_PASSWORD_POLICY } from '../tasks/user-pool-policy.ts';
 import { passwordPolicyViolation } from '../infra/local/services/cognito/passwords.ts';
 import { DEFAULT_STACK_NAME } from '../infra/aws/stack-name.ts';
@@ -119,5 +122,28 @@ describe('client copies of the tenant model (client/tenant-model.ts)', () => {
   it('generates temporary passwords the user pool accepts (control: a weak one is refused)', () => {
     for (let i = 0; i < 200; i++) expect(passwordPolicyViolation(model.generateTemporaryPassword())).toBeUndefined();
     expect(passwordPolicyViolation('alllowercase')).toBeDefined();
+  });
+});
+
+describe('client copies of plans, the usage table and model prices (client/usage-model.ts)', () => {
+  it('equal their sources: plans and limits, table name and keys, item keys, refusal reasons', () => {
+    expect(usageModel.PLANS).toEqual(PLANS);
+    expect(usageModel.usageTableName('p-')).toBe(new TableNames('p-').usage);
+    expect(usageModel.USAGE_KEYS).toEqual(USAGE_KEYS);
+    expect(usageModel.tenantPartition('tenant9')).toBe(tenantPartition('tenant9'));
+    expect(`${usageModel.DAY_PREFIX}2026-12-03`).toBe(daySortKey('2026-12-03T13:08:55.123Z'));
+    expect(`${usageModel.MONTH_PREFIX}2026-12`).toBe(monthSortKey('2026-12-03T13:08:55.123Z'));
+    expect(usageModel.REFUSAL_REASONS).toEqual(REFUSAL_REASONS);
+  });
+
+  it("equal the models table's prices, for each model id and profile id (control: a changed price is told apart)", () => {
+    const geographic = (m: (typeof MODELS)[number]) => (['us', 'eu', 'apac'] as const).flatMap((g) => (m.profiles[g] ? [m.profiles[g]] : []));
+    expect(usageModel.MODEL_PRICES.map((m) => ({ modelId: m.modelId, name: m.name, ids: m.ids, price: m.price }))).toEqual(
+      MODELS.map((m) => ({ modelId: m.modelId, name: m.name, ids: [m.modelId, ...geographic(m)], price: m.price })),
+    );
+    const every = MODELS.flatMap((m) => [m.modelId, ...Object.values(m.profiles)]);
+    for (const id of [...every, 'anthropic.claude-unknown-v1:0']) expect(usageModel.priceOf(id)).toEqual(priceOf(id));
+    const changed = usageModel.MODEL_PRICES.map((m, i) => (i === 0 ? { ...m, price: { inputPer1k: 1, outputPer1k: 2 } } : m));
+    expect(usageModel.priceOf(MODELS[0]!.modelId, changed)).not.toEqual(priceOf(MODELS[0]!.modelId));
   });
 });

@@ -58,7 +58,7 @@ describe('npm start (infra/local/main.ts)', () => {
       expect([200, 503]).toContain((await fetch(new URL('/', env.endpoints.graphql))).status);
       const raw = await readFile(path.join(dataDir, 'local-env.json'), 'utf8');
       expect(Object.keys(JSON.parse(raw).principals).sort()).toEqual(
-        ['appsync-api', 'invoke-agent', 'mint-credentials', 'operator', 'publish-answer', 'record-failure', 'validate-context'].sort(),
+        ['appsync-api', 'appsync-usage-data-source', 'invoke-agent', 'mint-credentials', 'operator', 'publish-answer', 'record-failure', 'validate-context'].sort(),
       );
       const me = await new STSClient(principalConfig(env, 'operator')).send(new GetCallerIdentityCommand({}));
       expect(me.Arn).toBe(env.principals.operator!.arn);

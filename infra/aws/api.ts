@@ -1,20 +1,24 @@
 /**
- * API: AppSync GraphQL with Cognito user pools by default and IAM as an extra mode. Schema and
- * resolvers come from resolvers/ (the files infra/local runs), bundled for APPSYNC_JS. `ask`
- * starts the state machine through an HTTP data source signed with IAM, whose role holds exactly
- * `apiDataSourcePolicy`; `publishAnswer` (IAM-only in the schema) and `onAnswer` use NONE.
+ * API: AppSync GraphQL with Cognito user pools by default and IAM as an extra mode. Schema,
+ * resolvers and pipeline functions come from resolvers/ (the files infra/local runs, as
+ * infra/resolvers.ts lists them), bundled for APPSYNC_JS. `ask` starts the state machine through an
+ * HTTP data source signed with IAM, whose role holds exactly `apiDataSourcePolicy`; the usage and
+ * config tables are DynamoDB data sources whose one role holds exactly `apiUsageDataSourcePolicy`;
+ * `publishAnswer` (IAM-only in the schema) and `onAnswer` use NONE.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as appsync from 'aws-cdk-lib/aws-appsync';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../tasks/api-limits.ts';
-import { apiDataSourcePolicy } from '../../tasks/policies.ts';
-import { bundleResolverSync, RESOLVERS, type DataSource } from '../resolvers.ts';
+import { apiDataSourcePolicy, apiUsageDataSourcePolicy } from '../../tasks/api-policies.ts';
+import type { TableNames } from '../../tasks/tables.ts';
+import { apiEnvironment, bundleResolverSync, isPipeline, RESOLVERS, type ApiTable, type DataSource } from '../resolvers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -22,6 +26,10 @@ export interface ApiProps {
   readonly userPool: cognito.IUserPool;
   /** The assistant's state machine, which `ask` starts (an ARN, so the API need not wait for it). */
   readonly stateMachineArn: string;
+  /** The table names (the DynamoDB data sources' tables, and `ctx.env` of the resolvers). */
+  readonly tables: TableNames;
+  /** The tables the API's DynamoDB data sources serve. */
+  readonly dynamoDbTables: Readonly<Record<ApiTable, dynamodb.ITable>>;
   /** Retention of the API's log group. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** What happens to the API's log group when the stack is deleted. @default RemovalPolicy.RETAIN */
@@ -39,6 +47,8 @@ export class Api extends Construct {
   readonly graphqlApi: appsync.GraphqlApi;
   /** The role AppSync signs StartExecution with. */
   readonly dataSourceRole: iam.Role;
+  /** The role AppSync signs the DynamoDB data sources' calls with (usage and config tables). */
+  readonly usageDataSourceRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -57,7 +67,7 @@ export class Api extends Construct {
       // start one question at most, however many aliases it sends.
       queryDepthLimit: QUERY_DEPTH_LIMIT,
       resolverCountLimit: RESOLVER_COUNT_LIMIT,
-      environmentVariables: { STATE_MACHINE_ARN: props.stateMachineArn },
+      environmentVariables: apiEnvironment({ stateMachineArn: props.stateMachineArn, tables: { usage: props.tables.usage, config: props.tables.config } }),
     });
 
     // Field logging at ERROR without verbose content, into a log group created here (so that it has
@@ -94,17 +104,42 @@ export class Api extends Construct {
       description: 'Step Functions StartExecution, signed with IAM',
     });
     const none = new appsync.NoneDataSource(this, 'None', { api: this.graphqlApi, description: 'Local resolvers: publish and subscribe' });
-    const dataSource = (d: DataSource): appsync.BaseDataSource => (d.kind === 'HTTP' ? stepFunctions : none);
+
+    // One role for both DynamoDB data sources, holding exactly apiUsageDataSourcePolicy. The data
+    // sources get it as an immutable reference, so that CDK's automatic table grants (which would
+    // add read and write on every item) are not added to it.
+    const location = { partition: Aws.PARTITION, region: Aws.REGION, accountId: Aws.ACCOUNT_ID };
+    this.usageDataSourceRole = new iam.Role(this, 'UsageDataSourceRole', {
+      assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com'),
+      description: 'AppSync DynamoDB data sources: admission counters on the usage table, tenant plans from the config table',
+      inlinePolicies: { Admission: iam.PolicyDocument.fromJson(apiUsageDataSourcePolicy({ location, tables: props.tables })) },
+    });
+    const usageRole = iam.Role.fromRoleArn(this, 'UsageDataSourceRoleRef', this.usageDataSourceRole.roleArn, { mutable: false });
+    const tables: Record<ApiTable, appsync.DynamoDbDataSource> = {
+      usage: new appsync.DynamoDbDataSource(this, 'UsageTable', { api: this.graphqlApi, table: props.dynamoDbTables.usage, serviceRole: usageRole, description: 'Usage table: admission counters' }),
+      config: new appsync.DynamoDbDataSource(this, 'ConfigTable', { api: this.graphqlApi, table: props.dynamoDbTables.config, serviceRole: usageRole, readOnlyAccess: true, description: 'Tenant config: plans' }),
+    };
+    const dataSource = (d: DataSource): appsync.BaseDataSource => (d.kind === 'HTTP' ? stepFunctions : d.kind === 'DYNAMODB' ? tables[d.table] : none);
 
     for (const r of RESOLVERS) {
-      new appsync.Resolver(this, `${r.typeName}.${r.fieldName}`, {
-        api: this.graphqlApi,
-        typeName: r.typeName,
-        fieldName: r.fieldName,
-        dataSource: dataSource(r.dataSource),
-        runtime: appsync.FunctionRuntime.JS_1_0_0,
-        code: appsync.Code.fromInline(bundleResolverSync(r.file)),
-      });
+      const code = appsync.Code.fromInline(bundleResolverSync(r.file));
+      const runtime = appsync.FunctionRuntime.JS_1_0_0;
+      const common = { api: this.graphqlApi, typeName: r.typeName, fieldName: r.fieldName, runtime, code };
+      if (!isPipeline(r)) {
+        new appsync.Resolver(this, `${r.typeName}.${r.fieldName}`, { ...common, dataSource: dataSource(r.dataSource) });
+        continue;
+      }
+      const pipelineConfig = r.functions.map(
+        (f) =>
+          new appsync.AppsyncFunction(this, `${r.typeName}.${r.fieldName}.${f.name}`, {
+            api: this.graphqlApi,
+            name: f.name,
+            dataSource: dataSource(f.dataSource),
+            runtime,
+            code: appsync.Code.fromInline(bundleResolverSync(f.file)),
+          }),
+      );
+      new appsync.Resolver(this, `${r.typeName}.${r.fieldName}`, { ...common, pipelineConfig });
     }
   }
 }

@@ -14,7 +14,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
-import { apiDataSourcePolicy, sealKeyPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../../tasks/policies.ts';
+import { sealKeyPolicy, PUBLISH_ROLE_ASSUMERS, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy } from '../../tasks/policies.ts';
+import { apiDataSourcePolicy, apiUsageDataSourcePolicy } from '../../tasks/api-policies.ts';
 import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
@@ -455,6 +456,25 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
         Type: 'HTTP',
         HttpConfig: { AuthorizationConfig: { AuthorizationType: 'AWS_IAM', AwsIamConfig: { SigningServiceName: 'states' } } },
       });
+    });
+
+    it('signs the DynamoDB data sources (usage and config tables) with one role that holds exactly apiUsageDataSourcePolicy, and nothing CDK grants', () => {
+      const roleId = stack.getLogicalId(stack.api.usageDataSourceRole.node.defaultChild as CfnResource);
+      const role = resources[roleId]!.Properties;
+      expect((role.Policies as Json[]).map((p) => normalise(p.PolicyDocument))).toEqual([rendered(apiUsageDataSourcePolicy(stack.workflow.policyResources))]);
+      expect(policiesOfRole(roleId)).toEqual([]);
+      const dynamo = ofType('AWS::AppSync::DataSource').filter(([, d]) => d.Properties.Type === 'AMAZON_DYNAMODB');
+      const names = (list: unknown[]) => list.map((n) => JSON.stringify(n)).sort();
+      expect(names(dynamo.map(([, d]) => (d.Properties.DynamoDBConfig as Json).TableName))).toEqual(
+        names([stack.resolve(stack.data.config.tableName), stack.resolve(stack.data.usage.tableName)]),
+      );
+      for (const [, d] of dynamo) expect(d.Properties.ServiceRoleArn).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      // No table resource policy names the role instead (CDK's automatic grants are not added anywhere).
+      for (const [, t] of ofType('AWS::DynamoDB::Table')) expect(t.Properties.ResourcePolicy).toBeUndefined();
+      // Control: the document is least privilege: no PutItem, DeleteItem, Query or Scan, and config is read-only.
+      const statements = (apiUsageDataSourcePolicy(stack.workflow.policyResources).Statement).flatMap((st) => [st.Action].flat());
+      expect(statements).not.toEqual(expect.arrayContaining(['dynamodb:PutItem']));
+      expect(statements).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem']);
     });
   });
 

@@ -95,6 +95,8 @@ export class MultiTenantAiAssistantStack extends Stack {
     this.api = new Api(this, 'Api', {
       userPool: this.identity.userPool,
       stateMachineArn: stateMachineArn(this, stateMachineName),
+      tables,
+      dynamoDbTables: { usage: this.data.usage, config: this.data.config },
       name: `${this.stackName}-api`,
       removalPolicy,
       introspection: props.introspection ?? false,

@@ -5,7 +5,7 @@
 import type { LocalEnv } from '../../client/cli/targets.ts';
 import { TASK_NAMES } from '../../tasks/task-names.ts';
 import type { LocalStack } from './stack.ts';
-import { API_DATA_SOURCE, OPERATOR, type LocalPrincipalName } from './iam/principals.ts';
+import { API_DATA_SOURCE, API_USAGE_DATA_SOURCE, OPERATOR, type LocalPrincipalName } from './iam/principals.ts';
 
 export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
   return {
@@ -20,7 +20,7 @@ export function localEnvOf(stack: LocalStack, persisted: boolean): LocalEnv {
     configTable: stack.tables.config,
     tablePrefix: stack.tables.prefix,
     principals: Object.fromEntries(
-      ([...TASK_NAMES, OPERATOR, API_DATA_SOURCE] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
+      ([...TASK_NAMES, OPERATOR, API_DATA_SOURCE, API_USAGE_DATA_SOURCE] as LocalPrincipalName[]).map((name) => [name, { arn: stack.iam.principalArn(name), ...stack.iam.credentials(name) }]),
     ),
     users: stack.users.map((u) => ({ ...u })),
   };

@@ -27,7 +27,8 @@ import { CognitoService, writeLocalUsers, type LocalUser } from './services/cogn
 import type { LocalClientConfig } from '../../client/cli/targets.ts';
 import { loadResolver } from './services/appsync/resolver-runtime.ts';
 import { signedHttpDataSource } from './services/appsync/http-data-source.ts';
-import { RESOLVERS } from '../resolvers.ts';
+import { dynamodbDataSource } from './services/appsync/dynamodb-data-source.ts';
+import { apiEnvironment, RESOLVERS } from '../resolvers.ts';
 import { BedrockService } from './services/bedrock/service.ts';
 import { DynamoService } from './services/dynamodb/service.ts';
 import { LocalLambdaRuntime } from './services/lambda/runtime.ts';
@@ -41,7 +42,7 @@ import { Edge } from './edge/edge.ts';
 import { PolicyEvaluator } from './iam/evaluator.ts';
 import { KmsService, type KmsKey } from './services/kms/service.ts';
 import { jsonLogger, type Logger, type LogLevel } from './edge/log.ts';
-import { API_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
+import { API_DATA_SOURCE, API_USAGE_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_KEY_ALIAS, SEAL_KEY_ID, STATE_MACHINE_LOG_GROUP, STATE_MACHINE_NAME, type LocalCredentials, type LocalPrincipalName, type PersistedKeys } from './iam/principals.ts';
 import { StsService } from './services/sts/service.ts';
 import { SsmService } from './services/ssm/service.ts';
 import { SecretsManagerService } from './services/secretsmanager/service.ts';
@@ -313,7 +314,7 @@ async function startServices(
     },
   });
   // The edge URL is known only once it listens: the data source reads it when called.
-  const edgeRef: { url?: string; dataSource?: ReturnType<typeof signedHttpDataSource> } = {};
+  const edgeRef: { url?: string; dataSource?: ReturnType<typeof signedHttpDataSource>; dynamodb?: ReturnType<typeof dynamodbDataSource> } = {};
   const appsync = new LocalAppSync({
     iam,
     evaluator,
@@ -321,13 +322,21 @@ async function startServices(
     logger,
     apiArn: iam.resources.graphqlApiArn,
     resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
-    env: { STATE_MACHINE_ARN: iam.resources.stateMachineArn },
+    env: apiEnvironment({ stateMachineArn: iam.resources.stateMachineArn, tables }),
     introspection: options.introspection ?? false,
     // The verifier is built on first use, once the issuer (the edge URL) is known.
     verifyUserPoolToken: (token) => cognito.verifiers().idToken.verify(token) as Promise<Record<string, unknown>>,
     httpDataSource: (service, request) => {
       edgeRef.dataSource ??= signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_DATA_SOURCE) });
       return edgeRef.dataSource(service, request);
+    },
+    // The DynamoDB data sources sign as their own role (apiUsageDataSourcePolicy), through the edge.
+    dynamodbDataSource: (table, request) => {
+      if (!edgeRef.dynamodb) {
+        const signed = signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_USAGE_DATA_SOURCE) });
+        edgeRef.dynamodb = dynamodbDataSource({ tables: { usage: tables.usage, config: tables.config }, send: (req) => signed('dynamodb', req) });
+      }
+      return edgeRef.dynamodb(table, request);
     },
   });
   closers.push(() => edge.close());

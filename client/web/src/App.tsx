@@ -10,6 +10,7 @@ import { Chat } from './Chat.tsx';
 import { loadConfig, resolveEndpoints, type WebConfig } from './config.ts';
 import type { OperatorApi } from './operator.ts';
 import type { TenantsApi } from './tenants-api.ts';
+import type { UsageApi } from './usage-api.ts';
 import { signInMessage } from './messages.ts';
 import { hrefOf, useRoute } from './route.ts';
 import { TokenKeeper, type Claims } from './session.ts';
@@ -19,6 +20,8 @@ import { SignIn } from './SignIn.tsx';
 const Executions = lazy(() => import('./Executions.tsx').then((m) => ({ default: m.Executions })));
 // Operators only: the DynamoDB and Cognito clients and the tenants logic load when the view is opened.
 const Tenants = lazy(() => import('./Tenants.tsx').then((m) => ({ default: m.Tenants })));
+// Operators only: the usage report and its chart load when the view is opened.
+const Usage = lazy(() => import('./Usage.tsx').then((m) => ({ default: m.Usage })));
 
 interface SignedIn {
   keeper: TokenKeeper;
@@ -32,6 +35,7 @@ export function App() {
   const [notice, setNotice] = useState<string>();
   const [operatorApi, setOperatorApi] = useState<OperatorApi>();
   const [tenantsApi, setTenantsApi] = useState<TenantsApi>();
+  const [usageApi, setUsageApi] = useState<UsageApi>();
   const route = useRoute();
   const sessionRef = useRef<SignedIn | undefined>(undefined);
 
@@ -84,7 +88,8 @@ export function App() {
 
   const executionsView = route.view === 'executions' || route.view === 'execution';
   const tenantsView = route.view === 'tenants';
-  const operatorView = executionsView || tenantsView;
+  const usageView = route.view === 'usage';
+  const operatorView = executionsView || tenantsView || usageView;
 
   return (
     <div className="app">
@@ -113,6 +118,11 @@ export function App() {
           {config?.operator && (
             <a href={hrefOf({ view: 'tenants' })} aria-current={tenantsView ? 'page' : undefined}>
               Tenants
+            </a>
+          )}
+          {config?.operator && (
+            <a href={hrefOf({ view: 'usage' })} aria-current={usageView ? 'page' : undefined}>
+              Usage
             </a>
           )}
           {session && (
@@ -145,6 +155,15 @@ export function App() {
             </Suspense>
           ) : (
             <p>The tenants view is part of the local stack. On AWS, use npm run tenants -- --target aws.</p>
+          )
+        )}
+        {config && usageView && (
+          config.operator ? (
+            <Suspense fallback={<p aria-live="polite">Loading…</p>}>
+              <Usage config={config.operator} api={usageApi} onApi={setUsageApi} />
+            </Suspense>
+          ) : (
+            <p>The usage view is part of the local stack. On AWS, use npm run usage -- --target aws.</p>
           )
         )}
         {config && !operatorView && pool && !session && <SignIn pool={pool} signIn={signIn} onSignedIn={onSignedIn} notice={notice} />}

@@ -1,12 +1,13 @@
 /** Hash routes, so the built UI is a folder of static files any server (or bucket) can serve. */
 import { useEffect, useState } from 'react';
 
-export type Route = { view: 'chat' } | { view: 'executions' } | { view: 'execution'; executionArn: string } | { view: 'tenants' };
+export type Route = { view: 'chat' } | { view: 'executions' } | { view: 'execution'; executionArn: string } | { view: 'tenants' } | { view: 'usage' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   if (path === '/executions' || path === '/executions/') return { view: 'executions' };
   if (path === '/tenants' || path === '/tenants/') return { view: 'tenants' };
+  if (path === '/usage' || path === '/usage/') return { view: 'usage' };
   const m = /^\/executions\/(.+)$/.exec(path);
   if (m) {
     try {
@@ -28,6 +29,8 @@ export function hrefOf(route: Route): string {
       return `#/executions/${encodeURIComponent(route.executionArn)}`;
     case 'tenants':
       return '#/tenants';
+    case 'usage':
+      return '#/usage';
   }
 }
 

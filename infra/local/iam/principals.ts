@@ -4,7 +4,8 @@
  * sessions that STS AssumeRole creates. Keys are generated at run time, never committed.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { apiDataSourcePolicy, operatorPolicy, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyDocument, type PolicyResources } from '../../../tasks/policies.ts';
+import { operatorPolicy, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyDocument, type PolicyResources } from '../../../tasks/policies.ts';
+import { apiDataSourcePolicy, apiUsageDataSourcePolicy } from '../../../tasks/api-policies.ts';
 import type { AgentRuntimeKind } from '../../../tasks/config.ts';
 import { TASK_NAMES, type TaskName } from '../../../tasks/task-names.ts';
 import { TableNames } from '../../../tasks/tables.ts';
@@ -18,7 +19,9 @@ export const TENANT_ACCESS_ROLE = 'tenant-access';
 export const OPERATOR = 'operator';
 /** The local AppSync's HTTP data source role (AppSync's service role on AWS). */
 export const API_DATA_SOURCE = 'appsync-api';
-export type LocalPrincipalName = TaskName | typeof OPERATOR | typeof API_DATA_SOURCE;
+/** The role of the API's DynamoDB data sources (usage and config tables): apiUsageDataSourcePolicy. */
+export const API_USAGE_DATA_SOURCE = 'appsync-usage-data-source';
+export type LocalPrincipalName = TaskName | typeof OPERATOR | typeof API_DATA_SOURCE | typeof API_USAGE_DATA_SOURCE;
 
 export interface Role {
   name: string;
@@ -165,6 +168,20 @@ export class LocalIam {
       ownerArn: apiRole.arn,
       userId: `${apiRole.roleId}:appsync`,
       identityPolicies: apiRole.identityPolicies,
+      tags: {},
+    });
+    const usageRole = {
+      name: API_USAGE_DATA_SOURCE,
+      arn: roleArn(API_USAGE_DATA_SOURCE),
+      roleId: uniqueId('AROA'),
+      identityPolicies: [{ name: 'appsync-usage-data-source-policy', policy: apiUsageDataSourcePolicy(this.resources) }],
+    };
+    this.addRole(usageRole);
+    this.addLongTerm(API_USAGE_DATA_SOURCE, options.keys, {
+      arn: `arn:${partition}:sts::${accountId}:assumed-role/${API_USAGE_DATA_SOURCE}/appsync`,
+      ownerArn: usageRole.arn,
+      userId: `${usageRole.roleId}:appsync`,
+      identityPolicies: usageRole.identityPolicies,
       tags: {},
     });
     const operatorArn = `arn:${partition}:iam::${accountId}:user/${OPERATOR}`;

@@ -24,7 +24,8 @@ import {
 import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../../../tasks/api-limits.ts';
 import { mutationSelection } from './mutation-selection.ts';
 import { AuthError } from '../../edge/aws-error.ts';
-import { matchesFilter, ResolverError, runResolver, type LoadedResolver } from './resolver-runtime.ts';
+import { matchesFilter, ResolverError, runResolver, type AppendedError, type LoadedResolver } from './resolver-runtime.ts';
+import type { ApiTable, DataSource } from '../../../resolvers.ts';
 import { RealtimeServer } from './realtime.ts';
 import { introspectionErrors } from './introspection.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
@@ -71,6 +72,8 @@ export interface LocalAppSyncOptions {
   env: Record<string, string>;
   /** Performs an HTTP data source request, signed with the API's data source role. */
   httpDataSource(service: string, request: HttpDataSourceRequest): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  /** Performs a DynamoDB data source request on `table`, signed with that data source's role: `ctx.result`, or a DataSourceError. */
+  dynamodbDataSource?(table: ApiTable, request: unknown): Promise<unknown>;
   /** Verifies a Cognito user pool token (signature, issuer, client, token_use, expiry). */
   verifyUserPoolToken?(token: string): Promise<Record<string, unknown>>;
   /** Serve introspection (`__schema`, `__type`), as an API with `introspectionConfig: ENABLED`. @default false (DISABLED, as deployed) */
@@ -313,10 +316,11 @@ export class LocalAppSync {
     return { accountId: p.arn.split(':')[4], userArn: p.arn, username: p.userId, sourceIp: ['127.0.0.1'], cognitoIdentityPoolId: null, cognitoIdentityId: null };
   }
 
-  private async dataSource(resolver: LoadedResolver, request: unknown): Promise<unknown> {
-    const ds = resolver.definition.dataSource;
+  private async dataSource(ds: DataSource, request: unknown): Promise<unknown> {
     if (ds.kind === 'NONE') return (request as { payload?: unknown } | null)?.payload ?? null;
-    return this.options.httpDataSource(ds.service, request as HttpDataSourceRequest);
+    if (ds.kind === 'HTTP') return this.options.httpDataSource(ds.service, request as HttpDataSourceRequest);
+    if (!this.options.dynamodbDataSource) throw new Error('This local AppSync has no DynamoDB data source');
+    return this.options.dynamodbDataSource(ds.table, request);
   }
 
   /**
@@ -427,6 +431,8 @@ export class LocalAppSync {
       return { errors: [{ errorType: 'UnsupportedOperation', message: 'Subscriptions are served over the realtime WebSocket endpoint.' }] };
     }
     const resolvers = new Map(this.options.resolvers.map((r) => [`${r.definition.typeName}.${r.definition.fieldName}`, r]));
+    // Errors resolvers appended (util.appendError): returned beside the data, after the field errors.
+    const appended: (AppendedError & { path: readonly (string | number)[] })[] = [];
     const fieldResolver = guardedFieldResolver({
       queryDepthLimit: QUERY_DEPTH_LIMIT,
       resolverCountLimit: RESOLVER_COUNT_LIMIT,
@@ -435,7 +441,8 @@ export class LocalAppSync {
         const resolver = resolvers.get(`${typeName}.${field}`);
         if (!resolver) return undefined;
         return async (args, info) => {
-          const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (req) => this.dataSource(resolver, req));
+          const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (req, ds) => this.dataSource(ds, req));
+          for (const e of run.appendedErrors) appended.push({ ...e, path: [info.path.key] });
           if (typeName === 'Mutation') this.published(field, run.result, info);
           return run.result;
         };
@@ -449,21 +456,19 @@ export class LocalAppSync {
       variableValues: request.variables,
       ...(request.operationName ? { operationName: request.operationName } : {}),
     });
-    return {
-      data: result.data ?? null,
-      ...(result.errors?.length
-        ? {
-            errors: result.errors.map((e: GraphQLError) => ({
-              errorType:
-                e.originalError instanceof AppSyncError || e.originalError instanceof ResolverError || e.originalError instanceof FieldRefused
-                  ? e.originalError.errorType
-                  : 'GraphQLError',
-              message: e.message,
-              path: e.path,
-              locations: e.locations,
-            })),
-          }
-        : {}),
-    };
+    const errors = [
+      ...(result.errors ?? []).map((e: GraphQLError) => ({
+        errorType:
+          e.originalError instanceof AppSyncError || e.originalError instanceof ResolverError || e.originalError instanceof FieldRefused
+            ? e.originalError.errorType
+            : 'GraphQLError',
+        message: e.message,
+        path: e.path,
+        locations: e.locations,
+        ...(e.originalError instanceof ResolverError ? { data: e.originalError.data, errorInfo: e.originalError.errorInfo } : {}),
+      })),
+      ...appended.map((e) => ({ errorType: e.errorType, message: e.message, path: e.path, data: e.data, errorInfo: e.errorInfo })),
+    ];
+    return { data: result.data ?? null, ...(errors.length ? { errors } : {}) };
   }
 }

@@ -12,6 +12,7 @@ import { optionalArray, optionalObject, optionalString, optionalStringMap, requi
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
 import { transactGetItems } from './transact-get.ts';
+import { transactWriteItems } from './transact-write.ts';
 import { TABLE_ADMIN_OPERATIONS, TableAdmin } from './table-admin.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
@@ -22,6 +23,9 @@ export const DYNAMODB_PROTOCOL: Protocol = {
 };
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
+
+/** The single-item and batch writes, which take turns with TransactWriteItems (transact-write.ts). */
+const WRITE_OPERATIONS: ReadonlySet<string> = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 
 /**
  * DynamoDB's operations, as its SDK models them (one command class per operation). Any other
@@ -354,11 +358,23 @@ export class DynamoService {
       for (const key of this.schemaCache.keys()) if (key === table || key.startsWith(`${table}/`)) this.schemaCache.delete(key);
     }
     if (operation === 'TransactGetItems') return transactGetItems(parsed, (op, json) => this.forward(op, json, headers));
+    // Writes take turns, so that a transaction (applied item by item) sees no other write in between.
+    if (operation === 'TransactWriteItems') return this.writing(() => transactWriteItems(parsed, (op, json) => this.forward(op, json, headers)));
+    if (WRITE_OPERATIONS.has(operation)) return this.writing(() => this.forward(operation, body, headers));
     if (TABLE_ADMIN_OPERATIONS.has(operation)) return this.tableAdmin.handle(operation, parsed, requestId);
     if (operation === 'CreateTable' || operation === 'DescribeTable' || operation === 'DeleteTable') {
       return this.tableAdmin.decorate(operation, parsed, await this.forward(operation, body, headers));
     }
     return this.forward(operation, body, headers);
+  }
+
+  private writeQueue: Promise<unknown> = Promise.resolve();
+
+  /** Runs one write after the writes before it have finished (the store's write lock). */
+  private writing<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.writeQueue.then(write, write);
+    this.writeQueue = run.catch(() => undefined);
+    return run;
   }
 
   /** Sends an already authorised request to dynalite. */
