@@ -157,7 +157,7 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
       // Cross-boundary cells include: tenant4-user and tenant4-user2 each other's orders and
       // conversations, tenant4's credentials on tenant1's table and config row, tenant1's on tenant4's.
       expect(r.mismatches).toEqual([]);
-      expect(r.total).toBe(3 * 5 * 7 * 7);
+      expect(r.total).toBe(3 * 6 * 7 * 7);
       expect(r.allowed).toBe(3 * CONTROL_CELLS_PER_CALLER);
       expect(r.denied).toBe(r.total - r.allowed);
     } finally {
