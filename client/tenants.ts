@@ -8,6 +8,7 @@
  *            -> ACTIVE -> point-in-time recovery -> row ACTIVE. A failure half-way removes what was
  *            made; if even that fails, the row is left FAILED and `remove` cleans it up.
  *   suspend / resume   the row's status (its users still sign in; their questions are refused).
+ *   set-plan the row's plan (tasks/plans.ts): admission reads it at the store's next question.
  *   remove   its users first (refused while it has users, unless confirmed), an on-demand backup of
  *            the orders table, then the table, then the row.
  */
@@ -29,7 +30,19 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { AdminTarget } from './cli/admin-target.ts';
-import { AdminError, DEFAULT_PLAN, isPlanName, ORDERS_KEYS, ordersTableName, TENANT_ID_PATTERN, TENANT_STATUSES, type TenantRow, type TenantStatus } from './tenant-model.ts';
+import {
+  AdminError,
+  DEFAULT_PLAN,
+  isPlanName,
+  ORDERS_KEYS,
+  ordersTableName,
+  PLAN_NAMES,
+  TENANT_ID_PATTERN,
+  TENANT_STATUSES,
+  type PlanName,
+  type TenantRow,
+  type TenantStatus,
+} from './tenant-model.ts';
 
 export { AdminError };
 
@@ -82,14 +95,23 @@ export async function requireTenant(t: AdminTarget, tenantId: string): Promise<T
   return row;
 }
 
+/** A plan name as the operator typed it, or the refusal that lists the plans. */
+export function checkPlan(plan: string): PlanName {
+  if (!isPlanName(plan)) throw new AdminError(`Unknown plan '${plan}': one of ${PLAN_NAMES.join(', ')}.`);
+  return plan;
+}
+
 export interface NewTenant {
   tenantId: string;
   name: string;
   returnPolicyDays: number;
+  /** @default DEFAULT_PLAN */
+  plan?: string;
 }
 
 export function checkNewTenant(input: NewTenant): void {
   checkTenantId(input.tenantId);
+  if (input.plan !== undefined) checkPlan(input.plan);
   const name = input.name.trim();
   if (name.length === 0 || name.length > 100) throw new AdminError('--name must be the store name, 1 to 100 characters.');
   if (!Number.isInteger(input.returnPolicyDays) || input.returnPolicyDays < 0 || input.returnPolicyDays > 365) {
@@ -100,7 +122,8 @@ export function checkNewTenant(input: NewTenant): void {
 export async function addTenant(t: AdminTarget, input: NewTenant, progress: Progress): Promise<TenantRow> {
   checkNewTenant(input);
   const ordersTable = ordersTableName(t.tablePrefix, input.tenantId);
-  const row: TenantRow = { tenantId: input.tenantId, name: input.name.trim(), status: 'CREATING', returnPolicyDays: input.returnPolicyDays, ordersTable, plan: DEFAULT_PLAN };
+  const plan = input.plan === undefined ? DEFAULT_PLAN : checkPlan(input.plan);
+  const row: TenantRow = { tenantId: input.tenantId, name: input.name.trim(), status: 'CREATING', returnPolicyDays: input.returnPolicyDays, ordersTable, plan };
   try {
     await t.dynamodb.send(
       new PutItemCommand({
@@ -191,6 +214,32 @@ export async function changeTenantStatus(t: AdminTarget, tenantId: string, to: '
     throw err;
   }
   return { ...row, status: to };
+}
+
+/**
+ * Sets a tenant's plan, on condition that its row exists: an unknown plan or tenant changes
+ * nothing. The same plan again is no change (no write). Returns the row and the plan it had.
+ */
+export async function setTenantPlan(t: AdminTarget, tenantId: string, plan: string): Promise<{ row: TenantRow; previous: PlanName }> {
+  const to = checkPlan(plan);
+  const row = await requireTenant(t, tenantId);
+  if (row.plan === to) return { row, previous: row.plan };
+  try {
+    await t.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: t.configTable,
+        Key: { tenantId: S(tenantId) },
+        UpdateExpression: 'SET #plan = :p',
+        ConditionExpression: 'attribute_exists(tenantId)',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':p': S(to) },
+      }),
+    );
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) throw new AdminError(`Tenant '${tenantId}' was removed while this ran: nothing changed.`);
+    throw err;
+  }
+  return { row: { ...row, plan: to }, previous: row.plan };
 }
 
 export interface RemovedTenant {

@@ -166,6 +166,9 @@ describe('ConverseAdapter (ConverseStream)', () => {
     ]);
     expect(pieces).toEqual(['Shipped.']);
     expect(reply).toEqual({ text: 'Shipped.', toolCalls: 1, usage: { inputTokens: 110, outputTokens: 22 }, messages: expect.any(Array) });
+    // Every call of the tool loop carries the asker's tenant for the model invocation logs, nothing of the user.
+    expect(inputs.map((i) => i.requestMetadata)).toEqual([{ tenantId: turn.sessionAttributes.tenantId }, { tenantId: turn.sessionAttributes.tenantId }]);
+    expect(turn.sessionAttributes.tenantId).toBeTruthy();
   });
 
   it('a tool input that is not JSON fails the agent without quoting it', async () => {

@@ -89,6 +89,17 @@ export interface AgentRuntime {
   ask(turn: AgentTurn, callTool: ToolCaller, onText: TextSink): Promise<AgentReply>;
 }
 
+/**
+ * What every Converse call carries as `requestMetadata`: the asker's tenant id, so that model
+ * invocation logs attribute each call's tokens to a tenant (README, "Metering"). From the validated
+ * state (sessionAttributes), never from the model; a tenant id (a slug) meets Bedrock's pattern.
+ * Not the user id: invocation logs need not hold who asked.
+ */
+export function converseRequestMetadata(turn: AgentTurn): { requestMetadata?: Record<string, string> } {
+  const tenantId = turn.sessionAttributes.tenantId;
+  return tenantId ? { requestMetadata: { tenantId } } : {};
+}
+
 /** A model that keeps asking for tools is stopped: it is a defect or an attack, not an answer. */
 export const MAX_TOOL_ROUNDS = 8;
 
@@ -198,7 +209,9 @@ export class ConverseAdapter implements AgentRuntime {
     for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
       let out: StreamedMessage;
       try {
-        const response = await this.client.send(new ConverseStreamCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig }));
+        const response = await this.client.send(
+          new ConverseStreamCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig, ...converseRequestMetadata(turn) }),
+        );
         if (!response.stream) throw new WorkflowError(ErrorName.AgentFailed, 'ConverseStream returned no event stream');
         out = await readConverseStream(response.stream, onText);
       } catch (err) {

@@ -6,6 +6,7 @@ import type { AgentReply, AgentRuntime, AgentTurn, TextSink, ToolCaller } from '
 import { conversationPrefix } from './conversation-memory.ts';
 import { ErrorName, WorkflowError } from './errors.ts';
 import { AnswerSanitizer, invokeAgent, MAX_ANSWER_CHARS, type InvokeAgentDeps } from './invoke-agent.ts';
+import type { AnswerMeter, MeteredAnswer } from './meter.ts';
 import { TableNames } from './tables.ts';
 
 /** Feeds `text` to a sanitizer in pieces cut at `cuts`; returns what each push showed, and the end. */
@@ -113,14 +114,17 @@ function harness(
   };
   const events = recordingPublisher();
   const logs: Record<string, unknown>[] = [];
-  const deps: InvokeAgentDeps = { kms: kms.client, agent, tables: new TableNames(), scopedDynamo, events: events.port, log: (l) => logs.push(l) };
+  /** Every answer the meter was given (a recording meter: tasks/meter.test.ts tests the real one). */
+  const metered: MeteredAnswer[] = [];
+  const meter: AnswerMeter = { record: async (a) => (metered.push(a), 'metered') };
+  const deps: InvokeAgentDeps = { kms: kms.client, agent, tables: new TableNames(), scopedDynamo, events: events.port, meter, log: (l) => logs.push(l) };
   /** The scoped client, to script before the agent's tool calls reach it. */
   const dynamo = () => {
     const c = scopedClients[0];
     if (!c) throw new Error('no scoped client was made');
     return c.fake;
   };
-  return { deps, kms, turns, scopedClients, dynamo, published: events.published, logs };
+  return { deps, kms, turns, scopedClients, dynamo, published: events.published, logs, metered };
 }
 
 const order = { userId: 'user-1', orderId: 'ord-1', orderDate: '2030-01-01', total: 12, status: 'SHIPPED', items: ['mug'] };
@@ -161,7 +165,7 @@ describe('invokeAgent', () => {
     expect(published.slice(2).every((e) => e.status === 'CHUNK')).toBe(true);
     expect(published.slice(2).map((e) => e.text).join('')).toBe(answer.text);
     for (const e of published) expect(e).toMatchObject({ answerId: 'user-1.a1', userId: 'user-1', error: null });
-    expect(h.logs).toEqual([]);
+    expect(h.logs).toEqual([{ level: 'info', msg: 'meter.recorded', tenantId: 'tenant1', answerId: 'user-1.a1', tokens: 0 }]);
     h.kms.assertDone();
     h.dynamo().assertDone();
   });
@@ -191,6 +195,39 @@ describe('invokeAgent', () => {
       return { text: 'Hello.', toolCalls: 0 };
     });
     expect((await invokeAgent(state, none.deps)).usage).toBeUndefined();
+  });
+
+  it("meters the answer's usage for the state's tenant and answer, at the answer's time (control: no usage, counted with none)", async () => {
+    const at = new Date('2030-01-31T23:59:59.500Z');
+    const h = harness(unsealed, async (_turn, _callTool, onText) => {
+      onText('Hello.');
+      return { text: 'Hello.', toolCalls: 0, usage: { inputTokens: 320, outputTokens: 40 } };
+    });
+    await invokeAgent(state, { ...h.deps, modelId: 'model-a', now: () => at });
+    expect(h.metered).toEqual([{ tenantId: 'tenant1', answerId: 'user-1.a1', modelId: 'model-a', usage: { inputTokens: 320, outputTokens: 40 }, at }]);
+    expect(h.logs).toEqual([{ level: 'info', msg: 'meter.recorded', tenantId: 'tenant1', answerId: 'user-1.a1', tokens: 360 }]);
+    const none = harness(unsealed, async () => ({ text: 'Hi.', toolCalls: 0 }));
+    await invokeAgent(state, none.deps);
+    expect(none.metered).toMatchObject([{ tenantId: 'tenant1', answerId: 'user-1.a1', usage: undefined }]);
+  });
+
+  it('answers when the meter fails, and logs meter.failed with the error name only (control: the same run with a working meter logs meter.recorded)', async () => {
+    const secretMessage = `denied for ${scoped.sessionToken}`;
+    const h = harness(unsealed, async (_turn, _callTool, onText) => {
+      onText('Hello.');
+      return { text: 'Hello.', toolCalls: 0, usage: { inputTokens: 3, outputTokens: 4 } };
+    });
+    const failing: AnswerMeter = { record: () => Promise.reject(awsError('AccessDeniedException', 400, secretMessage)) };
+    const answer = await invokeAgent(state, { ...h.deps, meter: failing });
+    expect(answer).toMatchObject({ text: 'Hello.', usage: { inputTokens: 3, outputTokens: 4 } });
+    expect(h.logs).toEqual([{ level: 'error', msg: 'meter.failed', tenantId: 'tenant1', answerId: 'user-1.a1', tokens: 7, error: 'AccessDeniedException' }]);
+    expect(JSON.stringify(h.logs)).not.toContain(scoped.sessionToken);
+    const control = harness(unsealed, async (_turn, _callTool, onText) => {
+      onText('Hello.');
+      return { text: 'Hello.', toolCalls: 0, usage: { inputTokens: 3, outputTokens: 4 } };
+    });
+    await invokeAgent(state, control.deps);
+    expect(control.logs).toMatchObject([{ msg: 'meter.recorded', tokens: 7 }]);
   });
 
   it("does not announce a tool the model made up; the agent hears UNKNOWN_TOOL and nothing is read", async () => {

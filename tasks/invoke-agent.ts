@@ -20,6 +20,7 @@ import { dynamoConfig, sdkConfig, type ClientOptions, type TaskConfig } from './
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import type { TaskLog } from './handler.ts';
 import { ConversationMemory } from './conversation-memory.ts';
+import { meterAnswer, UsageTableMeter, type AnswerMeter } from './meter.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
 import type { TableNames } from './tables.ts';
 import { runTool, TOOLS_IMPL, type ToolRegistry } from './tools.ts';
@@ -42,6 +43,10 @@ export interface InvokeAgentDeps {
   events: PublishPort;
   /** The model the agent runs on (MODEL_ID), to name and price the answer's token usage. */
   modelId?: string;
+  /** Signed with the invoke-agent role (UpdateItem on the usage table's tenant partitions): the answer's tokens. */
+  meter: AnswerMeter;
+  /** @default the clock: the UTC day and month an answer is metered in. */
+  now?: () => Date;
   log: TaskLog;
 }
 
@@ -204,6 +209,12 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
     await events.flush();
     throw err;
   }
+  // The model's tokens are spent: meter them while the answer is finished (never throws).
+  const metered = meterAnswer(
+    deps.meter,
+    { tenantId: identity.tenantId, answerId: request.answerId, modelId: deps.modelId ?? '', usage: reply.usage, at: deps.now?.() ?? new Date() },
+    deps.log,
+  );
   const rest = sanitizer.end();
   text += rest;
   events.chunk(rest);
@@ -211,12 +222,13 @@ export async function invokeAgent(input: unknown, deps: InvokeAgentDeps): Promis
     try {
       await memory.remember(reply.messages, text);
     } catch (err) {
-      await events.flush();
+      await Promise.all([events.flush(), metered]);
       throw err;
     }
   }
   const usage = reply.usage && answerUsage(reply.usage, deps.modelId ?? '');
-  return { text, toolCalls: reply.toolCalls, nextSeq: await events.flush(), ...(usage ? { usage } : {}) };
+  const [nextSeq] = await Promise.all([events.flush(), metered]);
+  return { text, toolCalls: reply.toolCalls, nextSeq, ...(usage ? { usage } : {}) };
 }
 
 /** The answer's token usage, named by model and priced by the models table where it has a price. */
@@ -246,6 +258,8 @@ export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log:
       }),
     events: answerEventsClient(config, clients, 'invoke-agent'),
     modelId: config.modelId,
+    // The task role's own client, never the scoped one: a tenant must not write its own meter.
+    meter: new UsageTableMeter(new DynamoDBClient(dynamoConfig(clients)), config.tables),
     log,
   };
 }

@@ -167,6 +167,25 @@ describe('policy documents', () => {
     expect(operatorPolicy(res).Statement[0]!.Resource).toContain(claimsArn);
   });
 
+  it("let invoke-agent meter tokens with UpdateItem on the usage table's tenant partitions only; no tenant session names the usage table", () => {
+    const usageArn = 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-usage';
+    const grants = taskRolePolicies(res)['invoke-agent'].Statement.filter((s) => [s.Resource].flat().includes(usageArn));
+    expect(grants).toEqual([
+      {
+        Sid: 'MeterTenantTokens',
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: usageArn,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TENANT#*'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      },
+    ]);
+    for (const doc of [tenantIsolationPolicy(res, 'tenant1', 'user-1'), tenantAccessRolePolicy(res)]) {
+      expect(JSON.stringify(doc)).not.toContain('usage');
+      // Control: the same documents name the tables they do grant.
+      expect(JSON.stringify(doc)).toContain('prod-conversations');
+    }
+  });
+
   it('write nothing but the asker\'s own conversation turns: PutItem only there, no update, delete, scan or PartiQL anywhere in a tenant session', () => {
     for (const policy of [tenantIsolationPolicy(res, 'tenant1', 'user-1'), tenantAccessRolePolicy(res)]) {
       const writes = policy.Statement.filter((s) => [s.Action].flat().some((a) => !['dynamodb:GetItem', 'dynamodb:Query'].includes(a)));
@@ -190,7 +209,13 @@ describe('policy documents', () => {
     expect(policies['publish-answer'].Statement).toEqual([
       { Sid: 'PublishAnswer', Effect: 'Allow', Action: 'appsync:GraphQL', Resource: `${res.graphqlApiArn}/types/Mutation/fields/publishAnswer` },
       // It ends answers, so it releases their concurrency slots (tasks/release-slot.ts): UpdateItem on the usage table only.
-      { Sid: 'ReleaseConcurrencySlot', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-usage' },
+      {
+        Sid: 'ReleaseConcurrencySlot',
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-usage',
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['USER#*'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      },
     ]);
 
     const assumers = Object.entries(policies).filter(([, p]) => p.Statement.some((s) => [s.Resource].flat().includes(res.publishRoleArn)));

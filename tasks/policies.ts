@@ -10,6 +10,7 @@ import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
 import { MODELS, modelInvokeArns } from './models.ts';
 import { operatorAdminStatements } from './operator-admin-policy.ts';
+import { meterUsageStatement } from './meter-policy.ts';
 import { releaseSlotStatement } from './usage-policy.ts';
 
 export interface PolicyStatement {
@@ -302,6 +303,7 @@ export function taskRolePolicies(res: PolicyResources): Record<TaskName, PolicyD
       },
       AGENT_RUNTIME_STATEMENTS[res.agentRuntime](res),
       assumePublishRoleStatement(res),
+      meterUsageStatement(res),
     ),
     'publish-answer': doc(publishAnswerStatement(res), releaseSlotStatement(res)),
     'record-failure': doc({

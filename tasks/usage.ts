@@ -13,6 +13,9 @@
  *   `outputTokens#<modelId>`.
  * - `TENANT#<tenantId>` / `MONTH#<yyyy-mm>`: the same counters for the month; admission checks
  *   `tokens` against the plan's monthly budget.
+ * - `TENANT#<tenantId>` / `ANSWER#<answerId>`: InvokeAgent's claim that it metered that answer
+ *   (`modelId`, `inputTokens`, `outputTokens`, `meteredAt`), so that a retried task meters once
+ *   (tasks/meter.ts); TTL a day. Not a window: reports read DAY# and MONTH# items by prefix.
  * Counters only ever grow (ADD of a positive number); windows past their use expire by TTL.
  */
 import type { KeySchema } from './tables.ts';
@@ -37,6 +40,8 @@ export const INFLIGHT_SORT_KEY = 'INFLIGHT';
 export const minuteSortKey = (iso: string): string => `MINUTE#${iso.slice(0, 16)}`;
 export const daySortKey = (iso: string): string => `DAY#${iso.slice(0, 10)}`;
 export const monthSortKey = (iso: string): string => `MONTH#${iso.slice(0, 7)}`;
+/** The marker of a metered answer (tasks/meter.ts). */
+export const answerMeterSortKey = (answerId: string): string => `ANSWER#${answerId}`;
 
 /** A concurrency slot's set element: its expiry first, so that an expired slot is recognisable without a lookup. */
 export const slotElement = (expiresAtEpochSeconds: number, answerId: string): string => `${expiresAtEpochSeconds}#${answerId}`;

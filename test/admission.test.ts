@@ -220,6 +220,14 @@ describe('plans and isolation', () => {
     for (const sk of minutes) expect(numberOf(await read(userPk(full), sk), 'questions')).toBe(limit);
   });
 
+  it("the publish-answer role may release a user's slot and write no tenant's counters (control: the user's INFLIGHT item)", async () => {
+    const publisher = new DynamoDBClient(stack.clientConfig('publish-answer'));
+    const update = (pk: string, sk: string) =>
+      publisher.send(new UpdateItemCommand({ TableName: stack.tables.usage, Key: { pk: { S: pk }, sk: { S: sk } }, UpdateExpression: 'DELETE #s :s', ExpressionAttributeNames: { '#s': 'slots' }, ExpressionAttributeValues: { ':s': { SS: ['1#x'] } } }));
+    await update(userPk('tenant1-user'), INFLIGHT_SORT_KEY);
+    await expect(update(tenantPartition('tenant1'), daySortKey(new Date().toISOString()))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
   it('a refusal is a GraphQL error the client maps, with when to retry', async () => {
     const user = 'tenant1-user';
     const err = (await ask(user)).error;

@@ -1,7 +1,7 @@
 /**
  * The isolation matrix, for any set of callers: tenant-scoped credentials minted through STS
  * exactly as the workflow mints them, against every table (the config row, each listed tenant's
- * orders table, runs, conversations), with keys that try every way across a boundary (another
+ * orders table, runs, conversations, usage), with keys that try every way across a boundary (another
  * tenant, another user of the same tenant, a prefix collision, empty, `*`, a look-alike), and every
  * operation. IAM in the local edge (not our code) must deny each cross-boundary cell with
  * AccessDeniedException, while the own-data control cells return the caller's data. Rows are
@@ -24,6 +24,7 @@ import {
 import { STSClient } from '@aws-sdk/client-sts';
 import type { LocalStack } from '../infra/local/stack.ts';
 import { conversationPartition } from '../tasks/tables.ts';
+import { INFLIGHT_SORT_KEY, tenantPartition, userPartition } from '../tasks/usage.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 
 /** A user as the matrix needs one: who they are and which tenant they belong to. */
@@ -80,7 +81,7 @@ export class IsolationMatrix {
     private readonly population: readonly MatrixUser[],
     readonly tenants: readonly string[],
   ) {
-    this.tables = ['config', ...tenants.map((t) => `orders:${t}`), 'runs', 'conversations'];
+    this.tables = ['config', ...tenants.map((t) => `orders:${t}`), 'runs', 'conversations', 'usage'];
   }
 
   /**
@@ -104,6 +105,7 @@ export class IsolationMatrix {
   private tableName(ref: TableRef): string {
     const t = this.stack.tables;
     if (ref.startsWith('orders:')) return t.orders(ref.slice('orders:'.length));
+    if (ref === 'usage') return t.usage;
     return ref === 'config' ? t.config : ref === 'runs' ? t.runs : t.conversations;
   }
 
@@ -111,6 +113,7 @@ export class IsolationMatrix {
     if (ref === 'config') return { pk: 'tenantId' };
     if (ref === 'runs') return { pk: 'tenantId', sk: 'answerId' };
     if (ref === 'conversations') return { pk: 'askerKey', sk: 'turnKey' };
+    if (ref === 'usage') return { pk: 'pk', sk: 'sk' };
     return { pk: 'userId', sk: 'orderId' };
   }
 
@@ -132,6 +135,7 @@ export class IsolationMatrix {
   /** The partition key value a cell uses. "own" is the caller's own partition of that table. */
   keyFor(caller: MatrixUser, ref: TableRef, kind: KeyKind): string {
     if (ref === 'conversations') return this.conversationKeyFor(caller, kind);
+    if (ref === 'usage') return this.usageKeyFor(caller, kind);
     const perTenant = ref === 'config' || ref === 'runs';
     const own = perTenant ? caller.tenantId : caller.sub;
     switch (kind) {
@@ -175,17 +179,42 @@ export class IsolationMatrix {
     }
   }
 
+  /**
+   * The usage table (admission counters, meters) is no tenant session's to read or write, not even
+   * its own windows: "own" is the caller's own user partition, "other-tenant" another tenant's meter.
+   */
+  private usageKeyFor(caller: MatrixUser, kind: KeyKind): string {
+    const own = userPartition(caller.tenantId, caller.sub);
+    switch (kind) {
+      case 'own':
+        return own;
+      case 'other-tenant':
+        return tenantPartition(this.otherTenantUser(caller).tenantId);
+      case 'other-user':
+        return userPartition(caller.tenantId, this.otherUser(caller).sub);
+      case 'prefix-collision':
+        return `${own}0`;
+      case 'empty':
+        return '';
+      case 'star':
+        return '*';
+      case 'lookalike':
+        return lookalike(own);
+    }
+  }
+
   private keyItem(caller: MatrixUser, ref: TableRef, pkValue: string): Record<string, AttributeValue> {
     const { pk, sk } = this.schema(ref);
     const key: Record<string, AttributeValue> = { [pk]: { S: pkValue } };
-    if (sk) key[sk] = { S: ref === 'runs' ? `${caller.sub}.a1` : ref === 'conversations' ? PLANTED_TURN : (this.orderOf.get(pkValue) ?? 'ord-00000000-000000') };
+    if (sk) key[sk] = { S: ref === 'runs' ? `${caller.sub}.a1` : ref === 'conversations' ? PLANTED_TURN : ref === 'usage' ? INFLIGHT_SORT_KEY : (this.orderOf.get(pkValue) ?? 'ord-00000000-000000') };
     return key;
   }
 
   /**
    * The only cells that may succeed: GetItem and Query of the caller's own config row and own orders
    * partition, and GetItem, Query and PutItem of the caller's own conversations. The isolation policy
-   * grants nothing else, not even BatchGetItem of the same keys, nor deleting one's own turns.
+   * grants nothing else, not even BatchGetItem of the same keys, nor deleting one's own turns, nor
+   * any access to the usage table (a tenant must not read or reset its own counters).
    */
   private isControlCell(caller: MatrixUser, ref: TableRef, kind: KeyKind, op: Op): boolean {
     if (ref === 'conversations') return kind === 'own' && (op === 'GetItem' || op === 'Query' || op === 'PutItem');
@@ -302,6 +331,10 @@ export class IsolationMatrix {
     }
     for (const u of this.population) await this.put(t.config, { tenantId: { S: u.sub }, name: { S: 'planted by sub' } }, ['tenantId']);
     for (const caller of this.callers) {
+      for (const kind of KEYS.filter((k) => k !== 'empty')) {
+        const pk = this.usageKeyFor(caller, kind);
+        await this.put(t.usage, { pk: { S: pk }, sk: { S: INFLIGHT_SORT_KEY }, slots: { SS: ['1#planted'] } }, ['pk', 'sk']);
+      }
       for (const kind of KEYS.filter((k) => k !== 'empty')) {
         const askerKey = this.conversationKeyFor(caller, kind);
         await this.put(t.conversations, { askerKey: { S: askerKey }, turnKey: { S: PLANTED_TURN }, planted: { S: askerKey } }, ['askerKey', 'turnKey']);

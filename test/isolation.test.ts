@@ -41,7 +41,7 @@ describe('tenant isolation matrix', () => {
     expect(r.mismatches).toEqual([]);
     // 2 reads (GetItem, Query) x 2 tables (config row, own orders) x 3 callers, and GetItem, Query,
     // PutItem of each caller's own conversations.
-    expect(r.total).toBe(3 * 5 * 7 * 7);
+    expect(r.total).toBe(3 * 6 * 7 * 7);
     expect(r.allowed).toBe(CALLERS.length * CONTROL_CELLS_PER_CALLER);
     expect(r.denied).toBe(r.total - r.allowed);
   });

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeContinuousBackupsCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeContinuousBackupsCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, writeCdkOutputs, type CliResult } from './cli-helpers.ts';
@@ -57,18 +57,40 @@ const awsTenants = (...args: string[]) => runCommand(tenantsCommand, ['--target'
 const awsUsers = (...args: string[]) => runCommand(usersCommand, ['--target', 'aws', '--outputs-file', outputsFile, ...args], awsIo());
 
 const passwordOf = (r: CliResult) => /Temporary password, shown once: (\S+)/.exec(r.stdout)?.[1];
-const tenantRows = async () => JSON.parse((await tenants('list', '--json')).stdout) as { tenantId: string; status: string; users: number; ordersTable: string }[];
+const tenantRows = async () => JSON.parse((await tenants('list', '--json')).stdout) as { tenantId: string; status: string; plan: string; users: number; ordersTable: string }[];
+/** The config row's plan as DynamoDB has it (a strongly consistent read, as the operator). */
+async function storedPlan(tenantId: string): Promise<string | undefined> {
+  const ddb = new DynamoDBClient(stack.clientConfig('operator'));
+  try {
+    return (await ddb.send(new GetItemCommand({ TableName: stack.tables.config, Key: { tenantId: { S: tenantId } }, ConsistentRead: true }))).Item?.plan?.S;
+  } finally {
+    ddb.destroy();
+  }
+}
 
 describe('npm run tenants / users: onboarding a store end to end (local)', () => {
-  it('lists the seeded stores with their status, users and orders table', async () => {
+  it('lists the seeded stores with their status, plan, users and orders table', async () => {
     const rows = await tenantRows();
-    expect(rows.map((r) => [r.tenantId, r.status, r.users, r.ordersTable])).toEqual([
-      ['tenant1', 'ACTIVE', 2, 'tenant1-orders'],
-      ['tenant2', 'ACTIVE', 1, 'tenant2-orders'],
-      ['tenant3', 'ACTIVE', 1, 'tenant3-orders'],
+    expect(rows.map((r) => [r.tenantId, r.status, r.plan, r.users, r.ordersTable])).toEqual([
+      ['tenant1', 'ACTIVE', 'standard', 2, 'tenant1-orders'],
+      ['tenant2', 'ACTIVE', 'premium', 1, 'tenant2-orders'],
+      ['tenant3', 'ACTIVE', 'basic', 1, 'tenant3-orders'],
     ]);
     const text = await tenants('list');
-    expect(text.stdout).toMatch(/^tenant1 +ACTIVE +2 users +tenant1-orders +Tenant One Outfitters$/m);
+    expect(text.stdout).toMatch(/^tenant1 +ACTIVE +standard +2 users +tenant1-orders +Tenant One Outfitters$/m);
+    expect(text.stdout).toMatch(/^tenant3 +ACTIVE +basic +1 users +tenant3-orders /m);
+  });
+
+  it('sets a plan: the config row names it, list shows it; the same plan again writes nothing; back again', async () => {
+    const r = await tenants('set-plan', 'tenant3', 'premium');
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'Tenant tenant3 is on the premium plan (was basic); its next question is admitted under the new limits.\n' });
+    expect(await storedPlan('tenant3')).toBe('premium');
+    expect((await tenantRows()).find((t) => t.tenantId === 'tenant3')).toMatchObject({ plan: 'premium' });
+    expect((await tenants('set-plan', 'tenant3', 'premium')).stdout).toBe('Tenant tenant3 is already on the premium plan: nothing changed.\n');
+    expect((await tenants('set-plan', 'tenant3', 'basic')).code).toBe(0);
+    expect(await storedPlan('tenant3')).toBe('basic');
+    // Control: the other stores kept theirs.
+    expect([await storedPlan('tenant1'), await storedPlan('tenant2')]).toEqual(['standard', 'premium']);
   });
 
   it('adds a tenant: config row, an on-demand encrypted orders table with point-in-time recovery, ACTIVE', async () => {
@@ -80,7 +102,7 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
       'orders table tenant4-orders created; waiting until it is ACTIVE',
       'orders table tenant4-orders ACTIVE, point-in-time recovery on',
       'tenant tenant4 ACTIVE',
-      'Tenant tenant4 ("Tenant Four Garden", 14-day returns) is ACTIVE. Add its users: npm run users -- add <username> --tenant tenant4',
+      'Tenant tenant4 ("Tenant Four Garden", 14-day returns, standard plan) is ACTIVE. Add its users: npm run users -- add <username> --tenant tenant4',
     ]);
     const ddb = new DynamoDBClient(stack.clientConfig('operator'));
     const table = (await ddb.send(new DescribeTableCommand({ TableName: 'tenant4-orders' }))).Table!;
@@ -88,7 +110,9 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
     const pitr = await ddb.send(new DescribeContinuousBackupsCommand({ TableName: 'tenant4-orders' }));
     expect(pitr.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus).toBe('ENABLED');
     ddb.destroy();
-    expect((await tenantRows()).find((t) => t.tenantId === 'tenant4')).toMatchObject({ status: 'ACTIVE', users: 0 });
+    // No --plan: the default plan, on the row itself.
+    expect((await tenantRows()).find((t) => t.tenantId === 'tenant4')).toMatchObject({ status: 'ACTIVE', plan: 'standard', users: 0 });
+    expect(await storedPlan('tenant4')).toBe('standard');
   });
 
   it('adds users to it who can ask at once, with the temporary password printed once and recorded locally', async () => {
@@ -133,7 +157,7 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
       // Cross-boundary cells include: tenant4-user and tenant4-user2 each other's orders and
       // conversations, tenant4's credentials on tenant1's table and config row, tenant1's on tenant4's.
       expect(r.mismatches).toEqual([]);
-      expect(r.total).toBe(3 * 5 * 7 * 7);
+      expect(r.total).toBe(3 * 6 * 7 * 7);
       expect(r.allowed).toBe(3 * CONTROL_CELLS_PER_CALLER);
       expect(r.denied).toBe(r.total - r.allowed);
     } finally {
@@ -163,6 +187,10 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
       [tenants('add', 'tenant5', '--name', 'No days'), 2, 'tenants add needs --name "<store name>" and --return-days <n>'],
       [tenants('add', 'tenant5', '--name', 'Bad days', '--return-days', 'ten'), 1, '--return-days must be a whole number of days from 0 to 365.'],
       [tenants('suspend', 'tenant9'), 1, "Unknown tenant 'tenant9'"],
+      [tenants('set-plan', 'tenant1', 'gold'), 1, "Unknown plan 'gold': one of basic, standard, premium."],
+      [tenants('set-plan', 'tenant9', 'basic'), 1, "Unknown tenant 'tenant9'"],
+      [tenants('set-plan', 'tenant1'), 2, 'tenants set-plan needs <tenantId> <plan>'],
+      [tenants('add', 'tenant5', '--name', 'Gold', '--return-days', '5', '--plan', 'gold'), 1, "Unknown plan 'gold': one of basic, standard, premium."],
       [users('add', 'tenant1-user', '--tenant', 'tenant1'), 1, "User 'tenant1-user' already exists: nothing changed."],
       [users('add', 'someone', '--tenant', 'tenant9'), 1, "Unknown tenant 'tenant9'"],
       [users('disable', 'nobody-here'), 1, "Unknown user 'nobody-here'"],
@@ -202,9 +230,16 @@ describe('npm run tenants / users: onboarding a store end to end (local)', () =>
 
 describe('npm run tenants / users -- --target aws (the AWS code path, against the local stand-ins)', () => {
   it('onboards a tenant and a user, keeping the temporary password in a secret and printing the command that reads it', async () => {
-    const onboarded = await awsTenants('add', 'tenant5', '--name', 'Tenant Five Toys', '--return-days', '7');
+    const onboarded = await awsTenants('add', 'tenant5', '--name', 'Tenant Five Toys', '--return-days', '7', '--plan', 'basic');
     expect(onboarded.stderr).toBe('');
     expect(onboarded.code).toBe(0);
+    expect(onboarded.stdout).toContain('7-day returns, basic plan) is ACTIVE');
+    expect(await storedPlan('tenant5')).toBe('basic');
+    expect((await awsTenants('set-plan', 'tenant5', 'premium')).stdout).toContain('Tenant tenant5 is on the premium plan (was basic)');
+    expect(await storedPlan('tenant5')).toBe('premium');
+    const refused = await awsTenants('set-plan', 'tenant5', 'platinum');
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining("Unknown plan 'platinum'") });
+    expect(await storedPlan('tenant5')).toBe('premium');
     const added = await awsUsers('add', 'tenant5-user', '--tenant', 'tenant5');
     expect(added.code).toBe(0);
     const password = passwordOf(added)!;

@@ -55,6 +55,12 @@ async function storedStatus(tenantId: string): Promise<string | undefined> {
   return out.Item?.status?.S;
 }
 
+/** The config row's plan as DynamoDB has it. */
+async function storedPlan(tenantId: string): Promise<string | undefined> {
+  const out = await ddb.send(new GetItemCommand({ TableName: stack.tables.config, Key: { tenantId: { S: tenantId } }, ConsistentRead: true }));
+  return out.Item?.plan?.S;
+}
+
 const row = (page: Page, tenantId: string) => page.locator(`table.tenants-table tbody tr[data-tenant="${tenantId}"]`);
 
 describe('tenants view (operators)', () => {
@@ -121,6 +127,30 @@ describe('tenants view (operators)', () => {
     expect(await page.getByTestId('tenants-announcement').innerText()).toBe('Store tenant2 is now ACTIVE.');
     expect(await storedStatus('tenant2')).toBe('ACTIVE');
     expect(await page.getByRole('button', { name: 'Suspend tenant2' }).count()).toBe(1);
+  });
+
+  it("shows each store's plan and sets tenant3's from the page (checked in the config table), then back", async () => {
+    const page = await newPage();
+    await page.goto(`${web.url}#/tenants`);
+    await openWithKeys(page, stack.iam.credentials('operator'));
+    await page.locator('table.tenants-table').waitFor();
+    const plans = [];
+    for (const id of ['tenant1', 'tenant2', 'tenant3']) plans.push(await row(page, id).getByTestId('tenant-plan').inputValue());
+    expect(plans).toEqual(['standard', 'premium', 'basic']);
+
+    await page.getByLabel('Plan of tenant3').selectOption('premium');
+    await expect.poll(() => page.getByTestId('tenants-announcement').innerText()).toBe('Store tenant3 is now on the premium plan.');
+    expect(await storedPlan('tenant3')).toBe('premium');
+    // Control: only the store asked for changed.
+    expect([await storedPlan('tenant1'), await storedPlan('tenant2')]).toEqual(['standard', 'premium']);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Refresh' }).isEnabled()).toBe(true);
+    expect(await page.getByLabel('Plan of tenant3').inputValue()).toBe('premium');
+    await screenshot(page, 'tenants-plans');
+
+    await page.getByLabel('Plan of tenant3').selectOption('basic');
+    await expect.poll(() => page.getByTestId('tenants-announcement').innerText()).toBe('Store tenant3 is now on the basic plan.');
+    expect(await storedPlan('tenant3')).toBe('basic');
   });
 
   it('shows the stores without users, saying why, when the user pool cannot be listed', async () => {

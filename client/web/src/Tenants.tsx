@@ -1,9 +1,11 @@
 /**
- * The operators' tenants view (local stack): each store with its status, its users and its orders
- * table; Suspend and Resume per store, with the same logic as `npm run tenants -- suspend|resume`.
+ * The operators' tenants view (local stack): each store with its status, its plan, its users and
+ * its orders table; Suspend and Resume per store, and its plan, with the same logic as
+ * `npm run tenants -- suspend|resume|set-plan`.
  * It opens only with the local operator's access keys.
  */
 import { Fragment, useCallback, useEffect, useState } from 'react';
+import { PLAN_NAMES } from '../../tenant-model.ts';
 import type { OperatorConfig } from './config.ts';
 import { operatorMessage } from './messages.ts';
 import type { OperatorCredentials } from './operator.ts';
@@ -98,6 +100,21 @@ function TenantList({ api }: { api: TenantsApi }) {
     }
   }
 
+  async function changePlan(tenant: TenantSummary, plan: string) {
+    setChanging(tenant.tenantId);
+    setError(undefined);
+    setAnnouncement('');
+    try {
+      const row = await api.setPlan(tenant.tenantId, plan);
+      setOverview((o) => o && { ...o, tenants: o.tenants.map((t) => (t.tenantId === row.tenantId ? { ...t, plan: row.plan } : t)) });
+      setAnnouncement(`Store ${row.tenantId} is now on the ${row.plan} plan.`);
+    } catch (err) {
+      setError(changeMessage(err));
+    } finally {
+      setChanging(undefined);
+    }
+  }
+
   const toggle = (tenantId: string) =>
     setOpen((s) => {
       const next = new Set(s);
@@ -129,11 +146,12 @@ function TenantList({ api }: { api: TenantsApi }) {
       {overview && overview.tenants.length > 0 && (
         <div className="table-wrap">
           <table className="runs tenants-table" aria-busy={loading || changing !== undefined}>
-            <caption className="visually-hidden">Stores, with their status, users and orders table</caption>
+            <caption className="visually-hidden">Stores, with their status, plan, users and orders table</caption>
             <thead>
               <tr>
                 <th scope="col">Store</th>
                 <th scope="col">Status</th>
+                <th scope="col">Plan</th>
                 <th scope="col">Users</th>
                 <th scope="col">Orders table</th>
                 <th scope="col">Returns</th>
@@ -143,10 +161,17 @@ function TenantList({ api }: { api: TenantsApi }) {
             <tbody>
               {overview.tenants.map((t) => (
                 <Fragment key={t.tenantId}>
-                  <TenantRowView tenant={t} expanded={open.has(t.tenantId)} busy={changing === t.tenantId} onToggle={() => toggle(t.tenantId)} onChange={(to) => void change(t, to)} />
+                  <TenantRowView
+                    tenant={t}
+                    expanded={open.has(t.tenantId)}
+                    busy={changing === t.tenantId}
+                    onToggle={() => toggle(t.tenantId)}
+                    onChange={(to) => void change(t, to)}
+                    onPlan={(plan) => void changePlan(t, plan)}
+                  />
                   {open.has(t.tenantId) && t.users && (
                     <tr id={`users-${t.tenantId}`} className="users-row">
-                      <td colSpan={6}>
+                      <td colSpan={7}>
                         <UserList tenant={t} />
                       </td>
                     </tr>
@@ -167,9 +192,10 @@ interface RowProps {
   busy: boolean;
   onToggle(): void;
   onChange(to: 'SUSPENDED' | 'ACTIVE'): void;
+  onPlan(plan: string): void;
 }
 
-function TenantRowView({ tenant: t, expanded, busy, onToggle, onChange }: RowProps) {
+function TenantRowView({ tenant: t, expanded, busy, onToggle, onChange, onPlan }: RowProps) {
   const suspended = t.status === 'SUSPENDED';
   return (
     <tr data-tenant={t.tenantId} data-status={t.status} className={suspended ? 'suspended' : undefined}>
@@ -181,6 +207,15 @@ function TenantRowView({ tenant: t, expanded, busy, onToggle, onChange }: RowPro
         <span className={`badge status-${t.status.toLowerCase()}`} data-testid="tenant-status">
           {t.status}
         </span>
+      </td>
+      <td>
+        <select aria-label={`Plan of ${t.tenantId}`} data-testid="tenant-plan" value={t.plan} disabled={busy} onChange={(e) => onPlan(e.target.value)}>
+          {PLAN_NAMES.map((p) => (
+            <option key={p} value={p}>
+              {p}
+            </option>
+          ))}
+        </select>
       </td>
       <td>
         {t.users ? (

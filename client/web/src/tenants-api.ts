@@ -8,7 +8,7 @@ import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AdminTarget } from '../../cli/admin-target.ts';
 import type { TenantRow } from '../../tenant-model.ts';
-import { changeTenantStatus, listTenants } from '../../tenants.ts';
+import { changeTenantStatus, listTenants, setTenantPlan } from '../../tenants.ts';
 import { listUsers, type UserRow } from '../../users.ts';
 import type { OperatorConfig } from './config.ts';
 import { operatorMessage } from './messages.ts';
@@ -66,6 +66,11 @@ export class TenantsApi {
   /** Suspends or resumes a store as `npm run tenants -- suspend|resume` does (AdminError when its status does not allow it). */
   setStatus(tenantId: string, to: 'SUSPENDED' | 'ACTIVE'): Promise<TenantRow> {
     return changeTenantStatus(this.target, tenantId, to);
+  }
+
+  /** Sets a store's plan as `npm run tenants -- set-plan` does (AdminError for an unknown plan or store). */
+  async setPlan(tenantId: string, plan: string): Promise<TenantRow> {
+    return (await setTenantPlan(this.target, tenantId, plan)).row;
   }
 
   destroy(): void {

@@ -141,3 +141,29 @@ export function offeredTools(input: Fields, required: boolean): Set<string> {
   }
   return names;
 }
+
+/**
+ * Converse's requestMetadata, as Bedrock validates it: a map of strings (else the body does not
+ * deserialize), each key 1 to 256 and each value 0 to 256 characters of
+ * `[a-zA-Z0-9\s:_@$#=/+,-.]` (the service model's RequestMetadataKeyString and
+ * RequestMetadataValueString; `,-.` is a range, so `-` is allowed). The member is sensitive:
+ * the refusal does not quote it. The maximum number of entries is not in the documentation this
+ * project has indexed, so none is enforced (docs/fidelity.md says so).
+ */
+// Java's \s (the service's regex dialect): space, tab, newline, vertical tab, form feed, carriage return.
+const METADATA_CHARS = new RegExp('^[a-zA-Z0-9 \\t\\n\\v\\f\\r:_@$#=/+,\\-.]*$');
+
+export function readRequestMetadata(input: Fields): Record<string, string> | undefined {
+  const metadata = optionalObject(input, 'requestMetadata');
+  if (metadata === undefined) return undefined;
+  const entries = Object.entries(metadata);
+  if (entries.some(([, v]) => typeof v !== 'string')) throw serializationError('requestMetadata', 'a map of strings');
+  for (const [key, value] of entries as [string, string][]) {
+    if (key.length < 1 || key.length > 256) throw validationError('requestMetadata', 'have keys of length between 1 and 256');
+    if (value.length > 256) throw validationError('requestMetadata', 'have values of length less than or equal to 256');
+    if (!METADATA_CHARS.test(key) || !METADATA_CHARS.test(value)) {
+      throw validationError('requestMetadata', 'satisfy regular expression pattern: [a-zA-Z0-9\\s:_@$#=/+,-.]{0,256}');
+    }
+  }
+  return metadata as Record<string, string>;
+}

@@ -36,7 +36,7 @@ import {
 } from './local-agent.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, type Principal } from '../../iam/principals.ts';
 import { MODEL_REFUSALS, modelResourceArn } from '../../../../tasks/models.ts';
-import { offeredTools, readConversation } from './converse.ts';
+import { offeredTools, readConversation, readRequestMetadata } from './converse.ts';
 import { checkFault, faultApplies, faultError, type BedrockFault, type BedrockOperation } from './faults.ts';
 import { requireAvailableModel } from './model-access.ts';
 import { agentStepUsage, approxTokens } from './usage.ts';
@@ -62,6 +62,8 @@ export interface BedrockCallRecord {
   outcome: string;
   /** Converse `tool_use`: the tool calls the model asked for, as an agent session's rounds keep them. */
   toolCalls?: { name: ToolName; input: Record<string, string> }[];
+  /** Converse: the requestMetadata the call carried (model invocation logs record it). */
+  requestMetadata?: Record<string, string>;
 }
 
 export interface AgentTurn {
@@ -426,6 +428,8 @@ export class BedrockService {
       this.controlPlane.requireAccess(model.model.modelId);
 
       const input = parseJsonBody(call.body);
+      const requestMetadata = readRequestMetadata(input);
+      if (requestMetadata) rec.requestMetadata = requestMetadata;
       const { history, question, rounds, resumed, toolBlocks } = readConversation(input);
       rec.resumed = resumed;
       const offered = offeredTools(input, toolBlocks);
