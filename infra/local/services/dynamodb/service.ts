@@ -11,6 +11,7 @@ import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../..
 import { optionalArray, optionalObject, optionalString, optionalStringMap, requiredString, type Fields } from '../../edge/wire.ts';
 import type { ContextValues, PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
+import { PartitionLocks, partitionId } from './partition-locks.ts';
 import { transactGetItems } from './transact-get.ts';
 import { transactWriteItems } from './transact-write.ts';
 import { TABLE_ADMIN_OPERATIONS, TableAdmin } from './table-admin.ts';
@@ -358,9 +359,10 @@ export class DynamoService {
       for (const key of this.schemaCache.keys()) if (key === table || key.startsWith(`${table}/`)) this.schemaCache.delete(key);
     }
     if (operation === 'TransactGetItems') return transactGetItems(parsed, (op, json) => this.forward(op, json, headers));
-    // Writes take turns, so that a transaction (applied item by item) sees no other write in between.
-    if (operation === 'TransactWriteItems') return this.writing(() => transactWriteItems(parsed, (op, json) => this.forward(op, json, headers)));
-    if (WRITE_OPERATIONS.has(operation)) return this.writing(() => this.forward(operation, body, headers));
+    if (operation === 'TransactWriteItems') {
+      return this.locks.run(await this.writtenPartitions(operation, parsed), () => transactWriteItems(parsed, (op, json) => this.forward(op, json, headers)));
+    }
+    if (WRITE_OPERATIONS.has(operation)) return this.locks.run(await this.writtenPartitions(operation, parsed), () => this.forward(operation, body, headers));
     if (TABLE_ADMIN_OPERATIONS.has(operation)) return this.tableAdmin.handle(operation, parsed, requestId);
     if (operation === 'CreateTable' || operation === 'DescribeTable' || operation === 'DeleteTable') {
       return this.tableAdmin.decorate(operation, parsed, await this.forward(operation, body, headers));
@@ -368,13 +370,37 @@ export class DynamoService {
     return this.forward(operation, body, headers);
   }
 
-  private writeQueue: Promise<unknown> = Promise.resolve();
+  /** Writes take turns per partition, so that a transaction (applied item by item) sees no other write on its items in between. */
+  private readonly locks = new PartitionLocks();
 
-  /** Runs one write after the writes before it have finished (the store's write lock). */
-  private writing<T>(write: () => Promise<T>): Promise<T> {
-    const run = this.writeQueue.then(write, write);
-    this.writeQueue = run.catch(() => undefined);
-    return run;
+  /** The partitions a write request names (its key, each put or deleted item, each transaction item). */
+  private async writtenPartitions(operation: string, body: Fields): Promise<string[]> {
+    const table = optionalString(body, 'TableName') ?? '';
+    const of = async (t: string, item: unknown) => partitionId(t, await this.keys.partitionKey(t), item as Record<string, unknown> | undefined);
+    switch (operation) {
+      case 'PutItem':
+        return [await of(table, body.Item)];
+      case 'UpdateItem':
+      case 'DeleteItem':
+        return [await of(table, body.Key)];
+      case 'BatchWriteItem': {
+        const ids: string[] = [];
+        for (const [t, requests] of Object.entries((body.RequestItems ?? {}) as Record<string, unknown[]>)) {
+          for (const r of Array.isArray(requests) ? requests : []) {
+            const req = r as { PutRequest?: { Item?: unknown }; DeleteRequest?: { Key?: unknown } };
+            ids.push(await of(t, req.PutRequest?.Item ?? req.DeleteRequest?.Key));
+          }
+        }
+        return ids;
+      }
+      default: {
+        const ids: string[] = [];
+        for (const raw of (Array.isArray(body.TransactItems) ? body.TransactItems : []) as Record<string, { TableName?: string; Key?: unknown; Item?: unknown } | undefined>[]) {
+          for (const op of Object.values(raw ?? {})) if (op && typeof op.TableName === 'string') ids.push(await of(op.TableName, op.Item ?? op.Key));
+        }
+        return ids;
+      }
+    }
   }
 
   /** Sends an already authorised request to dynalite. */

@@ -1,6 +1,7 @@
 /**
  * TransactWriteItems, which dynalite does not implement: the stand-in serves it while it holds the
- * store's write lock (every write of the stand-in takes it, so no other write lands in between),
+ * write locks of the partitions it names (every write of the stand-in takes its partitions' locks,
+ * so no other write lands on its items in between: partition-locks.ts),
  * after the edge has authorised every item (`dynamodb:PutItem`, `UpdateItem`, `DeleteItem`,
  * `ConditionCheckItem` on its table with its leading key), as IAM does for TransactWriteItems.
  * Each item is applied with its condition; if any condition fails, every item applied is put back
@@ -104,7 +105,7 @@ async function restore(action: Action, before: Item | undefined, store: StoreCal
   if (res.status !== 200) throw new Error(`TransactWriteItems could not put back an item of ${action.op.TableName}: ${String(res.body)}`);
 }
 
-/** Serves TransactWriteItems; the caller holds the store's write lock. */
+/** Serves TransactWriteItems; the caller holds the write locks of its partitions. */
 export async function transactWriteItems(body: Record<string, unknown>, store: StoreCall): Promise<WireResponse> {
   const actions = await actionsOf(body, store);
   const before: (Item | undefined)[] = [];
