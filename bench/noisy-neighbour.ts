@@ -63,7 +63,12 @@ export async function run(): Promise<void> {
 
     // Warm-up (functions, connections), then tenant2 alone.
     for (let i = 0; i < Math.min(20, quiet.length * 2); i++) await tenant2Once();
+    const cpuAlone0 = process.cpuUsage();
+    const aloneT0 = performance.now();
     const alone = summarise(await tenant2Series());
+    const aloneSeconds = (performance.now() - aloneT0) / 1000;
+    const cpuAlone = process.cpuUsage(cpuAlone0);
+    const cpuMsPerTenant2Answer = (cpuAlone.user + cpuAlone.system) / 1000 / iterations;
 
     // tenant2 again, while tenant1-user keeps 32 asks in flight until tenant2's series ends.
     let flooding = true;
@@ -112,6 +117,13 @@ export async function run(): Promise<void> {
         `process CPU ${(((cpu.user + cpu.system) / 1000 / (elapsed * 1000)) * 100).toFixed(0)}% of one core\n`,
     );
     for (const [reason, n] of reasons) process.stdout.write(`  refused ${n}x: ${reason}\n`);
+    // The bound: what the flood costs this one process (client, AppSync, edge, IAM, DynamoDB and the
+    // functions share it), beyond tenant2's own answers, per tenant1 ask it handled.
+    const floodCpuMs = (cpu.user + cpu.system) / 1000 - cpuMsPerTenant2Answer * iterations;
+    process.stdout.write(
+      `CPU: tenant2 alone ${cpuMsPerTenant2Answer.toFixed(1)} ms per answer (${(((cpuAlone.user + cpuAlone.system) / 1000 / (aloneSeconds * 1000)) * 100).toFixed(0)}% of one core); ` +
+        `the flood ${(floodCpuMs / Math.max(1, admitted + refused)).toFixed(1)} ms per tenant1 ask (${admitted + refused} asks, ${((floodCpuMs / (elapsed * 1000)) * 100).toFixed(0)}% of one core) on ${os.cpus().length} CPUs\n`,
+    );
     const ratio = underFlood.p99 / alone.p99;
     process.stdout.write(`${ratio <= TARGET_RATIO ? 'PASS' : 'MISS'}  p99 ratio ${ratio.toFixed(2)} (goal <= ${TARGET_RATIO})\n`);
     process.stdout.write(`total ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
