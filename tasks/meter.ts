@@ -7,15 +7,14 @@
  * Once per answer: InvokeAgent is retried (its state's Retry) and a Lambda invocation may be
  * delivered twice, so the meter first claims the answer with a conditional write of a marker item
  * (`TENANT#<tenantId>` / `ANSWER#<answerId>`, short TTL); a second meter of the same answer finds
- * the marker and adds nothing. The three writes are separate UpdateItems, not one
- * TransactWriteItems: the local DynamoDB (dynalite) does not implement transactions, and the code
- * must be the same in both places. So a crash between the marker and the counters loses that one
- * answer's meter (under-counts, never over-counts); the marker records what the answer used, so
- * an operator can see it.
+ * the marker and adds nothing. The marker and the two counters are written in one
+ * TransactWriteItems, all or nothing: no crash can leave a marker without its counters (a lost
+ * meter) or counters without their marker (a meter counted twice), and it is one request, not three.
+ * The marker also records what the answer used, so an operator can see it.
  *
  * Metering never fails an answer: InvokeAgent logs a failed meter and answers (meterAnswer).
  */
-import { ConditionalCheckFailedException, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactWriteItemsCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TaskLog } from './handler.ts';
 import type { TokenCounts } from './models.ts';
 import { CLAIM_TTL_SECONDS, type TableNames } from './tables.ts';
@@ -59,40 +58,35 @@ export class UsageTableMeter implements AnswerMeter {
     const iso = answer.at.toISOString();
     const epoch = Math.floor(answer.at.getTime() / 1000);
     const pk = tenantPartition(answer.tenantId);
+    const marker = {
+      TableName: this.tables.usage,
+      Key: { pk: S(pk), sk: S(answerMeterSortKey(answer.answerId)) },
+      UpdateExpression: 'SET #exp = :exp, #model = :model, #in = :in, #out = :out, #at = :at',
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#exp': USAGE_EXPIRY_ATTRIBUTE, '#model': 'modelId', '#in': 'inputTokens', '#out': 'outputTokens', '#at': 'meteredAt' },
+      ExpressionAttributeValues: { ':exp': N(epoch + CLAIM_TTL_SECONDS), ':model': S(model), ':in': N(input), ':out': N(output), ':at': S(iso) },
+    };
+    const counters = [monthSortKey(iso), daySortKey(iso)].map((sk) => ({
+      TableName: this.tables.usage,
+      Key: { pk: S(pk), sk: S(sk) },
+      UpdateExpression: 'ADD #in :in, #out :out, #sum :sum, #inModel :in, #outModel :out, #answered :one SET #exp = if_not_exists(#exp, :exp)',
+      ExpressionAttributeNames: {
+        '#in': 'inputTokens',
+        '#out': 'outputTokens',
+        '#sum': 'tokens',
+        '#inModel': `inputTokens#${model}`,
+        '#outModel': `outputTokens#${model}`,
+        '#answered': 'answered',
+        '#exp': USAGE_EXPIRY_ATTRIBUTE,
+      },
+      ExpressionAttributeValues: { ':in': N(input), ':out': N(output), ':sum': N(input + output), ':one': N(1), ':exp': N(epoch + TENANT_WINDOW_TTL_SECONDS) },
+    }));
     try {
-      await this.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: this.tables.usage,
-          Key: { pk: S(pk), sk: S(answerMeterSortKey(answer.answerId)) },
-          UpdateExpression: 'SET #exp = :exp, #model = :model, #in = :in, #out = :out, #at = :at',
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': 'pk', '#exp': USAGE_EXPIRY_ATTRIBUTE, '#model': 'modelId', '#in': 'inputTokens', '#out': 'outputTokens', '#at': 'meteredAt' },
-          ExpressionAttributeValues: { ':exp': N(epoch + CLAIM_TTL_SECONDS), ':model': S(model), ':in': N(input), ':out': N(output), ':at': S(iso) },
-        }),
-      );
+      await this.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [marker, ...counters].map((Update) => ({ Update })) }));
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return 'duplicate';
+      // The marker's condition alone can fail: this answer was metered before.
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return 'duplicate';
       throw err;
-    }
-    // The month first: it is the window admission checks.
-    for (const sk of [monthSortKey(iso), daySortKey(iso)]) {
-      await this.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: this.tables.usage,
-          Key: { pk: S(pk), sk: S(sk) },
-          UpdateExpression: 'ADD #in :in, #out :out, #sum :sum, #inModel :in, #outModel :out, #answered :one SET #exp = if_not_exists(#exp, :exp)',
-          ExpressionAttributeNames: {
-            '#in': 'inputTokens',
-            '#out': 'outputTokens',
-            '#sum': 'tokens',
-            '#inModel': `inputTokens#${model}`,
-            '#outModel': `outputTokens#${model}`,
-            '#answered': 'answered',
-            '#exp': USAGE_EXPIRY_ATTRIBUTE,
-          },
-          ExpressionAttributeValues: { ':in': N(input), ':out': N(output), ':sum': N(input + output), ':one': N(1), ':exp': N(epoch + TENANT_WINDOW_TTL_SECONDS) },
-        }),
-      );
     }
     return 'metered';
   }
