@@ -1,7 +1,8 @@
 import type { BedrockAgentRuntimeClient, InvokeAgentCommand, ResponseStream } from '@aws-sdk/client-bedrock-agent-runtime';
 import type { BedrockRuntimeClient, ConverseStreamCommand, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
-import { BedrockAgentAdapter, ConverseAdapter } from './agent-runtime.ts';
+import { BedrockAgentAdapter } from './agent-runtime-bedrock-agent.ts';
+import { ConverseAdapter } from './agent-runtime-converse.ts';
 import { ErrorName } from './errors.ts';
 import { MODEL_REFUSALS } from './models.ts';
 

@@ -14,11 +14,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as z from 'zod/mini';
 import { toolDefinition } from './agent-definition.ts';
-import { agentRuntimeFor, type AgentRuntime } from './agent-runtime.ts';
+import { agentRuntimeFor, type AgentRuntime, type AgentRuntimeFactory } from './agent-runtime.ts';
 import { AnswerEvents, answerEventsClient, type PublishPort } from './answer-events.ts';
 import { dynamoConfig, sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
-import type { TaskLog } from './handler.ts';
+import type { TaskLog, TaskModule } from './handler.ts';
 import { ConversationMemory } from './conversation-memory.ts';
 import { meterAnswer, UsageTableMeter, type AnswerMeter } from './meter.ts';
 import { ScopedCredentialsSchema, sealContext } from './mint-credentials.ts';
@@ -243,13 +243,22 @@ export function answerUsage(counts: TokenCounts, modelId: string): TokenUsage {
   };
 }
 
-export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log: TaskLog): InvokeAgentDeps {
+/**
+ * The invoke-agent task with one agent runtime: each Lambda entry (tasks/lambda/invoke-agent-<runtime>.ts)
+ * names its own, so that its bundle holds that runtime's Bedrock client only. The task itself is the
+ * same for both.
+ */
+export function invokeAgentModule(runtime: AgentRuntimeFactory): TaskModule<InvokeAgentDeps> {
+  return { run: invokeAgent, deps: (config, clients, log) => invokeAgentDeps(config, clients, log, runtime) };
+}
+
+export function invokeAgentDeps(config: TaskConfig, clients: ClientOptions, log: TaskLog, runtime: AgentRuntimeFactory): InvokeAgentDeps {
   // One connection pool for every run's scoped client: a client per run is needed (its credentials
   // are the run's), a new connection and handler per run are not.
   const requestHandler = new NodeHttpHandler({ httpsAgent: new https.Agent({ keepAlive: true }), httpAgent: new http.Agent({ keepAlive: true }) });
   return {
     kms: new KMSClient(sdkConfig(clients)),
-    agent: agentRuntimeFor(config, clients),
+    agent: agentRuntimeFor(runtime, config, clients),
     tables: config.tables,
     scopedDynamo: (c) =>
       new DynamoDBClient({

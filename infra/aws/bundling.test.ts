@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { TASK_NAMES } from '../../tasks/task-names.ts';
+import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../../tasks/config.ts';
+import { LAMBDA_ENTRIES, lambdaEntry } from '../../tasks/lambda-entries.ts';
 import { LAMBDA_ESBUILD, LAMBDA_EXTERNAL_MODULES, lambdaBundling } from './bundling.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,7 +32,7 @@ async function bundle(entry: string): Promise<{ code: string; inputs: string[] }
 }
 
 describe('Lambda bundles', () => {
-  const entries = [...TASK_NAMES.map((t) => path.join(ROOT, 'tasks/lambda', `${t}.ts`)), path.join(ROOT, 'infra/aws/seed-users-handler.ts')];
+  const entries = [...LAMBDA_ENTRIES.map((e) => path.join(ROOT, 'tasks/lambda', `${e}.ts`)), path.join(ROOT, 'infra/aws/seed-users-handler.ts')];
 
   it.each(entries)('%s imports each external module only dynamically, and nothing else external', async (entry) => {
     const { code } = await bundle(entry);
@@ -45,6 +46,22 @@ describe('Lambda bundles', () => {
   it.each(entries)('%s bundles zod/mini and the English locale only', async (entry) => {
     const zod = (await bundle(entry)).inputs.filter((f) => f.includes('node_modules/zod/'));
     expect(zod.filter((f) => /\/(classic|v3)\//.test(f) || (/\/locales\//.test(f) && !/\/locales\/en\.js$/.test(f)))).toEqual([]);
+  });
+
+  /** Each runtime's Bedrock client package: a deployment of one runtime never loads the other's. */
+  const BEDROCK_CLIENTS: Record<AgentRuntimeKind, string> = {
+    converse: 'node_modules/@aws-sdk/client-bedrock-runtime/',
+    'bedrock-agent': 'node_modules/@aws-sdk/client-bedrock-agent-runtime/',
+  };
+
+  it.each(AGENT_RUNTIMES)("the %s deployment's invoke-agent bundle holds its runtime's Bedrock client only (control: its own client is there)", async (runtime) => {
+    const { inputs } = await bundle(path.join(ROOT, 'tasks/lambda', `${lambdaEntry('invoke-agent', runtime)}.ts`));
+    const other = AGENT_RUNTIMES.find((r) => r !== runtime)!;
+    expect(inputs.filter((f) => f.includes(BEDROCK_CLIENTS[runtime])).length).toBeGreaterThan(0);
+    expect(inputs.filter((f) => f.includes(BEDROCK_CLIENTS[other]))).toEqual([]);
+    // The adapter's own code goes with its client, and the other adapter's does not.
+    expect(inputs).toContain(`tasks/agent-runtime-${runtime}.ts`);
+    expect(inputs).not.toContain(`tasks/agent-runtime-${other}.ts`);
   });
 
   it('CDK bundles with the same externals as the benchmark', () => {

@@ -18,6 +18,7 @@ import { lambdaBundling } from './bundling.ts';
 import { definition, FUNCTION_ARN_VARIABLES } from '../../states/definition.ts';
 import { taskEnvironment, type AgentRuntimeKind } from '../../tasks/config.ts';
 import { publishRoleTrustPolicy, sealKeyPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyResources } from '../../tasks/policies.ts';
+import { lambdaEntry } from '../../tasks/lambda-entries.ts';
 import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../tasks/task-names.ts';
 import type { TableNames } from '../../tasks/tables.ts';
 
@@ -151,7 +152,8 @@ export class Workflow extends Construct {
         roles: [role],
       });
       functions[task] = new nodejs.NodejsFunction(this, `${pascal(task)}Function`, {
-        entry: path.join(ROOT, 'tasks/lambda', `${task}.ts`),
+        // The task's function, whichever entry: invoke-agent bundles only the deployment's agent runtime.
+        entry: lambdaEntryPath(task, props.agentRuntime),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
@@ -184,6 +186,11 @@ export class Workflow extends Construct {
     });
     for (const task of TASK_NAMES) functions[task].grantInvoke(this.stateMachine);
   }
+}
+
+/** The source file CDK bundles for `task`'s function in a deployment of `agentRuntime` (tasks/lambda-entries.ts). */
+export function lambdaEntryPath(task: TaskName, agentRuntime: AgentRuntimeKind): string {
+  return path.join(ROOT, 'tasks/lambda', `${lambdaEntry(task, agentRuntime)}.ts`);
 }
 
 function pascal(task: string): string {
