@@ -1,9 +1,12 @@
 /**
- * Lambda bundles: each task's entry (tasks/lambda/<task>.ts) bundled as infra/aws bundles it, its
+ * Lambda bundles: each Lambda entry (tasks/lambda/<entry>.ts: one per task, and invoke-agent's one
+ * per agent runtime) bundled as infra/aws bundles it, its
  * size, and its cold module-load time: `import()` of the bundle in a fresh Node process (with the
  * environment CDK sets, dummy values, and role credentials in the environment as Lambda sets them),
  * the part of a cold start that the bundle decides. The modules left external stay resolvable, as
  * the runtime's SDK is on Lambda: the bundles sit beside a `node_modules` link to the project's.
+ * The invoke-agent entry from before the split per runtime (both Bedrock clients:
+ * bench/invoke-agent-combined.ts) is measured in the same run, as the split's baseline.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,7 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { LAMBDA_ESBUILD } from '../infra/aws/bundling.ts';
-import { TASK_NAMES } from '../tasks/task-names.ts';
+import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../tasks/config.ts';
+import { LAMBDA_ENTRIES, lambdaEntry } from '../tasks/lambda-entries.ts';
 import { median, positiveIntEnv } from './stats.ts';
 
 export const name = 'bundles';
@@ -39,10 +43,11 @@ const LAMBDA_ENV = {
   AWS_SESSION_TOKEN: 'bench-dummy-token',
 };
 
-/** Milliseconds to import `file` in a fresh process, measured inside it. */
-function coldLoadMs(file: string): number {
+/** Milliseconds to import `file` in a fresh process, measured inside it (`agentRuntime`: the deployment's AGENT_RUNTIME). */
+function coldLoadMs(file: string, agentRuntime: AgentRuntimeKind): number {
   const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(String(performance.now() - t));`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...LAMBDA_ENV }, encoding: 'utf8' });
+  const env = { ...process.env, ...LAMBDA_ENV, AGENT_RUNTIME: agentRuntime };
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`Loading ${file} failed: ${child.stderr.slice(-600)}`);
   return Number(child.stdout);
 }
@@ -55,8 +60,46 @@ function staticBuiltins(code: string): string[] {
 }
 
 /** Median cold load of a module, over `loads` fresh processes. */
-function medianLoadMs(file: string, loads: number): number {
-  return median(Array.from({ length: loads }, () => coldLoadMs(file)));
+function medianLoadMs(file: string, loads: number, agentRuntime: AgentRuntimeKind = 'bedrock-agent'): number {
+  return median(Array.from({ length: loads }, () => coldLoadMs(file, agentRuntime)));
+}
+
+interface Measured {
+  kb: number;
+  loadMs: number;
+  file: string;
+}
+
+/** Medians of `a`'s and `b`'s cold loads taken in turns, so that the machine's drift weighs on both alike. */
+function pairedLoadMs(a: string, b: string, loads: number, agentRuntime: AgentRuntimeKind): [number, number] {
+  const [as, bs]: [number[], number[]] = [[], []];
+  for (let i = 0; i < loads; i++) {
+    as.push(coldLoadMs(a, agentRuntime));
+    bs.push(coldLoadMs(b, agentRuntime));
+  }
+  return [median(as), median(bs)];
+}
+
+/** The runtime an entry is deployed with: its own for an invoke-agent entry (the others do not mind). */
+function runtimeOf(entry: string): AgentRuntimeKind {
+  return AGENT_RUNTIMES.find((r) => entry === lambdaEntry('invoke-agent', r)) ?? 'bedrock-agent';
+}
+
+/** Bundles `source` into dir/name/, prints its row, and returns its size and load time. */
+async function measure(dir: string, name: string, source: string, loads: number, agentRuntime: AgentRuntimeKind): Promise<Measured> {
+  const out = path.join(dir, name.replace(/[^\w-]+/g, '_'));
+  const outfile = path.join(out, 'index.mjs');
+  await build({ ...LAMBDA_ESBUILD, mainFields: [...LAMBDA_ESBUILD.mainFields], external: [...LAMBDA_ESBUILD.external], entryPoints: [source], outfile, logLevel: 'silent' });
+  const kb = statSync(outfile).size / 1024;
+  const load = medianLoadMs(outfile, loads, agentRuntime);
+  const builtins = path.join(out, 'builtins.mjs');
+  writeFileSync(builtins, staticBuiltins(readFileSync(outfile, 'utf8')).map((b) => `import ${JSON.stringify(b)};\n`).join('') + 'export {};\n');
+  const base = medianLoadMs(builtins, loads);
+  const verdict = kb < TARGET.maxKb && load < TARGET.maxLoadMs ? 'ok' : 'OVER TARGET';
+  process.stdout.write(
+    `  ${name.padEnd(36)} ${`${kb.toFixed(0)} KB`.padStart(8)}  ${`${load.toFixed(1)} ms`.padStart(9)}  ${`${base.toFixed(1)} ms`.padStart(9)}  ${`${(load - base).toFixed(1)} ms`.padStart(9)}  ${verdict}\n`,
+  );
+  return { kb, loadMs: load, file: outfile };
 }
 
 export async function run(): Promise<void> {
@@ -69,18 +112,21 @@ export async function run(): Promise<void> {
     const empty = path.join(dir, 'empty.mjs');
     writeFileSync(empty, 'export {};\n');
     process.stdout.write(`baseline: an empty module loads in ${medianLoadMs(empty, loads).toFixed(1)} ms; "built-ins" below is a module importing only the Node built-ins that bundle imports\n`);
-    process.stdout.write(`  ${'task'.padEnd(18)} ${'size'.padStart(8)}  ${'load'.padStart(9)}  ${'built-ins'.padStart(9)}  ${'own code'.padStart(9)}\n`);
-    for (const task of TASK_NAMES) {
-      const outfile = path.join(dir, task, 'index.mjs');
-      await build({ ...LAMBDA_ESBUILD, mainFields: [...LAMBDA_ESBUILD.mainFields], external: [...LAMBDA_ESBUILD.external], entryPoints: [path.join(ROOT, 'tasks/lambda', `${task}.ts`)], outfile, logLevel: 'silent' });
-      const kb = statSync(outfile).size / 1024;
-      const load = medianLoadMs(outfile, loads);
-      const builtins = path.join(dir, task, 'builtins.mjs');
-      writeFileSync(builtins, staticBuiltins(readFileSync(outfile, 'utf8')).map((b) => `import ${JSON.stringify(b)};\n`).join('') + 'export {};\n');
-      const base = medianLoadMs(builtins, loads);
-      const verdict = kb < TARGET.maxKb && load < TARGET.maxLoadMs ? 'ok' : 'OVER TARGET';
+    process.stdout.write(`  ${'entry'.padEnd(36)} ${'size'.padStart(8)}  ${'load'.padStart(9)}  ${'built-ins'.padStart(9)}  ${'own code'.padStart(9)}\n`);
+    const measured = new Map<string, Measured>();
+    for (const entry of LAMBDA_ENTRIES) {
+      measured.set(entry, await measure(dir, entry, path.join(ROOT, 'tasks/lambda', `${entry}.ts`), loads, runtimeOf(entry)));
+    }
+    // The baseline of the split: the one invoke-agent bundle with both clients, loaded as each runtime.
+    const combined = path.join(ROOT, 'bench/invoke-agent-combined.ts');
+    process.stdout.write('  baseline, before the split per runtime (both Bedrock clients in one bundle):\n');
+    for (const runtime of AGENT_RUNTIMES) {
+      const before = await measure(dir, `invoke-agent (both) as ${runtime}`, combined, loads, runtime);
+      const after = measured.get(lambdaEntry('invoke-agent', runtime))!;
+      const [beforeMs, afterMs] = pairedLoadMs(before.file, after.file, loads, runtime);
       process.stdout.write(
-        `  ${task.padEnd(18)} ${`${kb.toFixed(0)} KB`.padStart(8)}  ${`${load.toFixed(1)} ms`.padStart(9)}  ${`${base.toFixed(1)} ms`.padStart(9)}  ${`${(load - base).toFixed(1)} ms`.padStart(9)}  ${verdict}\n`,
+        `    -> ${lambdaEntry('invoke-agent', runtime)}: ${(after.kb - before.kb).toFixed(0)} KB (${before.kb.toFixed(0)} -> ${after.kb.toFixed(0)} KB); ` +
+          `load, both again in turns: ${(afterMs - beforeMs).toFixed(1)} ms (${beforeMs.toFixed(1)} -> ${afterMs.toFixed(1)} ms, ${((afterMs / beforeMs - 1) * 100).toFixed(0)}%)\n`,
       );
     }
   } finally {

@@ -15,4 +15,4 @@ export function lambdaEntry(task: TaskName, agentRuntime: AgentRuntimeKind): Lam
 }
 
 /** Every Lambda entry, whatever the runtime (the bundle tests and the benchmark build each). */
-export const LAMBDA_ENTRIES: readonly LambdaEntryName[] = [...new Set(AGENT_RUNTIMES.flatMap((runtime) => TASK_NAMES.map((task) => lambdaEntry(task, runtime))))];
+export const LAMBDA_ENTRIES: readonly LambdaEntryName[] = [...new Set(TASK_NAMES.flatMap((task) => AGENT_RUNTIMES.map((runtime) => lambdaEntry(task, runtime))))];
