@@ -6,12 +6,13 @@
 import { isPipeline, RESOLVERS } from '../resolvers.ts';
 import { DEFAULT_REQUESTS_PER_FIVE_MINUTES } from './waf.ts';
 import { USAGE_EXPIRY_ATTRIBUTE } from '../../tasks/usage.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { App, RemovalPolicy, Stack, type CfnResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +116,13 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
     const taskFunctions = new Set(TASK_NAMES.map((t) => logicalId(stack.workflow.functions[t])));
     const bundled = ofType('AWS::Lambda::Function').filter(([id]) => taskFunctions.has(id));
     expect(bundled).toHaveLength(TASK_NAMES.length);
+  });
+
+  it("bundles the invoke-agent function from its runtime's entry: the Bedrock agent client, not Converse's (control: its own is there)", () => {
+    const asset = stack.workflow.functions['invoke-agent'].node.findChild('Code') as s3assets.Asset;
+    const bundle = readFileSync(path.join(outdir, asset.assetPath, 'index.mjs'), 'utf8');
+    expect(bundle).toContain('"BedrockAgentRuntimeClient"');
+    expect(bundle).not.toContain('"BedrockRuntimeClient"');
   });
 
   it('passes the cdk-nag AwsSolutions checks, with every remaining finding acknowledged', () => {
