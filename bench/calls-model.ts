@@ -49,7 +49,7 @@ export function isDataSourceRole(role: string): boolean {
 /** What each admission data source call is (resolvers/ask/). */
 const ADMISSION: Readonly<Record<string, string>> = {
   GetItem: "read the tenant's plan (read-plan) or the user's slots (read-slots)",
-  TransactWriteItems: "admission: the user's minute, span and slot items, the tenant's DAY counter, a check of its MONTH tokens",
+  TransactWriteItems: "the user's minute, span and slot items, the tenant's DAY counter, a check of its MONTH tokens",
   UpdateItem: 'admission: UpdateItem',
 };
 

@@ -8,12 +8,14 @@
  * number the table says so and that quota sets no ceiling here.
  */
 import { randomUUID } from 'node:crypto';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { AssistantApi } from '../client/api.ts';
 import { signIn } from '../client/auth.ts';
 import type { RealtimeConnection } from '../client/realtime.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { definition } from '../states/definition.ts';
 import { SEED_TENANTS, SEED_USERS } from '../tasks/seed.ts';
+import { monthSortKey, tenantPartition } from '../tasks/usage.ts';
 import { ceilingOf, functionSecondsPerQuestion, isDataSourceRole, successPath, lastLine, lowestCeiling, purposeOf, tenantPartitionWrites, type Quota } from './calls-model.ts';
 import { RequestCounter } from './machine.ts';
 import { positiveIntEnv, sequential, table } from './stats.ts';
@@ -31,6 +33,16 @@ export async function run(): Promise<void> {
   const tenants = SEED_TENANTS.map((t) => ({ ...t, plan: 'premium' as const }));
   const stack = await startLocalStack({ port: 0, logger: counter, seed: { tenants, users: SEED_USERS }, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
   const connections: RealtimeConnection[] = [];
+  const ddb = new DynamoDBClient(stack.clientConfig('operator'));
+  /** The model tokens metered so far this month, all tenants (the MONTH items' `tokens`). */
+  const meteredTokens = async () => {
+    let sum = 0;
+    for (const t of tenants) {
+      const out = await ddb.send(new GetItemCommand({ TableName: stack.tables.usage, Key: { pk: { S: tenantPartition(t.tenantId) }, sk: { S: monthSortKey(new Date().toISOString()) } }, ConsistentRead: true }));
+      sum += Number(out.Item?.tokens?.N ?? 0);
+    }
+    return sum;
+  };
   try {
     const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
     const temporary = stack.cognito.temporaryPasswords();
@@ -50,10 +62,12 @@ export async function run(): Promise<void> {
     };
     // Warm every function (and every user's first question) before counting.
     await sequential(askOnce, Math.max(WARM_UP, clients.length * 2));
+    const tokens0 = await meteredTokens();
     counter.reset();
     const wall: number[] = [];
     await sequential(askOnce, iterations, wall);
     const counted = counter.snapshot();
+    const tokensPerAnswer = ((await meteredTokens()) - tokens0) / iterations;
     const meanWallS = wall.reduce((a, b) => a + b, 0) / wall.length / 1000;
 
     // (1) Calls per question by service, operation and role, with their purpose.
@@ -159,8 +173,8 @@ export async function run(): Promise<void> {
         defaultValue: undefined,
         unit: 'tokens/min',
         source: 'not found in docs (same pages)',
-        perQuestion: 0,
-        note: 'the local model stand-in: tokens per answer not measured here',
+        perQuestion: tokensPerAnswer,
+        note: "the local model stand-in's tokens per answer, as metered (input + output): a real model's differ",
       },
     ];
     const fmt = (x: number | undefined) => (x === undefined ? 'not found in docs' : x.toLocaleString('en-US'));
@@ -176,6 +190,7 @@ export async function run(): Promise<void> {
     process.stdout.write(`${lastLine(perService, per(counted.publishes), lowestCeiling(quotas))}\n`);
   } finally {
     for (const c of connections) c.close();
+    ddb.destroy();
     await stack.stop();
   }
 }
