@@ -18,10 +18,10 @@ export function apiDataSourcePolicy(res: Pick<PolicyResources, 'stateMachineArn'
 /**
  * What admission does on the usage table: read a user's windows and slots, and count with
  * conditional updates, alone or in a transaction (a transaction's Update items are authorised as
- * `dynamodb:UpdateItem`, its ConditionCheck items as `dynamodb:ConditionCheckItem`). No PutItem,
- * no DeleteItem, no Query, no Scan: counters are only ever updated.
+ * `dynamodb:UpdateItem`). No ConditionCheckItem (the month's budget is the condition of its
+ * counting update), no PutItem, no DeleteItem, no Query, no Scan: counters are only ever updated.
  */
-export const USAGE_DATA_SOURCE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] as const;
+export const USAGE_DATA_SOURCE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 
 /**
  * The GraphQL API's DynamoDB data sources' role (the usage table's and the config table's): the

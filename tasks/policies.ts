@@ -398,6 +398,7 @@ export const OPERATOR_TABLE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
   'dynamodb:Scan',
   'dynamodb:BatchGetItem',

@@ -91,9 +91,14 @@ describe('admission: admitted', () => {
     const limits = items.map((i) => Number(Object.values(i.condition!.expressionValues)[0]!.N));
     const basic = PLANS.basic;
     expect(limits).toEqual([basic.questionsPerUserPerMinute + basic.burstPerUser, BURST_SPAN_MINUTES * basic.questionsPerUserPerMinute, basic.concurrentAnswersPerUser, basic.questionsPerTenantPerDay, basic.tokensPerTenantPerMonth]);
-    // The user windows carry their expiry (TTL); the month is only checked, never written.
-    expect(items.slice(0, 4).every((i) => i.update!.expressionNames['#exp'] === 'expiresAt')).toBe(true);
-    expect(items[4]!.update).toBeUndefined();
+    // Every window carries its expiry (TTL); the day and the month count the admitted question
+    // (the month on the condition of its tokens: `npm run usage` reports the month's questions).
+    expect(items.every((i) => i.update!.expressionNames['#exp'] === 'expiresAt')).toBe(true);
+    expect(items.slice(3).map((i) => [i.operation, i.update!.expression])).toEqual([
+      ['UpdateItem', 'ADD #q :one SET #exp = if_not_exists(#exp, :exp)'],
+      ['UpdateItem', 'ADD #q :one SET #exp = if_not_exists(#exp, :exp)'],
+    ]);
+    expect(items[4]!.condition!.expressionNames).toEqual({ '#t': 'tokens' });
   });
 
   it('a config row without a plan (or no row) has the default plan', async () => {

@@ -107,6 +107,10 @@ describe('admission at the limit', () => {
     const day = await read(tenantPartition('tenant2'), daySortKey(new Date().toISOString()));
     expect(numberOf(day, 'refused#userPerMinute')).toBe(refused.length);
     expect((await read(userPk(user), INFLIGHT_SORT_KEY))?.slots).toBeUndefined();
+    // The month counts the admitted questions as the day does (what `npm run usage` reports as admitted).
+    const month = await read(tenantPartition('tenant2'), monthSortKey(new Date().toISOString()));
+    expect(numberOf(month, 'questions')).toBe(numberOf(day, 'questions'));
+    expect(numberOf(month, 'questions')).toBeGreaterThanOrEqual(admitted.length);
   });
 
   it('user windows carry their expiry (TTL); counters are never negative', async () => {

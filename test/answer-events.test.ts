@@ -249,7 +249,9 @@ describe.each(AGENT_RUNTIMES)('answer events with the %s agent runtime', (agentR
     expect(shape(asked.stream)).toEqual(['DONE']);
     expect(asked.events[0]!.text).toBe('You can return items within 20 days.');
     const failures = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'answer_events.publish_failed');
-    expect(failures.map((f) => f.status)).toEqual(['ACCEPTED', 'PROGRESS']);
+    // Each status that failed is logged (once per attempt: on a loaded machine a task attempt may
+    // time out and run again, publishing and logging its ACCEPTED a second time).
+    expect([...new Set(failures.map((f) => f.status))]).toEqual(['ACCEPTED', 'PROGRESS']);
     for (const f of failures) expect(f).toMatchObject({ level: 'warn', answerId: asked.answerId, httpStatus: 500, errorType: 'InternalFailureException' });
     const text = logs.join('\n');
     expect(text).not.toContain('20 days');

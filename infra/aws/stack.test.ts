@@ -500,7 +500,7 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       // Control: the document is least privilege: no PutItem, DeleteItem, Query or Scan, and config is read-only.
       const statements = (apiUsageDataSourcePolicy(stack.workflow.policyResources).Statement).flatMap((st) => [st.Action].flat());
       expect(statements).not.toEqual(expect.arrayContaining(['dynamodb:PutItem']));
-      expect(statements).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem']);
+      expect(statements).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']);
     });
   });
 

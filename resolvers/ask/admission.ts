@@ -175,7 +175,7 @@ export const inflightKey = (ask: AskRequest) => userKey(ask, INFLIGHT_SORT_KEY);
 
 /**
  * The admission: one TransactWriteItems over the user's minute and span windows and slots, the
- * tenant's day (all counted) and the tenant's month (checked). Keys come from the stash's identity,
+ * tenant's day and month (all counted; the month on the condition that its tokens are below the budget). Keys come from the stash's identity,
  * which the resolver took from the verified token only.
  */
 export function admissionItems(stash: AskStash, table: string): DynamoDBTransactWriteItemsRequest['transactItems'] {
@@ -223,9 +223,12 @@ export function admissionItems(stash: AskStash, table: string): DynamoDBTransact
       condition: below(limits.questionsPerTenantPerDay),
     },
     {
+      // Counted as the day is (the month's `questions`, which `npm run usage` reports), on the
+      // condition that the month's metered tokens are below the budget: one operation per item.
       table,
-      operation: 'ConditionCheck',
+      operation: 'UpdateItem',
       key: tenantKey(ask, monthSortKey(nowIso)),
+      update: { expression: 'ADD #q :one SET #exp = if_not_exists(#exp, :exp)', expressionNames: names, expressionValues: util.dynamodb.toMapValues({ ':one': 1, ':exp': tenantExpiry }) },
       condition: {
         expression: 'attribute_not_exists(#t) OR #t < :budget',
         expressionNames: { '#t': 'tokens' },
