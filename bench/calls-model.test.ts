@@ -61,8 +61,8 @@ describe('calls-model: the ceilings', () => {
     expect(lowestCeiling([quota({ defaultValue: undefined })])).toBeUndefined();
   });
 
-  it("counts the item writes on a tenant's partition: 1 per admission, 3 per metering", () => {
-    expect(tenantPartitionWrites(1, 1)).toBe(4);
+  it("counts the item writes on a tenant's partition: 2 per admission, 3 per metering", () => {
+    expect(tenantPartitionWrites(1, 1)).toBe(5);
     expect(tenantPartitionWrites(0, 0)).toBe(0);
   });
 

@@ -49,7 +49,7 @@ export function isDataSourceRole(role: string): boolean {
 /** What each admission data source call is (resolvers/ask/). */
 const ADMISSION: Readonly<Record<string, string>> = {
   GetItem: "read the tenant's plan (read-plan) or the user's slots (read-slots)",
-  TransactWriteItems: "the user's minute, span and slot items, the tenant's DAY counter, a check of its MONTH tokens",
+  TransactWriteItems: "the user's minute, span and slot items, the tenant's DAY and MONTH counters (MONTH on its token budget)",
   UpdateItem: 'admission: UpdateItem',
 };
 
@@ -109,11 +109,11 @@ export function ceilingOf(q: Pick<Quota, 'defaultValue' | 'perQuestion' | 'unit'
 
 /**
  * Item writes one question makes on its tenant's `TENANT#<tenantId>` partition (tasks/usage.ts):
- * the admission transaction updates the DAY item (the MONTH item is a ConditionCheck, no write);
- * the metering transaction updates the answer's marker, the MONTH and the DAY items, all under
- * that partition key. Per transaction counted at the edge.
+ * the admission transaction updates the DAY and the MONTH items (the MONTH one on the condition of
+ * the token budget); the metering transaction updates the answer's marker, the MONTH and the DAY
+ * items, all under that partition key. Per transaction counted at the edge.
  */
-export const TENANT_ITEM_WRITES = { admission: 1, metering: 3 } as const;
+export const TENANT_ITEM_WRITES = { admission: 2, metering: 3 } as const;
 
 export function tenantPartitionWrites(admissionTransactions: number, meteringTransactions: number): number {
   return admissionTransactions * TENANT_ITEM_WRITES.admission + meteringTransactions * TENANT_ITEM_WRITES.metering;

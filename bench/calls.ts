@@ -159,7 +159,7 @@ export async function run(): Promise<void> {
         unit: 'WCU/s',
         source: 'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html (1,000 write units/s per partition)',
         perQuestion: counterWrites,
-        note: "item writes on the asking tenant's TENANT# partition (admission: DAY; metering: marker, MONTH, DAY), 1 WCU each at least (items under 1 KB; transactional writes may cost more: not counted); one tenant's ceiling, not the platform's",
+        note: "item writes on the asking tenant's TENANT# partition (admission: DAY, MONTH; metering: marker, MONTH, DAY), 1 WCU each at least (items under 1 KB; transactional writes may cost more: not counted); one tenant's ceiling, not the platform's",
       },
       {
         name: 'Bedrock requests per minute, Claude Haiku 4.5 (cross-Region profile)',
