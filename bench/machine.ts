@@ -15,6 +15,7 @@ import { PUBLISH_ANSWER } from '../tasks/answer-events.ts';
 import { dynamoConfig, sdkConfig } from '../tasks/config.ts';
 import { IamGraphqlClient } from '../tasks/graphql-client.ts';
 import { claimAnswer } from '../tasks/validate-context.ts';
+import { operationName, roleName } from './calls-model.ts';
 
 export interface SdkCallCost {
   /** Wall time of one call, made one after the other. */
@@ -129,12 +130,17 @@ export async function measureClaimCost(stack: LocalStack, n = 1000): Promise<Cla
  */
 export class RequestCounter implements Logger {
   readonly byService = new Map<string, number>();
+  /** By service, operation and signing role: `service\toperation\trole` (bench/calls-model.ts names them). */
+  readonly byOperation = new Map<string, number>();
   publishes = 0;
 
   log(_level: string, msg: string, fields?: Record<string, unknown>): void {
     if (msg === 'edge.request') {
       const service = String(fields?.service || 'other');
       this.byService.set(service, (this.byService.get(service) ?? 0) + 1);
+      const operation = operationName(service, typeof fields?.operation === 'string' ? fields.operation : undefined);
+      const key = `${service}\t${operation}\t${roleName(typeof fields?.principal === 'string' ? fields.principal : undefined)}`;
+      this.byOperation.set(key, (this.byOperation.get(key) ?? 0) + 1);
     } else if (msg === 'appsync.publish') {
       this.publishes++;
     }
@@ -142,6 +148,7 @@ export class RequestCounter implements Logger {
 
   reset(): void {
     this.byService.clear();
+    this.byOperation.clear();
     this.publishes = 0;
   }
 
@@ -150,6 +157,7 @@ export class RequestCounter implements Logger {
     const copy = new RequestCounter();
     copy.publishes = this.publishes;
     for (const [service, n] of this.byService) copy.byService.set(service, n);
+    for (const [key, n] of this.byOperation) copy.byOperation.set(key, n);
     return copy;
   }
 

@@ -12,6 +12,7 @@ import * as fanout from './fanout.ts';
 import * as signInFlood from './sign-in-flood.ts';
 import * as stream from './stream.ts';
 import * as noisyNeighbour from './noisy-neighbour.ts';
+import * as calls from './calls.ts';
 
 export interface Benchmark {
   readonly name: string;
@@ -19,7 +20,7 @@ export interface Benchmark {
   run(): Promise<void>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood, stream, noisyNeighbour];
+const BENCHMARKS: readonly Benchmark[] = [dataPlane, workflow, api, bundles, fanout, signInFlood, stream, noisyNeighbour, calls];
 
 function printList(out: NodeJS.WriteStream): void {
   out.write('Benchmarks (npm run bench -- <name>):\n');

@@ -18,7 +18,7 @@ beforeAll(async () => {
 const env = { STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:assistant', USAGE_TABLE: 'usage', CONFIG_TABLE: 'tenant-config' };
 const identity = (sub: string, tenantId: string) => ({ sub, username: `${sub}-name`, claims: { sub, 'custom:tenantId': tenantId }, sourceIp: ['127.0.0.1'] });
 
-type Req = { operation?: string; transactItems?: { key: { pk: { S: string }; sk: { S: string } }; update?: { expression: string; expressionNames: Record<string, string> }; condition?: { expressionValues: Record<string, { N: string }> } }[]; key?: unknown; update?: { expressionValues: Record<string, { SS: string[] }> } };
+type Req = { operation?: string; transactItems?: { operation?: string; key: { pk: { S: string }; sk: { S: string } }; update?: { expression: string; expressionNames: Record<string, string> }; condition?: { expressionNames?: Record<string, string>; expressionValues: Record<string, { N: string }> } }[]; key?: unknown; update?: { expressionValues: Record<string, { SS: string[] }> } };
 
 /** A cancelled admission, as AppSync gives it: ctx.error, and ctx.result with one reason per item. */
 function cancelled(codes: (string | null)[]) {

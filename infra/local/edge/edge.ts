@@ -67,6 +67,24 @@ function unroutedProtocol(target: string, url: string, headers: Record<string, s
 }
 
 /**
+ * For the log: what a request without X-Amz-Target asks. The query protocol's `Action` (in the URL
+ * or the form body: STS's AssumeRole), else the method and path without the query string (REST
+ * APIs: Bedrock's `/model/<id>/converse-stream`). Paths carry no credentials; query strings may
+ * (presigned URLs), so they are left out.
+ */
+function untargetedOperation(method: string, url: string, headers: Record<string, string>, body: Buffer): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const inUrl = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('Action');
+  if (inUrl) return inUrl;
+  if ((headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+    const action = new URLSearchParams(body.toString('utf8')).get('Action');
+    if (action) return action;
+  }
+  return `${method} ${path}`;
+}
+
+/**
  * The only unsigned requests the edge routes: Cognito user pool API calls (the SDK sends
  * InitiateAuth, GetUser, ... without SigV4) and a user pool's JWKS. Both go to `cognito-idp`, and
  * only when the request has no Authorization header at all; any other unsigned request is refused
@@ -225,12 +243,14 @@ export class Edge {
     const target = headers['x-amz-target'] ?? '';
     let protocol = unroutedProtocol(target, req.url ?? '/', headers);
     let service = '';
+    let operation = target;
     let principalArn: string | undefined;
     let response: WireResponse;
     try {
       const body = await readBody(req).catch((err: unknown) => {
         throw err instanceof BodyTooLargeError ? new AwsError('RequestEntityTooLarge', err.message, 413) : err;
       });
+      if (!operation) operation = untargetedOperation(req.method ?? 'GET', req.url ?? '/', headers, body);
       const signed: IncomingSignedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
       const anonymous = anonymousRoute(signed.method, signed.url, headers);
       const publicHandler = anonymous === undefined ? undefined : this.handler(anonymous);
@@ -275,7 +295,7 @@ export class Edge {
     this.options.logger.log('debug', 'edge.request', {
       requestId,
       service,
-      operation: target || undefined,
+      operation: operation || undefined,
       principal: principalArn,
       status: response.status,
       errorType: response.headers['x-amzn-errortype'],
