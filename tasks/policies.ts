@@ -10,8 +10,7 @@ import type { AgentRuntimeKind } from './config.ts';
 import type { TaskName } from './task-names.ts';
 import { MODELS, modelInvokeArns } from './models.ts';
 import { operatorAdminStatements } from './operator-admin-policy.ts';
-import { meterUsageStatement } from './meter-policy.ts';
-import { releaseSlotStatement } from './usage-policy.ts';
+import { meterUsageStatement, releaseSlotStatement } from './usage-policy.ts';
 
 export interface PolicyStatement {
   Sid?: string;
