@@ -24,7 +24,7 @@ import {
 import { STSClient } from '@aws-sdk/client-sts';
 import type { LocalStack } from '../infra/local/stack.ts';
 import { conversationPartition } from '../tasks/tables.ts';
-import { INFLIGHT_SORT_KEY, tenantPartition, userPartition } from '../tasks/usage.ts';
+import { INFLIGHT_SORT_KEY, userPartition } from '../tasks/usage.ts';
 import { assumeTenantRole } from '../tasks/tenant-credentials.ts';
 
 /** A user as the matrix needs one: who they are and which tenant they belong to. */
@@ -132,68 +132,33 @@ export class IsolationMatrix {
     return u;
   }
 
+  /**
+   * A user's own partition of a table: the tenant's config row and runs, the user's orders, the
+   * asker's conversations (`<tenantId>#<userId>`), the user's admission windows (`USER#...`; the
+   * usage table is no tenant session's at all, not even its own windows).
+   */
+  private partition(ref: TableRef, u: { tenantId: string; sub: string }): string {
+    if (ref === 'config' || ref === 'runs') return u.tenantId;
+    if (ref === 'conversations') return conversationPartition(u.tenantId, u.sub);
+    if (ref === 'usage') return userPartition(u.tenantId, u.sub);
+    return u.sub;
+  }
+
   /** The partition key value a cell uses. "own" is the caller's own partition of that table. */
   keyFor(caller: MatrixUser, ref: TableRef, kind: KeyKind): string {
-    if (ref === 'conversations') return this.conversationKeyFor(caller, kind);
-    if (ref === 'usage') return this.usageKeyFor(caller, kind);
-    const perTenant = ref === 'config' || ref === 'runs';
-    const own = perTenant ? caller.tenantId : caller.sub;
+    const own = this.partition(ref, caller);
     switch (kind) {
       case 'own':
         return own;
       case 'other-tenant':
-        return perTenant ? this.otherTenantUser(caller).tenantId : this.otherTenantUser(caller).sub;
-      case 'other-user':
-        return this.otherUser(caller).sub;
+        return this.partition(ref, this.otherTenantUser(caller));
+      case 'other-user': {
+        const other = this.otherUser(caller);
+        // Per-tenant tables have no user partition: the other user's id itself.
+        return ref === 'config' || ref === 'runs' ? other.sub : this.partition(ref, { tenantId: caller.tenantId, sub: other.sub });
+      }
       case 'prefix-collision':
         return `${own}0`; // tenant1 vs tenant10; <sub> vs <sub>0
-      case 'empty':
-        return '';
-      case 'star':
-        return '*';
-      case 'lookalike':
-        return lookalike(own);
-    }
-  }
-
-  /** Conversations are keyed `<tenantId>#<userId>`: another user's or tenant's asker key, or near misses of one's own. */
-  private conversationKeyFor(caller: MatrixUser, kind: KeyKind): string {
-    const own = conversationPartition(caller.tenantId, caller.sub);
-    switch (kind) {
-      case 'own':
-        return own;
-      case 'other-tenant': {
-        const other = this.otherTenantUser(caller);
-        return conversationPartition(other.tenantId, other.sub);
-      }
-      case 'other-user':
-        return conversationPartition(caller.tenantId, this.otherUser(caller).sub);
-      case 'prefix-collision':
-        return `${own}0`;
-      case 'empty':
-        return '';
-      case 'star':
-        return '*';
-      case 'lookalike':
-        return lookalike(own);
-    }
-  }
-
-  /**
-   * The usage table (admission counters, meters) is no tenant session's to read or write, not even
-   * its own windows: "own" is the caller's own user partition, "other-tenant" another tenant's meter.
-   */
-  private usageKeyFor(caller: MatrixUser, kind: KeyKind): string {
-    const own = userPartition(caller.tenantId, caller.sub);
-    switch (kind) {
-      case 'own':
-        return own;
-      case 'other-tenant':
-        return tenantPartition(this.otherTenantUser(caller).tenantId);
-      case 'other-user':
-        return userPartition(caller.tenantId, this.otherUser(caller).sub);
-      case 'prefix-collision':
-        return `${own}0`;
       case 'empty':
         return '';
       case 'star':
@@ -332,11 +297,11 @@ export class IsolationMatrix {
     for (const u of this.population) await this.put(t.config, { tenantId: { S: u.sub }, name: { S: 'planted by sub' } }, ['tenantId']);
     for (const caller of this.callers) {
       for (const kind of KEYS.filter((k) => k !== 'empty')) {
-        const pk = this.usageKeyFor(caller, kind);
+        const pk = this.keyFor(caller, 'usage', kind);
         await this.put(t.usage, { pk: { S: pk }, sk: { S: INFLIGHT_SORT_KEY }, slots: { SS: ['1#planted'] } }, ['pk', 'sk']);
       }
       for (const kind of KEYS.filter((k) => k !== 'empty')) {
-        const askerKey = this.conversationKeyFor(caller, kind);
+        const askerKey = this.keyFor(caller, 'conversations', kind);
         await this.put(t.conversations, { askerKey: { S: askerKey }, turnKey: { S: PLANTED_TURN }, planted: { S: askerKey } }, ['askerKey', 'turnKey']);
       }
     }
