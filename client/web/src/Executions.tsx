@@ -9,8 +9,8 @@ import { executionNameOf, tokensText, type ExecutionDetail, type StateRun } from
 import type { OperatorConfig } from './config.ts';
 import { durationMs, formatDuration, layout, outcomes, OUTCOME_LABELS, type AslDefinition } from './graph.ts';
 import { operatorMessage } from './messages.ts';
-import { OperatorKeys } from './OperatorKeys.tsx';
-import { askerOf, OperatorApi, type ExecutionSummary, type OperatorCredentials } from './operator.ts';
+import { OperatorKeysFor, OperatorView } from './OperatorKeys.tsx';
+import { askerOf, OperatorApi, type ExecutionSummary } from './operator.ts';
 import { hrefOf, navigate, type Route } from './route.ts';
 import { StateGraph } from './StateGraph.tsx';
 
@@ -26,37 +26,23 @@ interface Props {
 export function Executions({ config, route, api, onApi }: Props) {
   if (!api) return <ExecutionKeys config={config} onOpen={onApi} />;
   return (
-    <section className="executions" aria-labelledby="executions-title">
-      <div className="chat-bar">
-        <h2 id="executions-title">Executions</h2>
-        <button
-          type="button"
-          className="secondary"
-          onClick={() => {
-            api.destroy();
-            onApi(undefined);
-          }}
-        >
-          Forget operator keys
-        </button>
-      </div>
+    <OperatorView name="Executions" api={api} onApi={onApi}>
       {route.view === 'execution' ? <ExecutionView key={route.executionArn} api={api} executionArn={route.executionArn} /> : <ExecutionList api={api} />}
-    </section>
+    </OperatorView>
   );
 }
 
 function ExecutionKeys({ config, onOpen }: { config: OperatorConfig; onOpen(api: OperatorApi): void }) {
-  async function open(credentials: OperatorCredentials) {
-    const candidate = new OperatorApi(config, credentials);
-    try {
-      await candidate.list(undefined, 1); // proves the keys may list executions
-    } catch (err) {
-      candidate.destroy();
-      throw new Error(operatorMessage(err));
-    }
-    onOpen(candidate);
-  }
-  return <OperatorKeys title="Executions: operators only" label="Open executions" open={open} />;
+  return (
+    <OperatorKeysFor
+      title="Executions: operators only"
+      label="Open executions"
+      create={(credentials) => new OperatorApi(config, credentials)}
+      prove={(api) => api.list(undefined, 1) /* proves the keys may list executions */}
+      message={(err) => operatorMessage(err)}
+      onOpen={onOpen}
+    />
+  );
 }
 
 const time = (d?: Date) => (d ? d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '-');

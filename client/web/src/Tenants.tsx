@@ -8,8 +8,7 @@ import { Fragment, useCallback, useEffect, useState } from 'react';
 import { PLAN_NAMES } from '../../tenant-model.ts';
 import type { OperatorConfig } from './config.ts';
 import { operatorMessage } from './messages.ts';
-import type { OperatorCredentials } from './operator.ts';
-import { OperatorKeys } from './OperatorKeys.tsx';
+import { OperatorKeysFor, OperatorView } from './OperatorKeys.tsx';
 import { TenantsApi, type TenantSummary, type TenantsOverview } from './tenants-api.ts';
 
 interface Props {
@@ -23,37 +22,23 @@ const MAY = 'administer tenants';
 export function Tenants({ config, api, onApi }: Props) {
   if (!api) return <TenantKeys config={config} onOpen={onApi} />;
   return (
-    <section className="tenants" aria-labelledby="tenants-title">
-      <div className="chat-bar">
-        <h2 id="tenants-title">Tenants</h2>
-        <button
-          type="button"
-          className="secondary"
-          onClick={() => {
-            api.destroy();
-            onApi(undefined);
-          }}
-        >
-          Forget operator keys
-        </button>
-      </div>
+    <OperatorView name="Tenants" api={api} onApi={onApi}>
       <TenantList api={api} />
-    </section>
+    </OperatorView>
   );
 }
 
 function TenantKeys({ config, onOpen }: { config: OperatorConfig; onOpen(api: TenantsApi): void }) {
-  async function open(credentials: OperatorCredentials) {
-    const candidate = new TenantsApi(config, credentials);
-    try {
-      await candidate.overview(); // proves the keys may read the config table
-    } catch (err) {
-      candidate.destroy();
-      throw new Error(operatorMessage(err, MAY));
-    }
-    onOpen(candidate);
-  }
-  return <OperatorKeys title="Tenants: operators only" label="Open tenants" open={open} />;
+  return (
+    <OperatorKeysFor
+      title="Tenants: operators only"
+      label="Open tenants"
+      create={(credentials) => new TenantsApi(config, credentials)}
+      prove={(api) => api.overview() /* proves the keys may read the config table */}
+      message={(err) => operatorMessage(err, MAY)}
+      onOpen={onOpen}
+    />
+  );
 }
 
 /** An AdminError's sentence as the CLI prints it; an AWS error in the view's words. */

@@ -9,8 +9,7 @@ import { describeCost, type TenantUsage } from '../../usage.ts';
 import { REFUSAL_REASONS } from '../../usage-model.ts';
 import type { OperatorConfig } from './config.ts';
 import { operatorMessage } from './messages.ts';
-import type { OperatorCredentials } from './operator.ts';
-import { OperatorKeys } from './OperatorKeys.tsx';
+import { OperatorKeysFor, OperatorView } from './OperatorKeys.tsx';
 import { UsageApi } from './usage-api.ts';
 import { UsageChart } from './UsageChart.tsx';
 
@@ -31,37 +30,23 @@ function messageOf(err: unknown): string {
 export function Usage({ config, api, onApi }: Props) {
   if (!api) return <UsageKeys config={config} onOpen={onApi} />;
   return (
-    <section className="usage" aria-labelledby="usage-title">
-      <div className="chat-bar">
-        <h2 id="usage-title">Usage</h2>
-        <button
-          type="button"
-          className="secondary"
-          onClick={() => {
-            api.destroy();
-            onApi(undefined);
-          }}
-        >
-          Forget operator keys
-        </button>
-      </div>
+    <OperatorView name="Usage" api={api} onApi={onApi}>
       <UsageReport api={api} />
-    </section>
+    </OperatorView>
   );
 }
 
 function UsageKeys({ config, onOpen }: { config: OperatorConfig; onOpen(api: UsageApi): void }) {
-  async function open(credentials: OperatorCredentials) {
-    const candidate = new UsageApi(config, credentials);
-    try {
-      await candidate.tenants(); // proves the keys may read the config table
-    } catch (err) {
-      candidate.destroy();
-      throw new Error(operatorMessage(err, MAY));
-    }
-    onOpen(candidate);
-  }
-  return <OperatorKeys title="Usage: operators only" label="Open usage" open={open} />;
+  return (
+    <OperatorKeysFor
+      title="Usage: operators only"
+      label="Open usage"
+      create={(credentials) => new UsageApi(config, credentials)}
+      prove={(api) => api.tenants() /* proves the keys may read the config table */}
+      message={(err) => operatorMessage(err, MAY)}
+      onOpen={onOpen}
+    />
+  );
 }
 
 function UsageReport({ api }: { api: UsageApi }) {
