@@ -10,9 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { AssistantApi } from '../client/api.ts';
-import { signIn } from '../client/auth.ts';
 import type { RealtimeConnection } from '../client/realtime.ts';
+import { connectedClient, type BenchClient } from './clients.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
 import { ms, openLoop, positiveIntEnv, sequential, summarise, table, throughputAndCpu, type Stats } from './stats.ts';
@@ -36,16 +35,8 @@ export async function run(): Promise<void> {
   const connections: RealtimeConnection[] = [];
   const sfn = new SFNClient(stack.clientConfig('operator'));
   try {
-    const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
-    const temporary = stack.cognito.temporaryPasswords();
-    const clients: { api: AssistantApi; connection: RealtimeConnection }[] = [];
-    for (const u of stack.users) {
-      const tokens = await signIn(pool, u.username, temporary[u.username]!, () => `Bench-${randomUUID()}-9!`);
-      const api = new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 30_000 });
-      const connection = await api.connect();
-      connections.push(connection);
-      clients.push({ api, connection });
-    }
+    const clients: BenchClient[] = [];
+    for (const u of stack.users) clients.push(await connectedClient(stack, u.username, connections));
     let next = 0;
     const askOnce = async () => {
       const c = clients[next++ % clients.length]!;

@@ -7,11 +7,9 @@
  * The quota defaults are read from AWS documentation (pages named); where the pages found give no
  * number the table says so and that quota sets no ceiling here.
  */
-import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { AssistantApi } from '../client/api.ts';
-import { signIn } from '../client/auth.ts';
 import type { RealtimeConnection } from '../client/realtime.ts';
+import { connectedClient, type BenchClient } from './clients.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { definition } from '../states/definition.ts';
 import { SEED_TENANTS, SEED_USERS } from '../tasks/seed.ts';
@@ -44,16 +42,8 @@ export async function run(): Promise<void> {
     return sum;
   };
   try {
-    const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
-    const temporary = stack.cognito.temporaryPasswords();
-    const clients: { api: AssistantApi; connection: RealtimeConnection }[] = [];
-    for (const u of stack.users) {
-      const tokens = await signIn(pool, u.username, temporary[u.username]!, () => `Bench-${randomUUID()}-9!`);
-      const api = new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 30_000 });
-      const connection = await api.connect();
-      connections.push(connection);
-      clients.push({ api, connection });
-    }
+    const clients: BenchClient[] = [];
+    for (const u of stack.users) clients.push(await connectedClient(stack, u.username, connections));
     let next = 0;
     const askOnce = async () => {
       const c = clients[next++ % clients.length]!;

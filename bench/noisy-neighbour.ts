@@ -9,11 +9,10 @@
  * tenant2's questions are spread over several users of tenant2 (round robin), so that tenant2's own
  * per-user limits (its plan) never refuse the measurement itself.
  */
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { AssistantApi, ApiError } from '../client/api.ts';
-import { signIn } from '../client/auth.ts';
+import { ApiError } from '../client/api.ts';
 import type { RealtimeConnection } from '../client/realtime.ts';
+import { connectedClient } from './clients.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { PLANS } from '../tasks/plans.ts';
 import { SEED_TENANTS, SEED_USERS } from '../tasks/seed.ts';
@@ -35,15 +34,7 @@ export async function run(): Promise<void> {
   const stack = await startLocalStack({ port: 0, seed: { tenants: SEED_TENANTS, users: [...SEED_USERS, ...extra] }, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
   const connections: RealtimeConnection[] = [];
   try {
-    const pool = { region: stack.iam.location.region, clientId: stack.cognito.clientId, endpoint: stack.edgeUrl };
-    const temporary = stack.cognito.temporaryPasswords();
-    const client = async (username: string) => {
-      const tokens = await signIn(pool, username, temporary[username]!, () => `Bench-${randomUUID()}-9!`);
-      const api = new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 60_000 });
-      const connection = await api.connect();
-      connections.push(connection);
-      return { api, connection };
-    };
+    const client = (username: string) => connectedClient(stack, username, connections, 60_000);
     const quiet = await Promise.all(extra.map((u) => client(u.username)));
     const flooder = await client('tenant1-user');
 
