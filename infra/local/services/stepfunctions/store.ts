@@ -147,6 +147,8 @@ export class ExecutionStore {
   }
 
   private async writeLoop(exec: Execution): Promise<void> {
+    // Settle only after `persist` has stored this promise in `exec.writing` (a frozen store writes nothing and would not wait).
+    await Promise.resolve();
     try {
       while (exec.dirty) {
         exec.dirty = false;
