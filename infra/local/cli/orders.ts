@@ -134,12 +134,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const env = readLocalEnvOrExit(values['data-dir']);
-  // Ctrl-C stops `add` after the order being written; a second Ctrl-C ends the process at once.
+  // Ctrl-C stops `add` after the order being written; a second Ctrl-C ends the process at once
+  // (list and clear keep Node's default: Ctrl-C ends them).
   const interrupt = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('Stopping after the order being written (Ctrl-C again to quit at once).\n');
-    interrupt.abort();
-  });
+  if (action === 'add') {
+    process.once('SIGINT', () => {
+      process.stderr.write('Stopping after the order being written (Ctrl-C again to quit at once).\n');
+      interrupt.abort();
+    });
+  }
   const progressEvery = count > 10 ? 10 : Infinity;
   const onProgress = (saved: number, requested: number) => {
     if (saved % progressEvery === 0 && saved < requested) process.stderr.write(`  saved ${saved} of ${requested} orders...\n`);
