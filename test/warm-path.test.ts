@@ -75,5 +75,11 @@ describe('the warm path: fresh questions make no Cognito call and reuse the aske
     expect(refused.error).toBe(ErrorName.InvalidRequest);
     expect(refused.events).toEqual([expect.objectContaining({ status: 'FAILED', error: expect.stringContaining('disabled') })]);
     expect(calls('cognito-idp', 'AdminGetUser', 'validate-context')).toBe(2);
+
+    // The documented trade-off: the ID token the disabled user already holds is verified without
+    // calling Cognito (by AppSync, as by the local AppSync), so their fresh question is still
+    // answered until the token expires (signing in again is refused: infra/local/services/cognito/admin.test.ts).
+    expect(await askThroughApi('tenant1-user2')).toBe('You can return items within 10 days.');
+    expect(calls('cognito-idp', 'AdminGetUser', 'validate-context')).toBe(2);
   });
 });
