@@ -206,8 +206,6 @@ export class AssistantApi {
     );
     const timeoutMs = this.options.answerTimeoutMs ?? 60_000;
     const timer = setTimeout(() => settle.reject(new ApiError(`No answer within ${timeoutMs} ms`, 'Timeout', 0)), timeoutMs);
-    // The connection may end while the mutation is in flight: its error is read below, after the mutation.
-    final.catch(() => undefined);
     let executionId: string | null = null;
     try {
       // Only now that start_ack arrived is it safe to start the run that will publish the answer.
