@@ -73,7 +73,7 @@ describe('calls-model: the ceilings', () => {
 
   it("prints one tenant's ceiling on its own line", () => {
     const tenant = quota({ name: 'DynamoDB per-partition writes', scope: 'tenant', unit: 'WCU/s', defaultValue: 1_000, perQuestion: 10 });
-    expect(tenantCeilingLine({ quota: tenant, ceiling: 100 })).toBe("one tenant's ceiling: 100 questions/s, set by DynamoDB per-partition writes (10 WCU per question of 1,000)");
+    expect(tenantCeilingLine({ quota: tenant, ceiling: 100 })).toBe("one tenant's ceiling: 100 questions/s, set by DynamoDB per-partition writes: 10 WCU per question, 1,000 WCU/s");
     expect(tenantCeilingLine(undefined)).toMatch(/^one tenant's ceiling: unknown/);
   });
 

@@ -145,7 +145,9 @@ export function lowestCeiling(quotas: readonly Quota[], scope: QuotaScope = 'pla
 /** The line before the last: the lowest ceiling of one tenant's own quotas. */
 export function tenantCeilingLine(ceiling: { quota: Quota; ceiling: number } | undefined): string {
   if (!ceiling) return "one tenant's ceiling: unknown (no tenant-scoped quota with a default)";
-  return `one tenant's ceiling: ${ceiling.ceiling.toFixed(0)} questions/s, set by ${ceiling.quota.name} (${ceiling.quota.perQuestion.toFixed(0)} ${ceiling.quota.unit.replace('/s', '')} per question of ${ceiling.quota.defaultValue?.toLocaleString('en-US')})`;
+  const { quota } = ceiling;
+  const unit = quota.unit.replace(/\/s$/, '');
+  return `one tenant's ceiling: ${ceiling.ceiling.toFixed(0)} questions/s, set by ${quota.name}: ${quota.perQuestion.toFixed(0)} ${unit} per question, ${quota.defaultValue?.toLocaleString('en-US')} ${quota.unit}`;
 }
 
 /** The benchmark's last line (issue 18's format): the ceiling is the lowest of the platform's quotas. */
