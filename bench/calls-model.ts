@@ -76,7 +76,8 @@ export function purposeOf(k: RequestKey): string {
     if (op === 'TransactWriteItems') return `${role}: metering (the answer's marker, DAY and MONTH counters)`;
     if (role === 'publish-answer' || role === 'release-slot') return `${role}: release the admission slot`;
     if (role === 'record-failure') return `${role}: record the failure`;
-    if (role === 'tenant-access' && (op === 'GetItem' || op === 'Query')) return "agent tool, with the (tenant, user) scoped session: the tenant's data";
+    if (role === 'tenant-access' && op === 'GetItem') return "agent tool, with the (tenant, user) scoped session: the tenant's data";
+    if (role === 'tenant-access' && op === 'Query') return "with the (tenant, user) scoped session: conversation memory's recall (converse runtime), or an agent tool's query";
     if (op === 'Query' || op === 'PutItem') return `${role}: conversation memory (${op})`;
     return `${role}: ${op}`;
   }
