@@ -262,7 +262,7 @@ export function quotasFor(m: MeasuredQuestion, s: QuotaSettings): Quota[] {
       note:
         `token-seconds held per question: ${fmt(reserved)} tokens per call (${fmt(inputPerCall)} input + maxTokens ${fmt(s.maxTokens.value)}: ${s.maxTokens.source}) ` +
         `x ${modelS.toFixed(3)} s of model time per question (${m.modelCalls.toFixed(2)} calls, one at a time); ${latencyNote}; ` +
-        `so at most ${fmt(s.tokensPerMinute.value / reserved)} model calls in flight`,
+        `so at most ${Math.floor(s.tokensPerMinute.value / reserved).toLocaleString('en-US')} model calls in flight`,
     },
   ];
 }
