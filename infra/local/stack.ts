@@ -14,6 +14,8 @@ import { seedPlan, seedStepName, seedStore, type SeededRecord, type SeedingJourn
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
+import { DeliveryLog } from './services/appsync/delivery-log.ts';
+import { deliveredEndingOf, releaseCutOffSlots } from './cut-off-runs.ts';
 import { writePrivateFile } from '../../client/cli/private-file.ts';
 import { CognitoService, writeLocalUsers, type LocalUser } from './services/cognito/service.ts';
 import type { LocalClientConfig } from '../../client/cli/targets.ts';
@@ -266,7 +268,11 @@ async function startServices(
   // The task functions need the endpoints, which exist once the servers listen: bound below.
   const bound: { functions?: ReadonlyMap<string, TaskHandler> } = {};
   const functionArns = Object.fromEntries(TASK_NAMES.map((t) => [t, localFunctionArn(iam, t)])) as Record<TaskName, string>;
+  // Read before the executions are recovered: which terminal events AppSync accepted before a crash (cut-off-runs.ts).
+  const deliveryLog = DeliveryLog.open(options.dataDir);
+  closers.push(() => deliveryLog.close());
   const states = new StepFunctionsService({
+    deliveredEnding: deliveredEndingOf(deliveryLog),
     location: iam.location,
     evaluator,
     logger,
@@ -316,6 +322,7 @@ async function startServices(
     resolvers: await Promise.all(RESOLVERS.map(loadResolver)),
     env: apiEnvironment({ stateMachineArn: iam.resources.stateMachineArn, tables }),
     introspection: options.introspection ?? false,
+    deliveryLog,
     // The verifier is built on first use, once the issuer (the edge URL) is known.
     verifyUserPoolToken: (token) => cognito.verifiers().idToken.verify(token) as Promise<Record<string, unknown>>,
     httpDataSource: (service, request) => {
@@ -378,6 +385,8 @@ async function startServices(
   };
   const seededData = await seedStore(new DynamoDBClient(clientConfig('operator')), tables, plan, stepDone);
   const seeded = seededData || addedUsers.length > 0;
+  // The runs a stopped process cut off give their askers' admission slots back (cut-off-runs.ts).
+  await releaseCutOffSlots(states.abortedAtStart(), { dynamodb: new DynamoDBClient(clientConfig('publish-answer')), tables, logger });
   // Seeding is complete: every entry of the seed lists is recorded (one an operator removed stays removed).
   for (const t of seedLists.tenants) if (!seededRecord.tenants.includes(t.tenantId)) seededRecord.tenants.push(t.tenantId);
   for (const u of seedLists.users) if (!seededRecord.users.includes(u.username)) seededRecord.users.push(u.username);

@@ -28,6 +28,7 @@ import { matchesFilter, ResolverError, runResolver, type AppendedError, type Loa
 import type { ApiTable, DataSource } from '../../../resolvers.ts';
 import { RealtimeServer } from './realtime.ts';
 import { introspectionErrors } from './introspection.ts';
+import { DeliveryLog } from './delivery-log.ts';
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { Logger } from '../../edge/log.ts';
 import type { LocalIam, Principal } from '../../iam/principals.ts';
@@ -78,6 +79,11 @@ export interface LocalAppSyncOptions {
   verifyUserPoolToken?(token: string): Promise<Record<string, unknown>>;
   /** Serve introspection (`__schema`, `__type`), as an API with `introspectionConfig: ENABLED`. @default false (DISABLED, as deployed) */
   introspection?: boolean;
+  /**
+   * Where a terminal event (DONE, FAILED) is recorded durably before it goes to subscribers: the
+   * twin's own crash recovery reads it (delivery-log.ts). @default none (nothing recorded)
+   */
+  deliveryLog?: DeliveryLog;
 }
 
 export interface HttpDataSourceRequest {
@@ -327,10 +333,14 @@ export class LocalAppSync {
    * A mutation's response data (its selection set, by response key: mutation-selection.ts) goes to
    * the subscribers of that mutation, and to 'publish' listeners: exactly what AppSync sends.
    */
-  private published(field: string, result: unknown, info: GraphQLResolveInfo): void {
+  private async published(field: string, result: unknown, info: GraphQLResolveInfo): Promise<void> {
     if (field !== 'publishAnswer' || !result) return;
     const event = mutationSelection(this.schema, info, result) as AnswerEventRecord | null;
     if (!event) return;
+    // A terminal event is on disk before any subscriber can read it (the twin's crash recovery, not
+    // an AWS behaviour): if the write fails, the mutation fails and nothing is delivered.
+    const { answerId, status } = result as { answerId?: unknown; status?: unknown };
+    if (this.options.deliveryLog && typeof answerId === 'string' && DeliveryLog.isTerminal(status)) await this.options.deliveryLog.record(answerId, status);
     this.options.logger.log('debug', 'appsync.publish', { answerId: event.answerId, status: event.status, seq: event.seq });
     this.events.emit('publish', event);
     this.realtime?.publish(field, event);
@@ -443,7 +453,7 @@ export class LocalAppSync {
         return async (args, info) => {
           const run = await runResolver(resolver, { args, identity: this.identityOf(caller), env: this.options.env }, (req, ds) => this.dataSource(ds, req));
           for (const e of run.appendedErrors) appended.push({ ...e, path: [info.path.key] });
-          if (typeName === 'Mutation') this.published(field, run.result, info);
+          if (typeName === 'Mutation') await this.published(field, run.result, info);
           return run.result;
         };
       },

@@ -13,10 +13,17 @@
  *   by that very task, before it returns. The engine had only its own bookkeeping left, which this
  *   module completes exactly as the engine would have: SUCCEEDED (or FAILED, with the Fail state's
  *   error and cause), with the state's output. Such a run is never recorded ABORTED.
+ * - A run whose last state is such a final task (PublishAnswer, PublishFailure) and whose task had
+ *   started but not returned is completed the same way when the local AppSync's delivery log
+ *   (appsync/delivery-log.ts, written before AppSync fans a terminal event out) holds the run's
+ *   terminal event with the status that ending announces (DONE: SUCCEEDED, FAILED: FAILED): the
+ *   asker may have read it, so the run is recorded as it ended. This needs the state's output
+ *   without the task's result: only a state with `ResultPath: null` (its output is its input).
+ *   The caller says what was delivered (`delivered`, from the execution's input): this module
+ *   knows nothing of AppSync.
  * - Any other run is ABORTED (States.Runtime), with a cause that names the state it was in, and
- *   whether that state's task had returned. One case stays in doubt and says so: a task that was
- *   still running when the process died may have sent its event (the terminal one included) in the
- *   moment between AppSync accepting it and the task returning; the record cannot show that moment.
+ *   whether that state's task had returned. A task still running when the process died may have
+ *   sent progress events before the stop; the cause says so.
  */
 import type { StoredEvent } from './history.ts';
 import type { ExecutionStatus, StoredExecution } from './execution.ts';
@@ -161,16 +168,42 @@ function provenEnding(machine: Machine | undefined, where: Where): { ending: End
 }
 
 /**
- * Ends a record left RUNNING (in place): the ending its record proves, or ABORTED with a cause that
- * says where it was. Returns the status and the cause (for the log).
+ * Whether the terminal event of the run started with `executionInput` (its JSON text) was accepted
+ * by AppSync before the stop, and the ending it announced (DONE: SUCCEEDED, FAILED: FAILED).
  */
-export function recoverInterrupted(data: StoredExecution, machine: Machine | undefined, now: number): { status: ExecutionStatus; where: Where; reason: string } {
+export type DeliveredEnding = (executionInput: string) => 'SUCCEEDED' | 'FAILED' | undefined;
+
+/** The ending of a run stopped while its final task ran, when that task's terminal event was delivered (see the module's comment). */
+function deliveredEnding(machine: Machine | undefined, where: Where, executionInput: string, delivered: DeliveredEnding | undefined) {
+  if (!machine || !delivered || !where.state || where.stateType !== 'Task' || !where.taskRunning) return undefined;
+  const state = machine.states.get(where.state) as State | undefined;
+  const data = parse(where.data);
+  if (!state || !data.ok || state.ResultPath !== null) return undefined;
+  const output = taskStateOutput(state, data.value, null);
+  if (output === undefined) return undefined;
+  const ending = endingAfter(machine, where.state, output);
+  if (!ending || delivered(executionInput) !== ending.status) return undefined;
+  const exit: Ending['events'][number] = ['TaskStateExited', 'stateExitedEventDetails', { name: where.state, output: JSON.stringify(output), outputDetails: { truncated: false } }];
+  return { ending, exit };
+}
+
+/**
+ * Ends a record left RUNNING (in place): the ending its record proves (or its delivered terminal
+ * event does), or ABORTED with a cause that says where it was. Returns the status and the cause (for the log).
+ */
+export function recoverInterrupted(
+  data: StoredExecution,
+  machine: Machine | undefined,
+  now: number,
+  delivered?: DeliveredEnding,
+): { status: ExecutionStatus; where: Where; reason: string } {
   const where = whereOf(data.events);
   const push = (type: string, detailsKey?: string, details?: Record<string, unknown>) => {
     const id = data.events.length + 1;
     data.events.push({ id, previousEventId: id - 1, timestamp: now, type, ...(detailsKey && details ? { detailsKey, details } : {}) });
   };
-  const proven = provenEnding(machine, where);
+  const byRecord = provenEnding(machine, where);
+  const proven = byRecord ?? deliveredEnding(machine, where, data.input, delivered);
   if (proven) {
     const { ending, exit } = proven;
     if (exit) push(...exit);
@@ -183,7 +216,10 @@ export function recoverInterrupted(data: StoredExecution, machine: Machine | und
       push('ExecutionFailed', 'executionFailedEventDetails', fields);
       Object.assign(data, { status: 'FAILED', stopDate: now }, fields);
     }
-    return { status: data.status, where, reason: `its last state ${where.state} had completed; the local stack stopped before recording the end` };
+    const reason = byRecord
+      ? `its last state ${where.state} had completed; the local stack stopped before recording the end`
+      : `its last state ${where.state} had delivered its terminal event (the local AppSync's delivery log); the local stack stopped before its task returned`;
+    return { status: data.status, where, reason };
   }
   if (where.state && !where.between && where.stateType && ['Task', 'Map', 'Parallel', 'Wait'].includes(where.stateType)) push(`${where.stateType}StateAborted`);
   const failure = { error: STOPPED_ERROR, cause: stoppedCause(where) };

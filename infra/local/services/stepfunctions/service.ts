@@ -48,7 +48,7 @@ import {
   statusFilterOf,
   stopFailureOf,
 } from './requests.ts';
-import { stoppedCause, STOPPED_ERROR, whereOf } from './recovery.ts';
+import { stoppedCause, STOPPED_ERROR, whereOf, type DeliveredEnding } from './recovery.ts';
 import { ExecutionRunner, type InvokeTask } from './runner.ts';
 import { ExecutionStore } from './store.ts';
 
@@ -83,6 +83,8 @@ export interface StepFunctionsOptions {
   onExecutionEnded?: (executionArn: string, history: readonly HistoryEventView[]) => void;
   /** Finished executions kept (in memory and on disk); the oldest are dropped. @default 1000 */
   maxExecutions?: number;
+  /** Whether a run left RUNNING by a stopped process had delivered its terminal event (store.ts, recovery.ts). @default none */
+  deliveredEnding?: DeliveredEnding;
   /** How long `stop()` waits for task handlers of aborted executions to return. @default 10000 */
   shutdownGraceMs?: number;
   /**
@@ -121,6 +123,14 @@ export class StepFunctionsService implements EdgeService {
     }
     this.store = new ExecutionStore(options, this.machines);
     this.runner = new ExecutionRunner(options, this.store);
+  }
+
+  /**
+   * The runs that this start found left RUNNING by a stopped process and ended ABORTED (recovery.ts),
+   * with their inputs: the local stack releases what they held (stack.ts).
+   */
+  abortedAtStart(): readonly { executionArn: string; input: string }[] {
+    return this.store.abortedAtStart;
   }
 
   // ---- the wire API --------------------------------------------------------------------------

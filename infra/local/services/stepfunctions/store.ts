@@ -21,7 +21,7 @@ import { syncDirSync, targetOfTmp, writeDurably, writeDurablySync } from './dura
 import { errorText } from './engine-guard.ts';
 import { deferred, EXECUTION_STATUSES, Execution, STORE_VERSION, type StoredExecution } from './execution.ts';
 import type { Machine } from './machines.ts';
-import { recoverInterrupted } from './recovery.ts';
+import { recoverInterrupted, type DeliveredEnding } from './recovery.ts';
 
 export interface ExecutionStoreOptions {
   /** Executions persist under `<dataDir>/executions/`; in memory only when undefined. */
@@ -30,6 +30,11 @@ export interface ExecutionStoreOptions {
   maxExecutions?: number;
   logger: Logger;
   clock: () => Date;
+  /**
+   * Read by the recovery at start: whether a left-over run's terminal event was delivered before the
+   * stop (the local AppSync's delivery log; recovery.ts). @default none (no run is completed that way)
+   */
+  deliveredEnding?: DeliveredEnding;
 }
 
 function parseStored(text: string): StoredExecution {
@@ -55,6 +60,8 @@ export class ExecutionStore {
   private readonly dir: string | undefined;
   private readonly pendingRemovals = new Set<Promise<void>>();
   private seq = 1;
+  /** The runs this start found RUNNING and ended ABORTED (their inputs, e.g. to release what they held). */
+  readonly abortedAtStart: { executionArn: string; input: string }[] = [];
   private freeze?: { when: (record: StoredExecution) => boolean; frozen: boolean };
 
   /** Loads the persisted executions; `machines` (by ARN) tell how a run left RUNNING ends. */
@@ -189,7 +196,8 @@ export class ExecutionStore {
       if (!data) continue;
       if (this.executions.has(data.executionArn)) continue;
       if (data.status === 'RUNNING') {
-        const { status, where, reason } = recoverInterrupted(data, machines.get(data.stateMachineArn), this.options.clock().getTime());
+        const { status, where, reason } = recoverInterrupted(data, machines.get(data.stateMachineArn), this.options.clock().getTime(), this.options.deliveredEnding);
+        if (status === 'ABORTED') this.abortedAtStart.push({ executionArn: data.executionArn, input: data.input });
         data.rev = (data.rev ?? 0) + 1;
         writeDurablySync(path.join(dir, target), JSON.stringify(data));
         this.options.logger.log('warn', 'sfn.execution_interrupted', { executionArn: data.executionArn, status, state: where.state, reason });
