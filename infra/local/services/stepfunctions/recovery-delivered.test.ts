@@ -1,0 +1,149 @@
+/**
+ * A crash while the final publishing task runs, after AppSync accepted its terminal event (recovery.ts
+ * with the delivery log's answer, `deliveredEnding`): the run is recorded as it ended, SUCCEEDED for
+ * a delivered DONE, FAILED for a delivered FAILED; without a delivered terminal event (or with one
+ * that does not match the state's ending), it stays ABORTED.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PolicyEvaluator } from '../../iam/evaluator.ts';
+import { silentLogger } from '../../edge/log.ts';
+import { LocalIam } from '../../iam/principals.ts';
+import type { StoredExecution } from './execution.ts';
+import { whereOf, type DeliveredEnding } from './recovery.ts';
+import { StepFunctionsService, type InvokeTask } from './service.ts';
+
+const ANSWER = 'arn:aws:lambda:us-east-1:000000000000:function:answer';
+const PUBLISH = 'arn:aws:lambda:us-east-1:000000000000:function:publish';
+
+/** The assistant's shape: Answer -> Publish (End, ResultPath null), or PublishFailure -> Failed. */
+const definition = {
+  StartAt: 'Answer',
+  States: {
+    Answer: { Type: 'Task', Resource: ANSWER, ResultPath: '$.answer', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'PublishFailure' }], Next: 'Publish' },
+    Publish: { Type: 'Task', Resource: PUBLISH, ResultPath: null, End: true },
+    PublishFailure: { Type: 'Task', Resource: PUBLISH, ResultPath: null, Next: 'Failed' },
+    Failed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
+  },
+};
+
+/** Answer answers (or fails); Publish never returns before the "crash" (it waits for the test's release). */
+function tasks() {
+  let entered!: () => void;
+  const inPublish = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const invoke: InvokeTask = async (resource, input) => {
+    if (resource === ANSWER) {
+      if ((input as { fail?: boolean }).fail) throw Object.assign(new Error('no answer'), { name: 'Test.Broken' });
+      return { text: 'an answer' };
+    }
+    entered();
+    await released;
+    return { published: true };
+  };
+  return { invoke, inPublish, release };
+}
+
+function service(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsService {
+  const iam = new LocalIam();
+  return new StepFunctionsService({
+    location: iam.location,
+    evaluator: new PolicyEvaluator(),
+    logger: silentLogger,
+    clock: () => new Date(),
+    dataDir,
+    stateMachines: [{ name: 'assistant', arn: iam.resources.stateMachineArn, definition, type: 'EXPRESS' }],
+    invokeTask: invoke,
+    ...(deliveredEnding ? { deliveredEnding } : {}),
+  });
+}
+
+async function start(svc: StepFunctionsService, input: object): Promise<string> {
+  const iam = new LocalIam();
+  const { principal } = iam.resolve(iam.credentials('operator').accessKeyId, undefined, new Date());
+  const response = await svc.handle({
+    principal,
+    target: 'AWSStepFunctions.StartExecution',
+    body: Buffer.from(JSON.stringify({ stateMachineArn: iam.resources.stateMachineArn, input: JSON.stringify(input), name: randomUUID() })),
+    headers: {},
+    requestId: randomUUID(),
+    method: 'POST',
+    path: '/',
+  });
+  return (JSON.parse(String(response.body)) as { executionArn: string }).executionArn;
+}
+
+const readRecord = async (dataDir: string, arn: string) =>
+  JSON.parse(await readFile(path.join(dataDir, 'executions', `${createHash('sha256').update(arn).digest('hex').slice(0, 40)}.json`), 'utf8')) as StoredExecution;
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+/**
+ * Runs `input` until its publishing task (`state`) has started, with the disk frozen from then on
+ * (a crash there), and starts a new service on the directory with `deliveredEnding`.
+ */
+async function crashInPublish(input: { answerId: string; fail?: boolean }, state: string, deliveredEnding?: DeliveredEnding) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sfn-delivered-'));
+  dirs.push(dataDir);
+  const t = tasks();
+  const first = service(dataDir, t.invoke);
+  first.freezeDiskWhen((r) => whereOf(r.events).state === state && whereOf(r.events).taskRunning === true);
+  const arn = await start(first, input);
+  await t.inPublish;
+  // The fault is where intended: on disk, the run is RUNNING in its publishing task, which has not returned.
+  expect(whereOf((await readRecord(dataDir, arn)).events)).toMatchObject({ state, taskRunning: true });
+  const asked: string[] = [];
+  const second = service(dataDir, t.invoke, deliveredEnding && ((text) => (asked.push(text), deliveredEnding(text))));
+  const recovered = await second.waitForExecution(arn);
+  const record = await readRecord(dataDir, arn);
+  t.release();
+  await second.stop();
+  await first.stop();
+  return { recovered, record, asked, aborted: second.abortedAtStart() };
+}
+
+/** What the delivery log answers: `status` for the answerId it holds, nothing for any other. */
+const logHolding = (answerId: string, ending: 'SUCCEEDED' | 'FAILED'): DeliveredEnding => (input) => ((JSON.parse(input) as { answerId?: string }).answerId === answerId ? ending : undefined);
+
+describe('a crash after AppSync accepted the terminal event, before the publishing task returned', () => {
+  it('a delivered DONE: SUCCEEDED, with the state input as output (ResultPath null)', async () => {
+    const input = { answerId: 'a-done' };
+    const { recovered, record, asked, aborted } = await crashInPublish(input, 'Publish', logHolding('a-done', 'SUCCEEDED'));
+    expect(recovered).toMatchObject({ status: 'SUCCEEDED' });
+    expect(JSON.parse(recovered.output!)).toEqual({ ...input, answer: { text: 'an answer' } });
+    expect(record.events.slice(-2).map((e) => e.type)).toEqual(['TaskStateExited', 'ExecutionSucceeded']);
+    expect(record.events.map((e) => e.id)).toEqual(record.events.map((_, i) => i + 1));
+    expect(asked).toEqual([JSON.stringify(input)]);
+    expect(aborted).toEqual([]);
+  });
+
+  it('a delivered FAILED: FAILED, with the Fail state error and cause', async () => {
+    const { recovered, record } = await crashInPublish({ answerId: 'a-failed', fail: true }, 'PublishFailure', logHolding('a-failed', 'FAILED'));
+    expect(recovered).toMatchObject({ status: 'FAILED', error: 'Test.Broken', cause: 'no answer' });
+    expect(record.events.slice(-3).map((e) => e.type)).toEqual(['TaskStateExited', 'FailStateEntered', 'ExecutionFailed']);
+  });
+
+  it('control: nothing delivered for this answer: ABORTED, naming the state, and listed for the slot release', async () => {
+    const { recovered, asked, aborted } = await crashInPublish({ answerId: 'a-cut' }, 'Publish', logHolding('another-answer', 'SUCCEEDED'));
+    expect(asked).toHaveLength(1);
+    expect(recovered).toMatchObject({ status: 'ABORTED', error: 'States.Runtime', cause: expect.stringMatching(/^the local stack stopped while this run was in state Publish \(its task had started/) });
+    expect(aborted).toEqual([{ executionArn: recovered.executionArn, input: JSON.stringify({ answerId: 'a-cut' }) }]);
+  });
+
+  it('control: a delivered event whose status is not the ending of the state (FAILED logged, run in Publish): ABORTED', async () => {
+    const { recovered } = await crashInPublish({ answerId: 'a-other' }, 'Publish', logHolding('a-other', 'FAILED'));
+    expect(recovered.status).toBe('ABORTED');
+  });
+
+  it('control: no delivery log at all (in-memory AppSync): ABORTED', async () => {
+    const { recovered } = await crashInPublish({ answerId: 'a-none' }, 'Publish');
+    expect(recovered.status).toBe('ABORTED');
+  });
+});
