@@ -17,6 +17,7 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { RealtimeConnection } from '../client/realtime.ts';
 import { connectedClient, type BenchClient } from './clients.ts';
+import { ANSWER_MAX_TOKENS } from '../tasks/agent-runtime-converse.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { definition } from '../states/definition.ts';
 import { SEED_TENANTS, SEED_USERS } from '../tasks/seed.ts';
@@ -164,9 +165,9 @@ function quotaSettings(env: Readonly<Record<string, string | undefined>>): Quota
     requestsPerMinute: setting(env, 'BENCH_MODEL_RPM', DEFAULT_MODEL_QUOTAS.requestsPerMinute),
     outputBurndown: setting(env, 'BENCH_MODEL_BURNDOWN', DEFAULT_MODEL_QUOTAS.outputBurndown),
     maxTokens: setting(env, 'BENCH_MODEL_MAX_TOKENS', {
-      value: DEFAULT_MODEL_QUOTAS.maxOutputTokens.value,
+      value: ANSWER_MAX_TOKENS,
       source:
-        "the converse runtime sends none (tasks/agent-runtime-converse.ts: no inferenceConfig), so the model's maximum is reserved: " +
+        `what the converse runtime sends (tasks/agent-runtime-converse.ts ANSWER_MAX_TOKENS, inferenceConfig.maxTokens); without it the model's maximum would be reserved: ` +
         `${DEFAULT_MODEL_QUOTAS.maxOutputTokens.source}; with bedrock-agent, the agent's default prompt template's maximumLength applies (we set no override; its value was not found in the docs searched)`,
     }),
     modelLatencyS: optionalSetting(env, 'BENCH_MODEL_LATENCY_S'),
