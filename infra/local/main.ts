@@ -24,6 +24,8 @@ import { writeLocalUsers } from './services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
 import { localEnvOf } from './local-env.ts';
 import { attachWebUi } from './web.ts';
+import { DataDirInUseError } from './data-dir-lock.ts';
+import { DataFileError } from './data-files.ts';
 
 const { values } = parseArgs({
   options: {
@@ -87,7 +89,10 @@ try {
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EADDRINUSE') {
+  if (err instanceof DataDirInUseError || err instanceof DataFileError) {
+    // Known cases: the message names the file or the running stack and the way out; no stack trace.
+    process.stderr.write(`The local stack did not start: ${e.message}\n`);
+  } else if (e.code === 'EADDRINUSE') {
     process.stderr.write(`Port ${port} or ${appsyncPort} is in use: is another local stack running? Stop it, or set EDGE_PORT and PORT.\n`);
   } else if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(String(e.message))) {
     process.stderr.write(`Cannot open ${dataDir}: is another local stack using it? (${e.message})\n`);
@@ -107,6 +112,8 @@ const web = attachWebUi(stack, { logger });
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');
 out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `persisted under ${path.relative(process.cwd(), dataDir) || '.'}/`}`);
+const stale = stack.dataDirLock?.tookOverFrom;
+if (stale) out(`  lock:      took over ${stack.dataDirLock!.file} from pid ${stale.pid} (started ${stale.startedAt}), which is no longer running`);
 out(`  seed:      ${stack.seeded ? 'added the tables, tenants and users of tasks/seed.ts that were missing' : 'existing data kept'}`);
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')}; region ${env.region}, account ${env.accountId})`);
