@@ -131,6 +131,7 @@ export async function checkDataFiles(dataDir: string | undefined, localUsersDir:
 interface LevelDb {
   open(): Promise<void>;
   close(): Promise<void>;
+  keys(): AsyncIterable<unknown>;
 }
 /** The LevelDB binding dynalite itself uses (its dependency `level`), so the check opens the store as dynalite will. */
 function levelOfDynalite(): new (location: string, options: { createIfMissing: boolean }) => LevelDb {
@@ -144,7 +145,8 @@ const PROBE_PREFIX = '.dynamodb-check-';
  * Opens a copy of `<dataDir>/dynamodb` (immutable table files hard-linked, the rest copied) as
  * dynalite would open the store, and refuses when LevelDB cannot open it or reports damage while
  * recovering it: LevelDB drops damaged records of its log at open, silently, so the check runs on
- * the copy and the store itself is never opened damaged.
+ * the copy and the store itself is never opened damaged. Every key is read once, so that a damaged
+ * table file is found now rather than by the first request that reads it.
  */
 export async function probeDynamoStore(dataDir: string): Promise<void> {
   const store = path.join(dataDir, 'dynamodb');
@@ -176,10 +178,16 @@ export async function probeDynamoStore(dataDir: string): Promise<void> {
     try {
       await db.open();
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      throw new DataFileError(store, `LevelDB cannot open it: ${cause.split(probe).join(store)}`, wayOut);
+      throw new DataFileError(store, `LevelDB cannot open it: ${levelMessage(err).split(probe).join(store)}`, wayOut);
     }
-    await db.close();
+    try {
+      // Every table file is read once (LevelDB reads table files only when asked for their keys).
+      for await (const _key of db.keys()) void _key;
+    } catch (err) {
+      throw new DataFileError(store, `LevelDB finds damage while reading it: ${levelMessage(err).split(probe).join(store)}`, wayOut);
+    } finally {
+      await db.close();
+    }
     const log = existsSync(path.join(probe, 'LOG')) ? readFileSync(path.join(probe, 'LOG'), 'utf8') : '';
     const damage = log.split('\n').find((line) => /Corruption/.test(line));
     if (damage) {
@@ -189,4 +197,26 @@ export async function probeDynamoStore(dataDir: string): Promise<void> {
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
+}
+
+/** LevelDB's own words for an error of the `level` binding (its cause holds them when it has one). */
+function levelMessage(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } };
+  return e.cause?.message ?? e.message ?? String(err);
+}
+
+/**
+ * An error dynalite's LevelDB store raises while the stack runs (dynalite throws it outside any
+ * request, so it ends the process), as the message npm start prints; undefined for any other error.
+ */
+export function storeFailure(err: unknown, dataDir: string): DataFileError | undefined {
+  const e = err as { code?: unknown; message?: unknown };
+  const level = (typeof e.code === 'string' && e.code.startsWith('LEVEL_')) || (typeof e.message === 'string' && /^(Corruption|IO error): |^Database is closed$/.test(e.message));
+  if (!level) return undefined;
+  const store = path.join(dataDir, 'dynamodb');
+  return new DataFileError(
+    store,
+    `LevelDB failed while the stack ran (${levelMessage(err)}): a file of the store is damaged or was changed by another program; the stack stopped`,
+    `restore ${store} from a backup, or ${freshStart(dataDir)}`,
+  );
 }

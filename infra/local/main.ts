@@ -25,7 +25,7 @@ import { startLocalStack, type LocalStack } from './stack.ts';
 import { localEnvOf } from './local-env.ts';
 import { attachWebUi } from './web.ts';
 import { DataDirInUseError } from './data-dir-lock.ts';
-import { DataFileError } from './data-files.ts';
+import { DataFileError, storeFailure } from './data-files.ts';
 
 const { values } = parseArgs({
   options: {
@@ -71,6 +71,13 @@ if (!model.available) {
   process.stderr.write(`--model-id ${modelId} cannot be used: ${describeUnavailable(modelId, LOCAL_LOCATION.region, model)}\n`);
   process.exit(2);
 }
+// dynalite throws LevelDB's errors outside any request: a damaged store ends the process with the
+// file and the way out, not a raw trace (any other uncaught error keeps its trace).
+process.on('uncaughtException', (err) => {
+  const known = values.memory ? undefined : storeFailure(err, dataDir);
+  process.stderr.write(known ? `The local stack stopped: ${known.message}\n` : `The local stack stopped on an unexpected error: ${err.stack ?? String(err)}\n`);
+  process.exit(1);
+});
 const started = performance.now();
 const logger = jsonLogger(values['log-level'] as LogLevel);
 
