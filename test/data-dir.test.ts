@@ -47,20 +47,31 @@ async function quiet(stack: LocalStack): Promise<void> {
   await stack.secrets.flush();
 }
 
-/** Runs `npm start`'s entry on `dataDir` until it exits or prints `ready:` (then stops it). */
-async function npmStart(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Starts `npm start`'s entry on `dataDir`: `ready` is true once it prints `ready:`, false if it exits first. */
+function startProcess(dataDir: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--data-dir', dataDir], {
     env: { ...process.env, EDGE_PORT: '0', PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (c: Buffer) => {
-    out.stdout += c.toString();
-    if (/^ready: /m.test(out.stdout)) child.kill('SIGTERM');
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const ready = new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (c: Buffer) => {
+      out.stdout += c.toString();
+      if (/^ready: /m.test(out.stdout)) resolve(true);
+    });
+    void exited.then(() => resolve(false));
   });
   child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  return { code, ...out };
+  return { child, ready, exited, out };
+}
+
+/** Runs `npm start`'s entry on `dataDir` until it exits or prints `ready:` (then stops it with SIGTERM). */
+async function npmStart(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const started = startProcess(dataDir);
+  if (await started.ready) started.child.kill('SIGTERM');
+  const code = await started.exited;
+  return { code, ...started.out };
 }
 
 const ORDERS_QUESTION = 'Which orders did I place?';
@@ -89,7 +100,8 @@ function holdingAgent() {
   return { agent, holding, release: () => held.splice(0).forEach((r) => r()) };
 }
 
-describe('one stack per data directory', () => {
+// Each of these starts npm start as a process (a few seconds each; more on a busy machine).
+describe('one stack per data directory', { timeout: 120_000 }, () => {
   it('a second start names the running stack (pid, ports) and exits 1 without touching a file; the running stack still answers', async () => {
     const dataDir = await tempDir('lock');
     const agent = holdingAgent();
@@ -169,6 +181,24 @@ describe('one stack per data directory', () => {
     }
   });
 
+  it('a stack killed with kill -9 leaves its lock: the next npm start takes it over, says so, and keeps the data', async () => {
+    const dataDir = await tempDir('killed');
+    const first = startProcess(dataDir);
+    expect(await first.ready).toBe(true);
+    const lock = JSON.parse(await readFile(path.join(dataDir, LOCK_FILE), 'utf8')) as { pid: number; startedAt: string; edge: string };
+    expect(lock.pid).toBe(first.child.pid);
+    expect(first.out.stdout).toContain(`ready: edge ${lock.edge}`);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await readdir(dataDir)).toContain(LOCK_FILE);
+
+    const second = await npmStart(dataDir);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`lock:      took over ${path.join(dataDir, LOCK_FILE)} from pid ${lock.pid} (started ${lock.startedAt}), which is no longer running`);
+    expect(second.stdout).toContain('existing data kept');
+    expect(await readdir(dataDir)).not.toContain(LOCK_FILE);
+  });
+
   it('a lock file that is not one of ours is reported as such, with the way out (control: a valid one is taken)', async () => {
     const dataDir = await tempDir('badlock');
     await writeFile(path.join(dataDir, LOCK_FILE), 'garbage');
@@ -182,7 +212,7 @@ describe('one stack per data directory', () => {
   });
 });
 
-describe('identity that cannot be silently replaced', () => {
+describe('identity that cannot be silently replaced', { timeout: 120_000 }, () => {
   it('refuses to start when stack.json is missing under live data, touching nothing; restored, the user finds their orders (control)', async () => {
     const dataDir = await tempDir('identity');
     const first = await startLocalStack({ port: 0, dataDir, retryIntervalOverrides: 0 });
@@ -217,7 +247,7 @@ describe('identity that cannot be silently replaced', () => {
   });
 });
 
-describe('damaged files refuse the start with the file, what is wrong and the way out', () => {
+describe('damaged files refuse the start with the file, what is wrong and the way out', { timeout: 120_000 }, () => {
   let intact: string;
   beforeAll(async () => {
     intact = await tempDir('intact');
@@ -237,7 +267,7 @@ describe('damaged files refuse the start with the file, what is wrong and the wa
     } finally {
       await restarted.stop();
     }
-  });
+  }, 120_000);
 
   /** A copy of the intact directory with `damage` done to it. */
   async function damaged(damage: (dir: string) => Promise<void>): Promise<string> {

@@ -9,7 +9,7 @@
  * file is touched.
  */
 import { randomUUID } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { checkDataFiles, DataFileError } from './data-files.ts';
@@ -132,6 +132,7 @@ export function lockDataDir(dataDir: string, now: () => Date = () => new Date())
     tookOverFrom = holder;
   }
   held.add(file);
+  removeLeftovers(file);
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
@@ -180,6 +181,15 @@ function readHolder(file: string): { holder: LockHolder; text: string } | undefi
     );
   }
   return { holder, text };
+}
+
+/** The lock's temporary files (`stack.lock.<pid>.<uuid>.new|.stale`) that a killed process left behind. */
+function removeLeftovers(file: string): void {
+  const dir = path.dirname(file);
+  for (const entry of readdirSync(dir)) {
+    const m = /^stack\.lock\.(\d+)\.[0-9a-f-]+\.(new|stale)$/.exec(entry);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) removeQuietly(path.join(dir, entry));
+  }
 }
 
 function removeQuietly(file: string): void {
