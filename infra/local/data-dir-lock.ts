@@ -107,7 +107,11 @@ export function lockDataDir(dataDir: string, now: () => Date = () => new Date())
   for (let attempt = 0; ; attempt++) {
     if (createExclusive(file, JSON.stringify(self))) break;
     const found = readHolder(file);
-    if (found === undefined) continue; // released between our attempt and the read: try again
+    if (found === undefined) {
+      // Released between our attempt and the read: try again (a few times: another start may be racing this one).
+      if (attempt > 3) throw new Error(`${file} keeps appearing and disappearing: another start is racing this one; start again`);
+      continue;
+    }
     const { holder, text } = found;
     const stale = holder.host === self.host && (!alive(holder.pid) || holder.pid === process.pid);
     if (!stale || attempt > 2) throw new DataDirInUseError(dataDir, holder);
@@ -123,6 +127,9 @@ export function lockDataDir(dataDir: string, now: () => Date = () => new Date())
     if (moved !== text) {
       try {
         linkSync(aside, file);
+      } catch (err) {
+        // EEXIST: a third start took the name meanwhile; it holds the lock now.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       } finally {
         unlinkSync(aside);
       }
