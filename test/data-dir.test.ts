@@ -247,6 +247,31 @@ describe('identity that cannot be silently replaced', { timeout: 120_000 }, () =
   });
 });
 
+describe('an interrupted first start is not mistaken for lost identity', () => {
+  it('a first start that fails after the pool was written (its port is taken) leaves stack.json, and the next start carries on', async () => {
+    const dataDir = await tempDir('first-failed');
+    const busy = await startLocalStack({ port: 0 });
+    try {
+      const port = Number(new URL(busy.edgeUrl).port);
+      await expect(startLocalStack({ port, appsyncPort: 0, dataDir })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await busy.stop();
+    }
+    const left = await readdir(dataDir);
+    expect(left).toEqual(expect.arrayContaining(['cognito.json', 'stack.json']));
+    expect(left).not.toContain(LOCK_FILE);
+    const users = (JSON.parse(await readFile(path.join(dataDir, 'stack.json'), 'utf8')) as { users: { sub: string }[] }).users;
+    const next = await startLocalStack({ port: 0, dataDir, retryIntervalOverrides: 0 });
+    try {
+      expect(next.users.map((u) => u.sub)).toEqual(users.map((u) => u.sub));
+      const answer = await ask(next, recordEvents(next), 'tenant1-user', "What's your return policy?");
+      expect(answer.events).toEqual([expect.objectContaining({ status: 'DONE', text: 'You can return items within 10 days.' })]);
+    } finally {
+      await next.stop();
+    }
+  }, 120_000);
+});
+
 describe('damaged files refuse the start with the file, what is wrong and the way out', { timeout: 120_000 }, () => {
   let intact: string;
   beforeAll(async () => {
