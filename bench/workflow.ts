@@ -1,16 +1,21 @@
 /**
- * Workflow latency and throughput: one question through the whole Express state machine
- * (StartExecution at the edge, the local Step Functions engine, four task functions, each SDK call
- * signed and checked at the edge, the answer published to local AppSync), against the floor: the
- * same four task functions called in sequence in this process, with the same clients, building the
- * state as the definition's ResultPaths do. The difference is what StartExecution and the engine
- * add; the floor itself is the tasks' own work and their calls through the edge.
+ * Workflow latency and throughput, issue 18's figures side by side in one run: one question through
+ * the whole Express state machine (StartExecution at the edge, the local Step Functions engine, four
+ * task functions, each SDK call signed and checked at the edge, the answer published to local
+ * AppSync), as the state machine runs it now (`after`: a fresh ask skips AdminGetUser, a warm
+ * mint-credentials reuses the asker's scoped session) and as it ran before issue 18 (`before`: a
+ * second local stack whose functions assume a session per question, SCOPED_SESSION_REUSE=off, fed
+ * inputs without `asked`, so that every run looks the asker up in the user pool); and the floor:
+ * the `after` functions called in sequence in this process, with the same clients, building the
+ * state as the definition's ResultPaths do. The before/after ratio is the change; the floor is the
+ * tasks' own work and their calls through the edge.
  *
  * Every run is checked: the execution SUCCEEDED and exactly the expected DONE event was published
  * for its answerId. A failed run stops the benchmark (it would otherwise skew the numbers).
  *
  * Everything runs in this one process (client, edge, engine, tasks, dynalite and AppSync share an
- * event loop), on loopback. The numbers are for comparing the two paths on one machine.
+ * event loop), on loopback; one variant runs at a time. The numbers are for comparing the paths on
+ * one machine.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -22,14 +27,15 @@ import type { LocalUser } from '../infra/local/services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import type { TaskHandler } from '../tasks/task-modules.ts';
 import type { TaskName } from '../tasks/task-names.ts';
+import { SLOT_TTL_SECONDS } from '../tasks/plans.ts';
+import { slotElement } from '../tasks/usage.ts';
 import type { WorkflowInput } from '../tasks/workflow-input.ts';
 import { machineBoundLines, measureClaimCost, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
 import { type Stats, positiveIntEnv, sequential, summarise, table, throughputAndCpu, median } from './stats.ts';
 
 export const name = 'workflow';
-export const description = 'One question through the Express state machine (StartExecution) vs the four task functions called in-process';
+export const description = 'One question through the Express state machine before and after issue 18 (AdminGetUser and AssumeRole off the warm path), and the four task functions called in-process';
 
-const TARGET = { maxP50Ms: 15, minRps: 150, maxRatio: 3 };
 const WARMUP = 50;
 /** Timed runs are taken in blocks, alternating the variants, so that drift hits both alike. */
 const BLOCK = 50;
@@ -45,8 +51,14 @@ const QUESTIONS: readonly { question: string; answer: RegExp }[] = [
   { question: 'Which orders did I place?', answer: /^(You have \d+ orders?:\n|You have not placed any orders yet\.$)/ },
 ];
 
-type VariantName = 'state machine' | 'floor';
-const VARIANTS: readonly VariantName[] = ['state machine', 'floor'];
+type VariantName = 'before' | 'after' | 'floor';
+const VARIANTS: readonly VariantName[] = ['before', 'after', 'floor'];
+/** What each variant is, for the table's legend. */
+const LEGEND: Record<VariantName, string> = {
+  before: 'the state machine before issue 18: AdminGetUser and AssumeRole on every question',
+  after: 'the state machine now: a fresh ask skips AdminGetUser; the asker\'s scoped session is reused',
+  floor: "the four `after` task functions called in sequence in this thread (no engine, no StartExecution)",
+};
 
 /** The floor's four steps, in the order and with the ResultPaths of the definition (null: the result is not kept). */
 const FLOOR_STEPS: readonly { task: TaskName; resultPath: 'context' | 'sealed' | 'answer' | null }[] = [
@@ -100,19 +112,28 @@ interface Question {
 class Asker {
   private n = 0;
 
-  constructor(private readonly users: readonly LocalUser[]) {}
+  /** `fresh`: inputs as Mutation.ask builds them now (a slot and `asked`); otherwise as before issue 18 (a slot only). */
+  constructor(
+    private readonly users: readonly LocalUser[],
+    private readonly fresh: boolean,
+  ) {}
 
   /** Users rotate on every run; the question changes every full round of users. */
   next(): Question {
     const i = this.n++;
     const user = this.users[i % this.users.length]!;
     const q = QUESTIONS[Math.floor(i / this.users.length) % QUESTIONS.length]!;
+    const answerId = `${user.sub}.${randomUUID()}`;
+    const nowSeconds = Math.floor(Date.now() / 1000);
     return {
       user,
       answer: q.answer,
       input: {
         identity: { tenantId: user.tenantId, userId: user.sub, username: user.username },
-        request: { answerId: `${user.sub}.${randomUUID()}`, question: q.question },
+        request: { answerId, question: q.question },
+        slot: slotElement(nowSeconds + SLOT_TTL_SECONDS, answerId),
+        // An ID token signed in a minute ago, valid for the pool's hour.
+        ...(this.fresh ? { asked: { at: nowSeconds, tokenExpiresAt: nowSeconds + 3540 } } : {}),
       },
     };
   }
@@ -121,8 +142,31 @@ class Asker {
 /** Per-task durations of the floor's runs, for the breakdown. */
 type TaskSamples = Record<TaskName, number[]>;
 
-function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNClient, published: Published, taskSamples: TaskSamples): Record<VariantName, () => Promise<void>> {
-  const asker = new Asker(stack.users);
+/** A state machine variant: StartExecution on `stack`, wait, check the one DONE event. */
+function stateMachineRun(stack: LocalStack, sfn: SFNClient, published: Published, asker: Asker): () => Promise<void> {
+  const stateMachineArn = stack.iam.resources.stateMachineArn;
+  return async () => {
+    const q = asker.next();
+    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(q.input) }));
+    if (!started.executionArn) throw new Error('StartExecution returned no executionArn');
+    const d = await stack.states.waitForExecution(started.executionArn);
+    if (d.status !== 'SUCCEEDED') {
+      throw new Error(`Execution ${d.executionArn} ended ${d.status}: ${d.error ?? ''} ${d.cause ?? ''}`.trim());
+    }
+    published.take(q.input.request.answerId, q.user.sub, q.answer);
+  };
+}
+
+interface Variant {
+  stack: LocalStack;
+  sfn: SFNClient;
+  published: Published;
+  counter: RequestCounter;
+}
+
+function variants(after: Variant, before: Variant, floorFunctions: LocalFunctions, taskSamples: TaskSamples): Record<VariantName, () => Promise<void>> {
+  const { stack, published } = after;
+  const floorAsker = new Asker(stack.users, true);
   const stateMachineArn = stack.iam.resources.stateMachineArn;
   const handlers = FLOOR_STEPS.map(({ task, resultPath }) => {
     const handler: TaskHandler | undefined = floorFunctions.handlers.get(localFunctionArn(stack.iam, task));
@@ -131,18 +175,10 @@ function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNCli
   });
 
   return {
-    async 'state machine'() {
-      const q = asker.next();
-      const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(q.input) }));
-      if (!started.executionArn) throw new Error('StartExecution returned no executionArn');
-      const d = await stack.states.waitForExecution(started.executionArn);
-      if (d.status !== 'SUCCEEDED') {
-        throw new Error(`Execution ${d.executionArn} ended ${d.status}: ${d.error ?? ''} ${d.cause ?? ''}`.trim());
-      }
-      published.take(q.input.request.answerId, q.user.sub, q.answer);
-    },
+    before: stateMachineRun(before.stack, before.sfn, before.published, new Asker(before.stack.users, false)),
+    after: stateMachineRun(stack, after.sfn, published, new Asker(stack.users, true)),
     async floor() {
-      const q = asker.next();
+      const q = floorAsker.next();
       let state: Record<string, unknown> = { ...q.input };
       // As the definition's Parameters do: ValidateContext gets the state and an execution id to claim the answer with.
       const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:floor-${randomUUID()}`;
@@ -163,18 +199,22 @@ function variants(stack: LocalStack, floorFunctions: LocalFunctions, sfn: SFNCli
  */
 
 const ms = (x: number) => x.toFixed(2);
-const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
 export async function run(): Promise<void> {
   const iterations = positiveIntEnv('BENCH_ITERATIONS', 300);
   const throughputMs = positiveIntEnv('BENCH_THROUGHPUT_MS', 3000);
   const started = performance.now();
 
-  // Counts the edge's requests and AppSync's publishes (for the machine bound); logs nothing.
-  const counter = new RequestCounter();
-  const stack = await startLocalStack({ port: 0, logger: counter, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
-  const sfn = new SFNClient(stack.clientConfig('operator'));
-  const published = new Published(stack);
+  // Each stack counts its edge's requests and AppSync's publishes (for the machine bound); logs nothing.
+  const sandbox = process.env.BENCH_LAMBDA_SANDBOX !== 'off';
+  const variant = async (scopedSessionReuse: boolean): Promise<Variant> => {
+    const counter = new RequestCounter();
+    const stack = await startLocalStack({ port: 0, logger: counter, lambdaSandbox: sandbox, scopedSessionReuse });
+    return { stack, counter, sfn: new SFNClient(stack.clientConfig('operator')), published: new Published(stack) };
+  };
+  const after = await variant(true);
+  const before = await variant(false);
+  const { stack, counter } = after;
   // The floor: the same functions, built the same way, but called here, in this thread.
   const floorFunctions = await startLocalFunctions({
     iam: stack.iam,
@@ -185,13 +225,14 @@ export async function run(): Promise<void> {
   });
   try {
     const taskSamples: TaskSamples = { 'validate-context': [], 'mint-credentials': [], 'invoke-agent': [], 'publish-answer': [], 'record-failure': [] };
-    const send = variants(stack, floorFunctions, sfn, published, taskSamples);
+    const send = variants(after, before, floorFunctions, taskSamples);
 
     process.stdout.write(
       `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}); ` +
         `${iterations} sequential runs per variant after ${WARMUP} warm-up; ` +
         `throughput: ${CONCURRENCY} in flight for ${throughputMs} ms per variant, in ${THROUGHPUT_ROUNDS} alternating rounds (median reported)\n` +
         `${stack.users.length} users rotated; questions alternated: ${QUESTIONS.map((q) => JSON.stringify(q.question)).join(', ')}; local agent (bedrock-agent runtime)\n` +
+        VARIANTS.map((v) => `  ${v}: ${LEGEND[v]}\n`).join('') +
         (stack.lambdaRuntime
           ? `one process, loopback only: the state machine's task functions run in the Lambda sandbox thread, the floor's in the main thread with the client, edge, engine, dynalite and AppSync (BENCH_LAMBDA_SANDBOX=off runs both in the main thread)\n\n`
           : `one process, loopback only, BENCH_LAMBDA_SANDBOX=off: every task function runs in the main thread with the client, edge, engine, dynalite and AppSync\n\n`),
@@ -200,17 +241,20 @@ export async function run(): Promise<void> {
     for (const v of VARIANTS) await sequential(send[v], WARMUP);
     for (const list of Object.values(taskSamples)) list.length = 0;
     counter.reset();
-    await sequential(send['state machine'], COUNTED_RUNS);
+    before.counter.reset();
+    await sequential(send.after, COUNTED_RUNS);
+    await sequential(send.before, COUNTED_RUNS);
     const counted = counter.snapshot();
+    const countedBefore = before.counter.snapshot();
 
-    const samples: Record<VariantName, number[]> = { 'state machine': [], floor: [] };
+    const samples: Record<VariantName, number[]> = { before: [], after: [], floor: [] };
     for (let done = 0; done < iterations; done += BLOCK) {
       for (const v of VARIANTS) await sequential(send[v], Math.min(BLOCK, iterations - done), samples[v]);
     }
     const latency = Object.fromEntries(VARIANTS.map((v) => [v, summarise(samples[v])])) as Record<VariantName, Stats>;
     // Throughput in THROUGHPUT_ROUNDS rounds alternating the variants (this VM's speed drifts by
     // tens of percent within a minute); each figure is the median round.
-    const rounds: Record<VariantName, { rps: number; cpuMs: number }[]> = { 'state machine': [], floor: [] };
+    const rounds: Record<VariantName, { rps: number; cpuMs: number }[]> = { before: [], after: [], floor: [] };
     const roundMs = Math.max(500, Math.round(throughputMs / THROUGHPUT_ROUNDS));
     for (let r = 0; r < THROUGHPUT_ROUNDS; r++) {
       for (const v of VARIANTS) {
@@ -228,11 +272,7 @@ export async function run(): Promise<void> {
     );
     // The process's CPU time (every thread, GC included) over the throughput runs, per completed run.
     const cpus = os.cpus().length;
-    process.stdout.write(
-      `CPU ms/exec: the process's CPU time (all threads) per execution at concurrency ${CONCURRENCY}; ` +
-        `${TARGET.minRps} executions/s on ${cpus} CPUs leaves at most ${ms((cpus * 1000) / TARGET.minRps)} ms per execution\n\n`,
-    );
-
+    process.stdout.write(`CPU ms/exec: the process's CPU time (all threads) per execution at concurrency ${CONCURRENCY}\n\n`);
     // The floor's tasks, from its sequential runs only (the throughput runs overlap).
     const floorRuns = samples.floor.length;
     const taskRows = FLOOR_STEPS.map(({ task }) => {
@@ -241,10 +281,15 @@ export async function run(): Promise<void> {
     });
     process.stdout.write(`floor by task (concurrency 1):\n${table(['task', 'p50 ms', 'p99 ms', 'mean ms'], taskRows)}\n\n`);
 
-    const ratio = latency['state machine'].p50 / latency.floor.p50;
-    process.stdout.write(`ratio state machine / floor at p50: ${ratio.toFixed(2)}x (+${ms(latency['state machine'].p50 - latency.floor.p50)} ms)\n\n`);
+    const ratio = latency.after.p50 / latency.floor.p50;
+    process.stdout.write(`ratio after / floor at p50: ${ratio.toFixed(2)}x (+${ms(latency.after.p50 - latency.floor.p50)} ms): what StartExecution and the engine add\n\n`);
 
-    process.stdout.write(machineBoundLines(counted, COUNTED_RUNS, await measureSdkCallCost(), await measureStackCallCost(stack), cpus) + '\n');
+    process.stdout.write(`after (the state machine now):\n${machineBoundLines(counted, COUNTED_RUNS, await measureSdkCallCost(), await measureStackCallCost(stack), cpus)}\n`);
+    const perRun = (c: RequestCounter, service: string) => ((c.byService.get(service) ?? 0) / COUNTED_RUNS).toFixed(2);
+    process.stdout.write(
+      `signed calls per execution, before -> after: ${(countedBefore.edgeRequests / COUNTED_RUNS).toFixed(2)} -> ${(counted.edgeRequests / COUNTED_RUNS).toFixed(2)} ` +
+        `(sts ${perRun(countedBefore, 'sts')} -> ${perRun(counted, 'sts')}, cognito-idp ${perRun(countedBefore, 'cognito-idp')} -> ${perRun(counted, 'cognito-idp')})\n\n`,
+    );
 
     // Idempotency: the answerId claim is one more signed DynamoDB call per question.
     const claimCost = await measureClaimCost(stack);
@@ -254,22 +299,21 @@ export async function run(): Promise<void> {
         `  (the config GetItem ValidateContext makes beside it: ${us(claimCost.read)})\n\n`,
     );
 
+    // Issue 18's figures: the state machine before and after, in this run.
+    const cpuRatio = cpuPerRun.after / cpuPerRun.before;
+    const rpsRatio = rps.after / rps.before;
     process.stdout.write(
-      `target: p50 at most ${TARGET.maxP50Ms} ms per execution at concurrency 1; at least ${TARGET.minRps} executions/s at concurrency ${CONCURRENCY}; ratio to the floor at most ${TARGET.maxRatio}\n`,
+      `state machine before -> after issue 18, at ${CONCURRENCY} in flight: CPU ${ms(cpuPerRun.before)} -> ${ms(cpuPerRun.after)} ms per execution (${cpuRatio.toFixed(2)}x); ` +
+        `${rps.before.toFixed(0)} -> ${rps.after.toFixed(0)} executions/s (${rpsRatio.toFixed(2)}x); p50 at concurrency 1 ${ms(latency.before.p50)} -> ${ms(latency.after.p50)} ms\n`,
     );
-    const sm = latency['state machine'];
-    process.stdout.write(`${verdict(sm.p50 <= TARGET.maxP50Ms)}  p50 ${ms(sm.p50)} ms per execution at concurrency 1 (target <= ${TARGET.maxP50Ms} ms)\n`);
-    process.stdout.write(
-      `${verdict(rps['state machine'] >= TARGET.minRps)}  ${rps['state machine'].toFixed(0)} executions/s at concurrency ${CONCURRENCY} (target >= ${TARGET.minRps})\n`,
-    );
-    process.stdout.write(`${verdict(ratio <= TARGET.maxRatio)}  ratio to the floor at p50 ${ratio.toFixed(2)}x (target <= ${TARGET.maxRatio}x)\n`);
-
     process.stdout.write(`\npolicy evaluator stats (whole run, including seeding): ${JSON.stringify(stack.evaluator.stats)}\n`);
     process.stdout.write(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   } finally {
-    published.close();
-    sfn.destroy();
     await floorFunctions.stop();
-    await stack.stop();
+    for (const v of [after, before]) {
+      v.published.close();
+      v.sfn.destroy();
+      await v.stack.stop();
+    }
   }
 }

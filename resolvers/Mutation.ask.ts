@@ -78,7 +78,16 @@ export function request(ctx: Context<Args>): Record<string, never> {
   }
   const stash = ctx.stash as AskStash;
   const nowMs = util.time.nowEpochMilliSeconds();
-  stash.ask = { tenantId: tenantId, userId: identity.sub, username: identity.username, answerId: ctx.args.answerId, question: question, conversationId: conversationId };
+  const exp = identity.claims.exp;
+  stash.ask = {
+    tenantId: tenantId,
+    userId: identity.sub,
+    username: identity.username,
+    answerId: ctx.args.answerId,
+    question: question,
+    conversationId: conversationId,
+    tokenExpiresAt: typeof exp === 'number' ? exp : null,
+  };
   stash.nowMs = nowMs;
   stash.nowIso = util.time.epochMilliSecondsToISO8601(nowMs);
   stash.slot = askSlot(nowMs, ctx.args.answerId);

@@ -18,6 +18,7 @@
  */
 import { ErrorName, TRANSIENT_ERRORS } from '../tasks/errors.ts';
 import type { TaskName } from '../tasks/task-names.ts';
+import { WORKFLOW_TIMEOUT_SECONDS } from '../tasks/workflow-input.ts';
 
 /** The definition substitution variable that names each task's function. */
 export const FUNCTION_ARN_VARIABLES: Readonly<Record<TaskName, string>> = {
@@ -73,7 +74,7 @@ export const definition = {
   Comment: 'Tenant-isolated AI assistant: one question, from a verified identity to exactly one terminal event',
   QueryLanguage: 'JSONPath',
   StartAt: STATE_NAMES.validate,
-  TimeoutSeconds: 300,
+  TimeoutSeconds: WORKFLOW_TIMEOUT_SECONDS,
   States: {
     [STATE_NAMES.validate]: {
       Type: 'Task',

@@ -37,6 +37,11 @@ export interface TaskConfig {
   readonly modelId: string;
   /** The Cognito user pool the askers belong to (ValidateContext checks the asker still does). */
   readonly userPoolId: string;
+  /**
+   * Whether a warm mint-credentials function reuses a (tenant, user) scoped session (tasks/scoped-sessions.ts).
+   * @default true; false only to measure the cost of one AssumeRole per question (`npm run bench -- workflow`)
+   */
+  readonly scopedSessionReuse?: boolean;
 }
 
 /** How a task's SDK clients are built: region, and where the runtime supplies them, endpoint and credentials. */
@@ -61,6 +66,7 @@ const EnvSchema = z.object({
   AGENT_ALIAS_ID: z._default(z.string(), ''),
   MODEL_ID: z._default(z.string(), ''),
   USER_POOL_ID: z.string().check(z.regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id')),
+  SCOPED_SESSION_REUSE: z._default(z.enum(['on', 'off']), 'on'),
 });
 
 /** The task configuration from a Lambda function's environment; fails naming the missing variables. */
@@ -84,6 +90,7 @@ export function taskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TaskCon
     agentAliasId: e.AGENT_ALIAS_ID,
     modelId: e.MODEL_ID,
     userPoolId: e.USER_POOL_ID,
+    scopedSessionReuse: e.SCOPED_SESSION_REUSE === 'on',
   };
 }
 
@@ -100,6 +107,7 @@ export function taskEnvironment(config: Omit<TaskConfig, 'location'> & { tablePr
     AGENT_ALIAS_ID: config.agentAliasId,
     MODEL_ID: config.modelId,
     USER_POOL_ID: config.userPoolId,
+    ...(config.scopedSessionReuse === false ? { SCOPED_SESSION_REUSE: 'off' } : {}),
   };
 }
 

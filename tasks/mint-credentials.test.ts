@@ -3,7 +3,8 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply, rejection } from '../test/fake-aws.ts';
 import { ErrorName } from './errors.ts';
-import { mintCredentials, sealContext, type MintCredentialsDeps } from './mint-credentials.ts';
+import { mintCredentials, mintCredentialsDeps, sealContext, SESSION_MIN_REMAINING_SECONDS, type MintCredentialsDeps } from './mint-credentials.ts';
+import { ScopedSessions } from './scoped-sessions.ts';
 import { SEAL_CONTEXT_KEYS, SESSION_TAG_KEYS, tenantIsolationPolicy } from './policies.ts';
 import { TableNames } from './tables.ts';
 
@@ -121,3 +122,94 @@ describe('mintCredentials', () => {
     h.assertDone();
   });
 });
+
+describe('mintCredentials: a warm function reuses a (tenant, user) session, never across askers or near its end', () => {
+  /** STS answers each AssumeRole with its own session, expiring 15 minutes after the clock. */
+  let clock = new Date('2030-01-01T00:00:00.000Z');
+  const sessionFor = (n: number) => ({
+    Credentials: {
+      AccessKeyId: `ASIAMINTEDSCOPED000${n}`,
+      SecretAccessKey: `secret-${n}`,
+      SessionToken: `token-${n}`,
+      Expiration: new Date(clock.getTime() + 900_000),
+    },
+  });
+  function warm(assumes: number) {
+    const h = harness();
+    for (let n = 1; n <= assumes; n++) h.sts.on('AssumeRoleCommand', () => sessionFor(n));
+    const deps: MintCredentialsDeps = { ...h.deps, sessions: new ScopedSessions({ minRemainingSeconds: SESSION_MIN_REMAINING_SECONDS, now: () => clock }) };
+    /** Seals whatever it is given, recording the plaintext (the credentials) and the context. */
+    const sealed: { plaintext: { accessKeyId: string }; context: unknown }[] = [];
+    const seal = (input: Record<string, unknown>) => {
+      const i = input as { Plaintext: Uint8Array; EncryptionContext: unknown };
+      sealed.push({ plaintext: JSON.parse(Buffer.from(i.Plaintext).toString('utf8')), context: i.EncryptionContext });
+      return { CiphertextBlob: CIPHERTEXT };
+    };
+    return { h, deps, sealed, seal };
+  }
+  const ask = (userId: string, answer: string, tenantId = 'tenant1') => ({ identity: { tenantId, userId, username: userId }, request: { answerId: `${userId}.${answer}`, question: 'q' } });
+
+  it('two questions by one user in a row: one AssumeRole, two seals, each under its own answer', async () => {
+    clock = new Date('2030-01-01T00:00:00.000Z');
+    const { h, deps, sealed, seal } = warm(1);
+    h.kms.on('EncryptCommand', seal).on('EncryptCommand', seal);
+    await mintCredentials(ask('user-1', 'a1'), deps);
+    clock = new Date('2030-01-01T00:01:00.000Z');
+    await mintCredentials(ask('user-1', 'a2'), deps);
+    expect(h.sts.calls).toHaveLength(1);
+    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual(['ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0001']);
+    expect(sealed.map((s) => s.context)).toEqual([sealContext(ask('user-1', 'a1').identity, 'user-1.a1'), sealContext(ask('user-1', 'a2').identity, 'user-1.a2')]);
+    h.assertDone();
+  });
+
+  it('two users never share a session, nor one user id in two stores (control: the same asker again shares)', async () => {
+    clock = new Date('2030-01-01T00:00:00.000Z');
+    const { h, deps, sealed, seal } = warm(3);
+    for (let i = 0; i < 4; i++) h.kms.on('EncryptCommand', seal);
+    await mintCredentials(ask('user-1', 'a1'), deps);
+    await mintCredentials(ask('user-2', 'a1'), deps);
+    await mintCredentials(ask('user-1', 'a2', 'tenant2'), deps);
+    await mintCredentials(ask('user-1', 'a3'), deps);
+    expect(h.sts.calls.map((c) => (c.input as { RoleSessionName: string }).RoleSessionName)).toEqual(['t-tenant1.user-1', 't-tenant1.user-2', 't-tenant2.user-1']);
+    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual(['ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0002', 'ASIAMINTEDSCOPED0003', 'ASIAMINTEDSCOPED0001']);
+    h.assertDone();
+  });
+
+  it('a session with no more than the workflow timeout (plus skew) left is never handed out; an expired one neither', async () => {
+    clock = new Date('2030-01-01T00:00:00.000Z');
+    const { h, deps, sealed, seal } = warm(3);
+    for (let i = 0; i < 4; i++) h.kms.on('EncryptCommand', seal);
+    await mintCredentials(ask('user-1', 'a1'), deps);
+    // One second more than the minimum left: still reused.
+    clock = new Date(Date.parse('2030-01-01T00:15:00.000Z') - (SESSION_MIN_REMAINING_SECONDS + 1) * 1000);
+    await mintCredentials(ask('user-1', 'a2'), deps);
+    // Exactly the minimum left: a new session.
+    clock = new Date(Date.parse('2030-01-01T00:15:00.000Z') - SESSION_MIN_REMAINING_SECONDS * 1000);
+    await mintCredentials(ask('user-1', 'a3'), deps);
+    // After the second session expired: a third.
+    clock = new Date(clock.getTime() + 900_000 + 1);
+    await mintCredentials(ask('user-1', 'a4'), deps);
+    expect(h.sts.calls).toHaveLength(3);
+    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual(['ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0002', 'ASIAMINTEDSCOPED0003']);
+    h.assertDone();
+  });
+
+  it('a failed AssumeRole is not kept: the next question assumes again', async () => {
+    clock = new Date('2030-01-01T00:00:00.000Z');
+    const h = harness({ assume: awsError('Throttling', 400) });
+    h.sts.on('AssumeRoleCommand', { Credentials: minted });
+    h.kms.on('EncryptCommand', { CiphertextBlob: CIPHERTEXT });
+    const deps: MintCredentialsDeps = { ...h.deps, sessions: new ScopedSessions({ minRemainingSeconds: 60, now: () => clock }) };
+    expect((await rejection(mintCredentials(input, deps))).name).toBe(ErrorName.Throttled);
+    await expect(mintCredentials(input, deps)).resolves.toMatchObject({ expiration: minted.Expiration.toISOString() });
+    expect(h.sts.calls).toHaveLength(2);
+    h.assertDone();
+  });
+
+  it('the deployed deps keep sessions unless SCOPED_SESSION_REUSE is off', () => {
+    const config = { tenantAccessRoleArn: ROLE, sealKeyId: KEY, location, tables } as Parameters<typeof mintCredentialsDeps>[0];
+    expect(mintCredentialsDeps(config, { region: 'us-east-1' }).sessions).toBeInstanceOf(ScopedSessions);
+    expect(mintCredentialsDeps({ ...config, scopedSessionReuse: false }, { region: 'us-east-1' }).sessions).toBeUndefined();
+  });
+});
+

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { awsError, FAKE_CLIENT_CONFIG, recordingPublisher, scripted, type FakeReply, rejection } from '../test/fake-aws.ts';
 import { ErrorName } from './errors.ts';
 import { TableNames, type TenantConfig } from './tables.ts';
-import { agentSessionId, validateContext, type ValidateContextDeps } from './validate-context.ts';
-import { MAX_QUESTION_CHARS } from './workflow-input.ts';
+import { agentSessionId, isFreshAsk, validateContext, type ValidateContextDeps } from './validate-context.ts';
+import { MAX_QUESTION_CHARS, WORKFLOW_TIMEOUT_SECONDS, type WorkflowInput } from './workflow-input.ts';
 
 const POOL = 'us-east-1_LOCALPOOL';
 const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
@@ -253,5 +253,60 @@ describe('validateContext', () => {
     const h = harness({ claim: {}, user: awsError('UserNotFoundException', 400), config: {} });
     expect((await rejection(validateContext(input, h.deps))).name).toBe(ErrorName.InvalidRequest);
     h.assertDone();
+  });
+});
+
+describe('validateContext: fresh asks skip the user-pool lookup, everything else does not', () => {
+  const slot = `${NOW_SECONDS + 300}#${request.answerId}`;
+  /** As Mutation.ask starts it: a slot, and when it was asked with a token valid until when. */
+  const fresh = { identity, request, slot, asked: { at: NOW_SECONDS - 2, tokenExpiresAt: NOW_SECONDS + 3000 } };
+
+  it('a fresh ask: no AdminGetUser, the claim and the store are checked as always', async () => {
+    // No Cognito reply is scripted: a lookup would fail the test.
+    const h = harness({ claim: {}, config: { Item: tenant } });
+    await expect(validateContext(taskInput(fresh), h.deps)).resolves.toMatchObject({ storeName: 'Tenant One Store', nextSeq: 3 });
+    expect(h.cognito.calls).toEqual([]);
+    expect(h.dynamodb.calls).toEqual([claimCall(), { command: 'GetItemCommand', input: { TableName: 'tenant-config', Key: { tenantId: 'tenant1' } } }]);
+    expect(h.published).toEqual(accepted);
+    h.assertDone();
+  });
+
+  it('a fresh ask of a suspended store is still refused (the store is read on every run)', async () => {
+    const h = harness({ claim: {}, config: { Item: { ...tenant, status: 'SUSPENDED' } } });
+    expect((await rejection(validateContext(taskInput(fresh), h.deps))).name).toBe(ErrorName.TenantUnavailable);
+    expect(h.cognito.calls).toEqual([]);
+    h.assertDone();
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a replay (replayOf, no slot, no asked)', { identity, request, replayOf: EXECUTION }],
+    ['a replay that kept the original asked and slot', { ...fresh, replayOf: EXECUTION }],
+    ['an input without asked (started by hand, or by an older API)', { identity, request, slot }],
+    ['an input without a slot (not admitted by the API)', { identity, request, asked: fresh.asked }],
+    ['a record older than the token: the token has expired', { ...fresh, asked: { at: NOW_SECONDS - 10, tokenExpiresAt: NOW_SECONDS } }],
+    ['a record older than the workflow timeout', { ...fresh, asked: { at: NOW_SECONDS - WORKFLOW_TIMEOUT_SECONDS - 1, tokenExpiresAt: NOW_SECONDS + 3000 } }],
+    ['an ask dated in the future (beyond the clock skew)', { ...fresh, asked: { at: NOW_SECONDS + 120, tokenExpiresAt: NOW_SECONDS + 3000 } }],
+  ])('%s: AdminGetUser runs, and a disabled asker is refused', async (_, state) => {
+    const h = harness({ claim: {}, user: asker({ enabled: false }), config: { Item: tenant } });
+    const err = await rejection(validateContext(taskInput(state), h.deps));
+    expect(err.name).toBe(ErrorName.InvalidRequest);
+    expect(err.message).toContain('disabled');
+    expect(h.cognito.calls).toEqual([{ command: 'AdminGetUserCommand', input: { UserPoolId: POOL, Username: 'user-1' } }]);
+    h.assertDone();
+  });
+
+  it('isFreshAsk: the bounds themselves', () => {
+    const at = (state: Record<string, unknown>, seconds: number) => isFreshAsk(state as WorkflowInput, new Date(seconds * 1000));
+    const asked = { at: NOW_SECONDS, tokenExpiresAt: NOW_SECONDS + 100 };
+    const base = { identity, request, slot, asked };
+    expect(at(base, NOW_SECONDS)).toBe(true);
+    expect(at(base, NOW_SECONDS + 99)).toBe(true);
+    expect(at(base, NOW_SECONDS + 100)).toBe(false);
+    const long = { ...base, asked: { at: NOW_SECONDS, tokenExpiresAt: NOW_SECONDS + 3600 } };
+    expect(at(long, NOW_SECONDS + WORKFLOW_TIMEOUT_SECONDS)).toBe(true);
+    expect(at(long, NOW_SECONDS + WORKFLOW_TIMEOUT_SECONDS + 1)).toBe(false);
+    expect(at(long, NOW_SECONDS - 60)).toBe(true);
+    expect(at(long, NOW_SECONDS - 61)).toBe(false);
+    expect(at({ ...long, replayOf: null }, NOW_SECONDS)).toBe(true);
   });
 });

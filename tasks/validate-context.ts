@@ -24,20 +24,20 @@ import { classifyAwsError, ErrorName, WorkflowError } from './errors.ts';
 import { dynamoConfig, sdkConfig, type ClientOptions, type TaskConfig } from './config.ts';
 import type { TaskLog } from './handler.ts';
 import { CLAIM_EXPIRY_ATTRIBUTE, CLAIM_TTL_SECONDS, CLAIMS_KEYS, type AnswerClaim, type TableNames, type TenantConfig } from './tables.ts';
-import { CONTROL_CHARACTERS, describeIssues, MAX_QUESTION_CHARS, parseWorkflowInput, type ValidatedContext } from './workflow-input.ts';
+import { CONTROL_CHARACTERS, describeIssues, MAX_QUESTION_CHARS, parseWorkflowInput, WORKFLOW_TIMEOUT_SECONDS, type ValidatedContext, type WorkflowInput } from './workflow-input.ts';
 import './zod-locale.ts';
 
 export interface ValidateContextDeps {
   /** Signed with the validate-context role (GetItem on the config table, PutItem on the claims table). */
   dynamodb: DynamoDBClient;
   tables: TableNames;
-  /** Signed with the validate-context role (AdminGetUser on the user pool). */
+  /** Signed with the validate-context role (AdminGetUser on the user pool): for runs that are not fresh asks. */
   cognito: CognitoIdentityProviderClient;
   userPoolId: string;
   /** Signed with the validate-context role (appsync:GraphQL on publishAnswer): ACCEPTED and PROGRESS. */
   events: PublishPort;
   log: TaskLog;
-  /** The clock of the claim's expiry. @default the system clock */
+  /** The clock of the claim's expiry and of isFreshAsk. @default the system clock */
   now?: () => Date;
 }
 
@@ -80,10 +80,35 @@ export async function claimAnswer(
   return item;
 }
 
+/** How far the resolver's clock may run ahead of this function's, for `asked.at`. */
+const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * A fresh ask: Mutation.ask admitted it (it holds a slot and says when it was asked) less than the
+ * workflow's timeout ago, with a token that has not expired yet, and it is not a replay. AppSync
+ * verified that token (signature, expiry, audience) when it admitted the ask, and the tenant claim
+ * is the user's immutable custom:tenantId: looking the user up again would only repeat that check.
+ * Anything else (a replay, an input without `asked`, a record older than the token's life, an
+ * input started by hand) is checked against the user pool.
+ *
+ * What this gives up: a user disabled or removed after signing in can still ask until the token
+ * they hold expires (the user pool's ID token validity, 60 minutes by default), as with every API
+ * that verifies Cognito tokens without calling Cognito. Their replays, and everything after the
+ * token's expiry, are refused here.
+ */
+export function isFreshAsk(input: WorkflowInput, now: Date): boolean {
+  const { asked, slot, replayOf } = input;
+  if (!asked || slot === undefined || (replayOf !== undefined && replayOf !== null)) return false;
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  if (nowSeconds >= asked.tokenExpiresAt) return false;
+  if (asked.at > nowSeconds + CLOCK_SKEW_SECONDS) return false;
+  return nowSeconds - asked.at <= WORKFLOW_TIMEOUT_SECONDS;
+}
+
 /**
  * The asker must still be an enabled user of the pool whose immutable custom:tenantId is the
- * run's tenant. A fresh ask always passes (the token was just verified); a replay of a user who
- * was removed, disabled or moved, or of a tampered record, does not.
+ * run's tenant (for runs that are not fresh asks: isFreshAsk). A replay of a user who was removed,
+ * disabled or moved, or of a tampered record, fails here.
  */
 async function checkAsker(identity: { tenantId: string; userId: string }, deps: ValidateContextDeps): Promise<void> {
   let user;
@@ -137,7 +162,8 @@ export async function validateContext(taskInput: unknown, deps: ValidateContextD
   const parsedTask = TaskInputSchema.safeParse(taskInput);
   if (!parsedTask.success) throw invalid(`The task input is malformed: ${describeIssues(parsedTask.error)}`);
   const { executionArn } = parsedTask.data;
-  const { identity, request } = parseWorkflowInput(parsedTask.data.input);
+  const workflowInput = parseWorkflowInput(parsedTask.data.input);
+  const { identity, request } = workflowInput;
   const prefix = `${identity.userId}.`;
   if (!request.answerId.startsWith(prefix) || !ANSWER_SUFFIX.test(request.answerId.slice(prefix.length))) {
     throw invalid('The answerId must be "<your user id>.<suffix>" (letters, digits, ".", "_" or "-").');
@@ -153,7 +179,8 @@ export async function validateContext(taskInput: unknown, deps: ValidateContextD
   }
   // The two lookups only read: they run while the claim is in flight (its latency hides behind
   // theirs), and whatever they find counts only once the claim is won.
-  const lookups = Promise.allSettled([checkAsker(identity, deps), readTenant(identity.tenantId, deps)]);
+  const fresh = isFreshAsk(workflowInput, deps.now?.() ?? new Date());
+  const lookups = Promise.allSettled([fresh ? Promise.resolve() : checkAsker(identity, deps), readTenant(identity.tenantId, deps)]);
   await claimed;
 
   // The request is valid and the answer this execution's: the asker hears so while the checks end.

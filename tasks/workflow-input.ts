@@ -42,11 +42,26 @@ export const RequestSchema = z.object({
  */
 export const SlotSchema = z.string().check(z.maxLength(MAX_ANSWER_ID_CHARS + 16), z.regex(/^\d{1,12}#./, 'slot must be <expiry>#<answerId>'));
 
+/** The state machine's TimeoutSeconds (states/definition.ts): no execution, and so no fresh ask, lives longer. */
+export const WORKFLOW_TIMEOUT_SECONDS = 300;
+
+const EpochSeconds = z.number().check(z.int(), z.nonnegative());
+
+/**
+ * When Mutation.ask admitted the question, and when the token it verified expires (its `exp` claim),
+ * both epoch seconds, from the resolver's clock and the verified claims only. ValidateContext skips
+ * the user-pool lookup for a fresh ask (tasks/validate-context.ts isFreshAsk).
+ */
+export const AskedSchema = z.object({ at: EpochSeconds, tokenExpiresAt: EpochSeconds });
+export type Asked = z.infer<typeof AskedSchema>;
+
 export const WorkflowInputSchema = z.object({
   identity: IdentitySchema,
   request: RequestSchema,
   /** Absent for a replay (its slot, if any, was released with the original run). */
   slot: z.optional(SlotSchema),
+  /** Set by Mutation.ask only; absent for a replay. */
+  asked: z.optional(AskedSchema),
   /** The execution this one replays, for operators. */
   replayOf: z.nullish(z.string().check(z.maxLength(2048))),
 });

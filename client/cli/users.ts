@@ -64,7 +64,7 @@ export async function usersCommand(argv: string[], io: CommandIo): Promise<numbe
       case 'disable':
       case 'enable': {
         const u = await setUserEnabled(target, username!, command === 'enable');
-        out(`User ${u.username} is ${u.enabled ? 'enabled' : 'disabled: it cannot sign in, and its replays fail validation'}.`);
+        out(`User ${u.username} is ${u.enabled ? 'enabled' : 'disabled: it cannot sign in or refresh its tokens, and its replays fail validation; an ID token it already holds is accepted until it expires (60 minutes at most: tokens are verified without calling Cognito)'}.`);
         break;
       }
       case 'remove': {

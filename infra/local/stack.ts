@@ -98,6 +98,8 @@ export interface LocalStackOptions {
   introspection?: boolean;
   /** Run the task functions in their sandbox thread (lambda-runtime.ts). @default true */
   lambdaSandbox?: boolean;
+  /** false: mint-credentials assumes a session per question (SCOPED_SESSION_REUSE=off; `npm run bench -- workflow`'s before). @default true */
+  scopedSessionReuse?: boolean;
   /** Function timeouts in seconds per task (tests: a fraction of a second). @default FUNCTION_TIMEOUT_SECONDS (tasks/task-names.ts) */
   functionTimeoutSeconds?: LocalFunctionsOptions['timeoutSeconds'];
   /** Retry pauses in ms instead of the definition's backoff (tests use 0). @default the definition's */
@@ -359,7 +361,7 @@ async function startServices(
     iam,
     edgeUrl,
     logger,
-    config: localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent', modelId),
+    config: { ...localTaskConfig(iam, graphqlUrl, options.agentRuntime ?? 'bedrock-agent', modelId), ...(options.scopedSessionReuse === false ? { scopedSessionReuse: false } : {}) },
     ...(options.taskOverrides ? { overrides: options.taskOverrides } : {}),
     ...(options.lambdaSandbox !== undefined ? { sandbox: options.lambdaSandbox } : {}),
     ...(options.functionTimeoutSeconds ? { timeoutSeconds: options.functionTimeoutSeconds } : {}),

@@ -32,6 +32,8 @@ export interface AskRequest {
   answerId: string;
   question: string;
   conversationId: string | null;
+  /** The verified token's `exp` claim (epoch seconds), or null when it has none. */
+  tokenExpiresAt: number | null;
 }
 
 export interface Refusal {

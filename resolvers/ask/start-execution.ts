@@ -2,7 +2,8 @@
  * Mutation.ask's pipeline, function StartExecution (HTTP data source signed for Step Functions):
  * starts the assistant's execution, only for an admitted ask. The state input is built from the
  * stash, that is from the verified token and the checked arguments only, and carries the ask's
- * concurrency slot so that the workflow releases it when the answer ends (tasks/release-slot.ts).
+ * concurrency slot so that the workflow releases it when the answer ends (tasks/release-slot.ts),
+ * and when it was asked with a token valid until when (`asked`).
  * When StartExecution fails, ReleaseUnstarted gives the slot back.
  */
 import { runtime, type Context, type HTTPRequest } from '@aws-appsync/utils';
@@ -18,6 +19,9 @@ export function request(ctx: Context): HTTPRequest<string> {
     identity: { tenantId: ask.tenantId, userId: ask.userId, username: ask.username },
     request: { answerId: ask.answerId, question: ask.question, conversationId: ask.conversationId },
     slot: stash.slot,
+    // When the question was admitted and when the verified token expires: ValidateContext skips the
+    // user-pool lookup for a fresh ask (tasks/validate-context.ts isFreshAsk). Absent without `exp`.
+    asked: ask.tokenExpiresAt === null ? undefined : { at: Math.floor(stash.nowMs / 1000), tokenExpiresAt: ask.tokenExpiresAt },
   };
   return {
     method: 'POST',
