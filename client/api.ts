@@ -162,6 +162,9 @@ export class AssistantApi {
     const events: AnswerEvent[] = [];
     let settle!: { resolve: (e: AnswerEvent) => void; reject: (e: Error) => void };
     const final = new Promise<AnswerEvent>((resolve, reject) => (settle = { resolve, reject }));
+    // Awaited only once the ask mutation returned: when the mutation fails (the stack went away), the
+    // connection's error that follows is not left as an unhandled rejection; the mutation's is thrown.
+    final.catch(() => undefined);
     const order = new EventOrder<AnswerEvent>((event) => {
       events.push(event);
       options.onEvent?.(event);

@@ -53,19 +53,43 @@ export interface ExecutionRow {
   stopDate?: Date;
 }
 
-export async function listExecutions(sfn: SFNClient, stateMachineArn: string, status?: ExecutionStatus, limit = 50): Promise<ExecutionRow[]> {
+/** One listing: its rows, newest first, and how to go on when more exist. */
+export interface ExecutionPage {
+  rows: ExecutionRow[];
+  /** ListExecutions' token for the rows after these (local stack); set only when more exist. */
+  nextToken?: string;
+  /** How many more matched but were left out (log-based listing on AWS, which reads them all). */
+  more?: number;
+}
+
+/**
+ * Up to `limit` executions (newest first), from `nextToken` when given: ListExecutions pages of
+ * `maxResults` = min(limit, 1000), the same on every call as the API asks ("keep all other
+ * arguments unchanged"). A page may hold fewer than asked; rows are never dropped between tokens, so
+ * a short page can make the listing a few rows longer than `limit`.
+ */
+export async function listExecutionsPage(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  options: { status?: ExecutionStatus; limit?: number; nextToken?: string } = {},
+): Promise<ExecutionPage> {
+  const limit = options.limit ?? 50;
   const rows: ExecutionRow[] = [];
-  let nextToken: string | undefined;
+  let nextToken = options.nextToken;
   do {
     const page = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn, ...(status ? { statusFilter: status } : {}), maxResults: Math.min(100, limit), nextToken }),
+      new ListExecutionsCommand({ stateMachineArn, ...(options.status ? { statusFilter: options.status } : {}), maxResults: Math.min(1000, limit), nextToken }),
     );
     for (const e of page.executions ?? []) {
       rows.push({ executionArn: e.executionArn!, name: e.name!, status: e.status!, ...(e.startDate ? { startDate: e.startDate } : {}), ...(e.stopDate ? { stopDate: e.stopDate } : {}) });
     }
     nextToken = page.nextToken;
   } while (nextToken && rows.length < limit);
-  return rows.slice(0, limit);
+  return { rows, ...(nextToken ? { nextToken } : {}) };
+}
+
+export async function listExecutions(sfn: SFNClient, stateMachineArn: string, status?: ExecutionStatus, limit = 50): Promise<ExecutionRow[]> {
+  return (await listExecutionsPage(sfn, stateMachineArn, { ...(status ? { status } : {}), limit })).rows.slice(0, limit);
 }
 
 export interface StateRun {
@@ -395,7 +419,7 @@ export async function listExecutionsFromLogs(
   logGroupName: string,
   status?: ExecutionStatus,
   window: LogQueryWindow = {},
-): Promise<ExecutionRow[]> {
+): Promise<ExecutionPage> {
   const since = window.since ?? new Date(Date.now() - 24 * 3600_000);
   const filterPattern = `{ ${EXECUTION_EVENT_TYPES.map((t) => `($.type = ${quoted(t)})`).join(' || ')} }`;
   const records = await filterRecords(logs, { logGroupName, filterPattern, startTime: since.getTime() });
@@ -411,10 +435,9 @@ export async function listExecutionsFromLogs(
     rows.set(r.execution_arn, row);
   }
   const time = (r: ExecutionRow) => (r.startDate ?? r.stopDate)?.getTime() ?? 0;
-  return [...rows.values()]
-    .filter((r) => !status || r.status === status)
-    .sort((a, b) => time(b) - time(a))
-    .slice(0, window.limit ?? 50);
+  const matching = [...rows.values()].filter((r) => !status || r.status === status).sort((a, b) => time(b) - time(a));
+  const limit = window.limit ?? 50;
+  return { rows: matching.slice(0, limit), ...(matching.length > limit ? { more: matching.length - limit } : {}) };
 }
 
 /** Thrown when the log group holds no record of an execution (wrong ARN, outside retention, not delivered yet). */

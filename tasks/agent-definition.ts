@@ -7,6 +7,8 @@
 
 export const AGENT_NAME = 'store-assistant';
 export const ACTION_GROUP = 'store-tools';
+/** How long the agent keeps an idle session's conversation (Bedrock's idleSessionTTLInSeconds; CDK and the local agent). */
+export const AGENT_IDLE_SESSION_TTL_SECONDS = 600;
 
 export const AGENT_INSTRUCTION = [
   'You are the customer assistant of an online store. You answer questions about the store',

@@ -14,21 +14,25 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
 import {
   formatExecution,
-  listExecutions,
   listExecutionsFromLogs,
+  listExecutionsPage,
   replayExecution,
   showExecution,
   showExecutionFromLogs,
   type ExecutionDetail,
-  type ExecutionRow,
+  type ExecutionPage,
 } from '../executions.ts';
 import { awsClientConfig, CommandExit, parseCommandArgs, type AwsOverrides, type CommandIo } from './command.ts';
 import { EXECUTIONS_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
 import { explainConnectionError, principalConfig, readLocalEnvForCommand } from './targets.ts';
 
 const USAGE =
-  'Usage: npm run executions -- [--target local|aws] list [--status RUNNING|SUCCEEDED|FAILED|ABORTED] [--json] | show <executionArn> [--json] | replay <executionArn>\n' +
+  'Usage: npm run executions -- [--target local|aws] list [--status RUNNING|SUCCEEDED|FAILED|ABORTED] [--limit N] [--next-token T] [--json] | show <executionArn> [--json] | replay <executionArn>\n' +
+  '  list: --limit 1-1000 rows (default 50), newest first; --next-token continues a listing that said more exist (local)\n' +
   '  --target aws: [--outputs-file cdk-outputs.json] [--since 24h|7d|90m] (log window of list and show)';
+/** ListExecutions' largest page, and so the largest --limit. */
+const MAX_LIMIT = 1000;
+const DEFAULT_LIMIT = 50;
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
 
 /** `90m`, `24h`, `7d` before now; null when unreadable. */
@@ -38,13 +42,19 @@ function sinceDate(text: string): Date | null {
   return new Date(Date.now() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']);
 }
 
+interface ListQuery {
+  status?: ExecutionStatus;
+  limit: number;
+  nextToken?: string;
+}
+
 /** Where the executions live, and how to read them: the local stack, or a deployment's log group. */
 interface Target {
   sfn: SFNClient;
   dynamodb: DynamoDBClient;
   stateMachineArn: string;
   runsTable: string;
-  list(status?: ExecutionStatus): Promise<ExecutionRow[]>;
+  list(query: ListQuery): Promise<ExecutionPage>;
   show(executionArn: string): Promise<ExecutionDetail>;
   explain(err: unknown): string;
   destroy(): void;
@@ -60,7 +70,7 @@ function localTarget(dataDir: string): Target {
     dynamodb,
     stateMachineArn: env.stateMachineArn,
     runsTable: env.runsTable,
-    list: (status) => listExecutions(sfn, env.stateMachineArn, status),
+    list: (query) => listExecutionsPage(sfn, env.stateMachineArn, query),
     show: (executionArn) => showExecution(sfn, executionArn),
     explain: (err) => explainConnectionError(err, env),
     destroy: () => (sfn.destroy(), dynamodb.destroy()),
@@ -79,7 +89,7 @@ function awsTarget(outputsFile: string, since: Date | undefined, aws?: AwsOverri
     dynamodb,
     stateMachineArn: outputs.StateMachineArn,
     runsTable: outputs.RunsTableName,
-    list: (status) => listExecutionsFromLogs(logs, logGroup, status, { ...(since ? { since } : {}) }),
+    list: ({ status, limit }) => listExecutionsFromLogs(logs, logGroup, status, { ...(since ? { since } : {}), limit }),
     show: (executionArn) => showExecutionFromLogs(logs, logGroup, executionArn, since),
     explain: (err) => {
       const e = err as { name?: string; message?: string };
@@ -91,12 +101,32 @@ function awsTarget(outputsFile: string, since: Date | undefined, aws?: AwsOverri
   };
 }
 
+/** What to run for the rows after this listing, when more exist; undefined when it holds them all. */
+export function moreHint(page: ExecutionPage, query: { status?: string | undefined; limit: number; aws: boolean; since?: string | undefined }): string | undefined {
+  const status = query.status ? ` --status ${query.status}` : '';
+  if (page.nextToken) {
+    return (
+      `More executions exist after these ${page.rows.length}: the next ones with\n` +
+      `  npm run executions -- list${status} --limit ${query.limit} --next-token ${page.nextToken}` +
+      (query.limit < MAX_LIMIT ? `\n  (or list more at once: --limit up to ${MAX_LIMIT})` : '')
+    );
+  }
+  if (page.more) {
+    const window = query.since ? ` --since ${query.since}` : '';
+    const all = Math.min(MAX_LIMIT, page.rows.length + page.more);
+    return `${page.more} more in the log window${query.since ? ` (${query.since})` : ' (24h)'}: npm run executions -- --target aws list${status}${window} --limit ${all}`;
+  }
+  return undefined;
+}
+
 /** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
 export async function executionsCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     status: { type: 'string' },
     json: { type: 'boolean', default: false },
     since: { type: 'string' },
+    limit: { type: 'string' },
+    'next-token': { type: 'string' },
   });
   const [command, arn] = positionals;
   if (values.help || !command || ((command === 'show' || command === 'replay') && !arn) || !['list', 'show', 'replay'].includes(command)) {
@@ -109,6 +139,20 @@ export async function executionsCommand(argv: string[], io: CommandIo): Promise<
   }
   if (values.target !== 'local' && values.target !== 'aws') {
     io.stderr.write('--target must be local or aws\n');
+    return 2;
+  }
+  const limit = values.limit === undefined ? DEFAULT_LIMIT : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    io.stderr.write(`--limit must be a whole number from 1 to ${MAX_LIMIT}\n`);
+    return 2;
+  }
+  const nextToken = values['next-token'];
+  if (nextToken !== undefined && (command !== 'list' || values.target === 'aws')) {
+    io.stderr.write(
+      command !== 'list'
+        ? '--next-token continues a list\n'
+        : '--next-token continues a local listing; on AWS the list reads the log group: narrow it with --since or raise --limit\n',
+    );
     return 2;
   }
   const since = values.since === undefined ? undefined : sinceDate(values.since);
@@ -130,10 +174,15 @@ export async function executionsCommand(argv: string[], io: CommandIo): Promise<
 
   try {
     if (command === 'list') {
-      const rows = await target.list(values.status as ExecutionStatus | undefined);
+      const status = values.status as ExecutionStatus | undefined;
+      const page = await target.list({ ...(status ? { status } : {}), limit, ...(nextToken ? { nextToken } : {}) });
+      const { rows } = page;
       if (values.json) out(JSON.stringify(rows, null, 2));
-      else if (rows.length === 0) out(`No executions${values.status ? ` with status ${values.status}` : ''}.`);
+      else if (rows.length === 0) out(`No executions${values.status ? ` with status ${values.status}` : ''}${nextToken ? ' after that token' : ''}.`);
       else for (const r of rows) out(`${r.status.padEnd(9)} ${r.startDate?.toISOString() ?? '-'}  ${r.executionArn}`);
+      // On stderr, so that --json output stays the rows alone.
+      const more = moreHint(page, { status: values.status, limit, aws: values.target === 'aws', since: values.since });
+      if (more) io.stderr.write(`${more}\n`);
     } else if (command === 'show') {
       const detail = await target.show(arn!);
       out(values.json ? JSON.stringify(detail, null, 2) : formatExecution(detail));

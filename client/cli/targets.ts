@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CommandExit } from './command.ts';
+import { withFileLock } from './file-lock.ts';
 import { writePrivateFile } from './private-file.ts';
 
 // --- cdk-outputs.json ------------------------------------------------------------------------------
@@ -203,26 +204,36 @@ export async function readLocalUsers(dataDir = '.data'): Promise<LocalUsersFile>
 
 /**
  * Writes `doc` as `<dataDir>/local-users.json`, keeping the passwords the CLI chose (in the previous
- * file) for users who are still CONFIRMED with the same sub.
+ * file) for users who are still CONFIRMED with the same sub. Serialised with every other update of
+ * the file (this process's and other processes', file-lock.ts) and written atomically.
  */
 export async function writeLocalUsersFile(dataDir: string, doc: LocalUsersFile): Promise<string> {
   const file = path.resolve(dataDir, LOCAL_USERS_FILE);
-  const previous = existsSync(file) ? ((JSON.parse(await readFile(file, 'utf8')) as LocalUsersFile).users ?? []) : [];
-  const users = doc.users.map((u) => {
-    const kept = previous.find((p) => p.username === u.username && p.sub === u.sub)?.password;
-    return u.status === 'CONFIRMED' && kept ? { ...u, password: kept } : u;
+  await withFileLock(file, async () => {
+    const previous = existsSync(file) ? ((JSON.parse(await readFile(file, 'utf8')) as LocalUsersFile).users ?? []) : [];
+    const users = doc.users.map((u) => {
+      const kept = previous.find((p) => p.username === u.username && p.sub === u.sub)?.password;
+      return u.status === 'CONFIRMED' && kept ? { ...u, password: kept } : u;
+    });
+    await writePrivateFile(file, `${JSON.stringify({ ...doc, users }, null, 2)}\n`);
   });
-  await writePrivateFile(file, `${JSON.stringify({ ...doc, users }, null, 2)}\n`);
   return file;
 }
 
-/** Records the password a local user now has (after the CLI completed NEW_PASSWORD_REQUIRED). */
+/**
+ * Records the password a local user now has (after the CLI completed NEW_PASSWORD_REQUIRED): a
+ * read-modify-write of the file under its lock, so that concurrent first sign-ins (separate `npm run
+ * ask` processes) each keep their password.
+ */
 export async function rememberLocalPassword(dataDir: string, username: string, password: string): Promise<void> {
-  const doc = await readLocalUsers(dataDir);
-  doc.users = doc.users.map((u) => {
-    if (u.username !== username) return u;
-    const { temporaryPassword: _done, ...rest } = u;
-    return { ...rest, status: 'CONFIRMED' as const, password };
+  const file = path.resolve(dataDir, LOCAL_USERS_FILE);
+  await withFileLock(file, async () => {
+    const doc = await readLocalUsers(dataDir);
+    doc.users = doc.users.map((u) => {
+      if (u.username !== username) return u;
+      const { temporaryPassword: _done, ...rest } = u;
+      return { ...rest, status: 'CONFIRMED' as const, password };
+    });
+    await writePrivateFile(file, `${JSON.stringify(doc, null, 2)}\n`);
   });
-  await writePrivateFile(path.resolve(dataDir, LOCAL_USERS_FILE), `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -9,7 +9,7 @@ import { Aws, Stack } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { ACTION_GROUP, AGENT_INSTRUCTION, AGENT_NAME, bedrockFunctionSchema } from '../../tasks/agent-definition.ts';
+import { ACTION_GROUP, AGENT_IDLE_SESSION_TTL_SECONDS, AGENT_INSTRUCTION, AGENT_NAME, bedrockFunctionSchema } from '../../tasks/agent-definition.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import { modelInvokeStatement } from '../../tasks/policies.ts';
 
@@ -52,7 +52,7 @@ const RUNTIME_RESOURCES: Record<AgentRuntimeKind, (scope: Construct, props: Agen
     const definition = {
       foundationModel: props.modelId,
       instruction: props.instruction ?? AGENT_INSTRUCTION,
-      idleSessionTtlInSeconds: 600,
+      idleSessionTtlInSeconds: AGENT_IDLE_SESSION_TTL_SECONDS,
       actionGroups: [
         {
           actionGroupName: ACTION_GROUP,

@@ -11,6 +11,11 @@
  *                                  asynchronous Express execution more than once (at-least-once)
  *   npm start -- --model-id <id>   the model the agent runs on (tasks/models.ts: a model id or an
  *                                  inference profile id); refused if Bedrock would refuse it today
+ *   npm start -- --seed-orders <n> each seed user added by this start gets n random orders (default 0)
+ *
+ * Seeding is resumable (seeding.ts): a start killed or stopped (Ctrl-C) part-way leaves a state the
+ * next start completes. LOCAL_STACK_PAUSE_AT=<step> (the crash suite, test/crash.test.ts) makes the
+ * start print `paused at <step>` and wait there once that seeding step is recorded.
  */
 import './node-compat.ts';
 import path from 'node:path';
@@ -36,13 +41,14 @@ const { values } = parseArgs({
     introspection: { type: 'boolean', default: false },
     'duplicate-executions': { type: 'boolean', default: false },
     'model-id': { type: 'string', default: LOCAL_MODEL_ID },
+    'seed-orders': { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--model-id ID] [--duplicate-executions]\n` +
+    `Usage: npm start [-- --memory] [--data-dir DIR] [--log-level debug|info|warn|error] [--agent-runtime ${AGENT_RUNTIMES.join('|')}] [--introspection] [--model-id ID] [--duplicate-executions] [--seed-orders N]\n` +
       `agent runtimes (default converse, as npm run deploy; bedrock-agent needs Agents Classic on AWS):\n${AGENT_RUNTIMES.map((k) => `  ${k.padEnd(14)} ${AGENT_RUNTIME_SUMMARIES[k]}`).join('\n')}\n` +
       `models (default ${LOCAL_MODEL_ID}; tasks/models.ts):\n${MODELS.map((m) => `  ${m.modelId.padEnd(42)} ${m.name}; profiles: ${Object.values(m.profiles).join(', ')}`).join('\n')}\n`,
   );
@@ -71,6 +77,12 @@ if (!model.available) {
   process.stderr.write(`--model-id ${modelId} cannot be used: ${describeUnavailable(modelId, LOCAL_LOCATION.region, model)}\n`);
   process.exit(2);
 }
+const seedOrdersPerUser = Number(values['seed-orders']);
+if (!Number.isInteger(seedOrdersPerUser) || seedOrdersPerUser < 0) {
+  process.stderr.write(`--seed-orders must be a whole number of orders, got '${values['seed-orders']}'\n`);
+  process.exit(2);
+}
+const pauseAt = process.env.LOCAL_STACK_PAUSE_AT;
 // dynalite throws LevelDB's errors outside any request: a damaged store ends the process with the
 // file and the way out, not a raw trace (any other uncaught error keeps its trace).
 process.on('uncaughtException', (err) => {
@@ -80,6 +92,15 @@ process.on('uncaughtException', (err) => {
 });
 const started = performance.now();
 const logger = jsonLogger(values['log-level'] as LogLevel);
+
+// Ctrl-C before the stack is up: every finished step is on disk and the rest is resumable, so stop
+// at once and say so (the handlers below replace these once the stack is up).
+const stopDuringStart = (signal: string) => {
+  process.stderr.write(`${signal} during the start: stopped. The next npm start completes what this one began (existing data is kept).\n`);
+  process.exit(130);
+};
+process.once('SIGINT', stopDuringStart);
+process.once('SIGTERM', stopDuringStart);
 
 let stack: LocalStack;
 try {
@@ -93,6 +114,16 @@ try {
     modelId,
     introspection: values.introspection,
     duplicateExecutions: values['duplicate-executions'],
+    seedOrdersPerUser,
+    ...(pauseAt
+      ? {
+          seedCheckpoint: (step: string) => {
+            if (step !== pauseAt) return Promise.resolve();
+            process.stdout.write(`paused at ${step}\n`);
+            return new Promise<void>(() => undefined);
+          },
+        }
+      : {}),
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
@@ -166,5 +197,7 @@ async function shutdown(signal: string) {
   await stack.stop();
   process.exit(0);
 }
+process.off('SIGINT', stopDuringStart);
+process.off('SIGTERM', stopDuringStart);
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

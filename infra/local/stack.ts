@@ -6,19 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceNotFoundException,
-  type CreateTableCommandInput,
-} from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
-import { randomOrder, SEED_TENANTS, SEED_USERS, tenantConfigItem, type SeedTenant, type SeedUser } from '../../tasks/seed.ts';
-import { CLAIMS_KEYS, CONFIG_KEYS, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS, TableNames, type KeySchema } from '../../tasks/tables.ts';
-import { USAGE_KEYS } from '../../tasks/usage.ts';
+import { SEED_TENANTS, SEED_USERS, type SeedTenant, type SeedUser } from '../../tasks/seed.ts';
+import { TableNames } from '../../tasks/tables.ts';
+import { seedPlan, seedStepName, seedStore, type SeededRecord, type SeedingJournal, type SeedStep } from './seeding.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
 import { LocalAppSync } from './services/appsync/graphql.ts';
@@ -60,7 +52,13 @@ interface StackState {
    * entry new to the seed lists is. Absent in data directories of earlier versions: then the users
    * found are the seeded ones, and every seed tenant is ensured once (nothing existing is changed).
    */
-  seeded?: { tenants: string[]; users: string[] };
+  seeded?: SeededRecord;
+  /**
+   * The seeding a start began and has not finished (seeding.ts): the orders each seed user being
+   * added is owed. Written before the store is seeded, dropped once it is; a start killed in between
+   * leaves it for the next start, which completes the entries not yet in `seeded`.
+   */
+  seeding?: SeedingJournal;
 }
 
 export interface LocalStackOptions {
@@ -76,6 +74,12 @@ export interface LocalStackOptions {
   policyCache?: boolean;
   /** Random orders for each seed user when it is added. @default 0 (a seeded user starts with no orders) */
   seedOrdersPerUser?: number;
+  /**
+   * Told each finished seeding step (seeding.ts seedStepName) once it is recorded in stack.json, and
+   * awaited before seeding goes on: `npm start`'s LOCAL_STACK_PAUSE_AT pauses there, so that the
+   * crash suite kills the stack at a named point.
+   */
+  seedCheckpoint?: (step: string) => Promise<void>;
   /**
    * The seed tenants and users (tests add one). On every start, a missing table, config row or user
    * is added and an existing one left as it is. @default SEED_TENANTS, SEED_USERS (tasks/seed.ts)
@@ -155,36 +159,14 @@ export interface LocalStack {
 
 const STATE_FILE = 'stack.json';
 
+// The seeding is resumable (seeding.ts); tests and the isolation suite create tables with it too.
+export { ensureTable } from './seeding.ts';
+
 async function loadState(dataDir: string | undefined): Promise<StackState | undefined> {
   if (!dataDir) return undefined;
   const file = path.join(dataDir, STATE_FILE);
   if (!existsSync(file)) return undefined;
   return JSON.parse(await readFile(file, 'utf8')) as StackState;
-}
-
-function tableInput(name: string, keys: KeySchema): CreateTableCommandInput {
-  const attrs = [keys.partitionKey, ...(keys.sortKey ? [keys.sortKey] : [])];
-  return {
-    TableName: name,
-    BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [
-      { AttributeName: keys.partitionKey, KeyType: 'HASH' },
-      ...(keys.sortKey ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' as const }] : []),
-    ],
-    AttributeDefinitions: attrs.map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
-  };
-}
-
-/** Creates a table unless it exists; true when it was created. */
-export async function ensureTable(ddb: DynamoDBClient, name: string, keys: KeySchema): Promise<boolean> {
-  try {
-    await ddb.send(new DescribeTableCommand({ TableName: name }));
-    return false;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException)) throw err;
-  }
-  await ddb.send(new CreateTableCommand(tableInput(name, keys)));
-  return true;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -241,24 +223,30 @@ async function startServices(
     .filter((u) => !known.some((k) => k.username === u.username) && !seededBefore.users.includes(u.username))
     .map((u) => ({ username: u.username, tenantId: u.tenantId, sub: randomUUID() }));
   const users: LocalUser[] = [...known, ...addedUsers];
-  let seededRecord = seededBefore;
-  const stackState = (): StackState => ({ keys: iam.persistedKeys(), kmsKeys, users, seeded: seededRecord });
-  // The identity is on disk before any other file of a new data directory (data-files.ts refuses data without it).
-  if (options.dataDir && !state) await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
+  // What this start seeds: the seed entries not yet recorded (an interrupted start's included).
+  const plan = seedPlan(seedLists, users, seededBefore, state?.seeding, options.seedOrdersPerUser ?? 0);
+  const seededRecord: SeededRecord = { tenants: [...seededBefore.tenants], users: [...seededBefore.users] };
+  let journal: SeedingJournal | undefined = { orders: Object.fromEntries(plan.users.map((u) => [u.user.username, u.orders])) };
+  const stackState = (): StackState => ({ keys: iam.persistedKeys(), kmsKeys, users, seeded: seededRecord, ...(journal ? { seeding: journal } : {}) });
 
   // Users an administrator adds or removes at runtime are kept as seeded ones are: in stack.json's
-  // users (the pool's authoritative list at the next start), and in local-users.json.
+  // users (the pool's authoritative list at the next start), and in local-users.json. One write at a time.
   const usersDir = options.localUsersDir ?? options.dataDir;
   let userFiles: Promise<void> = Promise.resolve();
-  const onUsersChanged = (): Promise<void> => {
-    users.splice(0, users.length, ...cognito.listUsers().map(({ username, tenantId, sub }) => ({ username, tenantId, sub })));
+  const saveState = (alsoUsersFile: boolean): Promise<void> => {
     const run = userFiles.then(async () => {
       if (options.dataDir) await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
-      if (usersDir) await writeLocalUsers(usersDir, cognito);
+      if (alsoUsersFile && usersDir) await writeLocalUsers(usersDir, cognito);
     });
     userFiles = run.catch(() => undefined);
     return run;
   };
+  const onUsersChanged = (): Promise<void> => {
+    users.splice(0, users.length, ...cognito.listUsers().map(({ username, tenantId, sub }) => ({ username, tenantId, sub })));
+    return saveState(true);
+  };
+  // The identity (keys, users and their subs) and the seeding plan are on disk before anything uses them.
+  await saveState(false);
   const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, onUsersChanged, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   closers.push(() => cognito.flush());
   closers.push(() => userFiles);
@@ -373,10 +361,6 @@ async function startServices(
   const functions = lambdas.handlers;
   bound.functions = functions;
 
-  if (options.dataDir) {
-    await writePrivateFile(path.join(options.dataDir, STATE_FILE), JSON.stringify(stackState(), null, 2));
-  }
-
   const clientConfig = (who: LocalPrincipalName | LocalCredentials): LocalClientConfig => ({
     endpoint: edgeUrl,
     region: iam.location.region,
@@ -387,15 +371,27 @@ async function startServices(
     maxAttempts: 1,
   });
 
-  const newTenants = seedLists.tenants.filter((t) => !seededBefore.tenants.includes(t.tenantId));
-  const seededData = await seed(new DynamoDBClient(clientConfig('operator')), tables, newTenants, addedUsers, options.seedOrdersPerUser ?? 0);
-  const seeded = seededData || addedUsers.length > 0;
-  // Recorded only now that seeding is complete: an interrupted start seeds the same entries again.
-  seededRecord = {
-    tenants: [...new Set([...seededBefore.tenants, ...seedLists.tenants.map((t) => t.tenantId)])],
-    users: [...new Set([...seededBefore.users, ...seedLists.users.map((u) => u.username)])],
+  // Each entry is recorded once complete, before seeding goes on: a start killed at any step leaves
+  // the rest to the next start (seeding.ts).
+  const stepDone = async (step: SeedStep) => {
+    if (step.kind === 'tenant' || step.kind === 'user') {
+      if (step.kind === 'tenant') seededRecord.tenants.push(step.tenantId);
+      else {
+        seededRecord.users.push(step.username);
+        delete journal?.orders[step.username];
+      }
+      await saveState(false);
+    }
+    await options.seedCheckpoint?.(seedStepName(step));
   };
+  const seededData = await seedStore(new DynamoDBClient(clientConfig('operator')), tables, plan, stepDone);
+  const seeded = seededData || addedUsers.length > 0;
+  // Seeding is complete: every entry of the seed lists is recorded (one an operator removed stays removed).
+  for (const t of seedLists.tenants) if (!seededRecord.tenants.includes(t.tenantId)) seededRecord.tenants.push(t.tenantId);
+  for (const u of seedLists.users) if (!seededRecord.users.includes(u.username)) seededRecord.users.push(u.username);
+  journal = undefined;
   if (options.dataDir) await onUsersChanged();
+  await options.seedCheckpoint?.('seeded');
   logger.log('info', 'stack.started', { edgeUrl, persisted: Boolean(options.dataDir), seeded });
 
   return {
@@ -429,52 +425,4 @@ async function startServices(
     },
     stop: closeAll,
   };
-}
-
-/**
- * Adds what the seed lists and the store lacks, as the operator through the edge, on every start:
- * the tables, each seed tenant's orders table and config row (a conditional put: an existing row,
- * which operators may have changed since, is never overwritten), and `ordersPerUser` orders for
- * each user added at this start. True when anything was added.
- */
-async function seed(ddb: DynamoDBClient, tables: TableNames, tenants: readonly SeedTenant[], addedUsers: readonly LocalUser[], ordersPerUser: number): Promise<boolean> {
-  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
-  let added = false;
-  const ensure = async (name: string, keys: KeySchema) => {
-    if (await ensureTable(ddb, name, keys)) added = true;
-  };
-  await ensure(tables.config, CONFIG_KEYS);
-  await ensure(tables.runs, RUNS_KEYS);
-  // dynalite has no Time to Live: expired claims stay, and the claim's condition treats them as free.
-  await ensure(tables.claims, CLAIMS_KEYS);
-  // Likewise for conversation turns: the memory reads the newest turns only and skips expired ones.
-  await ensure(tables.conversations, CONVERSATIONS_KEYS);
-  await ensure(tables.usage, USAGE_KEYS);
-  for (const tenant of tenants) {
-    await ensure(tables.orders(tenant.tenantId), ORDERS_KEYS);
-    try {
-      await doc.send(
-        new PutCommand({
-          TableName: tables.config,
-          Item: tenantConfigItem(tenant, tables),
-          ConditionExpression: 'attribute_not_exists(#tenantId)',
-          ExpressionAttributeNames: { '#tenantId': CONFIG_KEYS.partitionKey },
-        }),
-      );
-      added = true;
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
-  }
-  for (const user of addedUsers) {
-    const orders = Array.from({ length: ordersPerUser }, () => randomOrder(user.sub));
-    for (let i = 0; i < orders.length; i += 25) {
-      const out = await doc.send(
-        new BatchWriteCommand({ RequestItems: { [tables.orders(user.tenantId)]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
-      );
-      if (Object.keys(out.UnprocessedItems ?? {}).length > 0) throw new Error('Seeding orders left unprocessed items');
-    }
-  }
-  ddb.destroy();
-  return added;
 }

@@ -3,7 +3,7 @@
  * principals that hold long-term keys (one per task role, and the operator), and the temporary
  * sessions that STS AssumeRole creates. Keys are generated at run time, never committed.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { operatorPolicy, publishRoleTrustPolicy, taskRolePolicies, tenantAccessRolePolicy, tenantAccessRoleTrustPolicy, type PolicyDocument, type PolicyResources } from '../../../tasks/policies.ts';
 import { apiDataSourcePolicy, apiUsageDataSourcePolicy } from '../../../tasks/api-policies.ts';
 import type { AgentRuntimeKind } from '../../../tasks/config.ts';
@@ -12,6 +12,7 @@ import { TableNames } from '../../../tasks/tables.ts';
 import type { AwsLocation } from '../../../tasks/aws-location.ts';
 import { DEFAULT_MODEL_ID, profileForRegion } from '../../../tasks/models.ts';
 import { AuthError } from '../edge/aws-error.ts';
+import { SessionTokens } from './session-tokens.ts';
 
 export const LOCAL_LOCATION: AwsLocation = { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
 
@@ -100,6 +101,7 @@ export class LocalIam {
   readonly resources: PolicyResources;
   readonly roles = new Map<string, Role>();
   private readonly keys = new Map<string, KeyEntry>();
+  private readonly sessionTokens = new SessionTokens();
   /** Clock time of the last sweep of expired sessions. */
   private lastPrune?: number;
   private readonly longTerm = new Map<LocalPrincipalName, LocalCredentials & { arn: string }>();
@@ -227,15 +229,20 @@ export class LocalIam {
     return undefined;
   }
 
-  /** Registers an STS session; returns its temporary credentials. */
+  /** Registers an STS session (its principal names when it expires); returns its temporary credentials. */
   createSession(principal: Principal): LocalCredentials {
-    const creds = {
-      accessKeyId: newAccessKeyId('ASIA'),
-      secretAccessKey: newSecretAccessKey(),
-      sessionToken: Buffer.from(`${randomUUID()}:${randomBytes(96).toString('base64')}`).toString('base64'),
-    };
+    if (!principal.expiresAt) throw new Error('An STS session needs its expiry (expiresAt).');
+    const accessKeyId = newAccessKeyId('ASIA');
+    const creds = { accessKeyId, secretAccessKey: newSecretAccessKey(), sessionToken: this.sessionTokens.issue(accessKeyId, principal.expiresAt) };
     this.keys.set(creds.accessKeyId, { secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken, principal });
     return creds;
+  }
+
+  /** How many STS sessions are held (live ones, and expired ones not swept yet). */
+  sessionCount(): number {
+    let n = 0;
+    for (const e of this.keys.values()) if (e.sessionToken) n++;
+    return n;
   }
 
   /** The temporary credentials STS has issued and still knows (tests scan outputs for them). */
@@ -248,9 +255,10 @@ export class LocalIam {
   }
 
   /**
-   * Drops STS sessions that expired more than an hour ago (they would only be reported as expired).
-   * A sweep visits every session, so it runs at most once a minute of the clock (and whenever the
-   * clock went back); sessions kept a little longer are still refused as expired by `resolve`.
+   * Drops the STS sessions that have expired: their credentials are refused as expired from their
+   * token alone (session-tokens.ts), so nothing of them needs to be kept, and the registry holds the
+   * live sessions only (memory flat in steady state). A sweep visits every session, so it runs at
+   * most once a minute of the clock (and whenever the clock went back).
    */
   pruneSessions(now: Date): void {
     const t = now.getTime();
@@ -258,17 +266,21 @@ export class LocalIam {
     this.lastPrune = t;
     for (const [id, entry] of this.keys) {
       const exp = entry.principal.expiresAt;
-      if (exp && exp.getTime() + 3_600_000 < now.getTime()) this.keys.delete(id);
+      if (exp && exp.getTime() <= t) this.keys.delete(id);
     }
   }
 
   /**
    * The secret and principal for an access key, after checking the session token.
-   * Throws AuthError UnrecognizedClient (unknown key, missing or wrong token) or ExpiredToken.
+   * Throws AuthError UnrecognizedClient (unknown key, missing or wrong token) or ExpiredToken (a
+   * session past its expiry, whether it is still held or was swept: its own token says so).
    */
   resolve(accessKeyId: string, sessionToken: string | undefined, now: Date): { secretAccessKey: string; principal: Principal } {
     const entry = this.keys.get(accessKeyId);
-    if (!entry) throw new AuthError('UnrecognizedClient');
+    if (!entry) {
+      const swept = sessionToken === undefined ? undefined : this.sessionTokens.expiryOf(accessKeyId, sessionToken);
+      throw new AuthError(swept && swept.getTime() <= now.getTime() ? 'ExpiredToken' : 'UnrecognizedClient');
+    }
     if (entry.sessionToken !== undefined || sessionToken !== undefined) {
       if (entry.sessionToken !== sessionToken) throw new AuthError('UnrecognizedClient');
     }

@@ -137,4 +137,19 @@ describe('InvokeAgent: the conversation is the agent session\'s turns', () => {
     expect(bedrock.session('s-memory-1')!.turns.map((t) => t.question)).toEqual(['Which orders did I place?', FOLLOW_UP]);
     expect(await ask('s-memory-2', FOLLOW_UP)).toEqual({ text: WHICH_ORDER, calls: [] });
   });
+
+  it('forgets a session idle for the agent\'s idleSessionTTLInSeconds (600 s); within it, remembers (control)', async () => {
+    let now = Date.now();
+    bedrock.setClock(() => new Date(now));
+    try {
+      expect((await ask('s-idle-1', 'Which orders did I place?')).text).toContain(SECOND.orderId);
+      now += 599_000;
+      expect((await ask('s-idle-1', FOLLOW_UP)).calls).toEqual([`getOrderStatus(${SECOND.orderId})`]);
+      now += 600_000;
+      expect(await ask('s-idle-1', FOLLOW_UP)).toEqual({ text: WHICH_ORDER, calls: [] });
+      expect(bedrock.session('s-idle-1')!.turns.map((t) => t.question)).toEqual([FOLLOW_UP]);
+    } finally {
+      bedrock.setClock(undefined);
+    }
+  });
 });

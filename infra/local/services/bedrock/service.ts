@@ -17,7 +17,7 @@
  * bodies or tool results.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ACTION_GROUP, type ToolName } from '../../../../tasks/agent-definition.ts';
+import { ACTION_GROUP, AGENT_IDLE_SESSION_TTL_SECONDS, type ToolName } from '../../../../tasks/agent-definition.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 import { AwsError, parseJsonBody, type Protocol, type WireResponse } from '../../edge/aws-error.ts';
 import type { EdgeCall } from '../../edge/edge.ts';
@@ -42,6 +42,7 @@ import { requireAvailableModel } from './model-access.ts';
 import { agentStepUsage, approxTokens } from './usage.ts';
 import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces, type StreamGate, type StreamMessage } from './event-stream.ts';
 import { matchResults, returnControlPayload } from './return-control.ts';
+import { AgentSessions } from './sessions.ts';
 import { BedrockControlPlane, type ModelAccess } from './control-plane.ts';
 import { converseStreamEvents, converseStreamResponse, EVENTS_BEFORE_STREAM_FAULT, type ConverseReply } from './converse-stream.ts';
 
@@ -93,8 +94,10 @@ export interface BedrockServiceOptions {
   mode?: AgentMode;
   injection?: Partial<HostileInjection>;
   logger?: Logger;
-  /** Agent sessions kept (least recently used dropped). @default 10000 */
+  /** Agent sessions kept at most (least recently used dropped). @default 10000 */
   maxSessions?: number;
+  /** How long an idle agent session is kept (the agent's idleSessionTTLInSeconds). @default AGENT_IDLE_SESSION_TTL_SECONDS */
+  idleSessionTtlSeconds?: number;
   /**
    * The agent exists as an Agents Classic resource of the account (the bedrock-agent runtime), so
    * ListAgents lists it. @default true
@@ -136,10 +139,9 @@ export class BedrockService {
   readonly agentId: string;
   readonly agentAliasId: string;
   readonly modelId: string;
-  private readonly sessions = new Map<string, AgentSession>();
+  private readonly sessions: AgentSessions<AgentSession>;
   private readonly faults: (BedrockFault & { remaining: number })[] = [];
   private readonly records: BedrockCallRecord[] = [];
-  private readonly maxSessions: number;
   private clock: () => Date;
   private streamGate: StreamGate | undefined;
   private readonly controlPlane: BedrockControlPlane;
@@ -148,8 +150,8 @@ export class BedrockService {
     this.agentId = options.agentId ?? LOCAL_AGENT_ID;
     this.agentAliasId = options.agentAliasId ?? LOCAL_AGENT_ALIAS_ID;
     this.modelId = options.modelId ?? LOCAL_MODEL_ID;
-    this.maxSessions = options.maxSessions ?? 10_000;
     this.clock = options.clock ?? (() => new Date());
+    this.sessions = new AgentSessions((options.idleSessionTtlSeconds ?? AGENT_IDLE_SESSION_TTL_SECONDS) * 1000, options.maxSessions ?? 10_000, () => this.clock());
     this.controlPlane = new BedrockControlPlane(options.location, () => this.clock());
     this.controlPlane.setListedAgent(options.agentListed === false ? undefined : this.agentId);
     this.agent = new LocalAgent({ ...(options.mode ? { mode: options.mode } : {}), ...(options.injection ? { injection: options.injection } : {}) });
@@ -290,15 +292,6 @@ export class BedrockService {
     this.options.logger?.log('debug', 'bedrock.call', { operation: rec.operation, sessionId: rec.sessionId, resumed: rec.resumed, outcome: rec.outcome });
   }
 
-  private touchSession(sessionId: string): AgentSession {
-    let s = this.sessions.get(sessionId);
-    if (s) this.sessions.delete(sessionId);
-    else s = { turns: [] };
-    this.sessions.set(sessionId, s);
-    if (this.sessions.size > this.maxSessions) this.sessions.delete(this.sessions.keys().next().value as string);
-    return s;
-  }
-
   // ----- InvokeAgent -----
 
   private async invokeAgent(call: EdgeCall, agentId: string, agentAliasId: string, sessionId: string): Promise<WireResponse> {
@@ -359,7 +352,7 @@ export class BedrockService {
       // The agent reads the session's earlier turns: Bedrock agents keep a session's conversation.
       const step = this.runAgent(question, rounds, this.sessions.get(sessionId)?.turns ?? []);
       // The results are consumed; a new question replaces a return of control never answered.
-      const session = this.touchSession(sessionId);
+      const session = this.sessions.touch(sessionId, () => ({ turns: [] }));
       session.pending = undefined;
       const events: StreamMessage[] = [];
       if (input.enableTrace === true) for (const trace of this.traces(sessionId, question, rounds, step)) events.push({ bytes: eventMessage('trace', trace) });

@@ -15,6 +15,7 @@ import { PartitionLocks, partitionId } from './partition-locks.ts';
 import { transactGetItems } from './transact-get.ts';
 import { transactWriteItems } from './transact-write.ts';
 import { TABLE_ADMIN_OPERATIONS, TableAdmin } from './table-admin.ts';
+import { finishInterruptedTables } from './interrupted-tables.ts';
 import type { AwsLocation } from '../../../../tasks/aws-location.ts';
 
 export const DYNAMODB_PROTOCOL: Protocol = {
@@ -296,6 +297,8 @@ export class DynamoService {
   }
 
   async start(): Promise<void> {
+    // A table a killed process left in CREATING is made ACTIVE, as DynamoDB finishes creating it.
+    if (this.options.path) await finishInterruptedTables(this.options.path);
     this.server = dynalite({
       path: this.options.path,
       createTableMs: 0,
