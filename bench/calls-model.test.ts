@@ -7,7 +7,7 @@ import {
   purposeOf,
   roleName,
   successPath,
-  tenantPartitionWrites,
+  tenantCeilingLine,
   type Quota,
 } from './calls-model.ts';
 
@@ -43,7 +43,7 @@ describe('calls-model: naming the requests the edge logged', () => {
 });
 
 describe('calls-model: the ceilings', () => {
-  const quota = (over: Partial<Quota>): Quota => ({ name: 'q', defaultValue: 1000, unit: 'requests/s', source: 's', perQuestion: 2, ...over });
+  const quota = (over: Partial<Quota>): Quota => ({ name: 'q', scope: 'platform', defaultValue: 1000, unit: 'requests/s', source: 's', perQuestion: 2, ...over });
 
   it('divides the default by the calls per question; a per-minute quota by 60 first', () => {
     expect(ceilingOf(quota({}))).toBe(500);
@@ -61,9 +61,20 @@ describe('calls-model: the ceilings', () => {
     expect(lowestCeiling([quota({ defaultValue: undefined })])).toBeUndefined();
   });
 
-  it("counts the item writes on a tenant's partition: 2 per admission, 3 per metering", () => {
-    expect(tenantPartitionWrites(1, 1)).toBe(5);
-    expect(tenantPartitionWrites(0, 0)).toBe(0);
+  it("sets the platform's ceiling by platform quotas only; a tenant's quota, however low, sets the tenant's line", () => {
+    const tenant = quota({ name: 'partition', scope: 'tenant', defaultValue: 1_000, perQuestion: 40 });
+    const platform = quota({ name: 'model', defaultValue: 1_000, perQuestion: 20 });
+    expect(lowestCeiling([tenant, platform])).toEqual({ quota: platform, ceiling: 50 });
+    expect(lowestCeiling([tenant, platform], 'tenant')).toEqual({ quota: tenant, ceiling: 25 });
+    // Control: the same partition quota as a platform one would set the platform's ceiling.
+    expect(lowestCeiling([{ ...tenant, scope: 'platform' }, platform])?.quota.name).toBe('partition');
+    expect(lowestCeiling([platform], 'tenant')).toBeUndefined();
+  });
+
+  it("prints one tenant's ceiling on its own line", () => {
+    const tenant = quota({ name: 'DynamoDB per-partition writes', scope: 'tenant', unit: 'WCU/s', defaultValue: 1_000, perQuestion: 10 });
+    expect(tenantCeilingLine({ quota: tenant, ceiling: 100 })).toBe("one tenant's ceiling: 100 questions/s, set by DynamoDB per-partition writes: 10 WCU per question, 1,000 WCU/s");
+    expect(tenantCeilingLine(undefined)).toMatch(/^one tenant's ceiling: unknown/);
   });
 
   it('follows the success path from StartAt to End', () => {

@@ -76,7 +76,8 @@ export function purposeOf(k: RequestKey): string {
     if (op === 'TransactWriteItems') return `${role}: metering (the answer's marker, DAY and MONTH counters)`;
     if (role === 'publish-answer' || role === 'release-slot') return `${role}: release the admission slot`;
     if (role === 'record-failure') return `${role}: record the failure`;
-    if (role === 'tenant-access' && (op === 'GetItem' || op === 'Query')) return "agent tool, with the (tenant, user) scoped session: the tenant's data";
+    if (role === 'tenant-access' && op === 'GetItem') return "agent tool, with the (tenant, user) scoped session: the tenant's data";
+    if (role === 'tenant-access' && op === 'Query') return "with the (tenant, user) scoped session: conversation memory's recall (converse runtime), or an agent tool's query";
     if (op === 'Query' || op === 'PutItem') return `${role}: conversation memory (${op})`;
     return `${role}: ${op}`;
   }
@@ -86,9 +87,16 @@ export function purposeOf(k: RequestKey): string {
 /** The short services of the last line, in its order. */
 export const LAST_LINE_SERVICES = ['sts', 'cognito-idp', 'kms', 'dynamodb', 'bedrock', 'states'] as const;
 
+/**
+ * `platform`: the account's, per Region, shared by every tenant. `tenant`: one tenant's, whatever
+ * the others do (its own TENANT# counter partition): it bounds a tenant, not the platform.
+ */
+export type QuotaScope = 'platform' | 'tenant';
+
 export interface Quota {
   /** As Service Quotas names it (or the documentation page). */
   name: string;
+  scope: QuotaScope;
   /** The default, per second (or per minute for Bedrock); undefined when the docs found give none. */
   defaultValue: number | undefined;
   unit: string;
@@ -100,23 +108,15 @@ export interface Quota {
   note?: string;
 }
 
-/** Questions per second a quota allows: default / per question (per-minute quotas divided by 60). */
+/**
+ * Questions per second a quota allows: default / per question (per-minute quotas divided by 60).
+ * A quota of what is held at once (`concurrent` executions, `tokens held`) divides by what one
+ * question holds times how long (function-seconds, token-seconds): the same division.
+ */
 export function ceilingOf(q: Pick<Quota, 'defaultValue' | 'perQuestion' | 'unit'>): number | undefined {
   if (q.defaultValue === undefined || !(q.perQuestion > 0)) return undefined;
   const perSecond = q.unit.endsWith('/min') ? q.defaultValue / 60 : q.defaultValue;
   return perSecond / q.perQuestion;
-}
-
-/**
- * Item writes one question makes on its tenant's `TENANT#<tenantId>` partition (tasks/usage.ts):
- * the admission transaction updates the DAY and the MONTH items (the MONTH one on the condition of
- * the token budget); the metering transaction updates the answer's marker, the MONTH and the DAY
- * items, all under that partition key. Per transaction counted at the edge.
- */
-export const TENANT_ITEM_WRITES = { admission: 2, metering: 3 } as const;
-
-export function tenantPartitionWrites(admissionTransactions: number, meteringTransactions: number): number {
-  return admissionTransactions * TENANT_ITEM_WRITES.admission + meteringTransactions * TENANT_ITEM_WRITES.metering;
 }
 
 /** The states an execution enters when every state succeeds: from StartAt along Next until End (or a terminal state). */
@@ -132,22 +132,26 @@ export function successPath(definition: { StartAt: string; States: Readonly<Reco
   return path;
 }
 
-/** Lambda: concurrency / (invocations per question x mean seconds each), i.e. / function-seconds per question. */
-export function functionSecondsPerQuestion(invocations: number, meanSeconds: number): number {
-  return invocations * meanSeconds;
-}
-
-/** The quota with the lowest ceiling among those with a known default. */
-export function lowestCeiling(quotas: readonly Quota[]): { quota: Quota; ceiling: number } | undefined {
+/** The quota of `scope` (the platform's by default) with the lowest ceiling among those with a known default. */
+export function lowestCeiling(quotas: readonly Quota[], scope: QuotaScope = 'platform'): { quota: Quota; ceiling: number } | undefined {
   let best: { quota: Quota; ceiling: number } | undefined;
   for (const quota of quotas) {
+    if (quota.scope !== scope) continue;
     const ceiling = ceilingOf(quota);
     if (ceiling !== undefined && (!best || ceiling < best.ceiling)) best = { quota, ceiling };
   }
   return best;
 }
 
-/** The benchmark's last line (issue 18's format). */
+/** The line before the last: the lowest ceiling of one tenant's own quotas. */
+export function tenantCeilingLine(ceiling: { quota: Quota; ceiling: number } | undefined): string {
+  if (!ceiling) return "one tenant's ceiling: unknown (no tenant-scoped quota with a default)";
+  const { quota } = ceiling;
+  const unit = quota.unit.replace(/\/s$/, '');
+  return `one tenant's ceiling: ${ceiling.ceiling.toFixed(0)} questions/s, set by ${quota.name}: ${quota.perQuestion.toFixed(0)} ${unit} per question, ${quota.defaultValue?.toLocaleString('en-US')} ${quota.unit}`;
+}
+
+/** The benchmark's last line (issue 18's format): the ceiling is the lowest of the platform's quotas. */
 export function lastLine(perService: ReadonlyMap<string, number>, publishes: number, ceiling: { quota: Quota; ceiling: number } | undefined): string {
   const n = (s: string) => perService.get(s) ?? 0;
   const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));

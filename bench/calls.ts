@@ -4,18 +4,28 @@
  * role (the pipeline resolver's DynamoDB data source calls included: they go through the edge,
  * signed by the data source role), and AppSync publishes apart. Prints what each call is for, the
  * AWS quotas a question touches with their documented defaults, and the questions/s each allows.
- * The quota defaults are read from AWS documentation (pages named); where the pages found give no
- * number the table says so and that quota sets no ceiling here.
+ * The quota defaults are read from AWS documentation (pages named), or for the model from Service
+ * Quotas values recorded elsewhere (bench/quotas.ts says which); where none was found the table says
+ * so and that quota sets no ceiling here.
+ *
+ * Options (environment): BENCH_ITERATIONS (50); BENCH_AGENT_RUNTIME (the local stack's default,
+ * bedrock-agent; or converse, the deployed default); BENCH_MODEL_TPM, BENCH_MODEL_RPM (your
+ * account's model quotas, from Service Quotas); BENCH_MODEL_BURNDOWN (output token burndown);
+ * BENCH_MODEL_MAX_TOKENS (maxTokens a model call reserves); BENCH_MODEL_LATENCY_S (the model's
+ * seconds per question, all its calls: what a Lambda waits on AWS).
  */
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { RealtimeConnection } from '../client/realtime.ts';
 import { connectedClient, type BenchClient } from './clients.ts';
+import { ANSWER_MAX_TOKENS } from '../tasks/agent-runtime-converse.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { definition } from '../states/definition.ts';
 import { SEED_TENANTS, SEED_USERS } from '../tasks/seed.ts';
 import { monthSortKey, tenantPartition } from '../tasks/usage.ts';
-import { ceilingOf, functionSecondsPerQuestion, isDataSourceRole, successPath, lastLine, lowestCeiling, purposeOf, tenantPartitionWrites, type Quota } from './calls-model.ts';
+import { AGENT_RUNTIMES, type AgentRuntimeKind } from '../tasks/config.ts';
+import { ceilingOf, isDataSourceRole, successPath, lastLine, lowestCeiling, purposeOf, tenantCeilingLine } from './calls-model.ts';
 import { RequestCounter } from './machine.ts';
+import { DEFAULT_MODEL_QUOTAS, optionalSetting, quotasFor, setting, type QuotaSettings } from './quotas.ts';
 import { positiveIntEnv, sequential, table } from './stats.ts';
 
 export const name = 'calls';
@@ -29,15 +39,24 @@ export async function run(): Promise<void> {
   const counter = new RequestCounter();
   // Every tenant on the premium plan: the plans' per-user rates must not refuse the measurement.
   const tenants = SEED_TENANTS.map((t) => ({ ...t, plan: 'premium' as const }));
-  const stack = await startLocalStack({ port: 0, logger: counter, seed: { tenants, users: SEED_USERS }, lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off' });
+  const settings = quotaSettings(process.env);
+  const runtime = agentRuntime(process.env.BENCH_AGENT_RUNTIME);
+  const stack = await startLocalStack({
+    port: 0,
+    logger: counter,
+    seed: { tenants, users: SEED_USERS },
+    lambdaSandbox: process.env.BENCH_LAMBDA_SANDBOX !== 'off',
+    ...(runtime ? { agentRuntime: runtime } : {}),
+  });
   const connections: RealtimeConnection[] = [];
   const ddb = new DynamoDBClient(stack.clientConfig('operator'));
-  /** The model tokens metered so far this month, all tenants (the MONTH items' `tokens`). */
+  /** The model tokens metered so far this month, all tenants (the MONTH items' `inputTokens`, `outputTokens`). */
   const meteredTokens = async () => {
-    let sum = 0;
+    const sum = { inputTokens: 0, outputTokens: 0 };
     for (const t of tenants) {
       const out = await ddb.send(new GetItemCommand({ TableName: stack.tables.usage, Key: { pk: { S: tenantPartition(t.tenantId) }, sk: { S: monthSortKey(new Date().toISOString()) } }, ConsistentRead: true }));
-      sum += Number(out.Item?.tokens?.N ?? 0);
+      sum.inputTokens += Number(out.Item?.inputTokens?.N ?? 0);
+      sum.outputTokens += Number(out.Item?.outputTokens?.N ?? 0);
     }
     return sum;
   };
@@ -57,7 +76,9 @@ export async function run(): Promise<void> {
     const wall: number[] = [];
     await sequential(askOnce, iterations, wall);
     const counted = counter.snapshot();
-    const tokensPerAnswer = ((await meteredTokens()) - tokens0) / iterations;
+    const tokens1 = await meteredTokens();
+    const inputTokens = (tokens1.inputTokens - tokens0.inputTokens) / iterations;
+    const outputTokens = (tokens1.outputTokens - tokens0.outputTokens) / iterations;
     const meanWallS = wall.reduce((a, b) => a + b, 0) / wall.length / 1000;
 
     // (1) Calls per question by service, operation and role, with their purpose.
@@ -68,7 +89,9 @@ export async function run(): Promise<void> {
         return { service, operation, role, n };
       })
       .sort((a, b) => a.service.localeCompare(b.service) || b.n - a.n);
-    process.stdout.write(`${iterations} questions, one at a time, after ${Math.max(WARM_UP, clients.length * 2)} to warm the functions; ${clients.length} users in turn\n\n`);
+    process.stdout.write(
+      `${iterations} questions, one at a time, after ${Math.max(WARM_UP, clients.length * 2)} to warm the functions; ${clients.length} users in turn; agent runtime ${runtime ?? 'bedrock-agent (the local stack default)'}\n\n`,
+    );
     process.stdout.write(
       `${table(
         ['service', 'operation', 'signed by', 'per question', 'purpose'],
@@ -80,107 +103,73 @@ export async function run(): Promise<void> {
     // (2) Quotas.
     const perService = new Map<string, number>();
     for (const [s, n] of counted.byService) perService.set(s, per(n));
-    const op = (service: string, operation: string) => rows.filter((r) => r.service === service && r.operation === operation).reduce((a, r) => a + per(r.n), 0);
-    const kmsCrypto = rows.filter((r) => r.service === 'kms' && ['Encrypt', 'Decrypt', 'GenerateDataKey', 'ReEncrypt'].includes(r.operation)).reduce((a, r) => a + per(r.n), 0);
-    const transactions = (admission: boolean) =>
-      rows.filter((r) => r.service === 'dynamodb' && r.operation === 'TransactWriteItems' && isDataSourceRole(r.role) === admission).reduce((a, r) => a + per(r.n), 0);
-    const counterWrites = tenantPartitionWrites(transactions(true), transactions(false));
+    const sum = (keep: (r: (typeof rows)[number]) => boolean) => rows.filter(keep).reduce((a, r) => a + per(r.n), 0);
+    const transactions = (admission: boolean) => sum((r) => r.service === 'dynamodb' && r.operation === 'TransactWriteItems' && isDataSourceRole(r.role) === admission);
     const path = successPath(definition);
-    const tasks = path.filter((n) => (definition.States as Record<string, { Type: string }>)[n]!.Type === 'Task').length;
-    const quotas: Quota[] = [
+    const quotas = quotasFor(
       {
-        name: 'Cognito user pools UserRead category (AdminGetUser)',
-        defaultValue: undefined,
-        unit: 'requests/s',
-        source: 'not found in docs (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html lists it; the excerpts found give no number)',
-        perQuestion: op('cognito-idp', 'AdminGetUser'),
+        calls: (service, operation) => sum((r) => r.service === service && r.operation === operation),
+        kmsCrypto: sum((r) => r.service === 'kms' && ['Encrypt', 'Decrypt', 'GenerateDataKey', 'ReEncrypt'].includes(r.operation)),
+        publishes: per(counted.publishes),
+        admissionTransactions: transactions(true),
+        meteringTransactions: transactions(false),
+        modelCalls: perService.get('bedrock') ?? 0,
+        inputTokens,
+        outputTokens,
+        successPath: path,
+        taskStates: path.filter((n) => (definition.States as Record<string, { Type: string }>)[n]!.Type === 'Task').length,
+        localWallS: meanWallS,
       },
-      {
-        name: 'STS AssumeRole request rate',
-        defaultValue: undefined,
-        unit: 'requests/s',
-        source: 'not found in docs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html gives no request rate in the excerpts found)',
-        perQuestion: op('sts', 'AssumeRole'),
-      },
-      {
-        name: 'KMS cryptographic operations (symmetric) request rate, shared',
-        defaultValue: 10_000,
-        unit: 'requests/s',
-        source: 'https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html (10,000 shared; 20,000 or more in the Regions it lists)',
-        perQuestion: kmsCrypto,
-      },
-      {
-        name: 'Step Functions StartExecution (Express)',
-        defaultValue: undefined,
-        unit: 'requests/s',
-        source: 'not found in docs (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html: the excerpts found give no number)',
-        perQuestion: op('states', 'StartExecution'),
-      },
-      {
-        name: 'Step Functions Express state transitions',
-        defaultValue: undefined,
-        unit: 'transitions/s',
-        source: 'not found in docs (same page: the excerpts found give no number for Express)',
-        perQuestion: path.length,
-        note: `the states of the success path (${path.join(' -> ')}), states/definition.ts`,
-      },
-      {
-        name: 'AppSync rate of request tokens (per account, Region)',
-        defaultValue: undefined,
-        unit: 'tokens/s',
-        source: 'not found in docs (https://docs.aws.amazon.com/general/latest/gr/appsync.html names the quota; the excerpts found give no number)',
-        perQuestion: 1 + per(counted.publishes),
-        note: '1 ask + the publishes, at >= 1 token each',
-      },
-      {
-        name: 'Lambda concurrent executions',
-        defaultValue: 1_000,
-        unit: 'concurrent',
-        source: 'https://docs.aws.amazon.com/lambda/latest/dg/limits.html',
-        perQuestion: functionSecondsPerQuestion(1, meanWallS),
-        note:
-          `concurrency / function-seconds per question; ${tasks} invocations per question (the Task states of the success path), ` +
-          `their local durations not measured apart: their sum is taken as the question's measured local wall time (${(meanWallS * 1000).toFixed(0)} ms, ask -> DONE), ` +
-          'an upper bound, since a question runs one task at a time',
-      },
-      {
-        name: "DynamoDB per-partition writes (one tenant's TENANT# counter partition)",
-        defaultValue: 1_000,
-        unit: 'WCU/s',
-        source: 'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html (1,000 write units/s per partition)',
-        perQuestion: counterWrites,
-        note: "item writes on the asking tenant's TENANT# partition (admission: DAY, MONTH; metering: marker, MONTH, DAY), 1 WCU each at least (items under 1 KB; transactional writes may cost more: not counted); one tenant's ceiling, not the platform's",
-      },
-      {
-        name: 'Bedrock requests per minute, Claude Haiku 4.5 (cross-Region profile)',
-        defaultValue: undefined,
-        unit: 'requests/min',
-        source: 'not found in docs (https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-runtime.html names the quota; values are in the General Reference table, not in the excerpts found)',
-        perQuestion: perService.get('bedrock') ?? 0,
-      },
-      {
-        name: 'Bedrock tokens per minute, Claude Haiku 4.5 (cross-Region profile)',
-        defaultValue: undefined,
-        unit: 'tokens/min',
-        source: 'not found in docs (same pages)',
-        perQuestion: tokensPerAnswer,
-        note: "the local model stand-in's tokens per answer, as metered (input + output): a real model's differ",
-      },
-    ];
+      settings,
+    );
     const fmt = (x: number | undefined) => (x === undefined ? 'not found in docs' : x.toLocaleString('en-US'));
     process.stdout.write(
       `${table(
-        ['quota', 'default', 'unit', 'per question', 'questions/s ceiling'],
-        quotas.map((q) => [q.name, fmt(q.defaultValue), q.unit, q.perQuestion.toFixed(2), ceilingOf(q)?.toFixed(0) ?? '-']),
+        ['quota', 'scope', 'default', 'unit', 'per question', 'questions/s ceiling'],
+        quotas.map((q) => [q.name, q.scope, fmt(q.defaultValue), q.unit, q.perQuestion.toFixed(2), ceilingOf(q)?.toFixed(0) ?? '-']),
       )}\n`,
     );
     process.stdout.write('sources and notes:\n');
     for (const q of quotas) process.stdout.write(`  ${q.name}: ${q.source}${q.note ? `; per question: ${q.note}` : ''}\n`);
     process.stdout.write('\n');
+    const used = (label: string, x: { value: number; source: string }) => `  ${label}: ${x.value.toLocaleString('en-US')} (${x.source.startsWith('BENCH_') ? x.source : 'default'})\n`;
+    process.stdout.write(`model figures used (${DEFAULT_MODEL_QUOTAS.model}; set yours with the BENCH_MODEL_* options):\n`);
+    process.stdout.write(used('tokens per minute (BENCH_MODEL_TPM)', settings.tokensPerMinute));
+    process.stdout.write(used('requests per minute (BENCH_MODEL_RPM)', settings.requestsPerMinute));
+    process.stdout.write(used('output token burndown (BENCH_MODEL_BURNDOWN)', settings.outputBurndown));
+    process.stdout.write(used('maxTokens reserved per call (BENCH_MODEL_MAX_TOKENS)', settings.maxTokens));
+    process.stdout.write(
+      settings.modelLatencyS ? used('model seconds per question (BENCH_MODEL_LATENCY_S)', settings.modelLatencyS) : `  model seconds per question (BENCH_MODEL_LATENCY_S): not set, the local wall time (${meanWallS.toFixed(3)} s) stands in\n`,
+    );
+    process.stdout.write('\n');
+    process.stdout.write(`${tenantCeilingLine(lowestCeiling(quotas, 'tenant'))}\n`);
     process.stdout.write(`${lastLine(perService, per(counted.publishes), lowestCeiling(quotas))}\n`);
   } finally {
     for (const c of connections) c.close();
     ddb.destroy();
     await stack.stop();
   }
+}
+
+/** BENCH_AGENT_RUNTIME: one of the runtimes, or undefined for the local stack's default. */
+function agentRuntime(raw: string | undefined): AgentRuntimeKind | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!(AGENT_RUNTIMES as readonly string[]).includes(raw)) throw new Error(`BENCH_AGENT_RUNTIME must be one of ${AGENT_RUNTIMES.join(', ')}, not '${raw}'`);
+  return raw as AgentRuntimeKind;
+}
+
+/** The model's figures: the operator's (BENCH_MODEL_*) or the defaults with their sources. */
+function quotaSettings(env: Readonly<Record<string, string | undefined>>): QuotaSettings {
+  return {
+    tokensPerMinute: setting(env, 'BENCH_MODEL_TPM', DEFAULT_MODEL_QUOTAS.tokensPerMinute),
+    requestsPerMinute: setting(env, 'BENCH_MODEL_RPM', DEFAULT_MODEL_QUOTAS.requestsPerMinute),
+    outputBurndown: setting(env, 'BENCH_MODEL_BURNDOWN', DEFAULT_MODEL_QUOTAS.outputBurndown),
+    maxTokens: setting(env, 'BENCH_MODEL_MAX_TOKENS', {
+      value: ANSWER_MAX_TOKENS,
+      source:
+        `what the converse runtime sends (tasks/agent-runtime-converse.ts ANSWER_MAX_TOKENS, inferenceConfig.maxTokens); without it the model's maximum would be reserved: ` +
+        `${DEFAULT_MODEL_QUOTAS.maxOutputTokens.source}; with bedrock-agent, the agent's default prompt template's maximumLength applies (we set no override; its value was not found in the docs searched)`,
+    }),
+    modelLatencyS: optionalSetting(env, 'BENCH_MODEL_LATENCY_S'),
+  };
 }

@@ -4,7 +4,7 @@
  * and waits for `start_ack` BEFORE it sends the mutation, so that no event can be missed.
  */
 import { EventOrder } from './event-order.ts';
-import { connectRealtime, type RealtimeConnection, type RealtimeError, type WebSocketConstructor } from './realtime.ts';
+import { connectRealtime, RealtimeError, type RealtimeConnection, type WebSocketConstructor } from './realtime.ts';
 
 export const ASK = /* GraphQL */ `
   mutation Ask($answerId: ID!, $question: String!, $conversationId: ID) {
@@ -59,6 +59,31 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 }
+
+/**
+ * The answer's realtime connection ended (the network, or the stack stopped) after the question
+ * was sent and before its terminal event (DONE or FAILED) arrived: the run may have finished, failed
+ * or been stopped. It names the answer, the execution when the ask returned it, and the last event
+ * that did arrive, so that the asker can follow it up (show, replay) or ask again.
+ */
+export class AnswerCutOffError extends Error {
+  readonly errorType = 'AnswerCutOff';
+  constructor(
+    readonly answerId: string,
+    /** The execution's ARN, when the ask mutation returned it. */
+    readonly executionId: string | null,
+    /** The last event that arrived before the cut, if any. */
+    readonly lastEvent: AnswerEvent | null,
+    /** What ended it (a RealtimeError, such as `The realtime connection closed (1006).`, or a network error). */
+    readonly reason: Error,
+  ) {
+    super(`The answer ${answerId} was cut off before its DONE or FAILED event arrived: ${reason.message}`);
+    this.name = 'AnswerCutOffError';
+  }
+}
+
+/** A fetch that never got a response (browsers: TypeError "Failed to fetch"; Node: "fetch failed"). */
+const isNetworkFailure = (err: unknown) => err instanceof TypeError && /fetch|network|load failed/i.test(err.message);
 
 /**
  * The GraphQL error types of an ask that admission refused (Mutation.ask's pipeline): `Throttled`
@@ -181,6 +206,7 @@ export class AssistantApi {
     );
     const timeoutMs = this.options.answerTimeoutMs ?? 60_000;
     const timer = setTimeout(() => settle.reject(new ApiError(`No answer within ${timeoutMs} ms`, 'Timeout', 0)), timeoutMs);
+    let executionId: string | null = null;
     try {
       // Only now that start_ack arrived is it safe to start the run that will publish the answer.
       const receipt = await this.graphql<{ ask: { answerId: string; executionId: string } }>(ASK, {
@@ -188,8 +214,13 @@ export class AssistantApi {
         question,
         conversationId: options.conversationId ?? null,
       });
+      executionId = receipt.ask.executionId;
       const last = await final;
-      return { answerId, executionId: receipt.ask.executionId, events, final: last };
+      return { answerId, executionId, events, final: last };
+    } catch (err) {
+      // Sent (or being sent) and then cut off: say which answer, and which run if it started.
+      if (err instanceof RealtimeError || isNetworkFailure(err)) throw new AnswerCutOffError(answerId, executionId, events.at(-1) ?? null, err as Error);
+      throw err;
     } finally {
       clearTimeout(timer);
       order.close();

@@ -4,46 +4,17 @@
  * Functions and DynamoDB APIs only, so the same code serves the local stack and a deployment.
  * Express executions on AWS have no history API (ListExecutions, DescribeExecution and
  * GetExecutionHistory refuse them): there `list` and `show` read the state machine's CloudWatch
- * log group instead (`*FromLogs` below), and `replay` is the same StartExecution.
+ * log group instead (`*FromLogs` below). Replaying a run is client/replay.ts.
  */
 import {
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
-  StartExecutionCommand,
   type ExecutionStatus,
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseCause } from './caught-error.ts';
-
-/**
- * A failed run as RecordFailure writes it to the runs table (the fields replay reads). The client
- * keeps its own copy of this shape and of the state machine's input (client/ depends on nothing
- * but the API's schema); test/client-schema.test.ts checks both against the tasks' own types.
- */
-export interface RecordedRun {
-  tenantId: string;
-  answerId: string;
-  userId: string;
-  username: string;
-  question: string;
-  conversationId?: string;
-  errorType: string;
-  errorMessage: string;
-  executionArn: string;
-  failedAt: string;
-  replayOf?: string;
-}
-
-/** The state machine input a replay starts (the resolver builds the same from a verified token). */
-export interface ReplayInput {
-  identity: { tenantId: string; userId: string; username: string };
-  request: { answerId: string; question: string; conversationId?: string };
-  replayOf: string;
-}
 
 export interface ExecutionRow {
   executionArn: string;
@@ -244,61 +215,6 @@ export function statesFromHistory(events: HistoryEvent[]): StateRun[] {
 /** An execution with every state's run, from its history alone (the same reading as the log records'). */
 export async function showExecution(sfn: SFNClient, executionArn: string): Promise<ExecutionDetail> {
   return executionDetailOf(executionArn, await history(sfn, executionArn));
-}
-
-/** The run recorded by RecordFailure for an execution, if any. */
-export async function findFailedRun(ddb: DynamoDBClient, runsTable: string, executionArn: string): Promise<RecordedRun | undefined> {
-  const doc = DynamoDBDocumentClient.from(ddb);
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({ TableName: runsTable, FilterExpression: 'executionArn = :e', ExpressionAttributeValues: { ':e': executionArn }, ExclusiveStartKey }),
-    );
-    const hit = page.Items?.[0];
-    if (hit) return hit as RecordedRun;
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return undefined;
-}
-
-export interface ReplayResult {
-  executionArn: string;
-  /** The replay's own answerId (`<userId>.replay-<uuid>`): the original one is claimed by the run it replays. */
-  answerId: string;
-  replayOf: string;
-  /** Where the identity and request came from. */
-  source: 'runs-table';
-}
-
-/**
- * Starts a new execution from the recorded identity and request of a failed run, linked by
- * `replayOf` (the failed execution's ARN). A replay is a new ask: it has its own answerId, since
- * the failed run's answerId stays claimed by that run (ValidateContext's idempotency claim, 24
- * hours), and an ask reusing it would end in AlreadyAnswered. The new execution validates
- * everything again from scratch (ValidateContext and MintCredentials run again), so a tampered
- * record or a tenant that was suspended since fails.
- */
-export async function replayExecution(
-  clients: { sfn: SFNClient; dynamodb: DynamoDBClient },
-  target: { stateMachineArn: string; runsTable: string; executionArn: string },
-): Promise<ReplayResult> {
-  const run = await findFailedRun(clients.dynamodb, target.runsTable, target.executionArn);
-  if (!run) {
-    throw new Error(`No failed run is recorded for ${target.executionArn}: only runs that reached RecordFailure can be replayed.`);
-  }
-  const id = globalThis.crypto.randomUUID();
-  // "<userId>.<suffix>", as ValidateContext requires of every answerId. The user id is the one the
-  // recorded answerId was made for, not the record's userId field: a record whose userId was
-  // changed (to ask as someone else) still fails ValidateContext's "answerId belongs to the user".
-  const owner = run.answerId.split('.')[0] ?? '';
-  const answerId = `${owner}.replay-${id}`;
-  const input: ReplayInput = {
-    identity: { tenantId: run.tenantId, userId: run.userId, username: run.username },
-    request: { answerId, question: run.question, ...(run.conversationId ? { conversationId: run.conversationId } : {}) },
-    replayOf: target.executionArn,
-  };
-  const started = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn: target.stateMachineArn, name: `replay-${id}`, input: JSON.stringify(input) }));
-  return { executionArn: started.executionArn!, answerId, replayOf: target.executionArn, source: 'runs-table' };
 }
 
 const ms = (a?: Date, b?: Date) => (a && b ? `${b.getTime() - a.getTime()} ms` : '-');

@@ -22,6 +22,16 @@ import { sdkConfig } from './config.ts';
 import { classifyModelError, ErrorName, WorkflowError } from './errors.ts';
 import { readConverseStream, type StreamedMessage } from './converse-stream.ts';
 
+/**
+ * The most output tokens one model call may generate (`inferenceConfig.maxTokens`). Without it
+ * Bedrock takes the model's maximum (64K for Claude Haiku 4.5) and sets that much aside against the
+ * account's tokens-per-minute quota for as long as the call runs: at 5,000,000 tokens a minute, at
+ * most 77 calls in flight, whatever their real length (README "Scaling on AWS"). A store
+ * assistant's answers and tool calls are a few hundred tokens; an answer cut here ends with
+ * stopReason max_tokens and is delivered as far as it got.
+ */
+export const ANSWER_MAX_TOKENS = 1024;
+
 export class ConverseAdapter implements AgentRuntime {
   readonly memory = 'conversation-table';
 
@@ -46,7 +56,14 @@ export class ConverseAdapter implements AgentRuntime {
       let out: StreamedMessage;
       try {
         const response = await this.client.send(
-          new ConverseStreamCommand({ modelId: this.modelId, system: [{ text: AGENT_INSTRUCTION }], messages, toolConfig, ...converseRequestMetadata(turn) }),
+          new ConverseStreamCommand({
+            modelId: this.modelId,
+            system: [{ text: AGENT_INSTRUCTION }],
+            messages,
+            toolConfig,
+            inferenceConfig: { maxTokens: ANSWER_MAX_TOKENS },
+            ...converseRequestMetadata(turn),
+          }),
         );
         if (!response.stream) throw new WorkflowError(ErrorName.AgentFailed, 'ConverseStream returned no event stream');
         out = await readConverseStream(response.stream, onText);

@@ -2,7 +2,7 @@ import type { BedrockAgentRuntimeClient, InvokeAgentCommand, ResponseStream } fr
 import type { BedrockRuntimeClient, ConverseStreamCommand, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
 import { BedrockAgentAdapter } from './agent-runtime-bedrock-agent.ts';
-import { ConverseAdapter } from './agent-runtime-converse.ts';
+import { ANSWER_MAX_TOKENS, ConverseAdapter } from './agent-runtime-converse.ts';
 import { ErrorName } from './errors.ts';
 import { MODEL_REFUSALS } from './models.ts';
 
@@ -136,6 +136,8 @@ describe('ConverseAdapter (ConverseStream)', () => {
     });
     expect(inputs[0]).toMatchObject({ modelId: 'model-1', messages: [{ role: 'user', content: [{ text: turn.question }] }] });
     expect(inputs[0]!.toolConfig!.tools!.length).toBeGreaterThan(0);
+    // Bounded output: without maxTokens, Bedrock holds the model's maximum against the tokens-per-minute quota.
+    expect(inputs.map((i) => i.inferenceConfig)).toEqual(inputs.map(() => ({ maxTokens: ANSWER_MAX_TOKENS })));
   });
 
   it('control: one delta is one piece', async () => {

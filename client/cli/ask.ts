@@ -9,11 +9,13 @@
  *                          password or the seeded user's secret JSON; a second line is the new
  *                          password a first sign-in requires)
  * Exit codes: 0 answered, 1 the answer FAILED or the stack is unreachable, 2 bad usage or unknown user,
- * 3 refused by the plan's limits (Throttled, QuotaExceeded: the message says which and when to retry).
+ * 3 refused by the plan's limits (Throttled, QuotaExceeded: the message says which and when to retry),
+ * 4 the answer was cut off (the realtime connection ended, or the stack stopped, before DONE or
+ * FAILED arrived): the message names the answer and its execution, and how to follow it up.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { ApiError, AssistantApi, refusalOf } from '../api.ts';
+import { AnswerCutOffError, ApiError, AssistantApi, refusalOf } from '../api.ts';
 import { signIn, SignInError, type Tokens } from '../auth.ts';
 import { CommandExit, parseCommandArgs, type CommandIo } from './command.ts';
 import { ASK_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
@@ -103,6 +105,31 @@ function newPassword(): string {
 /** The exit code of an ask that admission refused. */
 export const EXIT_REFUSED = 3;
 
+/** The exit code of an answer that was cut off before its terminal event. */
+export const EXIT_CUT_OFF = 4;
+
+/**
+ * What the asker of a cut-off answer reads: which answer, which execution, the last event that
+ * arrived, and the commands that tell what became of it, replay it, or ask again.
+ */
+export function cutOffMessage(err: AnswerCutOffError, ask: { username: string; question: string; targetArgs: string }): string {
+  const last = err.lastEvent;
+  const lines = [
+    `The answer was cut off: ${err.reason.message.replace(/\.$/, '')}, before its DONE or FAILED event arrived.`,
+    `  answer:     ${err.answerId}`,
+    `  execution:  ${err.executionId ?? 'not known (the question may not have started)'}`,
+    `  last event: ${last ? `${last.status} (seq ${last.seq}${last.text && last.status !== 'CHUNK' ? `, ${last.text}` : ''})` : 'none'}`,
+  ];
+  if (err.executionId) {
+    lines.push(
+      `  what became of it:  npm run executions --${ask.targetArgs} show ${err.executionId}`,
+      `  replay it (once it shows FAILED or ABORTED): npm run executions --${ask.targetArgs} replay ${err.executionId}`,
+    );
+  }
+  lines.push(`  ask again:          npm run ask --${ask.targetArgs} --user ${ask.username} ${JSON.stringify(ask.question)}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** The command itself, callable in-process (tests) or from the CLI below; resolves to the exit code. */
 export async function askCommand(argv: string[], io: AskIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -151,6 +178,12 @@ export async function askCommand(argv: string[], io: AskIo): Promise<number> {
     if (!values.json) io.stdout.write(`${result.final.text ?? ''}\n`);
     return 0;
   } catch (err) {
+    if (err instanceof AnswerCutOffError) {
+      const targetArgs = values.target === 'aws' ? ' --target aws' : '';
+      io.stderr.write(cutOffMessage(err, { username, question, targetArgs }));
+      if (values.json) io.stdout.write(`${JSON.stringify({ cutOff: err.reason.message, answerId: err.answerId, executionId: err.executionId })}\n`);
+      return EXIT_CUT_OFF;
+    }
     const refusal = refusalOf(err);
     if (refusal) {
       // Nothing was started: the limit and when to retry are in the message.

@@ -16,12 +16,12 @@ import {
   formatExecution,
   listExecutionsFromLogs,
   listExecutionsPage,
-  replayExecution,
   showExecution,
   showExecutionFromLogs,
   type ExecutionDetail,
   type ExecutionPage,
 } from '../executions.ts';
+import { replayExecution } from '../replay.ts';
 import { awsClientConfig, CommandExit, parseCommandArgs, type AwsOverrides, type CommandIo } from './command.ts';
 import { EXECUTIONS_OUTPUTS, readDeployOutputsForCommand } from './targets.ts';
 import { explainConnectionError, principalConfig, readLocalEnvForCommand } from './targets.ts';
@@ -188,7 +188,8 @@ export async function executionsCommand(argv: string[], io: CommandIo): Promise<
       out(values.json ? JSON.stringify(detail, null, 2) : formatExecution(detail));
     } else {
       const result = await replayExecution({ sfn, dynamodb }, { stateMachineArn: target.stateMachineArn, runsTable: target.runsTable, executionArn: arn! });
-      out(`Started ${result.executionArn}\n  answerId ${result.answerId} (a new ask: the failed run keeps its own)\n  replayOf ${result.replayOf} (identity and request from the recorded run; validated again)`);
+      const from = result.source === 'runs-table' ? 'the recorded run' : "the stopped run's own input";
+      out(`Started ${result.executionArn}\n  answerId ${result.answerId} (a new ask: the replayed run keeps its own)\n  replayOf ${result.replayOf} (identity and request from ${from}; validated again)`);
       out(`  follow it with: npm run executions --${values.target === 'aws' ? ' --target aws' : ''} show ${result.executionArn}`);
     }
     return 0;

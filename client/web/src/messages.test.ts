@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SignInError } from '../../auth.ts';
-import { ApiError, refusalOf } from '../../api.ts';
+import { AnswerCutOffError, ApiError, refusalOf } from '../../api.ts';
+import { RealtimeError } from '../../realtime.ts';
 import { askMessage, isAuthError, operatorMessage, retryMessage, signInMessage } from './messages.ts';
 
 describe('errors in words a person understands', () => {
@@ -41,5 +42,23 @@ describe('a refused question', () => {
     const other = new ApiError('The question is empty.', 'BadRequestException', 200, null);
     expect(refusalOf(other)).toBeNull();
     expect(askMessage(other)).toBe('The question could not be sent: The question is empty.');
+  });
+});
+
+describe('an answer cut off by the connection', () => {
+  it('names the answer and the run, and says how to ask again or have it replayed, instead of the raw 1006', () => {
+    const closed = new RealtimeError('ConnectionClosed', 'The realtime connection closed (1006).', 1006);
+    const arn = 'arn:aws:states:us-east-1:000000000000:execution:assistant:1b2c';
+    const message = askMessage(new AnswerCutOffError('u-1.abc', arn, null, closed));
+    expect(message).toBe(
+      'The connection was lost before the answer arrived (answer u-1.abc; run 1b2c). Use Retry to ask again; an operator can look the run up and replay it in Executions.',
+    );
+    expect(message).not.toContain('1006');
+    expect(askMessage(new AnswerCutOffError('u-1.abc', null, null, new TypeError('Failed to fetch')))).toMatch(/\(answer u-1\.abc; the run may not have started\)/);
+  });
+
+  it('control: the same realtime error before any question was sent stays a plain send error', () => {
+    const closed = new RealtimeError('ConnectionClosed', 'The realtime connection closed (1006).', 1006);
+    expect(askMessage(closed)).toBe('The question could not be sent: The realtime connection closed (1006).');
   });
 });

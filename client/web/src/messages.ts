@@ -71,6 +71,22 @@ export function isAuthError(err: unknown): boolean {
   return e?.errorType === 'UnauthorizedException' || e?.status === 401 || e?.errorCode === 401;
 }
 
+/** What the web UI reads of a cut-off answer (client/api.ts AnswerCutOffError). */
+interface CutOff {
+  answerId: string;
+  executionId: string | null;
+}
+
+/**
+ * The connection ended after the question was sent and before its answer arrived (the network, or
+ * the assistant's service stopped): which answer, which run, and what to do. The run may still have
+ * answered; Retry asks again (a new answer), and the operator's Executions view shows and replays it.
+ */
+export function cutOffMessage(err: CutOff): string {
+  const run = err.executionId ? `run ${err.executionId.split(':').pop()}` : 'the run may not have started';
+  return `The connection was lost before the answer arrived (answer ${err.answerId}; ${run}). Use Retry to ask again; an operator can look the run up and replay it in Executions.`;
+}
+
 /** An error of asking (sending the question or receiving the answer). */
 export function askMessage(err: unknown): string {
   if (isNetworkError(err)) return 'The assistant cannot be reached. Check your connection and try again.';
@@ -79,6 +95,7 @@ export function askMessage(err: unknown): string {
   if (code === 'Throttled' || code === 'QuotaExceeded') return messageOf(err);
   if (isAuthError(err)) return 'Your session has ended. Please sign in again.';
   if (code === 'Timeout') return 'No answer arrived in time. Please try again.';
+  if (code === 'AnswerCutOff') return cutOffMessage(err as CutOff);
   if (code === 'StartExecutionFailed') return 'The assistant could not start answering. Please try again.';
   return `The question could not be sent: ${messageOf(err)}`;
 }

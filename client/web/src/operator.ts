@@ -7,7 +7,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, DescribeStateMachineCommand, SFNClient, type ExecutionStatus } from '@aws-sdk/client-sfn';
 import { mapLimited } from '../../concurrency.ts';
-import { listExecutions, replayExecution, showExecution, type ExecutionDetail, type ExecutionRow, type ReplayResult } from '../../executions.ts';
+import { listExecutions, showExecution, type ExecutionDetail, type ExecutionRow } from '../../executions.ts';
+import { replayExecution, type ReplayResult } from '../../replay.ts';
 import type { OperatorConfig } from './config.ts';
 import { parseDefinition, type AslDefinition } from './graph.ts';
 

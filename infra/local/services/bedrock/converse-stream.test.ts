@@ -47,8 +47,8 @@ const ask = (text: string): Message[] => [{ role: 'user', content: [{ text }] }]
 type Event = Exclude<ConverseStreamOutput, ConverseStreamOutput.$UnknownMember>;
 
 /** The stream's events in order, and the error it ended with, if any. */
-async function stream(messages: Message[], who?: LocalPrincipalName, modelId = LOCAL_MODEL_ID) {
-  const out = await client(who).send(new ConverseStreamCommand({ modelId, messages, toolConfig }));
+async function stream(messages: Message[], who?: LocalPrincipalName, modelId = LOCAL_MODEL_ID, maxTokens?: number) {
+  const out = await client(who).send(new ConverseStreamCommand({ modelId, messages, toolConfig, ...(maxTokens === undefined ? {} : { inferenceConfig: { maxTokens } }) }));
   const events: Event[] = [];
   let error: (Error & { $metadata?: { httpStatusCode?: number } }) | undefined;
   try {
@@ -135,6 +135,24 @@ describe('ConverseStream refuses before the stream, as Converse does', () => {
   it('refuses an unknown model id and a malformed one with Converse’s refusals', async () => {
     expect(await failure(stream(ask('hi'), 'invoke-agent', 'not a model id!'))).toMatchObject({ name: 'ValidationException', status: 400, message: MODEL_REFUSALS.invalidIdentifier });
     expect(await failure(stream(ask('hi'), 'invoke-agent', 'anthropic.claude-none'))).toMatchObject({ name: 'AccessDeniedException', status: 403 });
+  });
+
+  it('refuses inferenceConfig.maxTokens below 1 (control: 1 is accepted)', async () => {
+    const err = await failure(stream(ask('hi'), 'invoke-agent', LOCAL_MODEL_ID, 0));
+    expect(err).toMatchObject({ name: 'ValidationException', status: 400 });
+    expect(err.message).toBe("1 validation error detected: Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1");
+    expect((await stream(ask('hi'), 'invoke-agent', LOCAL_MODEL_ID, 1)).error).toBeUndefined();
+  });
+
+  it('cuts an answer longer than maxTokens: stopReason max_tokens, outputTokens = maxTokens (control: a large maxTokens ends the turn)', async () => {
+    const cut = await stream(ask("what's the weather"), 'invoke-agent', LOCAL_MODEL_ID, 3);
+    expect(cut.error).toBeUndefined();
+    expect(cut.events.at(-2)!.messageStop).toEqual({ stopReason: 'max_tokens' });
+    expect(textOf(cut.events)).toBe(CANNOT_HELP.slice(0, 12));
+    expect(cut.events.at(-1)!.metadata!.usage!.outputTokens).toBe(3);
+    const whole = await stream(ask("what's the weather"), 'invoke-agent', LOCAL_MODEL_ID, 1024);
+    expect(whole.events.at(-2)!.messageStop).toEqual({ stopReason: 'end_turn' });
+    expect(textOf(whole.events)).toBe(CANNOT_HELP);
   });
 
   it('refuses a conversation that does not start with a user message', async () => {

@@ -167,3 +167,18 @@ export function readRequestMetadata(input: Fields): Record<string, string> | und
   }
   return metadata as Record<string, string>;
 }
+
+/**
+ * `inferenceConfig.maxTokens`: an integer of at least 1 (API_runtime_InferenceConfiguration: "Valid
+ * Range: Minimum value of 1"); absent, the model's maximum ("The default value is the maximum
+ * allowed value for the model"), which the local model never reaches. Returns undefined when absent.
+ */
+export function readMaxTokens(input: Fields): number | undefined {
+  const config = optionalObject(input, 'inferenceConfig');
+  const value = config?.maxTokens;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw serializationError('inferenceConfig.maxTokens', 'an integer');
+  if (value < 1) throw validationError('inferenceConfig.maxTokens', 'have value greater than or equal to 1', { value });
+  return value;
+}
+

@@ -36,10 +36,10 @@ import {
 } from './local-agent.ts';
 import { LOCAL_AGENT_ALIAS_ID, LOCAL_AGENT_ID, LOCAL_MODEL_ID, type Principal } from '../../iam/principals.ts';
 import { MODEL_REFUSALS, modelResourceArn } from '../../../../tasks/models.ts';
-import { offeredTools, readConversation, readRequestMetadata } from './converse.ts';
+import { offeredTools, readConversation, readMaxTokens, readRequestMetadata } from './converse.ts';
 import { checkFault, faultApplies, faultError, type BedrockFault, type BedrockOperation } from './faults.ts';
 import { requireAvailableModel } from './model-access.ts';
-import { agentStepUsage, approxTokens } from './usage.ts';
+import { agentStepUsage, approxTokens, CHARS_PER_TOKEN } from './usage.ts';
 import { eventMessage, eventStreamResponse, exceptionMessage, streamPieces, type StreamGate, type StreamMessage } from './event-stream.ts';
 import { matchResults, returnControlPayload } from './return-control.ts';
 import { AgentSessions } from './sessions.ts';
@@ -426,6 +426,7 @@ export class BedrockService {
       const { history, question, rounds, resumed, toolBlocks } = readConversation(input);
       rec.resumed = resumed;
       const offered = offeredTools(input, toolBlocks);
+      const maxTokens = readMaxTokens(input);
 
       const fault = this.takeFault(operation);
       if (fault && fault.at !== 'stream') throw faultError(fault);
@@ -438,13 +439,17 @@ export class BedrockService {
         content = step.calls.map((c) => ({ toolUse: { toolUseId: `tooluse_${randomBytes(16).toString('base64url').slice(0, 22)}`, name: c.name, input: c.input } }));
         rec.outcome = 'tool_use';
         rec.toolCalls = step.calls.map((c) => ({ name: c.name, input: { ...c.input } }));
+      } else if (maxTokens !== undefined && approxTokens(step.text) > maxTokens) {
+        // The answer is cut where the model would stop generating: stopReason max_tokens.
+        content = [{ text: step.text.slice(0, maxTokens * CHARS_PER_TOKEN) }];
+        rec.outcome = 'max_tokens';
       } else {
         content = [{ text: step.text }];
         rec.outcome = 'end_turn';
       }
       // What the model reads: the system prompt, the conversation and the tool specifications.
       const inputTokens = approxTokens(JSON.stringify(input.system ?? []) + JSON.stringify(input.messages ?? []) + JSON.stringify(input.toolConfig ?? {}));
-      const outputTokens = approxTokens(JSON.stringify(content));
+      const outputTokens = rec.outcome === 'max_tokens' && maxTokens !== undefined ? maxTokens : approxTokens(JSON.stringify(content));
       const reply: ConverseReply = {
         content,
         stopReason: rec.outcome,

@@ -27,6 +27,8 @@ export interface StoredExecution {
   error?: string;
   cause?: string;
   events: StoredEvent[];
+  /** The record's revision: one more on every write (recovery keeps the highest of a file's copies). */
+  rev?: number;
 }
 
 /** DescribeExecution, for in-process callers. */
@@ -49,6 +51,17 @@ export interface TaskAttempt {
   settled: boolean;
 }
 
+export interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+export function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 export class Execution {
   closed: boolean;
   readonly terminal: Promise<void>;
@@ -69,6 +82,8 @@ export class Execution {
   readonly stateInputs = new Map<string, unknown>();
   writing?: Promise<void>;
   dirty = false;
+  /** Settles when the next write (covering every change until it starts) has reached the disk. */
+  pending?: Deferred;
   private markTerminal!: () => void;
 
   constructor(readonly data: StoredExecution) {

@@ -170,7 +170,13 @@ export class ExecutionRunner {
       return first;
     };
     const meta: TaskInvocationMeta = { executionArn: exec.data.executionArn, stateName, signal: exec.controller.signal };
+    // The record is durable and in order (recovery.ts): on disk before the task runs (the state and
+    // its started task), and again before the task's outcome goes back to the engine.
+    const durable = () => this.store.persist(exec);
     const call = (async () => {
+      await durable();
+      // Stopped, or the state timed out, while the record was written: the task is not called.
+      if (exec.closed || attempt.settled) throw new TaskNotStarted();
       let result: unknown;
       try {
         result = await this.options.invokeTask(task.resource, JSON.parse(parameters), meta);
@@ -179,6 +185,7 @@ export class ExecutionRunner {
         markTaskError(error);
         if (settle()) this.record(exec, ...family.failed({ error: error.name, cause: error.message }));
         this.options.logger.log('debug', 'sfn.task_failed', { executionArn: exec.data.executionArn, state: stateName, error: error.name });
+        await durable();
         throw error;
       }
       let output: string;
@@ -188,14 +195,19 @@ export class ExecutionRunner {
         // As on AWS, a result that is not JSON fails the state with States.Runtime (not catchable).
         const error = new TaskResultInvalid(errorText(err));
         if (settle()) this.record(exec, ...family.failed({ error: error.name, cause: error.message }));
+        await durable();
         throw error;
       }
       if (overLimit(output)) {
         const error = taskResultTooLarge(task.resource);
         if (settle()) this.record(exec, ...family.failed({ error: error.name, cause: error.message }));
+        await durable();
         throw error;
       }
+      // A task that returned is recorded as returned before anything else happens: whatever it sent
+      // (PublishAnswer's DONE) is then never recorded as anything but done (recovery.ts).
       if (settle()) this.record(exec, ...family.succeeded(output));
+      await durable();
       const value = JSON.parse(output) as unknown;
       // The state's output, checked here so that the state's own Retry and Catch see the error.
       const state = machine.states.get(stateName);
@@ -302,7 +314,7 @@ export class ExecutionRunner {
   private record(exec: Execution, type: string, detailsKey?: string, details?: Record<string, unknown>): void {
     if (exec.closed) return;
     exec.event(this.options.clock(), type, detailsKey, details);
-    this.store.persist(exec);
+    void this.store.persist(exec);
   }
 
   /** Recording must never throw into the engine: that would itself look like an engine failure. */
@@ -351,7 +363,7 @@ export class ExecutionRunner {
       error: d.error,
       ms: d.stopDate - d.startDate,
     });
-    this.store.persist(exec);
+    void this.store.persist(exec);
     if (this.options.onExecutionEnded) {
       const history = historyView(d.events);
       try {

@@ -466,6 +466,8 @@ describe('operations outside the API and unknown state machines', () => {
   });
 });
 
+const STOPPED_IN_WORK = 'the local stack stopped while this run was in state Work (its task had started and had not returned: anything the task sent before the stop may have been delivered)';
+
 describe('persistence', () => {
   let dataDir: string;
   beforeAll(async () => {
@@ -504,13 +506,14 @@ describe('persistence', () => {
       expect(await history(second, done)).toEqual(doneHistory);
 
       const interrupted = await sfn.send(new DescribeExecutionCommand({ executionArn: running }));
-      expect(interrupted).toMatchObject({ status: 'ABORTED', error: 'States.Runtime', cause: 'the local stack stopped' });
+      // The cause names the state the run was in, and that its task had not returned.
+      expect(interrupted).toMatchObject({ status: 'ABORTED', error: 'States.Runtime', cause: STOPPED_IN_WORK });
       expect(interrupted.stopDate).toBeInstanceOf(Date);
       const interruptedHistory = await history(second, running);
       expect(types(interruptedHistory).slice(0, 2)).toEqual(['ExecutionStarted', 'PassStateEntered']);
       expect(interruptedHistory.at(-1)).toMatchObject({
         type: 'ExecutionAborted',
-        executionAbortedEventDetails: { error: 'States.Runtime', cause: 'the local stack stopped' },
+        executionAbortedEventDetails: { error: 'States.Runtime', cause: STOPPED_IN_WORK },
       });
       expect(await second.svc.waitForExecution(running)).toMatchObject({ status: 'ABORTED' });
 
@@ -535,11 +538,11 @@ describe('persistence', () => {
     const stopping = h.close();
     held.release();
     await stopping;
-    expect(await h.svc.waitForExecution(arn)).toMatchObject({ status: 'ABORTED', error: 'States.Runtime', cause: 'the local stack stopped' });
+    expect(await h.svc.waitForExecution(arn)).toMatchObject({ status: 'ABORTED', error: 'States.Runtime', cause: STOPPED_IN_WORK });
     const again = await harness({ dataDir });
     try {
       const d = await again.sfn().send(new DescribeExecutionCommand({ executionArn: arn }));
-      expect(d).toMatchObject({ status: 'ABORTED', cause: 'the local stack stopped' });
+      expect(d).toMatchObject({ status: 'ABORTED', cause: STOPPED_IN_WORK });
       expect(types(await history(again, arn)).filter((t) => t === 'ExecutionAborted')).toHaveLength(1);
     } finally {
       await again.close();

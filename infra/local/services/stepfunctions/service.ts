@@ -33,7 +33,7 @@ import { optionalBoolean, optionalString, type Fields } from '../../edge/wire.ts
 import type { PolicyEvaluator } from '../../iam/evaluator.ts';
 import type { Principal } from '../../iam/principals.ts';
 import { installEngineGuard } from './engine-guard.ts';
-import { Execution, STORE_VERSION, type ExecutionDescription } from './execution.ts';
+import { Execution, STORE_VERSION, type ExecutionDescription, type StoredExecution } from './execution.ts';
 import { epochSeconds, wireEvent, type HistoryEventView } from './history.ts';
 import { compileMachine, type LocalStateMachine, type Machine } from './machines.ts';
 import {
@@ -48,6 +48,7 @@ import {
   statusFilterOf,
   stopFailureOf,
 } from './requests.ts';
+import { stoppedCause, STOPPED_ERROR, whereOf } from './recovery.ts';
 import { ExecutionRunner, type InvokeTask } from './runner.ts';
 import { ExecutionStore } from './store.ts';
 
@@ -98,8 +99,9 @@ const MAX_NAME = 80;
 /**
  * The local Step Functions service. Executions run in the background; `waitForExecution` awaits
  * one, `drain()` awaits all running ones, and `stop()` aborts the running ones (status ABORTED,
- * error States.Runtime, cause "the local stack stopped" — what a restart would record too), waits
- * for their task handlers to return (up to `shutdownGraceMs`) and for pending writes.
+ * error States.Runtime, cause "the local stack stopped while this run was in state X", as a restart
+ * would record it too), waits for their task handlers to return (up to `shutdownGraceMs`) and for
+ * pending writes.
  */
 export class StepFunctionsService implements EdgeService {
   readonly protocol = STATES_PROTOCOL;
@@ -117,7 +119,7 @@ export class StepFunctionsService implements EdgeService {
       const { location, retryIntervalOverrides } = options;
       this.machines.set(config.arn, compileMachine(config, { location, retryIntervalOverrides, createdAt: options.clock() }));
     }
-    this.store = new ExecutionStore(options);
+    this.store = new ExecutionStore(options, this.machines);
     this.runner = new ExecutionRunner(options, this.store);
   }
 
@@ -205,7 +207,7 @@ export class StepFunctionsService implements EdgeService {
     exec.event(now, 'ExecutionStarted', 'executionStartedEventDetails', { input: text, inputDetails: { truncated: false }, roleArn: machine.roleArn });
     this.store.add(exec);
     this.options.logger.log('info', 'sfn.execution_started', { executionArn, stateMachine: machine.config.name });
-    this.store.persist(exec);
+    void this.store.persist(exec);
     this.runner.launch(machine, exec, value);
     return exec;
   }
@@ -320,6 +322,14 @@ export class StepFunctionsService implements EdgeService {
     return exec.describe();
   }
 
+  /**
+   * Test control (an in-process crash): once a record matching `when` is on disk, nothing more of
+   * this service reaches the disk, as if its process had been killed right after that write.
+   */
+  freezeDiskWhen(when: (record: StoredExecution) => boolean): void {
+    this.store.freezeDiskWhen(when);
+  }
+
   /** Resolves when every pending write of an execution record has reached the disk. */
   async flush(): Promise<void> {
     await this.store.flush();
@@ -338,7 +348,8 @@ export class StepFunctionsService implements EdgeService {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const exec of this.store.values()) {
-      if (!exec.closed) this.runner.abort(exec, { error: 'States.Runtime', cause: 'the local stack stopped' }, 'service_stopped');
+      if (exec.closed) continue;
+      this.runner.abort(exec, { error: STOPPED_ERROR, cause: stoppedCause(whereOf(exec.data.events)) }, 'service_stopped');
     }
     await this.runner.tasksReturned(this.options.shutdownGraceMs ?? 10_000);
     await this.store.flush();

@@ -1,17 +1,27 @@
 /**
  * The executions the service knows, in memory and (with a data directory) on disk: one private JSON
- * file per execution under `<dataDir>/executions/`, named by a hash of its ARN. Writes of one
- * execution never overlap and the last one wins; at most `maxExecutions` finished executions are
- * kept; executions that were still RUNNING when a previous process stopped load as ABORTED.
+ * file per execution under `<dataDir>/executions/`, named by a hash of its ARN. Every write is
+ * durable and atomic (durable-file.ts) and carries the record's revision (`rev`, one more per
+ * write); writes of one execution never overlap and the last one wins, and `persist` resolves once
+ * the record as it was when called is on disk: the runner awaits it before a task is called and
+ * before a task's result goes back to the engine (recovery.ts says why). At most `maxExecutions`
+ * finished executions are kept.
+ *
+ * At start (`load`), each record is the newest complete one of its file and the temporary files a
+ * stopped process left next to it (a crash between a temporary file's fsync and its rename leaves
+ * the newer record only there); an incomplete or older temporary file is removed, a newer one takes
+ * the file's place. Records still RUNNING are ended as recovery.ts decides, and written back.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writePrivateFile, writePrivateFileSync } from '../../../../client/cli/private-file.ts';
 import type { Logger } from '../../edge/log.ts';
+import { syncDirSync, targetOfTmp, writeDurably, writeDurablySync } from './durable-file.ts';
 import { errorText } from './engine-guard.ts';
-import { EXECUTION_STATUSES, Execution, STORE_VERSION, type StoredExecution } from './execution.ts';
+import { deferred, EXECUTION_STATUSES, Execution, STORE_VERSION, type StoredExecution } from './execution.ts';
+import type { Machine } from './machines.ts';
+import { recoverInterrupted } from './recovery.ts';
 
 export interface ExecutionStoreOptions {
   /** Executions persist under `<dataDir>/executions/`; in memory only when undefined. */
@@ -34,6 +44,7 @@ function parseStored(text: string): StoredExecution {
     EXECUTION_STATUSES.includes(d.status) &&
     typeof d.startDate === 'number' &&
     typeof d.input === 'string' &&
+    (d.rev === undefined || typeof d.rev === 'number') &&
     Array.isArray(d.events);
   if (!ok) throw new Error('not an execution record of this version');
   return d as StoredExecution;
@@ -44,13 +55,27 @@ export class ExecutionStore {
   private readonly dir: string | undefined;
   private readonly pendingRemovals = new Set<Promise<void>>();
   private seq = 1;
+  private freeze?: { when: (record: StoredExecution) => boolean; frozen: boolean };
 
-  constructor(private readonly options: ExecutionStoreOptions) {
+  /** Loads the persisted executions; `machines` (by ARN) tell how a run left RUNNING ends. */
+  constructor(
+    private readonly options: ExecutionStoreOptions,
+    machines: ReadonlyMap<string, Machine> = new Map(),
+  ) {
     if (options.dataDir) {
       this.dir = path.join(options.dataDir, 'executions');
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      this.load();
+      this.load(machines);
     }
+  }
+
+  /**
+   * Test control (an in-process crash): once a record matching `when` is on disk, nothing more is
+   * written or removed, as if the process had been killed right after that write; the executions
+   * keep running in memory. A new store on the same directory then loads what the crash left.
+   */
+  freezeDiskWhen(when: (record: StoredExecution) => boolean): void {
+    this.freeze = { when, frozen: false };
   }
 
   get(executionArn: string): Execution | undefined {
@@ -71,11 +96,16 @@ export class ExecutionStore {
     this.executions.set(exec.data.executionArn, exec);
   }
 
-  /** Schedules a write of the record; writes of one execution never overlap and the last one wins. */
-  persist(exec: Execution): void {
-    if (!this.dir) return;
+  /**
+   * Schedules a write of the record; writes of one execution never overlap and the last one wins.
+   * Resolves when the record, as it is now, is on disk (a write that failed is logged, and resolves too).
+   */
+  persist(exec: Execution): Promise<void> {
+    if (!this.dir) return Promise.resolve();
     exec.dirty = true;
+    const pending = (exec.pending ??= deferred());
     if (!exec.writing) exec.writing = this.writeLoop(exec);
+    return pending.promise;
   }
 
   /** Resolves when every pending write of this execution's record has reached the disk. */
@@ -104,6 +134,7 @@ export class ExecutionStore {
       if (!this.dir) continue;
       const removal = (async () => {
         await this.flushed(exec);
+        if (this.freeze?.frozen) return;
         await unlink(this.file(exec.data.executionArn)).catch(() => undefined);
       })();
       this.pendingRemovals.add(removal);
@@ -116,57 +147,86 @@ export class ExecutionStore {
   }
 
   private async writeLoop(exec: Execution): Promise<void> {
+    // Settle only after `persist` has stored this promise in `exec.writing` (a frozen store writes nothing and would not wait).
+    await Promise.resolve();
     try {
       while (exec.dirty) {
         exec.dirty = false;
+        // This write covers every change made until now: those who asked for it are answered by it.
+        const covered = exec.pending;
+        exec.pending = undefined;
         try {
-          await writePrivateFile(this.file(exec.data.executionArn), JSON.stringify(exec.data));
+          if (!this.freeze?.frozen) {
+            exec.data.rev = (exec.data.rev ?? 0) + 1;
+            const text = JSON.stringify(exec.data);
+            await writeDurably(this.file(exec.data.executionArn), text);
+            if (this.freeze?.when(JSON.parse(text) as StoredExecution)) this.freeze.frozen = true;
+          }
         } catch (err) {
           this.options.logger.log('error', 'sfn.persist_failed', { executionArn: exec.data.executionArn, error: errorText(err) });
         }
+        covered?.resolve();
       }
     } finally {
       exec.writing = undefined;
     }
   }
 
-  /** Loads persisted executions; those still RUNNING when the process stopped are ABORTED now. */
-  private load(): void {
+  /** The newest complete record of each file (see the module's comment); those left RUNNING are ended now. */
+  private load(machines: ReadonlyMap<string, Machine>): void {
     const dir = this.dir!;
+    const groups = new Map<string, string[]>();
     for (const entry of readdirSync(dir)) {
-      const file = path.join(dir, entry);
-      if (entry.endsWith('.tmp')) {
-        // A write that a stopped process left behind (not one of ours in flight).
-        if (!entry.includes(`.${process.pid}.`)) unlinkSync(file);
-        continue;
-      }
-      if (!entry.endsWith('.json')) continue;
-      let data: StoredExecution;
-      try {
-        data = parseStored(readFileSync(file, 'utf8'));
-      } catch (err) {
-        this.options.logger.log('warn', 'sfn.load_skipped', { file: entry, error: errorText(err) });
-        continue;
-      }
+      const tmp = targetOfTmp(entry);
+      // A write of this very process in flight (another store on the same directory, in tests) is not ours to judge.
+      if (tmp?.pid === process.pid) continue;
+      const target = tmp?.target ?? (entry.endsWith('.json') ? entry : undefined);
+      if (!target) continue;
+      groups.set(target, [...(groups.get(target) ?? []), entry]);
+    }
+    for (const [target, entries] of groups) {
+      const data = this.newest(target, entries);
+      if (!data) continue;
       if (this.executions.has(data.executionArn)) continue;
       if (data.status === 'RUNNING') {
-        const now = this.options.clock();
-        const failure = { error: 'States.Runtime', cause: 'the local stack stopped' };
-        data.events.push({
-          id: data.events.length + 1,
-          previousEventId: data.events.length,
-          timestamp: now.getTime(),
-          type: 'ExecutionAborted',
-          detailsKey: 'executionAbortedEventDetails',
-          details: failure,
-        });
-        Object.assign(data, { status: 'ABORTED', stopDate: now.getTime() }, failure);
-        writePrivateFileSync(file, JSON.stringify(data));
-        this.options.logger.log('warn', 'sfn.execution_interrupted', { executionArn: data.executionArn });
+        const { status, where, reason } = recoverInterrupted(data, machines.get(data.stateMachineArn), this.options.clock().getTime());
+        data.rev = (data.rev ?? 0) + 1;
+        writeDurablySync(path.join(dir, target), JSON.stringify(data));
+        this.options.logger.log('warn', 'sfn.execution_interrupted', { executionArn: data.executionArn, status, state: where.state, reason });
       }
       this.executions.set(data.executionArn, new Execution(data));
       this.seq = Math.max(this.seq, data.seq + 1);
     }
     this.prune();
+  }
+
+  /**
+   * The newest complete record among `<target>` and its temporary files (the highest `rev`; the file
+   * itself on a tie), made the file's content; the others among the temporary files are removed.
+   */
+  private newest(target: string, entries: string[]): StoredExecution | undefined {
+    const dir = this.dir!;
+    let best: { entry: string; data: StoredExecution } | undefined;
+    // The record file first: a temporary file must be strictly newer to replace it.
+    for (const entry of [...entries].sort((a, b) => Number(b === target) - Number(a === target))) {
+      let data: StoredExecution;
+      try {
+        data = parseStored(readFileSync(path.join(dir, entry), 'utf8'));
+      } catch (err) {
+        if (entry === target) this.options.logger.log('warn', 'sfn.load_skipped', { file: entry, error: errorText(err) });
+        continue;
+      }
+      if (!best || (data.rev ?? 0) > (best.data.rev ?? 0)) best = { entry, data };
+    }
+    if (best && best.entry !== target) {
+      renameSync(path.join(dir, best.entry), path.join(dir, target));
+      syncDirSync(dir);
+      this.options.logger.log('warn', 'sfn.record_recovered', { file: target, from: best.entry, rev: best.data.rev });
+    }
+    for (const entry of entries) {
+      // Older or incomplete temporary files only: a damaged record file stays for its owner to see.
+      if (entry !== target && entry !== best?.entry) unlinkSync(path.join(dir, entry));
+    }
+    return best?.data;
   }
 }
