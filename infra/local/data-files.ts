@@ -116,8 +116,14 @@ export async function checkDataFiles(dataDir: string | undefined, localUsersDir:
   }
   const executions = path.join(dataDir, 'executions');
   if (existsSync(executions)) {
-    for (const entry of readdirSync(executions)) {
+    const entries = readdirSync(executions);
+    for (const entry of entries) {
       if (!entry.endsWith('.json')) continue;
+      // A complete temporary copy of the record (a write cut short by a kill) is what the store recovers it from (stepfunctions/store.ts).
+      const recoverable = entries.some(
+        (t) => t.startsWith(`${entry}.`) && t.endsWith('.tmp') && jsonProblem(readFileSync(path.join(executions, t), 'utf8'), ExecutionRecord) === undefined,
+      );
+      if (recoverable) continue;
       checkJsonFile(
         path.join(executions, entry),
         ExecutionRecord,
