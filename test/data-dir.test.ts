@@ -5,7 +5,7 @@
  * message that names it, says what is wrong and the way out. Each refusal has a control that starts.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -411,6 +411,22 @@ describe('damaged files refuse the start with the file, what is wrong and the wa
       expect(await snapshot(dir)).toEqual(files);
     });
   }
+
+  it("a damaged execution record with a complete temporary copy beside it is left to the store's recovery: the start carries on", async () => {
+    let record = '';
+    const dir = await damaged(async (d) => {
+      record = await executionRecord(d);
+      const data = JSON.parse(await readFile(record, 'utf8')) as { rev?: number };
+      await writeFile(`${record}.${process.pid + 1}.${randomUUID()}.tmp`, JSON.stringify({ ...data, rev: (data.rev ?? 0) + 1 }));
+      await truncate(record, 100);
+    });
+    const stack = await startLocalStack({ port: 0, dataDir: dir });
+    try {
+      expect((JSON.parse(await readFile(record.replace(intact, dir), 'utf8')) as { status: string }).status).toBe('SUCCEEDED');
+    } finally {
+      await stack.stop();
+    }
+  });
 
   it('npm start prints the message and exits 1, with no stack trace', async () => {
     const dir = await damaged(async (d) => truncate(path.join(d, 'local-users.json'), 40));
