@@ -86,7 +86,10 @@ describe('npm start (infra/local/main.ts)', () => {
     expect(output).not.toContain('ready:');
   });
   it('starts the bedrock-agent runtime when asked to (control for the converse default above)', async () => {
-    const { child, exited, output } = await startUntilReady(['--memory', '--agent-runtime', 'bedrock-agent'], { EDGE_PORT: '0', PORT: '0' });
+    // Its own directory: --memory still writes local-env.json there (and locks it), and ./.data may be a running stack's.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-start-'));
+    dirs.push(dataDir);
+    const { child, exited, output } = await startUntilReady(['--memory', '--data-dir', dataDir, '--agent-runtime', 'bedrock-agent'], { EDGE_PORT: '0', PORT: '0' });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output.stdout).toMatch(/\(Express; agent runtime bedrock-agent\b/);

@@ -29,6 +29,8 @@ import { writeLocalUsers } from './services/cognito/service.ts';
 import { startLocalStack, type LocalStack } from './stack.ts';
 import { localEnvOf } from './local-env.ts';
 import { attachWebUi } from './web.ts';
+import { DataDirInUseError } from './data-dir-lock.ts';
+import { DataFileError, storeFailure } from './data-files.ts';
 
 const { values } = parseArgs({
   options: {
@@ -81,6 +83,13 @@ if (!Number.isInteger(seedOrdersPerUser) || seedOrdersPerUser < 0) {
   process.exit(2);
 }
 const pauseAt = process.env.LOCAL_STACK_PAUSE_AT;
+// dynalite throws LevelDB's errors outside any request: a damaged store ends the process with the
+// file and the way out, not a raw trace (any other uncaught error keeps its trace).
+process.on('uncaughtException', (err) => {
+  const known = values.memory ? undefined : storeFailure(err, dataDir);
+  process.stderr.write(known ? `The local stack stopped: ${known.message}\n` : `The local stack stopped on an unexpected error: ${err.stack ?? String(err)}\n`);
+  process.exit(1);
+});
 const started = performance.now();
 const logger = jsonLogger(values['log-level'] as LogLevel);
 
@@ -118,7 +127,10 @@ try {
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EADDRINUSE') {
+  if (err instanceof DataDirInUseError || err instanceof DataFileError) {
+    // Known cases: the message names the file or the running stack and the way out; no stack trace.
+    process.stderr.write(`The local stack did not start: ${e.message}\n`);
+  } else if (e.code === 'EADDRINUSE') {
     process.stderr.write(`Port ${port} or ${appsyncPort} is in use: is another local stack running? Stop it, or set EDGE_PORT and PORT.\n`);
   } else if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(String(e.message))) {
     process.stderr.write(`Cannot open ${dataDir}: is another local stack using it? (${e.message})\n`);
@@ -138,6 +150,8 @@ const web = attachWebUi(stack, { logger });
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out('Multi-tenant AI assistant: local stack (stand-ins on this machine; no AWS account used)');
 out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `persisted under ${path.relative(process.cwd(), dataDir) || '.'}/`}`);
+const stale = stack.dataDirLock?.tookOverFrom;
+if (stale) out(`  lock:      took over ${stack.dataDirLock!.file} from pid ${stale.pid} (started ${stale.startedAt}), which is no longer running`);
 out(`  seed:      ${stack.seeded ? 'added the tables, tenants and users of tasks/seed.ts that were missing' : 'existing data kept'}`);
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')}; region ${env.region}, account ${env.accountId})`);

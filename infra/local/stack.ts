@@ -40,6 +40,7 @@ import { API_DATA_SOURCE, API_USAGE_DATA_SOURCE, LOCAL_MODEL_ID, LocalIam, SEAL_
 import { StsService } from './services/sts/service.ts';
 import { SsmService } from './services/ssm/service.ts';
 import { SecretsManagerService } from './services/secretsmanager/service.ts';
+import { claimDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { bootstrapVersionParameter, installedBootstrapVersion, MIN_BOOTSTRAP_VERSION } from '../aws/bootstrap.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
@@ -150,6 +151,8 @@ export interface LocalStack {
   readonly lambdaRuntime: LocalLambdaRuntime | undefined;
   /** True when this start added anything the seed lists (a table, a config row, a user). */
   readonly seeded: boolean;
+  /** The data directory's lock (data-dir-lock.ts): held until stop(); says whether a stale one was taken over. */
+  readonly dataDirLock: DataDirLock | undefined;
   /** SDK client configuration for a local principal, or for any credentials (e.g. minted ones). */
   clientConfig(who: LocalPrincipalName | LocalCredentials): LocalClientConfig;
   user(username: string): LocalUser;
@@ -204,6 +207,10 @@ async function startServices(
 ): Promise<LocalStack> {
   const clock = options.clock ?? (() => new Date());
   const tables = new TableNames();
+  // Before anything in the data directory is read or written: one stack per directory, files checked.
+  const dataDirLock = await claimDataDir(options.dataDir, options.localUsersDir);
+  if (dataDirLock) closers.push(async () => dataDirLock.release());
+  if (dataDirLock?.tookOverFrom) logger.log('warn', 'stack.stale_lock_taken_over', { lock: dataDirLock.file, pid: dataDirLock.tookOverFrom.pid, startedAt: dataDirLock.tookOverFrom.startedAt });
   const state = await loadState(options.dataDir);
 
   const modelId = options.modelId ?? LOCAL_MODEL_ID;
@@ -344,6 +351,7 @@ async function startServices(
   cognito.setIssuerBase(edgeUrl);
   closers.push(() => appsync.close());
   const graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
+  dataDirLock?.listening({ edge: edgeUrl, graphql: graphqlUrl });
   const lambdas: LocalFunctions = await startLocalFunctions({
     iam,
     edgeUrl,
@@ -417,6 +425,7 @@ async function startServices(
     functions,
     lambdaRuntime: lambdas.runtime,
     seeded,
+    dataDirLock,
     clientConfig,
     user(username) {
       const u = users.find((x) => x.username === username);
