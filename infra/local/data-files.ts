@@ -11,6 +11,7 @@
  *   dynamodb-tables.json   table settings dynalite does not keep (deletion protection, PITR, backups)
  *   dynamodb/              dynalite's LevelDB: every table and item
  *   executions/            one record per Step Functions execution
+ *   appsync-deliveries.log terminal events the local AppSync accepted (services/appsync/delivery-log.ts; a damaged line is dropped, not refused)
  *   backups/               on-demand DynamoDB backups
  *   stack.lock             the running stack's pid and endpoints (data-dir-lock.ts)
  */
