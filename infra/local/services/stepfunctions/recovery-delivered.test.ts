@@ -14,21 +14,8 @@ import { silentLogger } from '../../edge/log.ts';
 import { LocalIam } from '../../iam/principals.ts';
 import type { StoredExecution } from './execution.ts';
 import { whereOf, type DeliveredEnding } from './recovery.ts';
+import { ANSWER, definition } from './recovery-fixture.ts';
 import { StepFunctionsService, type InvokeTask } from './service.ts';
-
-const ANSWER = 'arn:aws:lambda:us-east-1:000000000000:function:answer';
-const PUBLISH = 'arn:aws:lambda:us-east-1:000000000000:function:publish';
-
-/** The assistant's shape: Answer -> Publish (End, ResultPath null), or PublishFailure -> Failed. */
-const definition = {
-  StartAt: 'Answer',
-  States: {
-    Answer: { Type: 'Task', Resource: ANSWER, ResultPath: '$.answer', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'PublishFailure' }], Next: 'Publish' },
-    Publish: { Type: 'Task', Resource: PUBLISH, ResultPath: null, End: true },
-    PublishFailure: { Type: 'Task', Resource: PUBLISH, ResultPath: null, Next: 'Failed' },
-    Failed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
-  },
-};
 
 /** Answer answers (or fails); Publish never returns before the "crash" (it waits for the test's release). */
 function tasks() {
