@@ -11,6 +11,7 @@ import type { InvokeAgentDeps } from './invoke-agent.ts';
 import { LAMBDA_ENTRIES, lambdaEntry } from './lambda-entries.ts';
 import { ENTRY_MODULES } from './task-modules.ts';
 import { TASK_NAMES } from './task-names.ts';
+import { fakeCredentials } from '../test/fake-aws.ts';
 
 const ENV = {
   AWS_REGION: 'us-east-1',
@@ -24,7 +25,7 @@ const ENV = {
   MODEL_ID: 'anthropic.claude-3-haiku-20240307-v1:0',
 };
 const configFor = (agentRuntime: AgentRuntimeKind) => taskConfigFromEnv({ ...ENV, AGENT_RUNTIME: agentRuntime });
-const clients = { region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' } };
+const clients = { region: 'us-east-1', credentials: fakeCredentials() };
 const FACTORIES = { converse: converseRuntime, 'bedrock-agent': bedrockAgentRuntime };
 const ADAPTERS = { converse: ConverseAdapter, 'bedrock-agent': BedrockAgentAdapter };
 

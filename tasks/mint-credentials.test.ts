@@ -1,7 +1,7 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { awsError, FAKE_CLIENT_CONFIG, scripted, type FakeReply, rejection } from '../test/fake-aws.ts';
+import { awsError, FAKE_CLIENT_CONFIG, fakeCredentials, scripted, type FakeReply, rejection } from '../test/fake-aws.ts';
 import { ErrorName } from './errors.ts';
 import { mintCredentials, mintCredentialsDeps, sealContext, SESSION_MIN_REMAINING_SECONDS, type MintCredentialsDeps } from './mint-credentials.ts';
 import { ScopedSessions } from './scoped-sessions.ts';
@@ -15,9 +15,10 @@ const KEY = 'arn:aws:kms:us-east-1:123456789012:key/seal';
 const identity = { tenantId: 'tenant1', userId: 'user-1', username: 'alice' };
 const input = { identity, request: { answerId: 'user-1.a1', question: 'Where is my order?' }, context: { sessionId: 's-1', storeName: 'Store', nextSeq: 3 } };
 
+const mintedKey = fakeCredentials('ASIA');
 const minted = {
-  AccessKeyId: 'ASIAMINTEDSCOPED0001',
-  SecretAccessKey: 'minted-secret-access-key/0123456789',
+  AccessKeyId: mintedKey.accessKeyId,
+  SecretAccessKey: mintedKey.secretAccessKey,
   SessionToken: 'minted-session-token-0123456789abcdef',
   Expiration: new Date('2030-01-01T00:15:00.000Z'),
 };
@@ -126,10 +127,13 @@ describe('mintCredentials', () => {
 describe('mintCredentials: a warm function reuses a (tenant, user) session, never across askers or near its end', () => {
   /** STS answers each AssumeRole with its own session, expiring 15 minutes after the clock. */
   let clock = new Date('2030-01-01T00:00:00.000Z');
+  /** The key id of the n-th session STS grants in this suite (made at run time). */
+  const keys = Array.from({ length: 4 }, () => fakeCredentials('ASIA'));
+  const key = (n: number) => keys[n - 1]!.accessKeyId;
   const sessionFor = (n: number) => ({
     Credentials: {
-      AccessKeyId: `ASIAMINTEDSCOPED000${n}`,
-      SecretAccessKey: `secret-${n}`,
+      AccessKeyId: key(n),
+      SecretAccessKey: keys[n - 1]!.secretAccessKey,
       SessionToken: `token-${n}`,
       Expiration: new Date(clock.getTime() + 900_000),
     },
@@ -157,7 +161,7 @@ describe('mintCredentials: a warm function reuses a (tenant, user) session, neve
     clock = new Date('2030-01-01T00:01:00.000Z');
     await mintCredentials(ask('user-1', 'a2'), deps);
     expect(h.sts.calls).toHaveLength(1);
-    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual(['ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0001']);
+    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual([key(1), key(1)]);
     expect(sealed.map((s) => s.context)).toEqual([sealContext(ask('user-1', 'a1').identity, 'user-1.a1'), sealContext(ask('user-1', 'a2').identity, 'user-1.a2')]);
     h.assertDone();
   });
@@ -171,7 +175,7 @@ describe('mintCredentials: a warm function reuses a (tenant, user) session, neve
     await mintCredentials(ask('user-1', 'a2', 'tenant2'), deps);
     await mintCredentials(ask('user-1', 'a3'), deps);
     expect(h.sts.calls.map((c) => (c.input as { RoleSessionName: string }).RoleSessionName)).toEqual(['t-tenant1.user-1', 't-tenant1.user-2', 't-tenant2.user-1']);
-    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual(['ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0002', 'ASIAMINTEDSCOPED0003', 'ASIAMINTEDSCOPED0001']);
+    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual([key(1), key(2), key(3), key(1)]);
     h.assertDone();
   });
 
@@ -190,7 +194,7 @@ describe('mintCredentials: a warm function reuses a (tenant, user) session, neve
     clock = new Date(clock.getTime() + 900_000 + 1);
     await mintCredentials(ask('user-1', 'a4'), deps);
     expect(h.sts.calls).toHaveLength(3);
-    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual(['ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0001', 'ASIAMINTEDSCOPED0002', 'ASIAMINTEDSCOPED0003']);
+    expect(sealed.map((s) => s.plaintext.accessKeyId)).toEqual([key(1), key(1), key(2), key(3)]);
     h.assertDone();
   });
 

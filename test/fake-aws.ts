@@ -10,8 +10,14 @@
  */
 import type { HandlerExecutionContext, InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { expect } from 'vitest';
+import { newAccessKeyId, newSecretAccessKey } from '../infra/local/iam/principals.ts';
 import { PUBLISH_ANSWER, type AnswerEventInput, type PublishPort } from '../tasks/answer-events.ts';
 import { WorkflowError } from '../tasks/errors.ts';
+
+/** Credentials made at run time (never a key-like literal in the source): long-term (AKIA) or a session's (ASIA). */
+export function fakeCredentials(kind: 'AKIA' | 'ASIA' = 'AKIA'): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: newAccessKeyId(kind), secretAccessKey: newSecretAccessKey() };
+}
 
 /** What a client needs to be built: no endpoint is ever reached. */
 export const FAKE_CLIENT_CONFIG = {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { awsError, FAKE_CLIENT_CONFIG, scripted } from '../../../test/fake-aws.ts';
+import { awsError, FAKE_CLIENT_CONFIG, fakeCredentials, scripted } from '../../../test/fake-aws.ts';
 import { writeLocalEnv, type LocalEnv } from '../../../client/cli/targets.ts';
 import { addOrders, partialAddMessage, PartialAddError } from './orders.ts';
 
@@ -130,7 +130,7 @@ describe('npm run orders -- <user> add --count 100 (the process)', () => {
       runsTable: 'runs',
       configTable: 'config',
       tablePrefix: '',
-      principals: { operator: { arn: 'arn:aws:iam::000000000000:user/operator', accessKeyId: 'AKIDOPERATORFAKE0000', secretAccessKey: 'operator-secret' } },
+      principals: { operator: { arn: 'arn:aws:iam::000000000000:user/operator', ...fakeCredentials() } },
       users: [{ username: 'tenant1-user', tenantId: 'tenant1', sub: 'sub-1' }],
     };
     await writeLocalEnv(env, dir);

@@ -13,6 +13,7 @@ import dynalite from 'dynalite';
 import dynaliteDb from 'dynalite/db/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { finishInterruptedTables } from './interrupted-tables.ts';
+import { fakeCredentials } from '../../../../test/fake-aws.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -26,7 +27,7 @@ async function withDynalite(dbPath: string, use: (ddb: DynamoDBClient) => Promis
   const ddb = new DynamoDBClient({
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' },
+    credentials: fakeCredentials(),
     maxAttempts: 1,
   });
   try {
