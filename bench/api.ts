@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { RealtimeConnection } from '../client/realtime.ts';
-import { connectedClient, type BenchClient } from './clients.ts';
+import { askingInTurn } from './clients.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { machineBoundLines, measureSdkCallCost, measureStackCallCost, RequestCounter } from './machine.ts';
 import { ms, openLoop, positiveIntEnv, sequential, summarise, table, throughputAndCpu, type Stats } from './stats.ts';
@@ -35,16 +35,7 @@ export async function run(): Promise<void> {
   const connections: RealtimeConnection[] = [];
   const sfn = new SFNClient(stack.clientConfig('operator'));
   try {
-    const clients: BenchClient[] = [];
-    for (const u of stack.users) clients.push(await connectedClient(stack, u.username, connections));
-    let next = 0;
-    const askOnce = async () => {
-      const c = clients[next++ % clients.length]!;
-      const { final } = await c.api.ask(QUESTION, { connection: c.connection });
-      if (final.status !== 'DONE' || !/^You can return items within \d+ days\.$/.test(final.text ?? '')) {
-        throw new Error(`A run did not answer: ${final.status} ${final.error ?? ''}`);
-      }
-    };
+    const { askOnce } = await askingInTurn(stack, connections, QUESTION, /^You can return items within \d+ days\.$/);
     const done = new Map<string, () => void>();
     stack.appsync.events.on('publish', (e: { answerId: string; status: string }) => {
       if (e.status === 'DONE') done.get(e.answerId)?.();

@@ -16,7 +16,7 @@
  */
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { RealtimeConnection } from '../client/realtime.ts';
-import { connectedClient, type BenchClient } from './clients.ts';
+import { askingInTurn } from './clients.ts';
 import { ANSWER_MAX_TOKENS } from '../tasks/agent-runtime-converse.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { definition } from '../states/definition.ts';
@@ -61,14 +61,7 @@ export async function run(): Promise<void> {
     return sum;
   };
   try {
-    const clients: BenchClient[] = [];
-    for (const u of stack.users) clients.push(await connectedClient(stack, u.username, connections));
-    let next = 0;
-    const askOnce = async () => {
-      const c = clients[next++ % clients.length]!;
-      const { final } = await c.api.ask(QUESTION, { connection: c.connection });
-      if (final.status !== 'DONE') throw new Error(`A question did not answer: ${final.status} ${final.error ?? ''}`);
-    };
+    const { clients, askOnce } = await askingInTurn(stack, connections, QUESTION);
     // Warm every function (and every user's first question) before counting.
     await sequential(askOnce, Math.max(WARM_UP, clients.length * 2));
     const tokens0 = await meteredTokens();

@@ -24,3 +24,24 @@ export async function connectedClient(stack: LocalStack, username: string, conne
   connections.push(connection);
   return { api, connection };
 }
+
+/**
+ * Every seeded user signed in and connected (recorded in `connections`), and `askOnce`: one
+ * `question` through the next user in turn, failing unless it ends DONE with text matching `answer`.
+ */
+export async function askingInTurn(
+  stack: LocalStack,
+  connections: RealtimeConnection[],
+  question: string,
+  answer: RegExp = /^/,
+): Promise<{ clients: BenchClient[]; askOnce: () => Promise<void> }> {
+  const clients: BenchClient[] = [];
+  for (const u of stack.users) clients.push(await connectedClient(stack, u.username, connections));
+  let next = 0;
+  const askOnce = async () => {
+    const c = clients[next++ % clients.length]!;
+    const { final } = await c.api.ask(question, { connection: c.connection });
+    if (final.status !== 'DONE' || !answer.test(final.text ?? '')) throw new Error(`A question did not answer: ${final.status} ${final.error ?? ''}`);
+  };
+  return { clients, askOnce };
+}
