@@ -5,7 +5,7 @@
  * set. Each asker's set is full (the plan's concurrency limit), so an asker whose slot is not given
  * back is refused Throttled: the control (a user whose run completed normally) shows it.
  */
-import { createHash } from 'node:crypto';
+import { recordFile } from '../infra/local/services/stepfunctions/recovery-fixture.ts';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,9 +38,6 @@ async function signedIn(stack: LocalStack, username: string, password?: string):
   const tokens = password ? await signIn(pool, username, password) : await signIn(pool, username, stack.cognito.temporaryPasswords()[username]!, () => NEW_PASSWORD);
   return new AssistantApi({ graphqlUrl: stack.graphqlUrl, realtimeUrl: stack.realtimeUrl, idToken: tokens.idToken, answerTimeoutMs: 20_000 });
 }
-
-const recordFile = (dataDir: string, executionArn: string) =>
-  path.join(dataDir, 'executions', `${createHash('sha256').update(executionArn).digest('hex').slice(0, 40)}.json`);
 
 async function inflight(stack: LocalStack, username: string): Promise<string[]> {
   const dynamo = new DynamoDBClient(stack.clientConfig('operator'));

@@ -4,17 +4,15 @@
  * a delivered DONE, FAILED for a delivered FAILED; without a delivered terminal event (or with one
  * that does not match the state's ending), it stays ABORTED.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { silentLogger } from '../../edge/log.ts';
 import { LocalIam } from '../../iam/principals.ts';
-import type { StoredExecution } from './execution.ts';
 import { whereOf, type DeliveredEnding } from './recovery.ts';
-import { ANSWER, definition } from './recovery-fixture.ts';
+import { ANSWER, definition, readRecord, start } from './recovery-fixture.ts';
 import { StepFunctionsService, type InvokeTask } from './service.ts';
 
 /** Answer answers (or fails); Publish never returns before the "crash" (it waits for the test's release). */
@@ -49,23 +47,7 @@ function service(dataDir: string, invoke: InvokeTask, deliveredEnding?: Delivere
   });
 }
 
-async function start(svc: StepFunctionsService, input: object): Promise<string> {
-  const iam = new LocalIam();
-  const { principal } = iam.resolve(iam.credentials('operator').accessKeyId, undefined, new Date());
-  const response = await svc.handle({
-    principal,
-    target: 'AWSStepFunctions.StartExecution',
-    body: Buffer.from(JSON.stringify({ stateMachineArn: iam.resources.stateMachineArn, input: JSON.stringify(input), name: randomUUID() })),
-    headers: {},
-    requestId: randomUUID(),
-    method: 'POST',
-    path: '/',
-  });
-  return (JSON.parse(String(response.body)) as { executionArn: string }).executionArn;
-}
 
-const readRecord = async (dataDir: string, arn: string) =>
-  JSON.parse(await readFile(path.join(dataDir, 'executions', `${createHash('sha256').update(arn).digest('hex').slice(0, 40)}.json`), 'utf8')) as StoredExecution;
 
 const dirs: string[] = [];
 afterAll(async () => {

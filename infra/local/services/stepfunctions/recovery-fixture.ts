@@ -1,4 +1,12 @@
-/** The state machine both recovery suites run: the assistant's shape, reduced to its recovery-relevant states. */
+/** What both recovery suites share: the state machine they run, starting a run, reading its record. */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LocalIam } from '../../iam/principals.ts';
+import type { StoredExecution } from './execution.ts';
+import type { StepFunctionsService } from './service.ts';
+import { recordFileName } from './store.ts';
+
 export const ANSWER = 'arn:aws:lambda:us-east-1:000000000000:function:answer';
 export const PUBLISH = 'arn:aws:lambda:us-east-1:000000000000:function:publish';
 
@@ -12,3 +20,26 @@ export const definition = {
     Failed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
   },
 };
+
+/** An execution's record file under `dataDir`. */
+export const recordFile = (dataDir: string, executionArn: string) => path.join(dataDir, 'executions', recordFileName(executionArn));
+
+export async function readRecord(dataDir: string, executionArn: string): Promise<StoredExecution> {
+  return JSON.parse(await readFile(recordFile(dataDir, executionArn), 'utf8')) as StoredExecution;
+}
+
+/** Starts an execution in-process: the service's own StartExecution, as the operator (whose policy allows it). */
+export async function start(svc: StepFunctionsService, input: object): Promise<string> {
+  const iam = new LocalIam();
+  const { principal } = iam.resolve(iam.credentials('operator').accessKeyId, undefined, new Date());
+  const response = await svc.handle({
+    principal,
+    target: 'AWSStepFunctions.StartExecution',
+    body: Buffer.from(JSON.stringify({ stateMachineArn: iam.resources.stateMachineArn, input: JSON.stringify(input), name: randomUUID() })),
+    headers: {},
+    requestId: randomUUID(),
+    method: 'POST',
+    path: '/',
+  });
+  return (JSON.parse(String(response.body)) as { executionArn: string }).executionArn;
+}

@@ -5,8 +5,8 @@
  * never ABORTED; a run stopped earlier is ABORTED with the state it was in; and a start keeps the
  * newest complete copy of a record among the file and the temporary files a crash left.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { silentLogger } from '../../edge/log.ts';
 import { LocalIam } from '../../iam/principals.ts';
 import type { StoredExecution } from './execution.ts';
 import { whereOf } from './recovery.ts';
-import { ANSWER, definition } from './recovery-fixture.ts';
+import { ANSWER, definition, readRecord, recordFile, start } from './recovery-fixture.ts';
 import { StepFunctionsService, type InvokeTask } from './service.ts';
 
 class TestError extends Error {
@@ -63,29 +63,7 @@ function service(dataDir: string, tasks: Tasks): StepFunctionsService {
   });
 }
 
-const fileOf = (dataDir: string, executionArn: string) =>
-  path.join(dataDir, 'executions', `${createHash('sha256').update(executionArn).digest('hex').slice(0, 40)}.json`);
 
-async function readRecord(dataDir: string, executionArn: string): Promise<StoredExecution> {
-  return JSON.parse(await readFile(fileOf(dataDir, executionArn), 'utf8')) as StoredExecution;
-}
-
-/** Starts an execution in-process: the service's own StartExecution, as the operator (whose policy allows it). */
-async function start(svc: StepFunctionsService, input: object): Promise<string> {
-  const iam = new LocalIam();
-  const { accessKeyId } = iam.credentials('operator');
-  const { principal } = iam.resolve(accessKeyId, undefined, new Date());
-  const response = await svc.handle({
-    principal,
-    target: 'AWSStepFunctions.StartExecution',
-    body: Buffer.from(JSON.stringify({ stateMachineArn: iam.resources.stateMachineArn, input: JSON.stringify(input), name: randomUUID() })),
-    headers: {},
-    requestId: randomUUID(),
-    method: 'POST',
-    path: '/',
-  });
-  return (JSON.parse(String(response.body)) as { executionArn: string }).executionArn;
-}
 
 const dirs: string[] = [];
 async function freshDir(): Promise<string> {
@@ -193,7 +171,7 @@ describe('temporary files a crash left next to a record', () => {
     const arn = await start(first, { question: 'q' });
     await first.waitForExecution(arn);
     await first.stop();
-    const file = fileOf(dataDir, arn);
+    const file = recordFile(dataDir, arn);
     const stored = await readRecord(dataDir, arn);
     const rev = stored.rev!;
     expect(rev).toBeGreaterThan(1);
@@ -222,7 +200,7 @@ describe('temporary files a crash left next to a record', () => {
     const arn = await start(first, { question: 'q' });
     const done = await first.waitForExecution(arn);
     await first.stop();
-    const file = fileOf(dataDir, arn);
+    const file = recordFile(dataDir, arn);
     const stored = await readRecord(dataDir, arn);
     const same = `${file}.${process.pid + 1000}.${randomUUID()}.tmp`;
     await writeFile(same, JSON.stringify({ ...stored, output: '"not newer"' }));

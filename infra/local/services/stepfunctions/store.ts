@@ -21,6 +21,11 @@ import { syncDirSync, targetOfTmp, writeDurably, writeDurablySync } from './dura
 import { errorText } from './engine-guard.ts';
 import { deferred, EXECUTION_STATUSES, Execution, STORE_VERSION, type StoredExecution } from './execution.ts';
 import type { Machine } from './machines.ts';
+
+/** An execution record's file name in the executions directory: a digest of its ARN (ARNs hold characters no file name may). */
+export function recordFileName(executionArn: string): string {
+  return `${createHash('sha256').update(executionArn).digest('hex').slice(0, 40)}.json`;
+}
 import { recoverInterrupted, type DeliveredEnding } from './recovery.ts';
 
 export interface ExecutionStoreOptions {
@@ -150,7 +155,7 @@ export class ExecutionStore {
   }
 
   private file(executionArn: string): string {
-    return path.join(this.dir!, `${createHash('sha256').update(executionArn).digest('hex').slice(0, 40)}.json`);
+    return path.join(this.dir!, recordFileName(executionArn));
   }
 
   private async writeLoop(exec: Execution): Promise<void> {
