@@ -65,7 +65,7 @@ function portFrom(variable: string, fallback: number): number {
 }
 const port = portFrom('EDGE_PORT', 4566);
 const appsyncPort = portFrom('PORT', port === 0 ? 0 : 3000);
-const appsyncHttpsPort = portFrom('HTTPS_PORT', port === 0 ? 0 : 3443);
+const appsyncHttpsPort = portFrom('HTTPS_PORT', appsyncPort === 0 ? 0 : 3443);
 const dataDir = path.resolve(values['data-dir']);
 const agentRuntime = values['agent-runtime'] as AgentRuntimeKind;
 if (!AGENT_RUNTIMES.includes(agentRuntime)) {

@@ -91,7 +91,7 @@ export interface LocalStackOptions {
   seed?: { tenants: readonly SeedTenant[]; users: readonly SeedUser[] };
   /** Local AppSync port; 0 picks a free one. @default 3000, or 0 when `port` is 0 */
   appsyncPort?: number;
-  /** The same GraphQL and realtime endpoints over HTTPS/WSS, with the local CA's certificate (tls.ts); 0 picks a free one. @default 3443, or 0 when `port` is 0 */
+  /** The same GraphQL and realtime endpoints over HTTPS/WSS, with the local CA's certificate (tls.ts); 0 picks a free one. @default 3443, or 0 when the AppSync port is 0 */
   appsyncHttpsPort?: number;
   /** Which agent runtime adapter the invoke-agent task uses. @default 'bedrock-agent' */
   agentRuntime?: AgentRuntimeKind;
@@ -365,8 +365,9 @@ async function startServices(
   edgeRef.url = edgeUrl;
   cognito.setIssuerBase(edgeUrl);
   closers.push(() => appsync.close());
-  const graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
-  const graphqlHttpsUrl = await appsync.listenTls(options.appsyncHttpsPort ?? (options.port === 0 ? 0 : 3443), options.host ?? '127.0.0.1', tls);
+  const appsyncPort = options.appsyncPort ?? (options.port === 0 ? 0 : 3000);
+  const graphqlUrl = await appsync.listen(appsyncPort, options.host ?? '127.0.0.1');
+  const graphqlHttpsUrl = await appsync.listenTls(options.appsyncHttpsPort ?? (appsyncPort === 0 ? 0 : 3443), options.host ?? '127.0.0.1', tls);
   dataDirLock?.listening({ edge: edgeUrl, graphql: graphqlUrl, graphqlHttps: graphqlHttpsUrl });
   const outputsDir = options.dataDir ?? options.localUsersDir;
   const amplifyOutputsFile = outputsDir ? path.join(outputsDir, AMPLIFY_OUTPUTS_FILE) : undefined;
