@@ -41,6 +41,12 @@ const expectedConfig = (backend: AmplifyBackend) => ({
   API: { GraphQL: { endpoint: backend.graphqlUrl, region: backend.region, defaultAuthMode: 'userPool' } },
 });
 
+/** `npm run deploy` with the preflight skipped and the cdk CLI replaced by `cdk`. */
+function deploy(args: string[], cdk: (args: string[]) => Promise<number>) {
+  const io = { clock: () => new Date(), cdk };
+  return runCommand(deployCommand, ['--skip-preflight', ...args], io);
+}
+
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -68,7 +74,7 @@ describe('amplify_outputs.json', () => {
       await writeCdkOutputs(cdkOutputs, { Region: DEPLOYED.region, GraphqlUrl: DEPLOYED.graphqlUrl, UserPoolId: DEPLOYED.userPoolId, UserPoolClientId: DEPLOYED.userPoolClientId, RealtimeUrl: 'wss://x' });
       return 0;
     };
-    const r = await runCommand(deployCommand, ['--skip-preflight', '--outputs-file', cdkOutputs], { cdk });
+    const r = await deploy(['--outputs-file', cdkOutputs], cdk);
     expect(r.code).toBe(0);
     expect(ran).toEqual([['deploy', '--outputs-file', cdkOutputs]]);
     const file = path.join(dir, AMPLIFY_OUTPUTS_FILE);
@@ -82,12 +88,10 @@ describe('amplify_outputs.json', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'assistant-amplify-'));
     dirs.push(dir);
     const cdkOutputs = path.join(dir, 'cdk-outputs.json');
-    const older = await runCommand(deployCommand, ['--skip-preflight', '--outputs-file', cdkOutputs], {
-      cdk: async () => (await writeCdkOutputs(cdkOutputs, { Region: DEPLOYED.region, GraphqlUrl: DEPLOYED.graphqlUrl }), 0),
-    });
+    const older = await deploy(['--outputs-file', cdkOutputs], async () => (await writeCdkOutputs(cdkOutputs, { Region: DEPLOYED.region, GraphqlUrl: DEPLOYED.graphqlUrl }), 0));
     expect(older.code).toBe(0);
     expect(older.stderr).toContain(`Deployed, but ${AMPLIFY_OUTPUTS_FILE} was not written: ${cdkOutputs} lacks UserPoolId, UserPoolClientId`);
-    const failed = await runCommand(deployCommand, ['--skip-preflight', `--outputs-file=${cdkOutputs}`], { cdk: async () => 1 });
+    const failed = await deploy([`--outputs-file=${cdkOutputs}`], async () => 1);
     expect(failed.code).toBe(1);
     await expect(readFile(path.join(dir, AMPLIFY_OUTPUTS_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
   });
