@@ -399,6 +399,26 @@ describe('AppSync realtime: protocol hygiene', () => {
     c.send(c.startMessage('b', 'b.1', 'token-b'));
     await c.next('start_ack', 'b');
   });
+
+  it('accepts the header-based handshake without any query string, as Amplify v6 opens it (unpadded base64url)', async () => {
+    const h = await start();
+    // A header whose base64 needs padding and holds the characters base64url changes (`-`, `_`).
+    const header = Buffer.from(JSON.stringify({ host: h.host, Authorization: 'token-b', pad: '>>?' })).toString('base64url');
+    expect(header).toMatch(/[-_]/);
+    const c = await raw(h, { token: null, payload: null, protocols: ['graphql-ws', `header-${header}`] });
+    expect(c.ws.protocol).toBe('graphql-ws');
+    c.send({ type: 'connection_init' });
+    await c.next('connection_ack');
+    c.send(c.startMessage('b', 'b.1', 'token-b'));
+    await c.next('start_ack', 'b');
+
+    // Control: the same subprotocol header with a token the API refuses, and no header at all, are refused.
+    const bad = Buffer.from(JSON.stringify({ host: h.host, Authorization: 'not-a-token' })).toString('base64url');
+    const refused = await raw(h, { token: null, payload: null, protocols: ['graphql-ws', `header-${bad}`] });
+    expect((await refused.next('connection_error')).payload).toMatchObject({ errors: [{ errorType: 'UnauthorizedException', errorCode: 401 }] });
+    const none = await raw(h, { token: null, payload: null, protocols: ['graphql-ws'] });
+    expect((await none.next('connection_error')).payload).toMatchObject({ errors: [{ errorType: 'BadRequestException', errorCode: 400 }] });
+  });
 });
 
 describe('AppSync realtime client: connection loss', () => {

@@ -4,6 +4,7 @@
  * not the `graphql-transport-ws` protocol of the `graphql-ws` npm package).
  *
  *   connect  <path>?header=<base64 JSON of the auth headers>&payload=e30=   (subprotocol graphql-ws)
+ *        or  <path> with subprotocols graphql-ws, header-<base64url JSON of the auth headers>
  *   -> connection_init                 <- connection_ack {payload: {connectionTimeoutMs}}, then ka
  *   -> start {id, payload: {data: JSON string of {query, variables}, extensions: {authorization}}}
  *                                      <- start_ack {id} | error {id, payload: {errors: [{errorType, message}]}}
@@ -243,11 +244,17 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
       this.connectionError(conn, { errorType: 'SubProtocolNotSupportedError', message: 'SubProtocolNotSupportedError', errorCode: 400 }, CLOSE_CODES.protocolError);
       return false;
     }
-    const headerParam = url.searchParams.get('header') ?? headerFromSubprotocol(req);
+    // Two forms of the handshake: the query string (`?header=…&payload=e30=`, both required) or the
+    // subprotocol (`Sec-WebSocket-Protocol: graphql-ws, header-<base64url>`, no query string: what
+    // Amplify v6 sends). A query-string header wins when both are given, as before.
+    const queryHeader = url.searchParams.get('header');
+    const subprotocolHeader = queryHeader === null ? headerFromSubprotocol(req) : null;
+    const headerParam = queryHeader ?? subprotocolHeader;
     const payloadParam = url.searchParams.get('payload');
     let headers: Record<string, string> | undefined;
     try {
-      if (payloadParam === null || !isPlainObject(decodeBase64Json(payloadParam))) throw new Error('payload');
+      const payloadRequired = subprotocolHeader === null;
+      if (payloadParam === null ? payloadRequired : !isPlainObject(decodeBase64Json(payloadParam))) throw new Error('payload');
       headers = headerParam === null ? undefined : stringHeaders(decodeBase64Json(headerParam));
     } catch {
       this.connectionError(
