@@ -25,6 +25,7 @@ export interface LockHolder {
   /** The holder's endpoints, once they listen. */
   edge?: string;
   graphql?: string;
+  graphqlHttps?: string;
 }
 
 /** The directory is held by a live stack; nothing in it was read or changed. */
@@ -35,7 +36,7 @@ export class DataDirInUseError extends Error {
     readonly holder: LockHolder,
   ) {
     const where = holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on host ${holder.host}`;
-    const endpoints = holder.edge ? `edge ${holder.edge}${holder.graphql ? `, GraphQL ${holder.graphql}` : ''}` : 'still starting: no endpoints yet';
+    const endpoints = holder.edge ? `edge ${holder.edge}${holder.graphql ? `, GraphQL ${holder.graphql}` : ''}${holder.graphqlHttps ? ` and ${holder.graphqlHttps}` : ''}` : 'still starting: no endpoints yet';
     super(
       `${dataDir} is in use by another local stack: ${where} (${endpoints}; started ${holder.startedAt}). ` +
         `Nothing in it was read or changed. Use that stack, stop it first (Ctrl-C in its terminal, or kill ${holder.pid}), ` +
@@ -50,7 +51,7 @@ export interface DataDirLock {
   /** The stale lock this start took over (its process was gone), if any. */
   readonly tookOverFrom: LockHolder | undefined;
   /** Records the endpoints in the lock, for a second start to name. */
-  listening(endpoints: { edge: string; graphql: string }): void;
+  listening(endpoints: { edge: string; graphql: string; graphqlHttps?: string }): void;
   /** Removes the lock (idempotent). */
   release(): void;
 }
@@ -156,9 +157,9 @@ export function lockDataDir(dataDir: string, now: () => Date = () => new Date())
   return {
     file,
     tookOverFrom,
-    listening({ edge, graphql }) {
+    listening({ edge, graphql, graphqlHttps }) {
       if (!held.has(file)) return;
-      current = { ...current, edge, graphql };
+      current = { ...current, edge, graphql, ...(graphqlHttps ? { graphqlHttps } : {}) };
       const next = `${file}.${process.pid}.${randomUUID()}.new`;
       writeFileSync(next, JSON.stringify(current), { mode: 0o600 });
       renameSync(next, file);

@@ -14,6 +14,8 @@
  *   appsync-deliveries.log terminal events the local AppSync accepted (services/appsync/delivery-log.ts; a damaged line is dropped, not refused)
  *   backups/               on-demand DynamoDB backups
  *   stack.lock             the running stack's pid and endpoints (data-dir-lock.ts)
+ *   tls/                   the local CA and the HTTPS endpoint's certificate (tls.ts checks them: a CA that cannot be used refuses the start)
+ *   amplify_outputs.json   the Amplify Gen 2 client configuration (tasks/amplify-outputs.ts; rewritten at every start)
  */
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';

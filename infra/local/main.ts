@@ -4,7 +4,7 @@
  *
  *   npm start                 state persists under .data/
  *   npm start -- --memory     state lives in memory and is gone at exit
- *   EDGE_PORT=4600 npm start  another edge port
+ *   EDGE_PORT=4600 npm start  another edge port (PORT: the local AppSync's HTTP port, 3000; HTTPS_PORT: its HTTPS/WSS port, 3443)
  *   npm start -- --introspection   the local AppSync answers __schema/__type (development tools);
  *                                  off by default, as the deployed API (introspectionConfig DISABLED)
  *   npm start -- --duplicate-executions   every StartExecution runs twice, as AWS may run an
@@ -65,6 +65,7 @@ function portFrom(variable: string, fallback: number): number {
 }
 const port = portFrom('EDGE_PORT', 4566);
 const appsyncPort = portFrom('PORT', port === 0 ? 0 : 3000);
+const appsyncHttpsPort = portFrom('HTTPS_PORT', appsyncPort === 0 ? 0 : 3443);
 const dataDir = path.resolve(values['data-dir']);
 const agentRuntime = values['agent-runtime'] as AgentRuntimeKind;
 if (!AGENT_RUNTIMES.includes(agentRuntime)) {
@@ -107,6 +108,7 @@ try {
   stack = await startLocalStack({
     port,
     appsyncPort,
+    appsyncHttpsPort,
     ...(values.memory ? {} : { dataDir }),
     localUsersDir: dataDir,
     logger,
@@ -131,7 +133,7 @@ try {
     // Known cases: the message names the file or the running stack and the way out; no stack trace.
     process.stderr.write(`The local stack did not start: ${e.message}\n`);
   } else if (e.code === 'EADDRINUSE') {
-    process.stderr.write(`Port ${port} or ${appsyncPort} is in use: is another local stack running? Stop it, or set EDGE_PORT and PORT.\n`);
+    process.stderr.write(`Port ${port}, ${appsyncPort} or ${appsyncHttpsPort} is in use: is another local stack running? Stop it, or set EDGE_PORT, PORT and HTTPS_PORT.\n`);
   } else if (e.code === 'LEVEL_DATABASE_NOT_OPEN' || /lock/i.test(String(e.message))) {
     process.stderr.write(`Cannot open ${dataDir}: is another local stack using it? (${e.message})\n`);
   } else {
@@ -153,9 +155,13 @@ out(`  state:     ${values.memory ? 'in memory (--memory); gone at exit' : `pers
 const stale = stack.dataDirLock?.tookOverFrom;
 if (stale) out(`  lock:      took over ${stack.dataDirLock!.file} from pid ${stale.pid} (started ${stale.startedAt}), which is no longer running`);
 out(`  seed:      ${stack.seeded ? 'added the tables, tenants and users of tasks/seed.ts that were missing' : 'existing data kept'}`);
+const tlsMade = stack.tls.made.ca ? 'made by this start: trust it once' : stack.tls.made.cert ? `kept; server certificate made again (${stack.tls.made.reason})` : 'kept';
+out(`  local CA:  ${path.relative(process.cwd(), stack.tls.caFile)} (SHA-256 ${stack.tls.caFingerprint}; ${tlsMade})`);
 out('endpoints:');
 out(`  AWS_ENDPOINT_URL=${stack.edgeUrl}   (${stack.edge.serviceNames.join(', ')}; region ${env.region}, account ${env.accountId})`);
 out(`  GraphQL (AppSync):  ${stack.graphqlUrl}   realtime: ${stack.realtimeUrl}   introspection: ${values.introspection ? 'enabled (--introspection)' : 'disabled, as deployed'}`);
+out(`  GraphQL over TLS:   ${stack.graphqlHttpsUrl}   realtime: ${stack.realtimeWssUrl}   (Amplify; trust ${path.relative(process.cwd(), stack.tls.caFile)}: README, Trusting the local CA)`);
+if (stack.amplifyOutputsFile) out(`  Amplify outputs:    ${path.relative(process.cwd(), stack.amplifyOutputsFile)}   (Amplify.configure(outputs); set Auth.Cognito.userPoolEndpoint to ${stack.edgeUrl})`);
 out(`  web UI:             ${web.url}${web.building ? '   (building it now; the page says when it is ready)' : ''}`);
 out(`  Cognito user pool:  ${stack.cognito.poolId} (app client ${stack.cognito.clientId}) on the edge`);
 out(

@@ -42,6 +42,8 @@ import { StsService } from './services/sts/service.ts';
 import { SsmService } from './services/ssm/service.ts';
 import { SecretsManagerService } from './services/secretsmanager/service.ts';
 import { claimDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { localTls, type LocalTls } from './tls.ts';
+import { AMPLIFY_OUTPUTS_FILE, amplifyOutputsJson } from '../../tasks/amplify-outputs.ts';
 import { bootstrapVersionParameter, installedBootstrapVersion, MIN_BOOTSTRAP_VERSION } from '../aws/bootstrap.ts';
 
 /** What a persisted stack keeps between starts, besides the DynamoDB data. */
@@ -90,6 +92,8 @@ export interface LocalStackOptions {
   seed?: { tenants: readonly SeedTenant[]; users: readonly SeedUser[] };
   /** Local AppSync port; 0 picks a free one. @default 3000, or 0 when `port` is 0 */
   appsyncPort?: number;
+  /** The same GraphQL and realtime endpoints over HTTPS/WSS, with the local CA's certificate (tls.ts); 0 picks a free one. @default 3443, or 0 when the AppSync port is 0 */
+  appsyncHttpsPort?: number;
   /** Which agent runtime adapter the invoke-agent task uses. @default 'bedrock-agent' */
   agentRuntime?: AgentRuntimeKind;
   /**
@@ -146,6 +150,13 @@ export interface LocalStack {
   readonly appsync: LocalAppSync;
   /** The local AppSync GraphQL endpoint (`http://127.0.0.1:3000/graphql`). */
   readonly graphqlUrl: string;
+  /** The same endpoints over TLS (`https://127.0.0.1:3443/graphql`, `wss://127.0.0.1:3443/graphql/realtime`), as Amplify needs them. */
+  readonly graphqlHttpsUrl: string;
+  readonly realtimeWssUrl: string;
+  /** The local CA clients trust for them (its file and SHA-256 fingerprint), and what this start made (tls.ts). */
+  readonly tls: Pick<LocalTls, 'caFile' | 'caFingerprint' | 'made'>;
+  /** Where this start wrote amplify_outputs.json (tasks/amplify-outputs.ts); undefined when it has no directory. */
+  readonly amplifyOutputsFile: string | undefined;
   /** The task functions by local function ARN, as the state machine invokes them. */
   readonly functions: ReadonlyMap<string, TaskHandler>;
   /** The Lambda sandbox the functions run in (undefined with `lambdaSandbox: false`). */
@@ -212,6 +223,10 @@ async function startServices(
   const dataDirLock = await claimDataDir(options.dataDir, options.localUsersDir);
   if (dataDirLock) closers.push(async () => dataDirLock.release());
   if (dataDirLock?.tookOverFrom) logger.log('warn', 'stack.stale_lock_taken_over', { lock: dataDirLock.file, pid: dataDirLock.tookOverFrom.pid, startedAt: dataDirLock.tookOverFrom.startedAt });
+  // The local CA (refused, with the way out, when it cannot be used) and the HTTPS endpoint's certificate.
+  const tls = await localTls({ dataDir: options.dataDir, clock });
+  closers.push(() => tls.dispose());
+  if (tls.made.cert) logger.log('info', 'stack.tls_certificate_made', { reason: tls.made.reason, caMade: tls.made.ca });
   const state = await loadState(options.dataDir);
 
   const modelId = options.modelId ?? LOCAL_MODEL_ID;
@@ -362,8 +377,14 @@ async function startServices(
   edgeRef.url = edgeUrl;
   cognito.setIssuerBase(edgeUrl);
   closers.push(() => appsync.close());
-  const graphqlUrl = await appsync.listen(options.appsyncPort ?? (options.port === 0 ? 0 : 3000), options.host ?? '127.0.0.1');
-  dataDirLock?.listening({ edge: edgeUrl, graphql: graphqlUrl });
+  const appsyncPort = options.appsyncPort ?? (options.port === 0 ? 0 : 3000);
+  const graphqlUrl = await appsync.listen(appsyncPort, options.host ?? '127.0.0.1');
+  const graphqlHttpsUrl = await appsync.listenTls(options.appsyncHttpsPort ?? (appsyncPort === 0 ? 0 : 3443), options.host ?? '127.0.0.1', tls);
+  dataDirLock?.listening({ edge: edgeUrl, graphql: graphqlUrl, graphqlHttps: graphqlHttpsUrl });
+  const outputsDir = options.dataDir ?? options.localUsersDir;
+  const amplifyOutputsFile = outputsDir ? path.join(outputsDir, AMPLIFY_OUTPUTS_FILE) : undefined;
+  const backend = { region: iam.location.region, userPoolId: cognito.poolId, userPoolClientId: cognito.clientId, graphqlUrl: graphqlHttpsUrl };
+  if (amplifyOutputsFile) await writePrivateFile(amplifyOutputsFile, amplifyOutputsJson(backend));
   const lambdas: LocalFunctions = await startLocalFunctions({
     iam,
     edgeUrl,
@@ -434,6 +455,10 @@ async function startServices(
     edge,
     appsync,
     graphqlUrl,
+    graphqlHttpsUrl,
+    realtimeWssUrl: LocalAppSync.realtimeUrl(graphqlHttpsUrl),
+    tls: { caFile: tls.caFile, caFingerprint: tls.caFingerprint, made: tls.made },
+    amplifyOutputsFile,
     functions,
     lambdaRuntime: lambdas.runtime,
     seeded,

@@ -7,7 +7,9 @@
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   execute,
   executeSync,
@@ -126,7 +128,8 @@ export class LocalAppSync {
   readonly events = new EventEmitter();
   private readonly schema = loadSchema();
   private readonly documents = new Map<string, DocumentNode>();
-  private server?: http.Server;
+  /** The HTTP server, and the HTTPS one once `listenTls` ran. */
+  private readonly servers: (http.Server | https.Server)[] = [];
   private realtime?: RealtimeServer<CognitoIdentity, AnswerEventRecord>;
   private faults: AppSyncFault[] = [];
   private site?: SiteHandler;
@@ -154,37 +157,47 @@ export class LocalAppSync {
     this.events.setMaxListeners(0);
   }
 
+  /** Serves GraphQL (`/graphql`) and realtime (`/graphql/realtime`) over plain HTTP; returns the GraphQL URL. */
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
-    this.server = http.createServer((req, res) => void this.serve(req, res));
+    return this.serveOn(http.createServer(), 'http', port, host);
+  }
+
+  /** The same endpoints, handlers and realtime connections over HTTPS and WSS (Amplify opens `wss://` only); returns the GraphQL URL. */
+  async listenTls(port: number, host: string, tls: { key: string; cert: string }): Promise<string> {
+    return this.serveOn(https.createServer({ key: tls.key, cert: tls.cert }), 'https', port, host);
+  }
+
+  private async serveOn(server: http.Server | https.Server, scheme: 'http' | 'https', port: number, host: string): Promise<string> {
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void this.serve(req, res));
     // What Node's HTTP parser refuses (a body cut short, a malformed request line) gets a 400 in AppSync's shape.
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
       const body = JSON.stringify({ errors: [{ errorType: 'BadRequestException', message: 'The request is not valid HTTP.' }] });
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
-    this.realtime = new RealtimeServer<CognitoIdentity, AnswerEventRecord>(this.server, {
-      authenticate: (headers) => this.authenticateUserPool(headers.Authorization ?? headers.authorization ?? ''),
-      subscribe: (identity, doc) => this.subscribe(identity, doc),
-      logger: this.options.logger,
-    });
+    // A client that does not trust the certificate ends the handshake: nothing to answer, only to note.
+    server.on('tlsClientError', (err: Error) => this.options.logger.log('info', 'appsync.tls_client_error', { error: err.message }));
+    if (this.realtime) this.realtime.attach(server as http.Server);
+    else this.realtime = new RealtimeServer<CognitoIdentity, AnswerEventRecord>(server as http.Server, { authenticate: (headers) => this.authenticateUserPool(headers.Authorization ?? headers.authorization ?? ''), subscribe: (identity, doc) => this.subscribe(identity, doc), logger: this.options.logger });
+    this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, () => resolve());
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
     });
-    return `http://${host}:${(this.server.address() as AddressInfo).port}/graphql`;
+    return `${scheme}://${host}:${(server.address() as AddressInfo).port}/graphql`;
   }
 
-  /** The realtime endpoint's URL (`ws://.../graphql/realtime`) for an HTTP endpoint URL. */
+  /** The realtime endpoint's URL (`ws://.../graphql/realtime`, `wss://` for HTTPS) for a GraphQL endpoint URL. */
   static realtimeUrl(graphqlUrl: string): string {
     return `${graphqlUrl.replace(/^http/, 'ws')}/realtime`;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
+    const servers = this.servers.splice(0);
+    if (servers.length === 0) return;
     await this.realtime?.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const server of servers) server.closeAllConnections();
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
   private send(res: http.ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {

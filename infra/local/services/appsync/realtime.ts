@@ -125,11 +125,12 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
   private readonly perIdentity = new Map<string, number>();
   private readonly fanout: FanOut<E>;
   private readonly logger: Logger;
-  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+  /** The servers it serves upgrades on (the local AppSync's HTTP and HTTPS servers), each with its listener. */
+  private readonly servers = new Map<http.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
   private shuttingDown = false;
 
   constructor(
-    private readonly server: http.Server,
+    server: http.Server,
     private readonly options: RealtimeServerOptions<I, E>,
   ) {
     this.path = options.path ?? REALTIME_PATH;
@@ -147,7 +148,14 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
       // Answer with `graphql-ws` when offered; otherwise no subprotocol, and connection_error below.
       handleProtocols: (protocols) => (protocols.has(REALTIME_SUBPROTOCOL) ? REALTIME_SUBPROTOCOL : false),
     });
-    server.on('upgrade', this.onUpgrade);
+    this.attach(server);
+  }
+
+  /** Serves the realtime endpoint on another server too (HTTPS beside HTTP): same connections, same subscriptions. */
+  attach(server: http.Server): void {
+    const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(server, req, socket, head);
+    this.servers.set(server, onUpgrade);
+    server.on('upgrade', onUpgrade);
   }
 
   /** Open connections and their subscriptions (active, i.e. acknowledged with start_ack). */
@@ -165,10 +173,11 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
     return this.fanout.publish(mutationField, event);
   }
 
-  /** Closes every connection (1001) and detaches from the HTTP server. Call before `server.close()`. */
+  /** Closes every connection (1001) and detaches from the servers. Call before their `close()`. */
   async close(): Promise<void> {
     this.shuttingDown = true;
-    this.server.off('upgrade', this.onUpgrade);
+    for (const [server, onUpgrade] of this.servers) server.off('upgrade', onUpgrade);
+    this.servers.clear();
     const closing = [...this.connections].map(
       (conn) =>
         new Promise<void>((resolve) => {
@@ -186,7 +195,7 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
   }
 
   /** An upgrade never throws: a target that is not a URL gets a 400, and a failing socket is only logged. */
-  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  private upgrade(server: http.Server, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => this.logger.log('info', 'realtime.upgrade.socket_error', { error: err.message }));
     let url: URL;
     try {
@@ -196,17 +205,17 @@ export class RealtimeServer<I extends RealtimeIdentity = RealtimeIdentity, E ext
       return;
     }
     try {
-      this.route(req, socket, head, url);
+      this.route(server, req, socket, head, url);
     } catch (err) {
       this.logger.log('error', 'realtime.upgrade.failed', { error: (err as Error).message });
       socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }
 
-  private route(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  private route(server: http.Server, req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (url.pathname !== this.path || this.shuttingDown) {
       // Leave other paths to other upgrade listeners; if there are none, answer 404.
-      if (this.server.listeners('upgrade').length <= 1 || this.shuttingDown) {
+      if (server.listeners('upgrade').length <= 1 || this.shuttingDown) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
       return;
