@@ -149,14 +149,21 @@ describe('CORS at the edge', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  it('lets the UI read responses (and error codes), and no other origin', async () => {
+  it('lets the UI read responses (and error codes); another origin only the public Cognito calls (test/cors.test.ts)', async () => {
     const ok = await initiateAuth(origin());
     expect(ok.status).toBe(400);
     expect(ok.headers.get('access-control-allow-origin')).toBe(origin());
     expect(ok.headers.get('access-control-expose-headers')).toContain('x-amzn-errortype');
     expect(((await ok.json()) as { __type: string }).__type).toContain('NotAuthorizedException');
+    // Sign-in answers any page, as cognito-idp does; a call to another service does not.
     const other = await initiateAuth('http://evil.example');
-    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.headers.get('access-control-allow-origin')).toBe('*');
+    const otherService = await fetch(stack.edgeUrl, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListExecutions' },
+      body: '{}',
+    });
+    expect(otherService.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('still requires a signature: CORS opens nothing by itself', async () => {

@@ -105,6 +105,17 @@ const TARGET_SERVICES: Readonly<Record<string, string>> = {
   secretsmanager: 'secretsmanager',
 };
 
+/** The response headers a page may read: the request id and the error's type and message. */
+const EXPOSED_HEADERS = 'x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, x-amz-request-id, date';
+
+/**
+ * The request headers of an unsigned Cognito call from a browser (Amplify: content-type,
+ * x-amz-target, x-amz-user-agent, cache-control; the AWS SDK adds its amz-sdk-* headers). A
+ * preflight from a foreign origin asking for any other header (authorization, x-amz-date,
+ * x-amz-security-token: a signed call) gets no grant.
+ */
+const PUBLIC_COGNITO_HEADERS: ReadonlySet<string> = new Set(['content-type', 'x-amz-target', 'x-amz-user-agent', 'cache-control', 'amz-sdk-invocation-id', 'amz-sdk-request']);
+
 function anonymousRoute(method: string, url: string, headers: Record<string, string>): string | undefined {
   if (headers.authorization !== undefined) return undefined;
   const target = headers['x-amz-target'];
@@ -150,29 +161,42 @@ export class Edge {
     for (const o of origins) this.browserOrigins.add(o);
   }
 
-  /** CORS response headers for an allowed Origin; undefined for any other (or none). */
-  private corsHeaders(origin: string | undefined): Record<string, string> | undefined {
-    if (!origin || !this.browserOrigins.has(origin)) return undefined;
-    return {
-      'access-control-allow-origin': origin,
-      'access-control-expose-headers': 'x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, x-amz-request-id, date',
-      vary: 'origin',
-    };
+  /**
+   * CORS response headers: the UI's origins for every request; any origin for a public Cognito call
+   * (`publicCognito`: unsigned, routed to cognito-idp), as cognito-idp's own endpoint answers any
+   * page; none for anything else.
+   */
+  private corsHeaders(origin: string | undefined, publicCognito = false): Record<string, string> | undefined {
+    if (!origin) return undefined;
+    if (this.browserOrigins.has(origin)) return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED_HEADERS, vary: 'origin' };
+    return publicCognito ? { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED_HEADERS } : undefined;
   }
 
-  /** A CORS preflight: allowed origins get the methods and the requested (token-shaped) headers. */
+  /**
+   * A CORS preflight. The UI's origins get the methods and the requested (token-shaped) headers.
+   * Any other origin gets a grant only for what an unsigned Cognito call sends (POST, or GET of a
+   * JWKS; no `authorization`, no `x-amz-security-token`): a preflight names no X-Amz-Target, so
+   * the headers are what tells a sign-in call from a signed call to another service, which stays
+   * refused to foreign pages.
+   */
   private preflight(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const cors = this.corsHeaders(req.headers.origin);
+    const origin = req.headers.origin;
     const requested = String(req.headers['access-control-request-headers'] ?? '');
-    if (!cors || !/^[\w-]+(\s*,\s*[\w-]+)*$|^$/.test(requested)) {
+    const method = String(req.headers['access-control-request-method'] ?? '');
+    const names = requested.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    const wellFormed = /^[\w-]+(\s*,\s*[\w-]+)*$|^$/.test(requested);
+    const ui = origin !== undefined && this.browserOrigins.has(origin);
+    const publicCognito = !ui && origin !== undefined && (method === 'POST' || method === 'GET') && names.every((h) => PUBLIC_COGNITO_HEADERS.has(h));
+    const cors = ui ? this.corsHeaders(origin) : publicCognito ? { 'access-control-allow-origin': '*' } : undefined;
+    if (!cors || !wellFormed) {
       res.writeHead(403, { 'content-type': 'text/plain' });
       res.end('CORS origin not allowed');
       return;
     }
-    res.writeHead(204, {
+    res.writeHead(ui ? 204 : 200, {
       ...cors,
       'access-control-allow-methods': 'GET, POST',
-      ...(requested ? { 'access-control-allow-headers': requested } : {}),
+      ...(requested ? { 'access-control-allow-headers': ui ? requested : names.join(', ') } : {}),
       'access-control-max-age': '600',
     });
     res.end();
@@ -245,6 +269,7 @@ export class Edge {
     let service = '';
     let operation = target;
     let principalArn: string | undefined;
+    let publicCognito = false;
     let response: WireResponse;
     try {
       const body = await readBody(req).catch((err: unknown) => {
@@ -256,6 +281,7 @@ export class Edge {
       const publicHandler = anonymous === undefined ? undefined : this.handler(anonymous);
       if (anonymous !== undefined && publicHandler?.handleAnonymous) {
         service = anonymous;
+        publicCognito = anonymous === COGNITO_IDP;
         protocol = publicHandler.protocol;
         response = await publicHandler.handleAnonymous({ body, headers, target, requestId, method: signed.method, path: signed.url });
       } else {
@@ -289,7 +315,7 @@ export class Edge {
     }
     // A body refused for its size was not read to the end: close the connection after the answer.
     const close = response.status === 413 ? { connection: 'close' } : {};
-    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin), ...close });
+    res.writeHead(response.status, { ...response.headers, 'x-amzn-requestid': requestId, ...this.corsHeaders(req.headers.origin, publicCognito), ...close });
     if (response.stream) await writeStream(res, response.body, response.stream);
     else res.end(response.body);
     this.options.logger.log('debug', 'edge.request', {

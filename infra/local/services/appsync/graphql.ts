@@ -114,6 +114,32 @@ export interface AppSyncFault {
   statuses?: readonly string[];
 }
 
+/**
+ * CORS as AppSync's GraphQL endpoint answers it (observed; the AppSync guide documents no CORS
+ * setting): any origin, these exposed headers, on every answer.
+ */
+export const APPSYNC_CORS: Readonly<Record<string, string>> = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'x-amzn-RequestId,x-amzn-ErrorType,x-amz-user-agent,x-amzn-ErrorMessage,Date,x-amz-schema-version',
+};
+
+/**
+ * The request headers a preflight is granted: a fixed list, whatever the page asks (a custom header
+ * such as `sentry-trace` is not in it, and the browser then refuses the request). AppSync does not
+ * publish its list; this one is what its control-plane endpoint was seen answering, and it covers
+ * what Amplify and the AWS SDK send (the SigV4 headers, the API key, the user agent).
+ */
+export const APPSYNC_ALLOWED_HEADERS = 'Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token,X-Amz-Content-Sha256,X-Amz-User-Agent';
+
+/** A preflight's answer (200, no body): the fixed header list when the page asks for any, and a two-day max age. */
+function preflightHeaders(requested: string | undefined): Record<string, string> {
+  return {
+    'content-length': '0',
+    'access-control-max-age': '172800',
+    ...(requested ? { 'access-control-allow-headers': APPSYNC_ALLOWED_HEADERS } : {}),
+  };
+}
+
 /** Serves a request (a site beside the API); false when it is not one of its own. */
 export type SiteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 
@@ -224,6 +250,15 @@ export class LocalAppSync {
     if (path === undefined) {
       this.send(res, 400, { errors: [{ errorType: 'BadRequestException', message: 'The request target is not a valid path.' }] }, { connection: 'close' });
       return;
+    }
+    if (path === '/graphql') {
+      // AppSync answers CORS for any page, on every answer of the GraphQL endpoint.
+      for (const [name, value] of Object.entries(APPSYNC_CORS)) res.setHeader(name, value);
+      if (req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+        res.writeHead(200, preflightHeaders(req.headers['access-control-request-headers']));
+        res.end();
+        return;
+      }
     }
     if (req.method !== 'POST' || path !== '/graphql') {
       if (this.site && (await this.site(req, res))) return;
