@@ -12,7 +12,8 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Screenshots for reviewers; git ignores the folder. */
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../test-output/screenshots/', import.meta.url));
 
-export function launchBrowser(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches (test/amplify-browser.test.ts: the one certificate key it trusts). */
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -26,6 +27,7 @@ export function launchBrowser(): Promise<Browser> {
       '--no-first-run',
       '--no-default-browser-check',
       '--metrics-recording-only',
+      ...extraArgs,
     ],
   });
 }
