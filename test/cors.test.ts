@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { ON_ANSWER } from '../client/api.ts';
 import { signIn } from '../client/auth.ts';
 import { connectRealtime, type WebSocketConstructor } from '../client/realtime.ts';
-import { APPSYNC_ALLOWED_HEADERS } from '../infra/local/services/appsync/graphql.ts';
+import { APPSYNC_ALLOWED_HEADERS } from '../infra/local/services/appsync/cors.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 
 const PAGE = 'http://localhost:5173';

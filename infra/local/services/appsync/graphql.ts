@@ -36,6 +36,7 @@ import type { Logger } from '../../edge/log.ts';
 import type { LocalIam, Principal } from '../../iam/principals.ts';
 import { authenticateSigned, parseAuthorization } from '../../edge/sigv4.ts';
 import { BodyTooLargeError, readBody } from '../../edge/http-body.ts';
+import { answerCors } from './cors.ts';
 import { FieldRefused, guardedFieldResolver } from './field-guard.ts';
 import { BadGraphqlRequest, MAX_GRAPHQL_REQUEST_BYTES, parseGraphqlRequest, requestPath, type GraphqlRequest } from './request.ts';
 import { fieldAuthModes, loadSchema, type AuthMode } from './schema.ts';
@@ -112,32 +113,6 @@ export interface AppSyncFault {
   errorType: string;
   times: number;
   statuses?: readonly string[];
-}
-
-/**
- * CORS as AppSync's GraphQL endpoint answers it (observed; the AppSync guide documents no CORS
- * setting): any origin, these exposed headers, on every answer.
- */
-export const APPSYNC_CORS: Readonly<Record<string, string>> = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'x-amzn-RequestId,x-amzn-ErrorType,x-amz-user-agent,x-amzn-ErrorMessage,Date,x-amz-schema-version',
-};
-
-/**
- * The request headers a preflight is granted: a fixed list, whatever the page asks (a custom header
- * such as `sentry-trace` is not in it, and the browser then refuses the request). AppSync does not
- * publish its list; this one is what its control-plane endpoint was seen answering, and it covers
- * what Amplify and the AWS SDK send (the SigV4 headers, the API key, the user agent).
- */
-export const APPSYNC_ALLOWED_HEADERS = 'Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token,X-Amz-Content-Sha256,X-Amz-User-Agent';
-
-/** A preflight's answer (200, no body): the fixed header list when the page asks for any, and a two-day max age. */
-function preflightHeaders(requested: string | undefined): Record<string, string> {
-  return {
-    'content-length': '0',
-    'access-control-max-age': '172800',
-    ...(requested ? { 'access-control-allow-headers': APPSYNC_ALLOWED_HEADERS } : {}),
-  };
 }
 
 /** Serves a request (a site beside the API); false when it is not one of its own. */
@@ -251,15 +226,7 @@ export class LocalAppSync {
       this.send(res, 400, { errors: [{ errorType: 'BadRequestException', message: 'The request target is not a valid path.' }] }, { connection: 'close' });
       return;
     }
-    if (path === '/graphql') {
-      // AppSync answers CORS for any page, on every answer of the GraphQL endpoint.
-      for (const [name, value] of Object.entries(APPSYNC_CORS)) res.setHeader(name, value);
-      if (req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
-        res.writeHead(200, preflightHeaders(req.headers['access-control-request-headers']));
-        res.end();
-        return;
-      }
-    }
+    if (path === '/graphql' && answerCors(req, res)) return;
     if (req.method !== 'POST' || path !== '/graphql') {
       if (this.site && (await this.site(req, res))) return;
       this.send(res, 404, { errors: [{ errorType: 'NotFoundException', message: 'POST /graphql' }] });
