@@ -126,7 +126,7 @@ describe('one stack per data directory', { timeout: 120_000 }, () => {
       // npm start: the same refusal, exit 1, no stack trace.
       const second = await npmStart(dataDir);
       expect(second.code).toBe(1);
-      expect(second.stderr).toContain(`${dataDir} is in use by another local stack: pid ${process.pid} (edge ${first.edgeUrl}, GraphQL ${first.graphqlUrl};`);
+      expect(second.stderr).toContain(`${dataDir} is in use by another local stack: pid ${process.pid} (edge ${first.edgeUrl}, GraphQL ${first.graphqlUrl} and ${first.graphqlHttpsUrl};`);
       expect(second.stderr).toContain('Nothing in it was read or changed');
       expect(second.stderr).not.toMatch(/^\s+at /m);
       expect(second.stdout).not.toContain('ready:');
