@@ -1,7 +1,9 @@
 /**
  * Mutation.ask, a pipeline resolver (APPSYNC_JS): its request handler checks the request (before
  * anything counts: a bad request costs no quota) and puts it in the stash, built from the verified
- * token only (`ctx.identity`: sub, username and the immutable custom:tenantId claim); the client
+ * token only (`ctx.identity`: sub, username and the immutable custom:tenantId claim, which the ID
+ * token carries from the user attribute and the access token from the pre token generation trigger,
+ * tasks/pre-token-generation.ts: either token, the same claim; a token without it is refused); the client
  * chooses only its answerId (which must be its own), the question and the conversation, each
  * bounded here, and the question is sent trimmed: no legal ask comes near Step Functions' 256 KiB
  * payload quota, on any path of the workflow. Then the functions (infra/resolvers.ts):

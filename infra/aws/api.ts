@@ -17,6 +17,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { QUERY_DEPTH_LIMIT, RESOLVER_COUNT_LIMIT } from '../../tasks/api-limits.ts';
 import { apiDataSourcePolicy, apiUsageDataSourcePolicy } from '../../tasks/api-policies.ts';
+import { appClientIdRegex } from '../../tasks/app-client.ts';
 import type { TableNames } from '../../tasks/tables.ts';
 import { apiEnvironment, bundleResolverSync, isPipeline, RESOLVERS, type ApiTable, type DataSource } from '../resolvers.ts';
 
@@ -24,6 +25,11 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ApiProps {
   readonly userPool: cognito.IUserPool;
+  /**
+   * The one app client whose tokens (ID or access) the API accepts (`appIdClientRegex`); without
+   * it AppSync accepts the tokens of every app client of the pool.
+   */
+  readonly webClient: cognito.IUserPoolClient;
   /** The assistant's state machine, which `ask` starts (an ARN, so the API need not wait for it). */
   readonly stateMachineArn: string;
   /** The table names (the DynamoDB data sources' tables, and `ctx.env` of the resolvers). */
@@ -58,7 +64,10 @@ export class Api extends Construct {
       name: props.name ?? this.node.path.replace(/\//g, '-'),
       definition: appsync.Definition.fromFile(path.join(ROOT, 'resolvers/schema.graphql')),
       authorizationConfig: {
-        defaultAuthorization: { authorizationType: appsync.AuthorizationType.USER_POOL, userPoolConfig: { userPool: props.userPool } },
+        defaultAuthorization: {
+          authorizationType: appsync.AuthorizationType.USER_POOL,
+          userPoolConfig: { userPool: props.userPool, appIdClientRegex: appClientIdRegex(props.webClient.userPoolClientId) },
+        },
         additionalAuthorizationModes: [{ authorizationType: appsync.AuthorizationType.IAM }],
       },
       xrayEnabled: true,

@@ -32,7 +32,7 @@ async function bundle(entry: string): Promise<{ code: string; inputs: string[] }
 }
 
 describe('Lambda bundles', () => {
-  const entries = [...LAMBDA_ENTRIES.map((e) => path.join(ROOT, 'tasks/lambda', `${e}.ts`)), path.join(ROOT, 'infra/aws/seed-users-handler.ts')];
+  const entries = [...LAMBDA_ENTRIES.map((e) => path.join(ROOT, 'tasks/lambda', `${e}.ts`)), path.join(ROOT, 'infra/aws/seed-users-handler.ts'), path.join(ROOT, 'tasks/pre-token-generation.ts')];
 
   it.each(entries)('%s imports each external module only dynamically, and nothing else external', async (entry) => {
     const { code } = await bundle(entry);

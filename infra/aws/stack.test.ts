@@ -23,6 +23,7 @@ import { FUNCTION_TIMEOUT_SECONDS, TASK_NAMES, type TaskName } from '../../tasks
 import { SEED_TENANTS, SEED_USERS, tenantConfigItem } from '../../tasks/seed.ts';
 import { CLAIM_EXPIRY_ATTRIBUTE, CLAIMS_KEYS, CONFIG_KEYS, CONVERSATION_EXPIRY_ATTRIBUTE, CONVERSATIONS_KEYS, ORDERS_KEYS, RUNS_KEYS } from '../../tasks/tables.ts';
 import { TENANT_ATTRIBUTE } from './identity.ts';
+import { appClientIdRegex } from '../../tasks/app-client.ts';
 import { USER_POOL_PASSWORD_POLICY } from '../../tasks/user-pool-policy.ts';
 import { ADMIN_OUTPUTS, ASK_OUTPUTS, EXECUTIONS_OUTPUTS } from '../../client/cli/targets.ts';
 import { MultiTenantAiAssistantStack } from './stack.ts';
@@ -390,6 +391,19 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
       });
     });
 
+    it('runs the pre token generation trigger with the V2_0 event (access token customization), on the Essentials plan it needs', () => {
+      const [[, pool]] = ofType('AWS::Cognito::UserPool') as [[string, Resource]];
+      expect(pool.Properties.UserPoolTier).toBe('ESSENTIALS');
+      const fn = logicalId(stack.identity.preTokenGeneration);
+      expect(pool.Properties.LambdaConfig).toEqual({ PreTokenGenerationConfig: { LambdaArn: { 'Fn::GetAtt': [fn, 'Arn'] }, LambdaVersion: 'V2_0' } });
+      // Cognito may invoke it; its role may only write its own log group.
+      template.hasResourceProperties('AWS::Lambda::Permission', { FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] }, Principal: 'cognito-idp.amazonaws.com' });
+      const role = (resources[fn]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      expect(resources[role]!.Properties.ManagedPolicyArns).toBeUndefined();
+      const statements = policiesOfRole(role).flatMap((p) => (rendered(p.document) as { Statement: Json[] }).Statement);
+      expect(statements.map((st) => st.Action)).toEqual([['logs:CreateLogStream', 'logs:PutLogEvents']]);
+    });
+
     it('lets no app client write the tenant attribute; the web client has no secret', () => {
       const clients = ofType('AWS::Cognito::UserPoolClient');
       expect(clients.length).toBeGreaterThan(0);
@@ -409,6 +423,16 @@ describe('MultiTenantAiAssistantStack (synthesized template)', () => {
         AdditionalAuthenticationProviders: [{ AuthenticationType: 'AWS_IAM' }],
         LogConfig: { FieldLogLevel: 'ERROR', ExcludeVerboseContent: true },
       });
+    });
+
+    it('accepts user pool tokens of the web client only (appIdClientRegex: its id, anchored)', () => {
+      const [[, api]] = ofType('AWS::AppSync::GraphQLApi') as [[string, Resource]];
+      const config = api.Properties.UserPoolConfig as Json;
+      expect(config.AppIdClientRegex).toEqual({ 'Fn::Join': ['', ['^', { Ref: logicalId(stack.identity.webClient) }, '$']] });
+      expect(config.UserPoolId).toEqual({ Ref: logicalId(stack.identity.userPool) });
+      // The same rule the local AppSync applies (tasks/app-client.ts): exactly that id, nothing around it.
+      const rule = new RegExp(appClientIdRegex('abc123'));
+      expect(['abc123', 'xabc123', 'abc1234', 'abc'].map((id) => rule.test(id))).toEqual([true, false, false, false]);
     });
 
     it('disables introspection (the schema does not describe itself to callers)', () => {

@@ -97,6 +97,7 @@ export class MultiTenantAiAssistantStack extends Stack {
     this.agent = new Agent(this, 'Agent', { runtime: agentRuntime, modelId: modelId, namePrefix: `${this.stackName}-` });
     this.api = new Api(this, 'Api', {
       userPool: this.identity.userPool,
+      webClient: this.identity.webClient,
       stateMachineArn: stateMachineArn(this, stateMachineName),
       tables,
       dynamoDbTables: { usage: this.data.usage, config: this.data.config },
@@ -168,7 +169,7 @@ export class MultiTenantAiAssistantStack extends Stack {
     for (const secret of this.seedUsers.passwordSecrets.values()) {
       ack(secret, 'AwsSolutions-SMG4', 'A temporary password of a demo user, replaced at first sign-in; rotating it would not reach Cognito.');
     }
-    for (const fn of [...Object.values(this.workflow.functions), this.seedUsers.function]) {
+    for (const fn of [...Object.values(this.workflow.functions), this.seedUsers.function, this.identity.preTokenGeneration]) {
       ack(fn, 'AwsSolutions-L1', 'Node.js 22 is the runtime the tasks are built and tested for (engines and esbuild target).');
     }
   }

@@ -10,6 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sealKeyPolicy } from '../../tasks/policies.ts';
 import { SEED_TENANTS, SEED_USERS, type SeedTenant, type SeedUser } from '../../tasks/seed.ts';
 import { TableNames } from '../../tasks/tables.ts';
+import { handler as preTokenGeneration } from '../../tasks/pre-token-generation.ts';
 import { seedPlan, seedStepName, seedStore, type SeededRecord, type SeedingJournal, type SeedStep } from './seeding.ts';
 import type { AgentRuntimeKind } from '../../tasks/config.ts';
 import type { TaskHandler } from '../../tasks/task-modules.ts';
@@ -264,7 +265,17 @@ async function startServices(
   };
   // The identity (keys, users and their subs) and the seeding plan are on disk before anything uses them.
   await saveState(false);
-  const cognito = await CognitoService.create({ location: iam.location, evaluator, users, clock, logger, onUsersChanged, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  // The pool's pre token generation trigger is the function CDK deploys, called in this thread.
+  const cognito = await CognitoService.create({
+    location: iam.location,
+    evaluator,
+    users,
+    clock,
+    logger,
+    onUsersChanged,
+    preTokenGeneration,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+  });
   closers.push(() => cognito.flush());
   closers.push(() => userFiles);
   const dynamo = new DynamoService({
@@ -346,7 +357,8 @@ async function startServices(
     introspection: options.introspection ?? false,
     deliveryLog,
     // The verifier is built on first use, once the issuer (the edge URL) is known.
-    verifyUserPoolToken: (token) => cognito.verifiers().idToken.verify(token) as Promise<Record<string, unknown>>,
+    // ID and access tokens, of the web client only (appIdClientRegex, as deployed).
+    verifyUserPoolToken: (token) => cognito.verifiers().apiToken.verify(token) as Promise<Record<string, unknown>>,
     httpDataSource: (service, request) => {
       edgeRef.dataSource ??= signedHttpDataSource({ endpoint: edgeRef.url!, region: iam.location.region, credentials: iam.credentials(API_DATA_SOURCE) });
       return edgeRef.dataSource(service, request);

@@ -97,6 +97,8 @@ export interface IssueTokensOptions {
   origin: TokenOrigin;
   /** Sign-ins get a refresh token; refreshes do not (Cognito's default, without rotation). */
   withRefreshToken: boolean;
+  /** The pool's pre token generation trigger, applied to the claims before they are signed (pre-token-generation.ts). */
+  customize?: (claims: { id: Record<string, unknown>; access: Record<string, unknown> }) => Promise<{ id: Record<string, unknown>; access: Record<string, unknown> }>;
 }
 
 export interface UserPoolOptions {
@@ -344,34 +346,40 @@ export class UserPool {
     const exp = iat + TOKEN_SECONDS;
     const sign = (claims: Record<string, unknown>) =>
       new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: this.publicJwk.kid }).sign(this.signingKey);
-    const idToken = await sign({
-      ...user.attributes,
-      sub: user.sub,
-      email_verified: false,
-      iss,
-      'cognito:username': user.username,
-      'custom:tenantId': user.tenantId,
-      origin_jti: origin.originJti,
-      aud: clientId,
-      token_use: 'id',
-      auth_time: origin.authTime,
-      exp,
-      iat,
-      jti: randomUUID(),
-    });
-    const accessToken = await sign({
-      sub: user.sub,
-      iss,
-      client_id: clientId,
-      origin_jti: origin.originJti,
-      token_use: 'access',
-      scope: 'aws.cognito.signin.user.admin',
-      auth_time: origin.authTime,
-      exp,
-      iat,
-      jti: randomUUID(),
-      username: user.username,
-    });
+    const cognitoClaims = {
+      id: {
+        ...user.attributes,
+        sub: user.sub,
+        email_verified: false,
+        iss,
+        'cognito:username': user.username,
+        'custom:tenantId': user.tenantId,
+        origin_jti: origin.originJti,
+        aud: clientId,
+        token_use: 'id',
+        auth_time: origin.authTime,
+        exp,
+        iat,
+        jti: randomUUID(),
+      },
+      access: {
+        sub: user.sub,
+        iss,
+        client_id: clientId,
+        origin_jti: origin.originJti,
+        token_use: 'access',
+        scope: 'aws.cognito.signin.user.admin',
+        auth_time: origin.authTime,
+        exp,
+        iat,
+        jti: randomUUID(),
+        username: user.username,
+      },
+    };
+    // The trigger runs before anything is kept: a failed trigger leaves no refresh token behind.
+    const claims = options.customize ? await options.customize(cognitoClaims) : cognitoClaims;
+    const idToken = await sign(claims.id);
+    const accessToken = await sign(claims.access);
     let refreshToken: string | undefined;
     if (options.withRefreshToken) {
       refreshToken = opaque(96);

@@ -29,9 +29,11 @@ import { localUserPoolId, userPoolArn, type Principal } from '../../iam/principa
 import { writeLocalUsersFile, type LocalUsersFile } from '../../../../client/cli/targets.ts';
 import { passwordPolicyViolation } from './passwords.ts';
 import { notAuthorized, PasswordSignIn, SIGN_IN_MESSAGES } from './sign-in.ts';
-import { UserPool, type LocalUser, type PublicJwk, type StoredUser, type UserStatus } from './pool.ts';
+import { UserPool, type LocalUser, type PublicJwk, type StoredUser, type TokenOrigin, type UserStatus } from './pool.ts';
 import { localJwtVerifiers } from './verifiers.ts';
 import { ADMIN_OPERATIONS, userAttributes, UserPoolAdmin } from './admin.ts';
+import { customizeClaims, type PreTokenGenerationTrigger, type TokenClaims } from './pre-token-generation.ts';
+import type { PreTokenTriggerSource } from '../../../../tasks/pre-token-generation.ts';
 
 // The stack, the CLIs' tests and the benches import these with the service.
 export { COGNITO_STATE_FILE, type LocalUser } from './pool.ts';
@@ -75,6 +77,11 @@ export interface CognitoServiceOptions {
   hashing?: { concurrency: number; maxWaiting: number };
   /** Told after an administrator changed the pool's users (created, deleted, enabled, new password). */
   onUsersChanged?: () => Promise<void>;
+  /**
+   * The pool's pre token generation trigger (event version V2_0), run whenever tokens are issued
+   * (the stack: tasks/pre-token-generation.ts `handler`, the function CDK deploys). None when undefined.
+   */
+  preTokenGeneration?: PreTokenGenerationTrigger;
 }
 
 
@@ -280,7 +287,7 @@ export class CognitoService {
         },
       };
     }
-    const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
+    const result = await this.issueTokens(key, user, { clientId, origin: this.pool.newOrigin(), withRefreshToken: true, triggerSource: 'TokenGeneration_Authentication' });
     this.logger.log('info', 'cognito.signed_in', { username: user.username, flow: 'USER_PASSWORD_AUTH' });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
@@ -296,7 +303,7 @@ export class CognitoService {
     if (!user.enabled) throw notAuthorized(MSG.disabled);
     // A refresh continues the sign-in: same origin_jti and auth_time, and no new refresh token.
     const origin = { originJti: stored.originJti, authTime: stored.authTime };
-    const result = await this.pool.issueTokens(stored.user, user, { issuer: this.issuer, clientId, origin, withRefreshToken: false });
+    const result = await this.issueTokens(stored.user, user, { clientId, origin, withRefreshToken: false, triggerSource: 'TokenGeneration_RefreshTokens' });
     this.logger.log('info', 'cognito.signed_in', { username: user.username, flow: 'REFRESH_TOKEN_AUTH' });
     return { ChallengeParameters: {}, AuthenticationResult: result };
   }
@@ -336,9 +343,44 @@ export class CognitoService {
     await this.signIn.hashInTurn('RespondToAuthChallenge', () => this.pool.setPassword(key, user, newPassword));
     this.pool.closeSession(session);
     this.pool.updateAttributes(user, updates);
-    const result = await this.pool.issueTokens(key, user, { issuer: this.issuer, clientId, origin: this.pool.newOrigin(), withRefreshToken: true });
+    const result = await this.issueTokens(key, user, {
+      clientId,
+      origin: this.pool.newOrigin(),
+      withRefreshToken: true,
+      triggerSource: 'TokenGeneration_NewPasswordChallenge',
+      clientMetadata: optionalStringMap(input, 'ClientMetadata'),
+    });
     this.logger.log('info', 'cognito.password_set', { username: user.username });
     return { ChallengeParameters: {}, AuthenticationResult: result };
+  }
+
+  /**
+   * The pool's tokens for the user, through the pre token generation trigger when the pool has one.
+   * ClientMetadata reaches the trigger only from RespondToAuthChallenge, as on AWS (InitiateAuth's
+   * goes to other triggers); the trigger in tasks/ ignores it anyway.
+   */
+  private issueTokens(
+    key: string,
+    user: StoredUser,
+    options: { clientId: string; origin: TokenOrigin; withRefreshToken: boolean; triggerSource: PreTokenTriggerSource; clientMetadata?: Record<string, string> },
+  ) {
+    const trigger = this.options.preTokenGeneration;
+    const request = {
+      triggerSource: options.triggerSource,
+      region: this.region,
+      userPoolId: this.poolId,
+      clientId: options.clientId,
+      userName: user.username,
+      userAttributes: Object.fromEntries([...userAttributes(user).map((a) => [a.Name, a.Value]), ['cognito:user_status', user.status]]),
+      ...(options.clientMetadata ? { clientMetadata: options.clientMetadata } : {}),
+    };
+    return this.pool.issueTokens(key, user, {
+      issuer: this.issuer,
+      clientId: options.clientId,
+      origin: options.origin,
+      withRefreshToken: options.withRefreshToken,
+      ...(trigger ? { customize: (claims: TokenClaims) => customizeClaims(trigger, request, claims) } : {}),
+    });
   }
 
   /** Validates attribute writes as the app client may make them; returns them. Throws on the first refused one. */

@@ -6,6 +6,7 @@ import { JwtVerifier } from 'aws-jwt-verify';
 import { NonRetryableFetchError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import { appClientIdRegex, tokenClientId } from '../../../../tasks/app-client.ts';
 
 /** aws-jwt-verify's fetcher speaks HTTPS only; the local edge is plain HTTP. */
 class HttpFetcher implements Fetcher {
@@ -32,7 +33,10 @@ function claimCheck(ok: boolean, message: string): void {
  * Verifiers for the local pool's tokens (`aws-jwt-verify`'s JwtVerifier, which v5 also exports as
  * JwtRsaVerifier): signature against the pool's JWKS, issuer, expiry, and for ID tokens audience =
  * the app client and token_use 'id'; for access tokens client_id = the app client and token_use
- * 'access'. Pass the CognitoService itself once its issuer is set, or the values from local-users.json.
+ * 'access'. `apiToken` verifies what AppSync's AMAZON_COGNITO_USER_POOLS mode accepts: either
+ * token, of an app client that the API's appIdClientRegex matches (tasks/app-client.ts), with no
+ * demand on other claims (the resolvers check the tenant). Pass the CognitoService itself once its
+ * issuer is set, or the values from local-users.json.
  */
 export function localJwtVerifiers(pool: LocalPoolIdentity) {
   const { issuer, clientId } = pool;
@@ -62,5 +66,20 @@ export function localJwtVerifiers(pool: LocalPoolIdentity) {
     },
     { jwksCache },
   );
-  return { idToken, accessToken };
+  const appClient = new RegExp(appClientIdRegex(clientId));
+  const apiToken = JwtVerifier.create(
+    {
+      issuer,
+      jwksUri,
+      audience: null,
+      customJwtCheck: ({ payload }) => {
+        claimCheck(payload.token_use === 'id' || payload.token_use === 'access', 'Neither an ID nor an access token');
+        const client = tokenClientId(payload);
+        claimCheck(client !== undefined && appClient.test(client), 'Token of an app client the API does not accept');
+        claimCheck(typeof payload.sub === 'string', 'Token without sub');
+      },
+    },
+    { jwksCache },
+  );
+  return { idToken, accessToken, apiToken };
 }
