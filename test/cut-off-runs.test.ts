@@ -66,6 +66,9 @@ describe('a restart after a crash', () => {
     const cutOff = await (await signedIn(first, CUT_OFF)).ask(QUESTION);
     const control = await (await signedIn(first, CONTROL)).ask(QUESTION);
     expect([cutOff.final.status, control.final.status]).toEqual(['DONE', 'DONE']);
+    // DONE reaches the asker before PublishAnswer returns: wait for both runs to be recorded
+    // SUCCEEDED, or the stop below (graceful: it aborts what still runs) may catch one of them.
+    for (const run of [cutOff, control]) expect(await first.states.waitForExecution(run.executionId)).toMatchObject({ status: 'SUCCEEDED' });
     const expiry = Math.floor(Date.now() / 1000) + SLOT_TTL_SECONDS;
     const cutOffSlot = slotElement(expiry, cutOff.answerId);
     // Both INFLIGHT sets full: the cut-off run's slot and others for one user, others only for the control.
