@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, ASK, AssistantApi, ON_ANSWER } from '../client/api.ts';
 import { refreshTokens, signIn, type Tokens } from '../client/auth.ts';
 import { listExecutions } from '../client/executions.ts';
-import { RealtimeError } from '../client/realtime.ts';
+import { realtimeRefusal } from './realtime-refusal.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { poolSigner, type PoolSigner } from './pool-key.ts';
 
@@ -54,18 +54,6 @@ function accessClaims(username: string): JWTPayload {
   return { ...decodeJwt(tokens.get(username)!.accessToken), iat: now(), exp: now() + 600 };
 }
 
-async function refused(promise: Promise<unknown>): Promise<RealtimeError> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome)) {
-    if (outcome.value && typeof outcome.value === 'object' && 'close' in outcome.value) (outcome.value as { close(): void }).close();
-    throw new Error('expected the realtime call to be refused, but it was accepted');
-  }
-  expect(outcome.error).toBeInstanceOf(RealtimeError);
-  return outcome.error as RealtimeError;
-}
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-access-token-'));
@@ -149,7 +137,7 @@ describe.each(OTHER_CLIENT_TOKENS)('another app client: %s', (_name, payload) =>
   });
 
   it('realtime handshake: connection_error UnauthorizedException (401)', async () => {
-    const err = await refused(client(token).connect());
+    const err = await realtimeRefusal(client(token).connect());
     expect({ errorType: err.errorType, errorCode: err.errorCode }).toEqual({ errorType: 'UnauthorizedException', errorCode: 401 });
   });
 
@@ -160,7 +148,7 @@ describe.each(OTHER_CLIENT_TOKENS)('another app client: %s', (_name, payload) =>
     const connection = await client(() => current).connect();
     try {
       current = token;
-      const err = await refused(connection.subscribe(ON_ANSWER, { answerId: `${sub}.${randomUUID()}` }, () => undefined));
+      const err = await realtimeRefusal(connection.subscribe(ON_ANSWER, { answerId: `${sub}.${randomUUID()}` }, () => undefined));
       expect(err.errorType).toBe('UnauthorizedException');
       current = genuine;
       const own = await connection.subscribe(ON_ANSWER, { answerId: `${sub}.${randomUUID()}` }, () => undefined);

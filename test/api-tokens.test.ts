@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, ASK, AssistantApi, ON_ANSWER } from '../client/api.ts';
 import { signIn, type Tokens } from '../client/auth.ts';
 import { listExecutions } from '../client/executions.ts';
-import { RealtimeError } from '../client/realtime.ts';
+import { realtimeRefusal } from './realtime-refusal.ts';
 import { startLocalStack, type LocalStack } from '../infra/local/stack.ts';
 import { poolSigner, type PoolSigner } from './pool-key.ts';
 
@@ -76,18 +76,6 @@ async function askWith(token: string): Promise<ApiError | undefined> {
   }
 }
 
-async function realtimeError(promise: Promise<unknown>): Promise<RealtimeError> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome)) {
-    if (outcome.value && typeof outcome.value === 'object' && 'close' in outcome.value) (outcome.value as { close(): void }).close();
-    throw new Error('expected the realtime call to be refused, but it was accepted');
-  }
-  expect(outcome.error).toBeInstanceOf(RealtimeError);
-  return outcome.error as RealtimeError;
-}
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'assistant-tokens-'));
@@ -197,7 +185,7 @@ describe.each(BAD_TOKENS)('bad token: %s', (_name, make) => {
   });
 
   it('realtime handshake: connection_error UnauthorizedException (401)', async () => {
-    const err = await realtimeError(client(token).connect());
+    const err = await realtimeRefusal(client(token).connect());
     expect({ errorType: err.errorType, errorCode: err.errorCode }).toEqual({ errorType: 'UnauthorizedException', errorCode: 401 });
   });
 
@@ -206,7 +194,7 @@ describe.each(BAD_TOKENS)('bad token: %s', (_name, make) => {
     const connection = await client(() => current).connect();
     try {
       current = token;
-      const err = await realtimeError(connection.subscribe(ON_ANSWER, { answerId: `${claims.sub!}.${randomUUID()}` }, () => undefined));
+      const err = await realtimeRefusal(connection.subscribe(ON_ANSWER, { answerId: `${claims.sub!}.${randomUUID()}` }, () => undefined));
       expect(err.errorType).toBe('UnauthorizedException');
       current = genuine.idToken;
       const own = await connection.subscribe(ON_ANSWER, { answerId: `${claims.sub!}.${randomUUID()}` }, () => undefined);
