@@ -13,7 +13,7 @@ import { silentLogger } from '../../edge/log.ts';
 import { LocalIam } from '../../iam/principals.ts';
 import { whereOf, type DeliveredEnding } from './recovery.ts';
 import { ANSWER, definition, readRecord, start } from './recovery-fixture.ts';
-import { StepFunctionsService, type InvokeTask } from './service.ts';
+import { StepFunctionsService, type InvokeTask, type StepFunctionsOptions } from './service.ts';
 
 /** Answer answers (or fails); Publish never returns before the "crash" (it waits for the test's release). */
 function tasks() {
@@ -34,8 +34,12 @@ function tasks() {
 }
 
 function service(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsService {
+  return new StepFunctionsService(serviceOptions(dataDir, invoke, deliveredEnding));
+}
+
+function serviceOptions(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsOptions {
   const iam = new LocalIam();
-  return new StepFunctionsService({
+  return {
     location: iam.location,
     evaluator: new PolicyEvaluator(),
     logger: silentLogger,
@@ -44,7 +48,7 @@ function service(dataDir: string, invoke: InvokeTask, deliveredEnding?: Delivere
     stateMachines: [{ name: 'assistant', arn: iam.resources.stateMachineArn, definition, type: 'EXPRESS' }],
     invokeTask: invoke,
     ...(deliveredEnding ? { deliveredEnding } : {}),
-  });
+  };
 }
 
 
@@ -114,5 +118,34 @@ describe('a crash after AppSync accepted the terminal event, before the publishi
   it('control: no delivery log at all (in-memory AppSync): ABORTED', async () => {
     const { recovered } = await crashInPublish({ answerId: 'a-none' }, 'Publish');
     expect(recovered.status).toBe('ABORTED');
+  });
+});
+
+describe('a graceful stop while the publishing task runs, after AppSync accepted the terminal event', () => {
+  async function stopInPublish(deliveredEnding: DeliveredEnding | undefined, release: boolean, shutdownGraceMs?: number) {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sfn-delivered-stop-'));
+    dirs.push(dataDir);
+    const t = tasks();
+    const svc = new StepFunctionsService({ ...serviceOptions(dataDir, t.invoke, deliveredEnding), ...(shutdownGraceMs === undefined ? {} : { shutdownGraceMs }) });
+    const arn = await start(svc, { answerId: 'u.a1' });
+    await t.inPublish;
+    const stopped = svc.stop();
+    if (release) t.release();
+    await stopped;
+    t.release();
+    return (await readRecord(dataDir, arn)).status;
+  }
+
+  it('a delivered DONE: the run is let finish and is recorded SUCCEEDED, not ABORTED', async () => {
+    expect(await stopInPublish(logHolding('u.a1', 'SUCCEEDED'), true)).toBe('SUCCEEDED');
+  });
+
+  it('control: nothing delivered for this answer: ABORTED at once, as before', async () => {
+    expect(await stopInPublish(logHolding('u.other', 'SUCCEEDED'), true)).toBe('ABORTED');
+    expect(await stopInPublish(undefined, true)).toBe('ABORTED');
+  });
+
+  it('control: a delivered run whose task does not return within the grace is ABORTED (the stop is bounded)', async () => {
+    expect(await stopInPublish(logHolding('u.a1', 'SUCCEEDED'), false, 50)).toBe('ABORTED');
   });
 });

@@ -100,7 +100,8 @@ const MAX_NAME = 80;
 
 /**
  * The local Step Functions service. Executions run in the background; `waitForExecution` awaits
- * one, `drain()` awaits all running ones, and `stop()` aborts the running ones (status ABORTED,
+ * one, `drain()` awaits all running ones, and `stop()` lets a run whose terminal event was delivered
+ * finish (within `shutdownGraceMs`) and aborts the other running ones (status ABORTED,
  * error States.Runtime, cause "the local stack stopped while this run was in state X", as a restart
  * would record it too), waits for their task handlers to return (up to `shutdownGraceMs`) and for
  * pending writes.
@@ -357,12 +358,25 @@ export class StepFunctionsService implements EdgeService {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    const graceMs = this.options.shutdownGraceMs ?? 10_000;
+    // A run whose terminal event already reached its asker (the delivery log holds it) is in its
+    // final publishing task, which returns at once: it is let finish, within the grace, rather than
+    // recorded ABORTED for an answer its asker has (a restart after a crash records it the same way).
+    const delivered = [...this.store.values()].filter((e) => !e.closed && this.options.deliveredEnding?.(e.data.input) !== undefined);
+    if (delivered.length > 0) await settledWithin(Promise.all(delivered.map((e) => e.terminal)), graceMs);
     for (const exec of this.store.values()) {
       if (exec.closed) continue;
       this.runner.abort(exec, { error: STOPPED_ERROR, cause: stoppedCause(whereOf(exec.data.events)) }, 'service_stopped');
     }
-    await this.runner.tasksReturned(this.options.shutdownGraceMs ?? 10_000);
+    await this.runner.tasksReturned(graceMs);
     await this.store.flush();
     await this.store.removed();
   }
+}
+
+/** Waits for `promise` or `ms`, whichever comes first. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
