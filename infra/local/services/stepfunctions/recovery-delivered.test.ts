@@ -8,12 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PolicyEvaluator } from '../../iam/evaluator.ts';
-import { silentLogger } from '../../edge/log.ts';
-import { LocalIam } from '../../iam/principals.ts';
 import { whereOf, type DeliveredEnding } from './recovery.ts';
-import { ANSWER, definition, readRecord, start } from './recovery-fixture.ts';
-import { StepFunctionsService, type InvokeTask, type StepFunctionsOptions } from './service.ts';
+import { ANSWER, readRecord, service, serviceOptions, start } from './recovery-fixture.ts';
+import { StepFunctionsService, type InvokeTask } from './service.ts';
 
 /** Answer answers (or fails); Publish never returns before the "crash" (it waits for the test's release). */
 function tasks() {
@@ -32,26 +29,6 @@ function tasks() {
   };
   return { invoke, inPublish, release };
 }
-
-function service(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsService {
-  return new StepFunctionsService(serviceOptions(dataDir, invoke, deliveredEnding));
-}
-
-function serviceOptions(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsOptions {
-  const iam = new LocalIam();
-  return {
-    location: iam.location,
-    evaluator: new PolicyEvaluator(),
-    logger: silentLogger,
-    clock: () => new Date(),
-    dataDir,
-    stateMachines: [{ name: 'assistant', arn: iam.resources.stateMachineArn, definition, type: 'EXPRESS' }],
-    invokeTask: invoke,
-    ...(deliveredEnding ? { deliveredEnding } : {}),
-  };
-}
-
-
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -2,9 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { silentLogger } from '../../edge/log.ts';
+import { PolicyEvaluator } from '../../iam/evaluator.ts';
 import { LocalIam } from '../../iam/principals.ts';
 import type { StoredExecution } from './execution.ts';
-import type { StepFunctionsService } from './service.ts';
+import type { DeliveredEnding } from './recovery.ts';
+import { StepFunctionsService, type InvokeTask, type StepFunctionsOptions } from './service.ts';
 import { recordFileName } from './store.ts';
 
 export const ANSWER = 'arn:aws:lambda:us-east-1:000000000000:function:answer';
@@ -20,6 +23,25 @@ export const definition = {
     Failed: { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' },
   },
 };
+
+/** The options of a persisted service on `dataDir` running `definition` with `invoke` (and the delivery log's answer, when given). */
+export function serviceOptions(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsOptions {
+  const iam = new LocalIam();
+  return {
+    location: iam.location,
+    evaluator: new PolicyEvaluator(),
+    logger: silentLogger,
+    clock: () => new Date(),
+    dataDir,
+    stateMachines: [{ name: 'assistant', arn: iam.resources.stateMachineArn, definition, type: 'EXPRESS' }],
+    invokeTask: invoke,
+    ...(deliveredEnding ? { deliveredEnding } : {}),
+  };
+}
+
+export function service(dataDir: string, invoke: InvokeTask, deliveredEnding?: DeliveredEnding): StepFunctionsService {
+  return new StepFunctionsService(serviceOptions(dataDir, invoke, deliveredEnding));
+}
 
 /** An execution's record file under `dataDir`. */
 export const recordFile = (dataDir: string, executionArn: string) => path.join(dataDir, 'executions', recordFileName(executionArn));

@@ -10,13 +10,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicyEvaluator } from '../../iam/evaluator.ts';
-import { silentLogger } from '../../edge/log.ts';
-import { LocalIam } from '../../iam/principals.ts';
 import type { StoredExecution } from './execution.ts';
 import { whereOf } from './recovery.ts';
-import { ANSWER, definition, readRecord, recordFile, start } from './recovery-fixture.ts';
-import { StepFunctionsService, type InvokeTask } from './service.ts';
+import { ANSWER, readRecord, recordFile, service, start } from './recovery-fixture.ts';
+import type { InvokeTask } from './service.ts';
 
 class TestError extends Error {
   constructor(name: string, message: string) {
@@ -50,21 +47,6 @@ class Tasks {
   };
 }
 
-function service(dataDir: string, tasks: Tasks): StepFunctionsService {
-  const iam = new LocalIam();
-  return new StepFunctionsService({
-    location: iam.location,
-    evaluator: new PolicyEvaluator(),
-    logger: silentLogger,
-    clock: () => new Date(),
-    dataDir,
-    stateMachines: [{ name: 'assistant', arn: iam.resources.stateMachineArn, definition, type: 'EXPRESS' }],
-    invokeTask: tasks.invoke,
-  });
-}
-
-
-
 const dirs: string[] = [];
 async function freshDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sfn-recovery-'));
@@ -89,7 +71,7 @@ describe('a crash between the terminal event and the end of the record', () => {
 
   it('records a run whose DONE reached the asker as SUCCEEDED, with the output the engine gives it', async () => {
     const tasks = new Tasks(dataDir);
-    const first = service(dataDir, tasks);
+    const first = service(dataDir, tasks.invoke);
     first.freezeDiskWhen(afterTaskReturned('Publish'));
     const arn = await start(first, { question: 'q' });
     const inMemory = await first.waitForExecution(arn);
@@ -103,7 +85,7 @@ describe('a crash between the terminal event and the end of the record', () => {
     expect(tasks.seenOnDisk).toEqual([expect.objectContaining({ state: 'Publish', taskRunning: true })]);
     expect(crashed.events.map((e) => e.type)).toContain('LambdaFunctionSucceeded');
 
-    const second = service(dataDir, new Tasks(dataDir));
+    const second = service(dataDir, new Tasks(dataDir).invoke);
     try {
       const d = await second.waitForExecution(arn);
       expect(d).toMatchObject({ status: 'SUCCEEDED', output: inMemory.output });
@@ -118,14 +100,14 @@ describe('a crash between the terminal event and the end of the record', () => {
 
   it('records a run whose FAILED event reached the asker as FAILED, with the Fail state error and cause', async () => {
     const tasks = new Tasks(dataDir);
-    const first = service(dataDir, tasks);
+    const first = service(dataDir, tasks.invoke);
     first.freezeDiskWhen(afterTaskReturned('PublishFailure'));
     const arn = await start(first, { fail: true });
     expect(await first.waitForExecution(arn)).toMatchObject({ status: 'FAILED', error: 'Test.Broken', cause: 'no answer' });
     expect(tasks.delivered).toEqual([{ executionArn: arn, state: 'PublishFailure' }]);
     expect((await readRecord(dataDir, arn)).status).toBe('RUNNING');
 
-    const second = service(dataDir, new Tasks(dataDir));
+    const second = service(dataDir, new Tasks(dataDir).invoke);
     try {
       expect(await second.waitForExecution(arn)).toMatchObject({ status: 'FAILED', error: 'Test.Broken', cause: 'no answer' });
       const types = (await readRecord(dataDir, arn)).events.slice(-3).map((e) => e.type);
@@ -142,13 +124,13 @@ describe('a crash between the terminal event and the end of the record', () => {
     const inPublish = new Promise<void>((resolve) => (entered = resolve));
     let release!: () => void;
     tasks.hold = { entered, release: new Promise<void>((resolve) => (release = resolve)) };
-    const first = service(dataDir, tasks);
+    const first = service(dataDir, tasks.invoke);
     first.freezeDiskWhen((r) => whereOf(r.events).taskRunning === true && whereOf(r.events).state === 'Publish');
     const arn = await start(first, { question: 'q' });
     await inPublish;
     expect(tasks.delivered).toEqual([]);
 
-    const second = service(dataDir, new Tasks(dataDir));
+    const second = service(dataDir, new Tasks(dataDir).invoke);
     try {
       expect(await second.waitForExecution(arn)).toMatchObject({
         status: 'ABORTED',
@@ -167,7 +149,7 @@ describe('a crash between the terminal event and the end of the record', () => {
 describe('temporary files a crash left next to a record', () => {
   it('keeps the newest complete copy: a newer temporary file replaces the record; older and incomplete ones go', async () => {
     const dataDir = await freshDir();
-    const first = service(dataDir, new Tasks(dataDir));
+    const first = service(dataDir, new Tasks(dataDir).invoke);
     const arn = await start(first, { question: 'q' });
     await first.waitForExecution(arn);
     await first.stop();
@@ -184,7 +166,7 @@ describe('temporary files a crash left next to a record', () => {
     const partial = tmp(3);
     await writeFile(partial, JSON.stringify(stored).slice(0, 40));
 
-    const second = service(dataDir, new Tasks(dataDir));
+    const second = service(dataDir, new Tasks(dataDir).invoke);
     try {
       expect(await second.waitForExecution(arn)).toMatchObject({ status: 'SUCCEEDED', output: '"the newer output"' });
       expect(await readdir(path.dirname(file))).toEqual([path.basename(file)]);
@@ -196,7 +178,7 @@ describe('temporary files a crash left next to a record', () => {
 
   it('control: a temporary file no newer than the record is removed and the record kept as it was', async () => {
     const dataDir = await freshDir();
-    const first = service(dataDir, new Tasks(dataDir));
+    const first = service(dataDir, new Tasks(dataDir).invoke);
     const arn = await start(first, { question: 'q' });
     const done = await first.waitForExecution(arn);
     await first.stop();
@@ -205,7 +187,7 @@ describe('temporary files a crash left next to a record', () => {
     const same = `${file}.${process.pid + 1000}.${randomUUID()}.tmp`;
     await writeFile(same, JSON.stringify({ ...stored, output: '"not newer"' }));
 
-    const second = service(dataDir, new Tasks(dataDir));
+    const second = service(dataDir, new Tasks(dataDir).invoke);
     try {
       expect(await second.waitForExecution(arn)).toMatchObject({ status: 'SUCCEEDED', output: done.output });
       expect(await readdir(path.dirname(file))).toEqual([path.basename(file)]);
