@@ -1,7 +1,7 @@
 /**
  * The executions the service knows, in memory and (with a data directory) on disk: one private JSON
  * file per execution under `<dataDir>/executions/`, named by a hash of its ARN. Every write is
- * durable and atomic (durable-file.ts) and carries the record's revision (`rev`, one more per
+ * durable and atomic (client/cli/private-file.ts, `durable: true`) and carries the record's revision (`rev`, one more per
  * write); writes of one execution never overlap and the last one wins, and `persist` resolves once
  * the record as it was when called is on disk: the runner awaits it before a task is called and
  * before a task's result goes back to the engine (recovery.ts says why). At most `maxExecutions`
@@ -17,7 +17,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'no
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../edge/log.ts';
-import { syncDirSync, targetOfTmp, writeDurably, writeDurablySync } from './durable-file.ts';
+import { syncDirSync, writePrivateFile, writePrivateFileSync } from '../../../../client/cli/private-file.ts';
+import { targetOfTmp } from './durable-file.ts';
 import { errorText } from './engine-guard.ts';
 import { deferred, EXECUTION_STATUSES, Execution, STORE_VERSION, type StoredExecution } from './execution.ts';
 import type { Machine } from './machines.ts';
@@ -171,7 +172,7 @@ export class ExecutionStore {
           if (!this.freeze?.frozen) {
             exec.data.rev = (exec.data.rev ?? 0) + 1;
             const text = JSON.stringify(exec.data);
-            await writeDurably(this.file(exec.data.executionArn), text);
+            await writePrivateFile(this.file(exec.data.executionArn), text, { durable: true });
             if (this.freeze?.when(JSON.parse(text) as StoredExecution)) this.freeze.frozen = true;
           }
         } catch (err) {
@@ -204,7 +205,7 @@ export class ExecutionStore {
         const { status, where, reason } = recoverInterrupted(data, machines.get(data.stateMachineArn), this.options.clock().getTime(), this.options.deliveredEnding);
         if (status === 'ABORTED') this.abortedAtStart.push({ executionArn: data.executionArn, input: data.input });
         data.rev = (data.rev ?? 0) + 1;
-        writeDurablySync(path.join(dir, target), JSON.stringify(data));
+        writePrivateFileSync(path.join(dir, target), JSON.stringify(data), { durable: true });
         this.options.logger.log('warn', 'sfn.execution_interrupted', { executionArn: data.executionArn, status, state: where.state, reason });
       }
       this.executions.set(data.executionArn, new Execution(data));
