@@ -13,7 +13,13 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The temporary file of one write: recognisably ours (the pid) and of which file. */
-export const tmpNameOf = (file: string) => `${file}.${process.pid}.${randomUUID()}.tmp`;
+const tmpNameOf = (file: string) => `${file}.${process.pid}.${randomUUID()}.tmp`;
+
+/** The file a temporary file (a directory entry named by `tmpNameOf`) was written for, and the writer's pid; undefined for any other entry. */
+export function targetOfTmp(entry: string): { target: string; pid: number } | undefined {
+  const m = /^(.+)\.(\d+)\.[0-9a-f-]{36}\.tmp$/.exec(entry);
+  return m ? { target: m[1]!, pid: Number(m[2]) } : undefined;
+}
 
 export interface PrivateWriteOptions {
   /** fsync the file and its directory: the write survives a machine crash once it resolves. @default false */

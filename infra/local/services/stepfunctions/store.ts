@@ -17,8 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'no
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../edge/log.ts';
-import { syncDirSync, writePrivateFile, writePrivateFileSync } from '../../../../client/cli/private-file.ts';
-import { targetOfTmp } from './durable-file.ts';
+import { syncDirSync, targetOfTmp, writePrivateFile, writePrivateFileSync } from '../../../../client/cli/private-file.ts';
 import { errorText } from './engine-guard.ts';
 import { deferred, EXECUTION_STATUSES, Execution, STORE_VERSION, type StoredExecution } from './execution.ts';
 import type { Machine } from './machines.ts';
@@ -193,8 +192,8 @@ export class ExecutionStore {
       const tmp = targetOfTmp(entry);
       // A write of this very process in flight (another store on the same directory, in tests) is not ours to judge.
       if (tmp?.pid === process.pid) continue;
-      const target = tmp?.target ?? (entry.endsWith('.json') ? entry : undefined);
-      if (!target) continue;
+      const target = tmp?.target ?? entry;
+      if (!target.endsWith('.json')) continue;
       groups.set(target, [...(groups.get(target) ?? []), entry]);
     }
     for (const [target, entries] of groups) {
